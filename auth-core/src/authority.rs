@@ -1,0 +1,606 @@
+//! Issuing, refreshing and revoking token pairs.
+//!
+//! A [`TokenAuthority`] is built once from a [`KeySet`], a [`Store`] and the
+//! lifetimes, and shared (it is one `Arc`):
+//!
+//! - [`issue`](TokenAuthority::issue) starts a session and returns a
+//!   [`TokenPair`];
+//! - [`refresh`](TokenAuthority::refresh) rotates the refresh token: the old
+//!   one dies, a new pair comes back with the same `sid`; presenting a rotated
+//!   token again revokes the whole session (reuse detection);
+//! - [`logout`](TokenAuthority::logout) revokes a session and the presented
+//!   access token; [`logout_all`](TokenAuthority::logout_all) every session of
+//!   a subject.
+//!
+//! | setting | default | why |
+//! |---|---|---|
+//! | access lifetime | 15 min ([`DEFAULT_ACCESS_TTL`]) | short, so a leaked access token is worth little |
+//! | refresh lifetime | 14 days ([`DEFAULT_REFRESH_TTL`]) | an idle user logs in again after two weeks |
+//! | session lifetime | 30 days ([`DEFAULT_SESSION_LIFETIME`]) | rotation never extends a session past it, so a stolen family cannot live forever |
+//! | leeway | 5 s ([`DEFAULT_LEEWAY`]) | tolerates clock skew between instances; 0 is allowed |
+//! | max token size | 8 KiB ([`DEFAULT_MAX_TOKEN_BYTES`]) | checked before any decoding |
+//! | issuer, audience | none | checked when set |
+//!
+//! ```
+//! use auth_core::{Algorithm, AuthError, Key, KeySet, TokenAuthority};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Claims { roles: Vec<String> }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), AuthError> {
+//! let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();
+//! let authority = TokenAuthority::builder(keys)
+//!     .issuer("https://auth.example")
+//!     .access_ttl(Duration::from_secs(600))
+//!     .build()
+//!     .unwrap();
+//!
+//! let first = authority.issue("alice", &Claims { roles: vec!["user".into()] }).await?;
+//! let second = authority.refresh(&first.refresh_token).await?;
+//! // The first refresh token was rotated away: using it again is reuse, and
+//! // revokes the session, the newest tokens included.
+//! assert!(matches!(authority.refresh(&first.refresh_token).await, Err(AuthError::RefreshReused)));
+//! assert!(authority.refresh(&second.refresh_token).await.is_err());
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::claims::{AccessClaims, Audience, NoClaims, RESERVED, RefreshClaims, TokenKind};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{AuthError, ConfigError, RevokedBy};
+use crate::keys::KeySet;
+use crate::store::{MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store};
+use crate::validator::Validator;
+
+/// Default access token lifetime: 15 minutes.
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// Default refresh token lifetime: 14 days.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
+/// Default absolute session lifetime: 30 days.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default leeway for `exp` and `nbf`: 5 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
+/// Default limit on a token's length, checked before decoding: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The settings of an authority; see the module docs for the defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_ttl: Duration,
+    /// Absolute session lifetime.
+    pub session_lifetime: Duration,
+    /// Leeway on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// `iss` to set and require.
+    pub issuer: Option<String>,
+    /// `aud` to set and require.
+    pub audience: Option<String>,
+    /// Longest token accepted, in bytes.
+    pub max_token_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            access_ttl: DEFAULT_ACCESS_TTL,
+            refresh_ttl: DEFAULT_REFRESH_TTL,
+            session_lifetime: DEFAULT_SESSION_LIFETIME,
+            leeway: DEFAULT_LEEWAY,
+            issuer: None,
+            audience: None,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) keys: KeySet,
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenAuthority")
+            .field("keys", &self.keys)
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Issues, refreshes and revokes token pairs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct TokenAuthority {
+    validator: Validator,
+}
+
+/// Builds a [`TokenAuthority`]; every setting has a documented default.
+#[derive(Debug)]
+#[must_use]
+pub struct AuthorityBuilder {
+    keys: KeySet,
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl AuthorityBuilder {
+    /// Access token lifetime (default 15 min).
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.config.access_ttl = ttl;
+        self
+    }
+
+    /// Refresh token lifetime (default 14 days).
+    pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.config.refresh_ttl = ttl;
+        self
+    }
+
+    /// Absolute session lifetime (default 30 days): no token of a session,
+    /// however often refreshed, outlives it.
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.session_lifetime = lifetime;
+        self
+    }
+
+    /// Leeway on `exp` and `nbf` (default 5 s; zero allowed). Whole seconds.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.config.leeway = leeway;
+        self
+    }
+
+    /// Sets `iss` on issued tokens and requires it on validated ones.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.config.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets `aud` on issued tokens and requires it on validated ones.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.config.audience = Some(audience.into());
+        self
+    }
+
+    /// Longest token accepted, in bytes (default 8 KiB).
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.config.max_token_bytes = max;
+        self
+    }
+
+    /// The store (default: a [`MemoryStore`] on the authority's clock).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The authority, or why the settings do not fit together.
+    pub fn build(self) -> Result<TokenAuthority, ConfigError> {
+        let c = &self.config;
+        for (name, d) in [
+            ("access_ttl", c.access_ttl),
+            ("refresh_ttl", c.refresh_ttl),
+            ("session_lifetime", c.session_lifetime),
+        ] {
+            if d.as_secs() == 0 {
+                return Err(ConfigError::ZeroLifetime(name));
+            }
+        }
+        if c.access_ttl > c.refresh_ttl {
+            return Err(ConfigError::AccessOutlivesRefresh);
+        }
+        if c.max_token_bytes < 256 {
+            return Err(ConfigError::TokenLimitTooSmall);
+        }
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::builder().clock(clock.clone()).build()));
+        Ok(TokenAuthority {
+            validator: Validator {
+                shared: Arc::new(Shared {
+                    keys: self.keys,
+                    config: self.config,
+                    store,
+                    clock,
+                }),
+            },
+        })
+    }
+}
+
+/// An access token and its refresh token.
+///
+/// Serializes to the JSON the login and refresh endpoints answer with:
+/// `{"accessToken","refreshToken","tokenType":"Bearer","expiresIn"}`.
+/// `Debug` never prints the tokens.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    /// The access token (JWT, `typ: at+jwt`).
+    pub access_token: String,
+    /// The refresh token (JWT, `typ: refresh+jwt`), single use.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Seconds until the refresh token expires (the refresh cookie's `Max-Age`).
+    #[serde(skip)]
+    pub refresh_expires_in: u64,
+    /// The session both tokens belong to.
+    #[serde(skip)]
+    pub session_id: Uuid,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+/// The tokens a logout presents; either may be absent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogoutTokens<'a> {
+    /// The refresh token (from the body or the cookie): its session is revoked.
+    pub refresh_token: Option<&'a str>,
+    /// The bearer access token: its `jti` and its session are revoked.
+    pub access_token: Option<&'a str>,
+}
+
+/// What a logout revoked. Invalid or expired tokens revoke nothing and are
+/// not an error, so logout never tells a caller whether a token was good.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogoutOutcome {
+    /// Live sessions removed.
+    pub sessions_revoked: usize,
+    /// Whether the access token was denylisted.
+    pub access_token_revoked: bool,
+}
+
+impl TokenAuthority {
+    /// A builder with the default settings, signing with `keys`.
+    pub fn builder(keys: KeySet) -> AuthorityBuilder {
+        AuthorityBuilder {
+            keys,
+            config: Config::default(),
+            store: None,
+            clock: None,
+        }
+    }
+
+    /// The validator for incoming tokens (shares this authority's state).
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.shared().config
+    }
+
+    /// The keys (for a JWKS endpoint: [`KeySet::jwks`]).
+    pub fn keys(&self) -> &KeySet {
+        &self.shared().keys
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared().clock
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared().store
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.validator.shared
+    }
+
+    /// Starts a session for `subject` (after the application checked the
+    /// credentials) and returns its first pair. `claims` must serialize to a
+    /// JSON object (or unit) without registered claim names; it is carried in
+    /// every access token of the session.
+    pub async fn issue<E: Serialize>(
+        &self,
+        subject: &str,
+        claims: &E,
+    ) -> Result<TokenPair, AuthError> {
+        if subject.is_empty() {
+            return Err(AuthError::Claims("the subject must not be empty".into()));
+        }
+        let extra = app_claims(claims)?;
+        let s = self.shared();
+        let now = s.clock.now();
+        let sid = Uuid::new_v4();
+        let refresh_jti = Uuid::new_v4();
+        let expires_at = now.saturating_add(s.config.session_lifetime.as_secs());
+        let refresh_exp = now
+            .saturating_add(s.config.refresh_ttl.as_secs())
+            .min(expires_at);
+        // Sign first: a token that would be refused (too large) must not
+        // leave a session behind.
+        let pair = self.mint_pair(
+            subject,
+            &extra,
+            sid,
+            refresh_jti,
+            now,
+            refresh_exp,
+            expires_at,
+        )?;
+        s.store
+            .create_session(NewSession {
+                sid,
+                subject: subject.to_owned(),
+                refresh_jti,
+                created_at: now,
+                refresh_expires_at: refresh_exp,
+                expires_at,
+                revoke_until: expires_at.saturating_add(s.config.leeway.as_secs()),
+                claims: serde_json::to_string(&extra)
+                    .map_err(|e| AuthError::Claims(e.to_string()))?,
+            })
+            .await?;
+        tracing::debug!(%sid, "session started");
+        Ok(pair)
+    }
+
+    /// Exchanges a refresh token for a new pair (same session, new `jti`s).
+    /// The presented token dies. Errors: the usual validation errors;
+    /// [`AuthError::RefreshReused`] when it had already been rotated (the
+    /// session is then revoked); [`AuthError::SessionExpired`] past the
+    /// absolute lifetime; [`AuthError::Revoked`] for a revoked session. Each
+    /// means "log in again"; nothing else is revoked.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let s = self.shared();
+        let claims = self.validator.validate_refresh(refresh_token).await?;
+        let now = s.clock.now();
+        let next = Uuid::new_v4();
+        let outcome = s
+            .store
+            .rotate(Rotation {
+                sid: claims.sid,
+                presented: claims.jti,
+                next,
+                now,
+                refresh_ttl: s.config.refresh_ttl.as_secs(),
+            })
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(session) => {
+                if session.subject != claims.sub {
+                    return Err(AuthError::Revoked(RevokedBy::Session));
+                }
+                let extra: Map<String, Value> = serde_json::from_str(&session.claims)
+                    .map_err(|e| AuthError::Claims(e.to_string()))?;
+                self.mint_pair(
+                    &session.subject,
+                    &extra,
+                    session.sid,
+                    next,
+                    now,
+                    session.refresh_expires_at,
+                    session.expires_at,
+                )
+            }
+            RotateOutcome::Reused => {
+                tracing::warn!(sid = %claims.sid, "refresh token reuse detected; session revoked");
+                Err(AuthError::RefreshReused)
+            }
+            RotateOutcome::Expired => Err(AuthError::SessionExpired),
+            _ => Err(AuthError::Revoked(RevokedBy::Session)),
+        }
+    }
+
+    /// Logs one session out: revokes the session of the refresh token and the
+    /// access token's `jti` and session. Tokens that do not validate (forged,
+    /// expired, already revoked) are skipped silently; only a store failure is
+    /// an error.
+    pub async fn logout(&self, tokens: LogoutTokens<'_>) -> Result<LogoutOutcome, AuthError> {
+        let s = self.shared();
+        let leeway = s.config.leeway.as_secs();
+        let mut outcome = LogoutOutcome::default();
+        if let Some(token) = tokens.refresh_token {
+            match self
+                .validator
+                .decode::<RefreshClaims>(token, TokenKind::Refresh, true)
+            {
+                Ok(c) => {
+                    if s.store
+                        .revoke_session(c.sid, c.exp.saturating_add(leeway))
+                        .await?
+                    {
+                        outcome.sessions_revoked += 1;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "logout: refresh token ignored"),
+            }
+        }
+        if let Some(token) = tokens.access_token {
+            match self
+                .validator
+                .decode::<AccessClaims<NoClaims>>(token, TokenKind::Access, true)
+            {
+                Ok(c) => {
+                    let until = c.exp.saturating_add(leeway);
+                    s.store.revoke_token(c.jti, until).await?;
+                    outcome.access_token_revoked = true;
+                    if s.store.revoke_session(c.sid, until).await? {
+                        outcome.sessions_revoked += 1;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "logout: access token ignored"),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Logs `subject` out everywhere: every session and access token that
+    /// exists when this returns is revoked; a login made afterwards, even in
+    /// the same second, is not affected. Returns how many sessions were revoked.
+    pub async fn logout_all(&self, subject: &str) -> Result<usize, AuthError> {
+        let s = self.shared();
+        let now = s.clock.now();
+        let until = now
+            .saturating_add(s.config.session_lifetime.as_secs())
+            .saturating_add(s.config.leeway.as_secs());
+        let n = s.store.revoke_subject(subject, now, until).await?;
+        tracing::debug!(sessions = n, "logout-all");
+        Ok(n)
+    }
+
+    /// The live sessions of `subject`, oldest first.
+    pub async fn sessions(&self, subject: &str) -> Result<Vec<SessionInfo>, AuthError> {
+        Ok(self.shared().store.sessions(subject).await?)
+    }
+
+    /// Revokes one session by id (for a "sign out that device" button).
+    /// Returns whether a live session was revoked.
+    pub async fn revoke_session(&self, sid: Uuid) -> Result<bool, AuthError> {
+        let s = self.shared();
+        let until = s
+            .clock
+            .now()
+            .saturating_add(s.config.session_lifetime.as_secs())
+            .saturating_add(s.config.leeway.as_secs());
+        Ok(s.store.revoke_session(sid, until).await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn mint_pair(
+        &self,
+        subject: &str,
+        extra: &Map<String, Value>,
+        sid: Uuid,
+        refresh_jti: Uuid,
+        now: u64,
+        refresh_exp: u64,
+        session_exp: u64,
+    ) -> Result<TokenPair, AuthError> {
+        let s = self.shared();
+        let access_exp = now
+            .saturating_add(s.config.access_ttl.as_secs())
+            .min(session_exp);
+        let access = self.sign_access(subject, extra, sid, Uuid::new_v4(), now, access_exp)?;
+        let refresh = self.sign(
+            TokenKind::Refresh,
+            &RefreshClaims {
+                iss: s.config.issuer.clone(),
+                sub: subject.to_owned(),
+                aud: self.audience(),
+                exp: refresh_exp,
+                iat: now,
+                nbf: Some(now),
+                jti: refresh_jti,
+                sid,
+            },
+        )?;
+        Ok(TokenPair {
+            access_token: access,
+            refresh_token: refresh,
+            token_type: "Bearer",
+            expires_in: access_exp.saturating_sub(now),
+            refresh_expires_in: refresh_exp.saturating_sub(now),
+            session_id: sid,
+        })
+    }
+
+    pub(crate) fn sign_access(
+        &self,
+        subject: &str,
+        extra: &Map<String, Value>,
+        sid: Uuid,
+        jti: Uuid,
+        iat: u64,
+        exp: u64,
+    ) -> Result<String, AuthError> {
+        let claims = AccessClaims {
+            iss: self.shared().config.issuer.clone(),
+            sub: subject.to_owned(),
+            aud: self.audience(),
+            exp,
+            iat,
+            nbf: Some(iat),
+            jti,
+            sid,
+            extra,
+        };
+        self.sign(TokenKind::Access, &claims)
+    }
+
+    fn audience(&self) -> Audience {
+        self.shared()
+            .config
+            .audience
+            .clone()
+            .map(Audience::one)
+            .unwrap_or_default()
+    }
+
+    fn sign(&self, kind: TokenKind, claims: &impl Serialize) -> Result<String, AuthError> {
+        let s = self.shared();
+        let key = s.keys.signing_key();
+        let encoding = key
+            .encoding()
+            .ok_or_else(|| AuthError::Signing("the signing key has no private part".into()))?;
+        let mut header = jsonwebtoken::Header::new(key.algorithm().to_jwt());
+        header.typ = Some(kind.typ().to_owned());
+        header.kid = Some(key.kid().to_owned());
+        let token = jsonwebtoken::encode(&header, claims, encoding)
+            .map_err(|e| AuthError::Signing(e.to_string()))?;
+        if token.len() > s.config.max_token_bytes {
+            return Err(AuthError::Claims(format!(
+                "the {kind} token would be {} bytes, over max_token_bytes ({})",
+                token.len(),
+                s.config.max_token_bytes
+            )));
+        }
+        Ok(token)
+    }
+}
+
+/// The application's claims as a JSON object without registered names.
+pub(crate) fn app_claims<E: Serialize>(claims: &E) -> Result<Map<String, Value>, AuthError> {
+    match serde_json::to_value(claims).map_err(|e| AuthError::Claims(e.to_string()))? {
+        Value::Null => Ok(Map::new()),
+        Value::Object(map) => {
+            if let Some(k) = map.keys().find(|k| RESERVED.contains(&k.as_str())) {
+                return Err(AuthError::Claims(format!(
+                    "`{k}` is a registered claim and cannot be an application claim"
+                )));
+            }
+            Ok(map)
+        }
+        _ => Err(AuthError::Claims(
+            "application claims must serialize to a JSON object".into(),
+        )),
+    }
+}

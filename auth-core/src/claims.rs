@@ -1,0 +1,248 @@
+//! The claims carried by access and refresh tokens.
+//!
+//! An access token carries the registered claims, the session id `sid` and the
+//! application's own claims `E`, flattened into the same JSON object. A refresh
+//! token carries only what rotation needs. The two kinds are told apart by the
+//! JOSE header `typ` (see [`TokenKind`]), checked on every validation.
+//!
+//! ```
+//! use auth_core::AccessClaims;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize, PartialEq)]
+//! struct MyClaims {
+//!     roles: Vec<String>,
+//! }
+//!
+//! let json = r#"{"sub":"alice","exp":2000,"iat":1000,"nbf":1000,
+//!     "jti":"5f0e8b8e-3c47-4a4e-9d5b-0a7d5e6c1a01","sid":"0b8a3b1c-2d4e-4f60-8a7b-9c0d1e2f3a4b",
+//!     "roles":["user"]}"#;
+//! let claims: AccessClaims<MyClaims> = serde_json::from_str(json).unwrap();
+//! assert_eq!(claims.sub, "alice");
+//! assert_eq!(claims.extra.roles, ["user"]);
+//! ```
+
+use serde::de::{self, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The two kinds of token, never interchangeable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Short-lived; JOSE `typ` is `at+jwt` (RFC 9068).
+    Access,
+    /// Long-lived, single use (rotated); JOSE `typ` is `refresh+jwt`.
+    Refresh,
+}
+
+impl TokenKind {
+    /// The JOSE header `typ` this kind of token carries.
+    pub const fn typ(self) -> &'static str {
+        match self {
+            TokenKind::Access => "at+jwt",
+            TokenKind::Refresh => "refresh+jwt",
+        }
+    }
+
+    /// Whether a header `typ` names this kind. Media types compare
+    /// case-insensitively and may carry the `application/` prefix (RFC 7515 §4.1.9).
+    pub fn matches_typ(self, typ: &str) -> bool {
+        let typ = match typ.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+            _ => typ,
+        };
+        typ.eq_ignore_ascii_case(self.typ())
+    }
+}
+
+impl std::fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        })
+    }
+}
+
+/// The default application claims: none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoClaims {}
+
+/// The claims of a validated access token.
+///
+/// `E` holds the application's own claims (roles, scopes, tenant...), flattened
+/// into the token's JSON object next to the registered ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessClaims<E = NoClaims> {
+    /// Issuer, when the authority is configured with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Subject: the user id.
+    pub sub: String,
+    /// Audience, when the authority is configured with one.
+    #[serde(default, skip_serializing_if = "Audience::is_empty")]
+    pub aud: Audience,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Issued at, seconds since the Unix epoch.
+    pub iat: u64,
+    /// Not before, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Token id (random UUID): the key of the denylist.
+    pub jti: Uuid,
+    /// Session id (random UUID), shared by every token of one login.
+    pub sid: Uuid,
+    /// The application's claims.
+    #[serde(flatten)]
+    pub extra: E,
+}
+
+/// The claims of a validated refresh token: only what rotation needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    /// Issuer, when the authority is configured with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Subject: the user id.
+    pub sub: String,
+    /// Audience, when the authority is configured with one.
+    #[serde(default, skip_serializing_if = "Audience::is_empty")]
+    pub aud: Audience,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Issued at, seconds since the Unix epoch.
+    pub iat: u64,
+    /// Not before, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Token id: the one the session expects next.
+    pub jti: Uuid,
+    /// Session id.
+    pub sid: Uuid,
+}
+
+/// What the store needs from a token to decide whether it was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRef<'a> {
+    /// The token id.
+    pub jti: Uuid,
+    /// The session id.
+    pub sid: Uuid,
+    /// The subject.
+    pub sub: &'a str,
+    /// Issued at (seconds), compared with the subject's logout-all cut-off.
+    pub iat: u64,
+}
+
+impl<E> AccessClaims<E> {
+    /// The part of these claims the revocation store looks at.
+    pub fn token_ref(&self) -> TokenRef<'_> {
+        TokenRef {
+            jti: self.jti,
+            sid: self.sid,
+            sub: &self.sub,
+            iat: self.iat,
+        }
+    }
+}
+
+impl RefreshClaims {
+    /// The part of these claims the revocation store looks at.
+    pub fn token_ref(&self) -> TokenRef<'_> {
+        TokenRef {
+            jti: self.jti,
+            sid: self.sid,
+            sub: &self.sub,
+            iat: self.iat,
+        }
+    }
+}
+
+/// The `aud` claim: one string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Audience(Vec<String>);
+
+impl Audience {
+    /// An audience of one.
+    pub fn one(aud: impl Into<String>) -> Self {
+        Self(vec![aud.into()])
+    }
+
+    /// Whether there is no audience at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `aud` is one of the audiences.
+    pub fn contains(&self, aud: &str) -> bool {
+        self.0.iter().any(|a| a == aud)
+    }
+
+    /// The audiences.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [one] => s.serialize_str(one),
+            many => many.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Audience;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<Er: de::Error>(self, v: &str) -> Result<Audience, Er> {
+                Ok(Audience::one(v))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Audience, A::Error> {
+                let mut out = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    out.push(a);
+                }
+                Ok(Audience(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The registered claim names an application's claims may not use.
+pub(crate) const RESERVED: [&str; 8] = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_matching_is_case_insensitive_and_allows_media_type_prefix() {
+        assert!(TokenKind::Access.matches_typ("at+jwt"));
+        assert!(TokenKind::Access.matches_typ("AT+JWT"));
+        assert!(TokenKind::Access.matches_typ("application/at+jwt"));
+        assert!(!TokenKind::Access.matches_typ("refresh+jwt"));
+        assert!(!TokenKind::Refresh.matches_typ("at+jwt"));
+        assert!(!TokenKind::Access.matches_typ("JWT"));
+        assert!(!TokenKind::Access.matches_typ(""));
+    }
+
+    #[test]
+    fn audience_reads_string_or_array() {
+        let one: Audience = serde_json::from_str(r#""api""#).unwrap();
+        assert!(one.contains("api"));
+        let many: Audience = serde_json::from_str(r#"["a","api"]"#).unwrap();
+        assert!(many.contains("api") && !many.contains("b"));
+        assert_eq!(serde_json::to_string(&one).unwrap(), r#""api""#);
+        assert!(serde_json::from_str::<Audience>("42").is_err());
+    }
+}

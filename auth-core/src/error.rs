@@ -1,0 +1,277 @@
+//! Errors, and their one mapping onto the wire.
+//!
+//! [`AuthError`] says precisely what went wrong, for logs and for the
+//! application. What a client may learn is only the [`ErrorClass`] (an RFC 6750
+//! error code, or "unavailable") and the fixed [`AuthError::description`]: no
+//! token contents and no hint about which internal check failed beyond the code.
+//!
+//! ```
+//! use auth_core::{AuthError, ErrorClass};
+//!
+//! let err = AuthError::Expired;
+//! assert_eq!(err.class(), ErrorClass::InvalidToken);
+//! assert_eq!(err.class().rfc6750_code(), Some("invalid_token"));
+//! assert_eq!(err.description(), "the token has expired");
+//! ```
+
+use crate::claims::TokenKind;
+
+/// Everything that can go wrong while issuing, validating, refreshing or
+/// revoking tokens.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The token is longer than the configured limit; it was not decoded.
+    #[error("token is {len} bytes, over the limit of {max}")]
+    TokenTooLarge {
+        /// Length of the presented token.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The token is not a compact JWS: wrong number of parts, bad base64url,
+    /// or a header or payload that is not a JSON object.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// The header carries a parameter this crate refuses to honour
+    /// (`jku`, `x5u`, `jwk`, `x5c`, `crit`, `b64`), per RFC 8725.
+    #[error("unsupported header parameter `{0}`")]
+    UnsupportedHeader(&'static str),
+    /// No key in the key set has the token's `kid`, or the token has none.
+    #[error("no verification key for this token's kid")]
+    UnknownKey,
+    /// The token's `alg` is not the algorithm its key is pinned to
+    /// (this includes `none`).
+    #[error("token alg does not match the key's pinned algorithm")]
+    AlgorithmMismatch,
+    /// The header `typ` is not the one of the expected token kind.
+    #[error("expected a {expected} token")]
+    WrongTokenType {
+        /// The kind the caller asked to validate.
+        expected: TokenKind,
+    },
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// The payload lacks a required claim or a claim has the wrong type.
+    #[error("invalid claims: {0}")]
+    InvalidClaims(String),
+    /// `exp` (plus leeway) has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` (minus leeway) is still in the future.
+    #[error("token not valid yet")]
+    NotYetValid,
+    /// `iss` is missing or not the configured issuer.
+    #[error("wrong issuer")]
+    InvalidIssuer,
+    /// `aud` is missing or does not contain the configured audience.
+    #[error("wrong audience")]
+    InvalidAudience,
+    /// The token, its session or its subject was revoked.
+    #[error("token revoked ({0})")]
+    Revoked(RevokedBy),
+    /// A refresh token that had already been rotated was presented again; its
+    /// whole session is now revoked.
+    #[error("refresh token reused; session revoked")]
+    RefreshReused,
+    /// The session reached its absolute lifetime; the user must log in again.
+    #[error("session expired")]
+    SessionExpired,
+    /// The caller lacks a required role or scope.
+    #[error("insufficient scope: requires {required}")]
+    InsufficientScope {
+        /// What was required, for logs.
+        required: String,
+    },
+    /// The revocation store could not answer; the request is refused
+    /// (fail closed).
+    #[error("store unavailable: {0}")]
+    Store(#[from] StoreError),
+    /// The application's claims could not be used (not a JSON object, or a
+    /// key that collides with a registered claim).
+    #[error("application claims rejected: {0}")]
+    Claims(String),
+    /// Signing failed (a key problem on the server side).
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// Which check revoked a token, for logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevokedBy {
+    /// The token's own `jti` is on the denylist.
+    Token,
+    /// Its session (`sid`) was revoked, or is unknown to the store.
+    Session,
+    /// Its subject logged out everywhere after it was issued.
+    Subject,
+}
+
+impl std::fmt::Display for RevokedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RevokedBy::Token => "token",
+            RevokedBy::Session => "session",
+            RevokedBy::Subject => "subject",
+        })
+    }
+}
+
+/// How an error is reported to a client: the RFC 6750 §3.1 error codes, plus
+/// a store outage and server faults, which are not the client's doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// `invalid_request` (HTTP 400): the request itself is malformed.
+    InvalidRequest,
+    /// `invalid_token` (HTTP 401): expired, revoked, malformed or otherwise invalid.
+    InvalidToken,
+    /// `insufficient_scope` (HTTP 403): valid token, not enough privileges.
+    InsufficientScope,
+    /// The store is down (HTTP 503); the client may retry.
+    Unavailable,
+    /// A server-side fault (HTTP 500), such as unusable application claims.
+    Internal,
+}
+
+impl ErrorClass {
+    /// The RFC 6750 `error` code, if this class has one.
+    pub fn rfc6750_code(self) -> Option<&'static str> {
+        match self {
+            ErrorClass::InvalidRequest => Some("invalid_request"),
+            ErrorClass::InvalidToken => Some("invalid_token"),
+            ErrorClass::InsufficientScope => Some("insufficient_scope"),
+            ErrorClass::Unavailable | ErrorClass::Internal => None,
+        }
+    }
+
+    /// The HTTP status code that goes with this class.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorClass::InvalidRequest => 400,
+            ErrorClass::InvalidToken => 401,
+            ErrorClass::InsufficientScope => 403,
+            ErrorClass::Unavailable => 503,
+            ErrorClass::Internal => 500,
+        }
+    }
+}
+
+impl AuthError {
+    /// How this error is reported to the client. This is the one place where
+    /// errors map onto the wire.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AuthError::TokenTooLarge { .. } => ErrorClass::InvalidRequest,
+            AuthError::Malformed(_)
+            | AuthError::UnsupportedHeader(_)
+            | AuthError::UnknownKey
+            | AuthError::AlgorithmMismatch
+            | AuthError::WrongTokenType { .. }
+            | AuthError::InvalidSignature
+            | AuthError::InvalidClaims(_)
+            | AuthError::Expired
+            | AuthError::NotYetValid
+            | AuthError::InvalidIssuer
+            | AuthError::InvalidAudience
+            | AuthError::Revoked(_)
+            | AuthError::RefreshReused
+            | AuthError::SessionExpired => ErrorClass::InvalidToken,
+            AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
+            AuthError::Store(_) => ErrorClass::Unavailable,
+            AuthError::Claims(_) | AuthError::Signing(_) => ErrorClass::Internal,
+        }
+    }
+
+    /// A fixed, client-safe description (RFC 6750 `error_description`). It
+    /// never contains token contents.
+    pub fn description(&self) -> &'static str {
+        match self {
+            AuthError::TokenTooLarge { .. } => "the token is too large",
+            AuthError::Expired => "the token has expired",
+            AuthError::NotYetValid => "the token is not valid yet",
+            AuthError::Revoked(_) => "the token has been revoked",
+            AuthError::RefreshReused => "the refresh token was already used",
+            AuthError::SessionExpired => "the session has expired",
+            AuthError::WrongTokenType { .. } => "the token is of the wrong type",
+            AuthError::InsufficientScope { .. } => "the token lacks the required privileges",
+            AuthError::Store(_) => "the authorization service is temporarily unavailable",
+            AuthError::Claims(_) | AuthError::Signing(_) => "internal error",
+            _ => "the token is invalid",
+        }
+    }
+}
+
+/// The store could not carry out an operation. Every caller treats this as a
+/// refusal (fail closed), never as a pass.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend is unreachable, or its local view is not in sync with it.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The backend answered with something this store cannot use.
+    #[error("store backend error: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A key could not be built or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An HMAC secret shorter than the hash output (RFC 7518 §3.2).
+    #[error("{alg} needs a secret of at least {min} bytes, got {len}")]
+    SecretTooShort {
+        /// The algorithm.
+        alg: crate::Algorithm,
+        /// The minimum length in bytes.
+        min: usize,
+        /// The length given.
+        len: usize,
+    },
+    /// The operation does not fit this algorithm (e.g. a raw secret for ES256).
+    #[error("{alg} cannot be used this way: {reason}")]
+    WrongAlgorithm {
+        /// The algorithm.
+        alg: crate::Algorithm,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The key material could not be parsed or does not fit the algorithm.
+    #[error("invalid key for {alg}: {reason}")]
+    InvalidKey {
+        /// The algorithm.
+        alg: crate::Algorithm,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Key generation failed.
+    #[error("key generation failed: {0}")]
+    Generation(String),
+    /// Two keys in one key set have the same `kid`.
+    #[error("duplicate kid {0}")]
+    DuplicateKid(String),
+    /// The key set's active key has no private part.
+    #[error("the active key of a key set must be able to sign")]
+    NotASigningKey,
+    /// A JWK could not be turned into a key.
+    #[error("unusable JWK: {0}")]
+    Jwk(String),
+}
+
+/// The authority's configuration is inconsistent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A lifetime of zero.
+    #[error("{0} must be longer than zero")]
+    ZeroLifetime(&'static str),
+    /// The access lifetime exceeds the refresh lifetime.
+    #[error("the access token lifetime must not exceed the refresh token lifetime")]
+    AccessOutlivesRefresh,
+    /// The token size limit is too small to hold any token this authority issues.
+    #[error("max_token_bytes must be at least 256")]
+    TokenLimitTooSmall,
+}

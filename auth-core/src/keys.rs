@@ -1,0 +1,516 @@
+//! Signing and verification keys, each pinned to one algorithm.
+//!
+//! A [`Key`] is a key plus the one [`Algorithm`] it may be used with and a
+//! `kid` derived from the key itself (the RFC 7638 thumbprint of its JWK), so a
+//! server restarted with the same key keeps accepting the tokens it issued
+//! before. A [`KeySet`] holds one active signing key and any number of
+//! verification keys, looked up by `kid`: add the new key as the signer, keep
+//! the old one for verification until its tokens expire, and nobody is logged
+//! out by a key rotation.
+//!
+//! ```
+//! use auth_core::{Algorithm, Key, KeySet};
+//!
+//! let old = Key::hmac(Algorithm::HS256, b"an-old-secret-of-at-least-32-bytes!!").unwrap();
+//! let new = Key::generate(Algorithm::EdDSA).unwrap();
+//! let keys = KeySet::new(new.clone()).unwrap().with_key(old.clone()).unwrap();
+//! assert_eq!(keys.signing_key().kid(), new.kid());
+//! assert!(keys.get(old.kid()).is_some());
+//! // Only public keys are published; the HMAC secret never is.
+//! assert_eq!(keys.jwks().keys.len(), 1);
+//!
+//! // Secrets shorter than the hash output are refused.
+//! assert!(Key::hmac(Algorithm::HS256, b"short").is_err());
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
+};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::crypto;
+use crate::error::KeyError;
+
+/// The signature algorithms a key can be pinned to. `none` does not exist here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Hmac,
+    Rsa,
+    Ec,
+    Ed,
+}
+
+impl Algorithm {
+    /// Every supported algorithm.
+    pub const ALL: [Algorithm; 12] = [
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    /// The JOSE name, as it appears in a header's `alg`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Whether this is an HMAC algorithm (one shared secret signs and verifies).
+    pub const fn is_symmetric(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    const fn family(self) -> Family {
+        match self {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Family::Hmac,
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => Family::Rsa,
+            Algorithm::ES256 | Algorithm::ES384 => Family::Ec,
+            Algorithm::EdDSA => Family::Ed,
+        }
+    }
+
+    /// The minimum HMAC secret length: the hash output size (RFC 7518 §3.2).
+    const fn min_secret_len(self) -> usize {
+        match self {
+            Algorithm::HS384 => 48,
+            Algorithm::HS512 => 64,
+            _ => 32,
+        }
+    }
+
+    pub(crate) const fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        use jsonwebtoken::Algorithm as J;
+        match self {
+            Algorithm::HS256 => J::HS256,
+            Algorithm::HS384 => J::HS384,
+            Algorithm::HS512 => J::HS512,
+            Algorithm::RS256 => J::RS256,
+            Algorithm::RS384 => J::RS384,
+            Algorithm::RS512 => J::RS512,
+            Algorithm::PS256 => J::PS256,
+            Algorithm::PS384 => J::PS384,
+            Algorithm::PS512 => J::PS512,
+            Algorithm::ES256 => J::ES256,
+            Algorithm::ES384 => J::ES384,
+            Algorithm::EdDSA => J::EdDSA,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parsing an algorithm name failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "unknown algorithm {0:?}; expected one of HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA"
+)]
+pub struct UnknownAlgorithm(String);
+
+impl FromStr for Algorithm {
+    type Err = UnknownAlgorithm;
+
+    /// Parses a JOSE algorithm name, ignoring ASCII case (`es256` reads as
+    /// `ES256`). Token headers are not parsed with this: they must match
+    /// [`Algorithm::as_str`] exactly.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownAlgorithm(s.to_owned()))
+    }
+}
+
+/// A key pinned to one algorithm, with its `kid`. Cheap to clone.
+#[derive(Clone)]
+pub struct Key(Arc<KeyInner>);
+
+#[derive(Clone)]
+struct KeyInner {
+    kid: String,
+    alg: Algorithm,
+    encoding: Option<EncodingKey>,
+    decoding: DecodingKey,
+    /// The public JWK (asymmetric keys only); never holds private material.
+    public_jwk: Option<Jwk>,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.0.kid)
+            .field("alg", &self.0.alg)
+            .field("can_sign", &self.can_sign())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// An HMAC key from a raw secret. The secret must be at least as long as
+    /// the hash output: 32 bytes for HS256, 48 for HS384, 64 for HS512.
+    pub fn hmac(alg: Algorithm, secret: impl AsRef<[u8]>) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        let secret = secret.as_ref();
+        if alg.family() != Family::Hmac {
+            return Err(KeyError::WrongAlgorithm {
+                alg,
+                reason: "a raw secret only makes an HMAC key",
+            });
+        }
+        if secret.len() < alg.min_secret_len() {
+            return Err(KeyError::SecretTooShort {
+                alg,
+                min: alg.min_secret_len(),
+                len: secret.len(),
+            });
+        }
+        let encoding = EncodingKey::from_secret(secret);
+        let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(|e| invalid(alg, e))?;
+        let kid = thumbprint(&jwk, alg)?;
+        Ok(Key(Arc::new(KeyInner {
+            kid,
+            alg,
+            encoding: Some(encoding),
+            decoding: DecodingKey::from_secret(secret),
+            public_jwk: None,
+        })))
+    }
+
+    /// A fresh random key: a secret of the hash output size for HMAC, a P-256
+    /// or P-384 key for ES256/ES384, an Ed25519 key for EdDSA, a 2048-bit RSA
+    /// key for RS*/PS* (this one takes a noticeable fraction of a second).
+    pub fn generate(alg: Algorithm) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        if alg.is_symmetric() {
+            let mut secret = vec![0u8; alg.min_secret_len()];
+            crypto::fill_random(&mut secret)?;
+            let key = Key::hmac(alg, &secret);
+            secret.iter_mut().for_each(|b| *b = 0);
+            return key;
+        }
+        Key::from_pem(alg, crypto::generate_private_pem(alg)?.as_bytes())
+    }
+
+    /// A signing key from a PEM private key: PKCS#8 (`PRIVATE KEY`) for
+    /// EC and Ed25519, PKCS#1 (`RSA PRIVATE KEY`) or PKCS#8 for RSA.
+    pub fn from_pem(alg: Algorithm, pem: &[u8]) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        let encoding = match alg.family() {
+            Family::Rsa => EncodingKey::from_rsa_pem(pem),
+            Family::Ec => EncodingKey::from_ec_pem(pem),
+            Family::Ed => EncodingKey::from_ed_pem(pem),
+            Family::Hmac => return Err(hmac_from_document(alg)),
+        }
+        .map_err(|e| invalid(alg, e))?;
+        Key::from_encoding_key(alg, encoding)
+    }
+
+    /// A signing key from a DER private key: PKCS#8 for EC and Ed25519,
+    /// PKCS#1 `RSAPrivateKey` for RSA.
+    pub fn from_der(alg: Algorithm, der: &[u8]) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        let encoding = match alg.family() {
+            Family::Rsa => EncodingKey::from_rsa_der(der),
+            Family::Ec => EncodingKey::from_ec_der(der),
+            Family::Ed => EncodingKey::from_ed_der(der),
+            Family::Hmac => return Err(hmac_from_document(alg)),
+        };
+        Key::from_encoding_key(alg, encoding)
+    }
+
+    /// A verification-only key from a PEM public key (`PUBLIC KEY`, or
+    /// `RSA PUBLIC KEY` for RSA).
+    pub fn public_from_pem(alg: Algorithm, pem: &[u8]) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        let decoding = match alg.family() {
+            Family::Rsa => DecodingKey::from_rsa_pem(pem),
+            Family::Ec => DecodingKey::from_ec_pem(pem),
+            Family::Ed => DecodingKey::from_ed_pem(pem),
+            Family::Hmac => return Err(hmac_from_document(alg)),
+        }
+        .map_err(|e| invalid(alg, e))?;
+        let jwk =
+            Jwk::from_decoding_key(&decoding, Some(alg.to_jwt())).map_err(|e| invalid(alg, e))?;
+        Key::from_public_jwk(alg, jwk, None)
+    }
+
+    /// A verification-only key from a public JWK, such as one entry of another
+    /// instance's JWKS. The JWK must name its `alg`; its `kid` is kept when
+    /// present, else derived. Symmetric (`oct`) JWKs are refused: secrets do not
+    /// travel in key sets.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        let alg = jwk
+            .common
+            .key_algorithm
+            .and_then(|a| a.to_string().parse::<Algorithm>().ok())
+            .ok_or_else(|| KeyError::Jwk("the JWK must name a supported `alg`".into()))?;
+        if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)) {
+            return Err(KeyError::Jwk("symmetric JWKs are not accepted".into()));
+        }
+        let mut public = jwk.clone();
+        public.common = Default::default();
+        Key::from_public_jwk(alg, public, jwk.common.key_id.clone())
+    }
+
+    /// The same key under another `kid`, for deployments that name keys
+    /// themselves. Tokens signed under the derived `kid` no longer match it.
+    pub fn with_kid(self, kid: impl Into<String>) -> Key {
+        let mut inner = Arc::unwrap_or_clone(self.0);
+        inner.kid = kid.into();
+        Key(Arc::new(inner))
+    }
+
+    /// The key id carried in the `kid` header of tokens signed with this key.
+    pub fn kid(&self) -> &str {
+        &self.0.kid
+    }
+
+    /// The one algorithm this key signs and verifies with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.0.alg
+    }
+
+    /// Whether this key holds a private part (or a shared secret).
+    pub fn can_sign(&self) -> bool {
+        self.0.encoding.is_some()
+    }
+
+    /// The public JWK (`kid`, `alg`, `use: sig`), or `None` for HMAC keys,
+    /// whose secret must never be published.
+    pub fn public_jwk(&self) -> Option<Jwk> {
+        let mut jwk = self.0.public_jwk.clone()?;
+        jwk.common.key_id = Some(self.0.kid.clone());
+        jwk.common.key_algorithm = Some(self.0.alg.to_jwt().into());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Some(jwk)
+    }
+
+    pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
+        self.0.encoding.as_ref()
+    }
+
+    /// Verifies `signature` (base64url) over `message` with the pinned algorithm.
+    pub(crate) fn verify(&self, message: &[u8], signature: &str) -> bool {
+        jsonwebtoken::crypto::verify(signature, message, &self.0.decoding, self.0.alg.to_jwt())
+            .unwrap_or(false)
+    }
+
+    fn from_encoding_key(alg: Algorithm, encoding: EncodingKey) -> Result<Key, KeyError> {
+        let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(|e| invalid(alg, e))?;
+        let key = Key::from_public_jwk(alg, jwk, None)?;
+        let mut inner = Arc::unwrap_or_clone(key.0);
+        inner.encoding = Some(encoding);
+        let key = Key(Arc::new(inner));
+        // Sign and verify once, so a private key that does not fit its
+        // algorithm fails here rather than on the first login.
+        let probe = b"auth-core key probe";
+        let signature = jsonwebtoken::crypto::sign(
+            probe,
+            key.encoding().ok_or_else(|| no_key(alg))?,
+            alg.to_jwt(),
+        )
+        .map_err(|e| invalid(alg, e))?;
+        if !key.verify(probe, &signature) {
+            return Err(KeyError::InvalidKey {
+                alg,
+                reason: "the private key does not verify its own signature".into(),
+            });
+        }
+        Ok(key)
+    }
+
+    fn from_public_jwk(alg: Algorithm, jwk: Jwk, kid: Option<String>) -> Result<Key, KeyError> {
+        check_public_params(alg, &jwk.algorithm)?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(alg, e))?;
+        let kid = match kid {
+            Some(kid) => kid,
+            None => thumbprint(&jwk, alg)?,
+        };
+        Ok(Key(Arc::new(KeyInner {
+            kid,
+            alg,
+            encoding: None,
+            decoding,
+            public_jwk: Some(jwk),
+        })))
+    }
+}
+
+/// Refuses public key parameters that do not fit the pinned algorithm: a
+/// P-384 key for ES256, an Ed25519 key for an RSA algorithm, RSA under 2048
+/// bits (RFC 7518 §3.3).
+fn check_public_params(alg: Algorithm, params: &AlgorithmParameters) -> Result<(), KeyError> {
+    let ok = match (alg, params) {
+        (Algorithm::ES256, AlgorithmParameters::EllipticCurve(p)) => p.curve == EllipticCurve::P256,
+        (Algorithm::ES384, AlgorithmParameters::EllipticCurve(p)) => p.curve == EllipticCurve::P384,
+        (Algorithm::EdDSA, AlgorithmParameters::OctetKeyPair(p)) => {
+            p.curve == EllipticCurve::Ed25519
+        }
+        (_, AlgorithmParameters::RSA(p)) if alg.family() == Family::Rsa => {
+            use base64::Engine;
+            let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&p.n)
+                .map_err(|e| invalid(alg, e))?;
+            let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
+            if bits < 2048 {
+                return Err(KeyError::InvalidKey {
+                    alg,
+                    reason: format!(
+                        "RSA keys must have at least 2048 bits, this one has about {bits}"
+                    ),
+                });
+            }
+            true
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyError::InvalidKey {
+            alg,
+            reason: "the key type or curve does not match the algorithm".into(),
+        })
+    }
+}
+
+fn thumbprint(jwk: &Jwk, alg: Algorithm) -> Result<String, KeyError> {
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| invalid(alg, e))
+}
+
+fn invalid(alg: Algorithm, e: impl fmt::Display) -> KeyError {
+    KeyError::InvalidKey {
+        alg,
+        reason: e.to_string(),
+    }
+}
+
+fn no_key(alg: Algorithm) -> KeyError {
+    KeyError::InvalidKey {
+        alg,
+        reason: "no private key".into(),
+    }
+}
+
+fn hmac_from_document(alg: Algorithm) -> KeyError {
+    KeyError::WrongAlgorithm {
+        alg,
+        reason: "HMAC keys are raw secrets: use Key::hmac",
+    }
+}
+
+/// One active signing key plus verification keys, looked up by `kid`.
+#[derive(Clone, Debug)]
+pub struct KeySet {
+    /// `keys[0]` is the signing key.
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    /// A set whose active signing key is `signing`. Fails if it cannot sign.
+    pub fn new(signing: Key) -> Result<KeySet, KeyError> {
+        if !signing.can_sign() {
+            return Err(KeyError::NotASigningKey);
+        }
+        Ok(KeySet {
+            keys: vec![signing],
+        })
+    }
+
+    /// Adds a key that verifies (but does not sign) tokens, such as the
+    /// previous signing key during a rotation. Fails on a duplicate `kid`.
+    pub fn with_key(mut self, key: Key) -> Result<KeySet, KeyError> {
+        if self.get(key.kid()).is_some() {
+            return Err(KeyError::DuplicateKid(key.kid().to_owned()));
+        }
+        self.keys.push(key);
+        Ok(self)
+    }
+
+    /// The active signing key.
+    pub fn signing_key(&self) -> &Key {
+        &self.keys[0]
+    }
+
+    /// The key with this `kid`, if any.
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        // A handful of keys: a scan beats hashing the kid.
+        self.keys.iter().find(|k| k.kid() == kid)
+    }
+
+    /// Every key, the signing key first.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// The public keys as a JWKS document (RFC 7517), for
+    /// `/.well-known/jwks.json`. HMAC keys are never included.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self.keys.iter().filter_map(Key::public_jwk).collect(),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! JWT access and refresh tokens for servers: claims, keys, issuing,
+//! validation, rotation with reuse detection, and revocation stores.
+//!
+//! This crate knows no HTTP framework; `auth-tower` enforces its tokens on any
+//! tower stack and `auth-axum-extras` adds extractors and ready-made handlers.
+//!
+//! The flow:
+//!
+//! 1. **Login**: the application checks the credentials, then
+//!    [`TokenAuthority::issue`] starts a session and returns a [`TokenPair`]: a
+//!    short-lived access token carrying the application's claims, and a
+//!    long-lived refresh token carrying only what rotation needs.
+//! 2. **Requests**: [`Validator::validate_access`] checks size, shape, `typ`,
+//!    `kid`, `alg`, signature, required claims, `exp`/`nbf`, `iss`/`aud`, and
+//!    the [`Store`](store::Store) (denylisted `jti`, revoked session, logout-all
+//!    cut-off), and returns the typed [`AccessClaims`].
+//! 3. **Refresh**: [`TokenAuthority::refresh`] rotates: the presented refresh
+//!    token dies and a new pair comes back. A rotated token presented again
+//!    revokes its whole session (reuse detection).
+//! 4. **Logout**: [`TokenAuthority::logout`] revokes the session and the access
+//!    token; [`TokenAuthority::logout_all`] every session of a user.
+//!
+//! ```
+//! use auth_core::{Algorithm, Key, KeySet, TokenAuthority, LogoutTokens, AuthError};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! struct Claims { roles: Vec<String> }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), AuthError> {
+//! let keys = KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
+//! let authority = TokenAuthority::builder(keys).build().unwrap();
+//!
+//! let pair = authority.issue("alice", &Claims { roles: vec!["admin".into()] }).await?;
+//! let claims = authority.validator().validate_access::<Claims>(&pair.access_token).await?;
+//! assert_eq!(claims.extra.roles, ["admin"]);
+//!
+//! let pair = authority.refresh(&pair.refresh_token).await?;
+//! authority
+//!     .logout(LogoutTokens { refresh_token: Some(&pair.refresh_token), access_token: Some(&pair.access_token) })
+//!     .await?;
+//! let err = authority.validator().validate_access::<Claims>(&pair.access_token).await.unwrap_err();
+//! assert!(matches!(err, AuthError::Revoked(_)));
+//! # Ok(()) }
+//! ```
+//!
+//! Features: `aws-lc-rs` (default) signs and verifies with aws-lc-rs, several
+//! times faster for ES/RS/PS/EdDSA than `rust-crypto`, the pure-Rust backend.
+//! `testing` adds [`ManualClock`] and the [`testing`] kit.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod authority;
+mod claims;
+mod clock;
+mod crypto;
+mod error;
+mod keys;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod validator;
+
+pub use authority::{
+    AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_REFRESH_TTL, DEFAULT_SESSION_LIFETIME, LogoutOutcome, LogoutTokens, TokenAuthority,
+    TokenPair,
+};
+pub use claims::{AccessClaims, Audience, NoClaims, RefreshClaims, TokenKind, TokenRef};
+#[cfg(any(test, feature = "testing"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
+pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
+pub use keys::{Algorithm, Key, KeySet, UnknownAlgorithm};
+pub use validator::Validator;
+
+/// JSON Web Keys, as published by [`KeySet::jwks`] and read by [`Key::from_jwk`].
+pub mod jwk {
+    pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+}
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,342 @@
+//! The in-memory store: the default, and the reference semantics.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use uuid::Uuid;
+
+use super::{
+    BoxFuture, Check, NewSession, RotateOutcome, RotateVerdict, Rotation, SessionInfo,
+    SessionRecord, Store, StoreError, Verdict,
+};
+use crate::claims::TokenRef;
+use crate::clock::{Clock, SystemClock};
+use crate::error::RevokedBy;
+
+/// The default purge interval.
+pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A [`Store`] in process memory, on [`DashMap`]s: the default store, right for
+/// a single instance. Everything is lost on restart (sessions end; tokens
+/// signed with a persistent key stay valid until they expire unless revoked
+/// again), so run several instances on the Redis store instead.
+///
+/// Entries are purged once the token they shadow has expired: by a background
+/// task every [`DEFAULT_PURGE_INTERVAL`] when built inside a Tokio runtime
+/// (the task ends when the store is dropped), and by
+/// [`MemoryStore::purge_expired`] on demand. Memory is thus bounded by the
+/// live tokens and sessions.
+///
+/// ```
+/// use auth_core::store::MemoryStore;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = MemoryStore::builder().purge_interval(None).build();
+/// assert_eq!(store.purge_expired(), 0);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    clock: Arc<dyn Clock>,
+    /// Denylisted `jti` → until.
+    tokens: DashMap<Uuid, u64>,
+    /// Revoked `sid` → until.
+    revoked_sessions: DashMap<Uuid, u64>,
+    /// Subject → (cut-off second, until).
+    cutoffs: DashMap<String, (u64, u64)>,
+    /// Live sessions.
+    sessions: DashMap<Uuid, SessionRecord>,
+    /// Subject → its live session ids. Lock order: `by_subject`, then `sessions`.
+    by_subject: DashMap<String, HashSet<Uuid>>,
+}
+
+/// Builds a [`MemoryStore`].
+#[derive(Debug)]
+pub struct MemoryStoreBuilder {
+    clock: Arc<dyn Clock>,
+    purge_interval: Option<Duration>,
+}
+
+impl MemoryStoreBuilder {
+    /// The clock that decides what has expired (default: [`SystemClock`]).
+    /// Use the authority's clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How often the background task purges expired entries; `None` for no
+    /// task (then call [`MemoryStore::purge_expired`] yourself). Default
+    /// [`DEFAULT_PURGE_INTERVAL`]. The task is only started inside a Tokio runtime.
+    pub fn purge_interval(mut self, every: Option<Duration>) -> Self {
+        self.purge_interval = every;
+        self
+    }
+
+    /// The store.
+    pub fn build(self) -> MemoryStore {
+        let store = MemoryStore {
+            inner: Arc::new(Inner {
+                clock: self.clock,
+                tokens: DashMap::new(),
+                revoked_sessions: DashMap::new(),
+                cutoffs: DashMap::new(),
+                sessions: DashMap::new(),
+                by_subject: DashMap::new(),
+            }),
+        };
+        if let (Some(every), Ok(rt)) = (self.purge_interval, tokio::runtime::Handle::try_current())
+        {
+            rt.spawn(purge_task(
+                Arc::downgrade(&store.inner),
+                every.max(Duration::from_millis(10)),
+            ));
+        }
+        store
+    }
+}
+
+async fn purge_task(inner: Weak<Inner>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let purged = inner.purge();
+        if purged > 0 {
+            tracing::debug!(purged, "memory store purged expired entries");
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store on the system clock, with the default purge task.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder, to set the clock or the purge interval.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            clock: Arc::new(SystemClock),
+            purge_interval: Some(DEFAULT_PURGE_INTERVAL),
+        }
+    }
+
+    /// Drops every entry whose token has expired, and sessions that can no
+    /// longer be refreshed. Returns how many entries went.
+    pub fn purge_expired(&self) -> usize {
+        self.inner.purge()
+    }
+
+    /// How many entries the store holds (denylisted tokens, revoked sessions,
+    /// cut-offs, live sessions), for metrics and tests.
+    pub fn len(&self) -> usize {
+        let i = &self.inner;
+        i.tokens.len() + i.revoked_sessions.len() + i.cutoffs.len() + i.sessions.len()
+    }
+
+    /// Whether the store holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn purge(&self) -> usize {
+        let now = self.clock.now();
+        let mut purged = 0;
+        let mut count = |kept: bool| {
+            if !kept {
+                purged += 1;
+            }
+            kept
+        };
+        self.tokens.retain(|_, until| count(*until > now));
+        self.revoked_sessions.retain(|_, until| count(*until > now));
+        self.cutoffs.retain(|_, (_, until)| count(*until > now));
+        let mut dead = Vec::new();
+        self.sessions.retain(|sid, rec| {
+            let alive = !rec.is_dead(now);
+            if !alive {
+                dead.push((rec.subject.clone(), *sid));
+            }
+            count(alive)
+        });
+        for (subject, sid) in dead {
+            self.unindex(&subject, sid);
+        }
+        purged
+    }
+
+    fn unindex(&self, subject: &str, sid: Uuid) {
+        if let Some(mut set) = self.by_subject.get_mut(subject) {
+            set.remove(&sid);
+        }
+        self.by_subject.remove_if(subject, |_, set| set.is_empty());
+    }
+
+    /// Removes a session and denylists its id.
+    fn revoke_session(&self, sid: Uuid, until: u64) -> bool {
+        match self.sessions.remove(&sid) {
+            Some((_, rec)) => {
+                self.revoked_sessions
+                    .insert(sid, rec.revoke_until.max(until));
+                self.unindex(&rec.subject, sid);
+                true
+            }
+            None => {
+                self.revoked_sessions
+                    .entry(sid)
+                    .and_modify(|u| *u = (*u).max(until))
+                    .or_insert(until);
+                false
+            }
+        }
+    }
+
+    fn check(&self, t: &TokenRef<'_>) -> Verdict {
+        if self.tokens.contains_key(&t.jti) {
+            Verdict::Revoked(RevokedBy::Token)
+        } else if self.revoked_sessions.contains_key(&t.sid) {
+            Verdict::Revoked(RevokedBy::Session)
+        } else if self.cutoffs.get(t.sub).is_some_and(|c| t.iat < c.0) {
+            Verdict::Revoked(RevokedBy::Subject)
+        } else {
+            Verdict::Allowed
+        }
+    }
+
+    fn rotate(&self, r: &Rotation) -> RotateOutcome {
+        // The verdict and the swap happen under the session's shard lock, so
+        // of concurrent rotations with one token exactly one sees it current.
+        let verdict = match self.sessions.get_mut(&r.sid) {
+            None => return RotateOutcome::Unknown,
+            Some(mut rec) => match rec.judge(r) {
+                RotateVerdict::Rotate => {
+                    rec.rotate(r);
+                    return RotateOutcome::Rotated(rec.clone());
+                }
+                v => v,
+            },
+        };
+        match verdict {
+            RotateVerdict::Reused => {
+                self.revoke_session(r.sid, 0);
+                RotateOutcome::Reused
+            }
+            _ => {
+                if let Some((_, rec)) = self.sessions.remove(&r.sid) {
+                    self.unindex(&rec.subject, r.sid);
+                }
+                RotateOutcome::Expired
+            }
+        }
+    }
+
+    fn create_session(&self, s: NewSession) {
+        let sid = s.sid;
+        // Hold the subject's entry while inserting, so a concurrent
+        // logout-all either sees this session or runs entirely before it.
+        let mut set = self.by_subject.entry(s.subject.clone()).or_default();
+        set.insert(sid);
+        self.sessions.insert(sid, SessionRecord::new(s));
+    }
+
+    fn revoke_subject(&self, subject: &str, cutoff: u64, until: u64) -> usize {
+        self.cutoffs
+            .entry(subject.to_owned())
+            .and_modify(|c| *c = (c.0.max(cutoff), c.1.max(until)))
+            .or_insert((cutoff, until));
+        let sids = self
+            .by_subject
+            .remove(subject)
+            .map(|(_, s)| s)
+            .unwrap_or_default();
+        let mut revoked = 0;
+        for sid in sids {
+            if self.revoke_session(sid, until) {
+                revoked += 1;
+            }
+        }
+        revoked
+    }
+
+    fn sessions(&self, subject: &str) -> Vec<SessionInfo> {
+        let now = self.clock.now();
+        let sids: Vec<Uuid> = self
+            .by_subject
+            .get(subject)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        let mut out: Vec<SessionInfo> = sids
+            .into_iter()
+            .filter_map(|sid| self.sessions.get(&sid).map(|r| r.clone()))
+            .filter(|r| !r.is_dead(now))
+            .map(|r| r.info())
+            .collect();
+        out.sort_by_key(|s| (s.created_at, s.sid));
+        out
+    }
+}
+
+impl Store for MemoryStore {
+    fn check(&self, token: &TokenRef<'_>) -> Check {
+        Check::ready(Ok(self.inner.check(token)))
+    }
+
+    fn create_session(&self, session: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.create_session(session);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn rotate(&self, rotation: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.inner.rotate(&rotation))))
+    }
+
+    fn revoke_token(&self, jti: Uuid, until: u64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner
+            .tokens
+            .entry(jti)
+            .and_modify(|u| *u = (*u).max(until))
+            .or_insert(until);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn revoke_session(&self, sid: Uuid, until: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(Ok(self
+            .inner
+            .revoke_session(sid, until))))
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(std::future::ready(Ok(self
+            .inner
+            .revoke_subject(subject, cutoff, until))))
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.inner.sessions(subject))))
+    }
+}

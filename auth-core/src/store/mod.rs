@@ -1,0 +1,319 @@
+//! Server-side state: the revocation denylist, sessions and their rotation,
+//! and logout-all cut-offs, behind one [`Store`] trait.
+//!
+//! The contract every implementation keeps (and the shared test suite in
+//! [`crate::testing::store_suite`] checks):
+//!
+//! - **Denylist**: a revoked `jti` is refused until `until`, the moment its
+//!   token would be refused anyway (expiry plus leeway); then the entry may go.
+//! - **Sessions**: a login creates a session (`sid`) holding the one refresh
+//!   `jti` that is current. [`Store::rotate`] is an atomic compare-and-swap: of
+//!   any number of concurrent rotations presenting the current `jti`, exactly
+//!   one wins; presenting any other `jti` of the session is reuse, and revokes
+//!   the session. Rotation never extends a session past its absolute expiry.
+//! - **Subjects**: live sessions are indexed by subject, so logout-all revokes
+//!   each of them, and a user's sessions can be listed.
+//! - **Cut-offs**: logout-all also records a cut-off second; tokens of the
+//!   subject issued in an *earlier* second are refused. Tokens issued in the
+//!   cut-off second itself are judged by their session alone, so a login made
+//!   right after logout-all, in the same second, works.
+//! - **Check**: [`Store::check`] answers per request and is an in-memory
+//!   lookup in the common case: it returns a [`Check`] that is usually ready
+//!   at once, with no allocation and no `.await` needed.
+//! - **Fail closed**: an error is a refusal, never a pass.
+//!
+//! ```
+//! use auth_core::store::{MemoryStore, Store, Verdict};
+//! use auth_core::TokenRef;
+//! use uuid::Uuid;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let store = MemoryStore::new();
+//! let token = TokenRef { jti: Uuid::new_v4(), sid: Uuid::new_v4(), sub: "alice", iat: 0 };
+//! assert_eq!(store.check(&token).await.unwrap(), Verdict::Allowed);
+//! store.revoke_token(token.jti, u64::MAX).await.unwrap();
+//! assert!(matches!(store.check(&token).await.unwrap(), Verdict::Revoked(_)));
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use uuid::Uuid;
+
+use crate::claims::TokenRef;
+pub use crate::error::{RevokedBy, StoreError};
+
+mod memory;
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+
+/// A boxed, `Send` future, as returned by the store's less frequent operations.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The server-side state of the token lifecycle. Object safe: the authority
+/// holds an `Arc<dyn Store>`.
+///
+/// Times are seconds since the Unix epoch. `until` arguments say how long an
+/// entry must be kept: past that instant the token it shadows is refused by
+/// its own expiry, and the entry may be dropped.
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Whether a token (already validated cryptographically) was revoked:
+    /// by its `jti`, its session, or its subject's cut-off.
+    fn check(&self, token: &TokenRef<'_>) -> Check;
+
+    /// Records a new session. Its `sid` is fresh (a random UUID).
+    fn create_session(&self, session: NewSession) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Atomically swaps the session's current refresh `jti` for the next one,
+    /// if the presented one is current; see [`RotateOutcome`].
+    fn rotate(&self, rotation: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>>;
+
+    /// Denylists one token until `until`.
+    fn revoke_token(&self, jti: Uuid, until: u64) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Revokes a session and every token it issued. The revocation is kept
+    /// until the session's own `revoke_until` when the store knows the
+    /// session, else until `until`. Returns whether a live session was removed.
+    fn revoke_session(&self, sid: Uuid, until: u64) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Logout-all: revokes every live session of `subject` and records the
+    /// cut-off (tokens with `iat < cutoff` are refused), kept until `until`.
+    /// Returns how many sessions were revoked.
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<usize, StoreError>>;
+
+    /// The live sessions of `subject`, oldest first.
+    fn sessions<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>>;
+}
+
+/// The outcome of [`Store::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not revoked.
+    Allowed,
+    /// Revoked, and by what.
+    Revoked(RevokedBy),
+}
+
+/// The answer of [`Store::check`]: ready at once in the common case, or a
+/// future when the store has to ask elsewhere. Await it, or call
+/// [`Check::now`] to take a ready answer without an executor.
+#[must_use = "a check does nothing unless its verdict is read"]
+pub enum Check {
+    /// The verdict is known now.
+    Ready(Option<Result<Verdict, StoreError>>),
+    /// The verdict needs I/O.
+    Pending(BoxFuture<'static, Result<Verdict, StoreError>>),
+}
+
+impl Check {
+    /// A verdict known now.
+    pub fn ready(result: Result<Verdict, StoreError>) -> Self {
+        Check::Ready(Some(result))
+    }
+
+    /// A verdict that needs I/O.
+    pub fn pending(
+        fut: impl Future<Output = Result<Verdict, StoreError>> + Send + 'static,
+    ) -> Self {
+        Check::Pending(Box::pin(fut))
+    }
+
+    /// The verdict if it is ready, else the check itself back, to be awaited.
+    pub fn now(self) -> Result<Result<Verdict, StoreError>, Check> {
+        match self {
+            Check::Ready(Some(result)) => Ok(result),
+            other => Err(other),
+        }
+    }
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Check::Ready(r) => f.debug_tuple("Ready").field(r).finish(),
+            Check::Pending(_) => f.write_str("Pending(..)"),
+        }
+    }
+}
+
+impl Future for Check {
+    type Output = Result<Verdict, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Check::Ready(r) => Poll::Ready(r.take().unwrap_or_else(|| {
+                Err(StoreError::Unavailable(
+                    "check polled after completion".into(),
+                ))
+            })),
+            Check::Pending(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+/// A session to record at login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The session id.
+    pub sid: Uuid,
+    /// The user.
+    pub subject: String,
+    /// The `jti` of the first refresh token.
+    pub refresh_jti: Uuid,
+    /// Login time.
+    pub created_at: u64,
+    /// Expiry of the first refresh token.
+    pub refresh_expires_at: u64,
+    /// The absolute end of the session: no token of it outlives this.
+    pub expires_at: u64,
+    /// How long a revocation of this session must be kept: `expires_at` plus
+    /// the validation leeway.
+    pub revoke_until: u64,
+    /// The application's claims (a JSON object), re-issued on every refresh.
+    pub claims: String,
+}
+
+/// A rotation request: "the holder of `presented` asks for `next`".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// The session.
+    pub sid: Uuid,
+    /// The `jti` of the refresh token presented.
+    pub presented: Uuid,
+    /// The `jti` of the refresh token about to be issued.
+    pub next: Uuid,
+    /// Now.
+    pub now: u64,
+    /// The refresh token lifetime, in seconds; the new expiry is
+    /// `min(now + refresh_ttl, expires_at)`.
+    pub refresh_ttl: u64,
+}
+
+/// What [`Store::rotate`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RotateOutcome {
+    /// The presented `jti` was current; `next` now is. The session as it is
+    /// after the rotation.
+    Rotated(SessionRecord),
+    /// The presented `jti` was not current: reuse. The session is revoked.
+    Reused,
+    /// The session reached its absolute expiry (it is now removed).
+    Expired,
+    /// No such live session: revoked, logged out, or purged.
+    Unknown,
+}
+
+/// A session as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session id.
+    pub sid: Uuid,
+    /// The user.
+    pub subject: String,
+    /// The refresh `jti` that is current.
+    pub current_jti: Uuid,
+    /// Login time.
+    pub created_at: u64,
+    /// Last rotation (equal to `created_at` before the first).
+    pub last_refreshed_at: u64,
+    /// Expiry of the current refresh token.
+    pub refresh_expires_at: u64,
+    /// The absolute end of the session.
+    pub expires_at: u64,
+    /// How long a revocation of this session must be kept.
+    pub revoke_until: u64,
+    /// The application's claims, as JSON.
+    pub claims: String,
+}
+
+impl SessionRecord {
+    /// A freshly created session.
+    pub fn new(s: NewSession) -> Self {
+        SessionRecord {
+            sid: s.sid,
+            subject: s.subject,
+            current_jti: s.refresh_jti,
+            created_at: s.created_at,
+            last_refreshed_at: s.created_at,
+            refresh_expires_at: s.refresh_expires_at,
+            expires_at: s.expires_at,
+            revoke_until: s.revoke_until,
+            claims: s.claims,
+        }
+    }
+
+    /// Whether the session can no longer be refreshed at `now`.
+    pub fn is_dead(&self, now: u64) -> bool {
+        now >= self.refresh_expires_at.min(self.expires_at)
+    }
+
+    /// What a user may see of this session.
+    pub fn info(&self) -> SessionInfo {
+        SessionInfo {
+            sid: self.sid,
+            subject: self.subject.clone(),
+            created_at: self.created_at,
+            last_refreshed_at: self.last_refreshed_at,
+            refresh_expires_at: self.refresh_expires_at,
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// Applies a successful rotation.
+    pub fn rotate(&mut self, r: &Rotation) {
+        self.current_jti = r.next;
+        self.last_refreshed_at = r.now;
+        self.refresh_expires_at = r.now.saturating_add(r.refresh_ttl).min(self.expires_at);
+    }
+
+    /// The outcome of a rotation against this record, without applying it.
+    pub fn judge(&self, r: &Rotation) -> RotateVerdict {
+        if r.presented != self.current_jti {
+            RotateVerdict::Reused
+        } else if self.is_dead(r.now) {
+            RotateVerdict::Expired
+        } else {
+            RotateVerdict::Rotate
+        }
+    }
+}
+
+/// How a rotation request compares with a session record; shared by stores
+/// so they all judge alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateVerdict {
+    /// The presented token is current and the session alive: rotate.
+    Rotate,
+    /// The presented token is not current: reuse.
+    Reused,
+    /// The session is past its refresh or absolute expiry.
+    Expired,
+}
+
+/// A session as listed to its user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    /// The session id; pass it to revoke this session.
+    pub sid: Uuid,
+    /// The user.
+    pub subject: String,
+    /// Login time.
+    pub created_at: u64,
+    /// Last refresh (equal to `created_at` before the first).
+    pub last_refreshed_at: u64,
+    /// Expiry of the current refresh token.
+    pub refresh_expires_at: u64,
+    /// Absolute end of the session.
+    pub expires_at: u64,
+}

@@ -1,0 +1,387 @@
+//! The conformance suite of the [`Store`] contract, written once and run
+//! against every implementation.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use auth_core::store::{MemoryStore, Store};
+//! use auth_core::testing::store_suite;
+//!
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)] async fn main() {
+//! store_suite::run_all(|clock| async move {
+//!     Arc::new(MemoryStore::builder().clock(clock).purge_interval(None).build()) as Arc<dyn Store>
+//! })
+//! .await;
+//! # }
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::clock::{Clock, ManualClock};
+use crate::store::{NewSession, RotateOutcome, Rotation, Store, Verdict};
+use crate::{RevokedBy, TokenRef};
+
+/// The time every case starts at.
+pub const START: u64 = 1_700_000_000;
+
+/// Runs every case, each on a fresh store made by `make` around a fresh
+/// [`ManualClock`] set to [`START`]. Panics, naming the case, on the first
+/// broken rule. The concurrency case wants a multi-threaded runtime.
+pub async fn run_all<F, Fut>(mut make: F)
+where
+    F: FnMut(Arc<dyn Clock>) -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    macro_rules! case {
+        ($name:ident) => {{
+            let clock = Arc::new(ManualClock::new(START));
+            let store = make(clock.clone()).await;
+            tracing::info!(case = stringify!($name), "store suite");
+            $name(store, &clock).await;
+        }};
+    }
+    case!(denylisted_token_is_refused_others_pass);
+    case!(revoked_session_refuses_every_token_of_it);
+    case!(revoking_an_unknown_session_still_refuses_it);
+    case!(rotation_swaps_the_current_jti);
+    case!(reuse_of_a_rotated_token_revokes_the_session);
+    case!(rotation_of_an_unknown_session_is_unknown);
+    case!(rotation_never_extends_past_the_absolute_expiry);
+    case!(concurrent_rotations_have_exactly_one_winner);
+    case!(logout_all_revokes_every_session_and_sets_a_cutoff);
+    case!(login_in_the_cutoff_second_survives_logout_all);
+    case!(sessions_are_listed_per_subject_oldest_first);
+}
+
+fn session(subject: &str, now: u64) -> NewSession {
+    NewSession {
+        sid: Uuid::new_v4(),
+        subject: subject.to_owned(),
+        refresh_jti: Uuid::new_v4(),
+        created_at: now,
+        refresh_expires_at: now + 3600,
+        expires_at: now + 7200,
+        revoke_until: now + 7205,
+        claims: "{}".to_owned(),
+    }
+}
+
+fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
+    TokenRef {
+        jti: Uuid::new_v4(),
+        sid: s.sid,
+        sub: &s.subject,
+        iat,
+    }
+}
+
+fn rotation(s: &NewSession, presented: Uuid, now: u64) -> Rotation {
+    Rotation {
+        sid: s.sid,
+        presented,
+        next: Uuid::new_v4(),
+        now,
+        refresh_ttl: 3600,
+    }
+}
+
+async fn verdict(store: &dyn Store, t: &TokenRef<'_>) -> Verdict {
+    match store.check(t).await {
+        Ok(v) => v,
+        Err(e) => panic!("check failed: {e}"),
+    }
+}
+
+/// A denylisted `jti` is refused; another token of the same session passes.
+pub async fn denylisted_token_is_refused_others_pass(store: Arc<dyn Store>, _clock: &ManualClock) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    let bad = token(&s, START);
+    let good = token(&s, START);
+    store
+        .revoke_token(bad.jti, START + 60)
+        .await
+        .expect("revoke");
+    assert_eq!(
+        verdict(&*store, &bad).await,
+        Verdict::Revoked(RevokedBy::Token)
+    );
+    assert_eq!(verdict(&*store, &good).await, Verdict::Allowed);
+}
+
+/// Revoking a session refuses all its tokens and removes it from listings.
+pub async fn revoked_session_refuses_every_token_of_it(
+    store: Arc<dyn Store>,
+    _clock: &ManualClock,
+) {
+    let s = session("alice", START);
+    let other = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    store.create_session(other.clone()).await.expect("create");
+    assert!(
+        store
+            .revoke_session(s.sid, START + 60)
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !store
+            .revoke_session(s.sid, START + 60)
+            .await
+            .expect("revoke again")
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            verdict(&*store, &token(&s, START)).await,
+            Verdict::Revoked(RevokedBy::Session)
+        );
+    }
+    assert_eq!(
+        verdict(&*store, &token(&other, START)).await,
+        Verdict::Allowed
+    );
+    let live = store.sessions("alice").await.expect("sessions");
+    assert_eq!(live.iter().map(|i| i.sid).collect::<Vec<_>>(), [other.sid]);
+    let next = rotation(&s, s.refresh_jti, START + 1);
+    assert_eq!(
+        store.rotate(next).await.expect("rotate"),
+        RotateOutcome::Unknown
+    );
+}
+
+/// A session the store never saw can still be revoked (its tokens may have
+/// been minted by another instance or before a restart).
+pub async fn revoking_an_unknown_session_still_refuses_it(
+    store: Arc<dyn Store>,
+    _clock: &ManualClock,
+) {
+    let s = session("bob", START);
+    assert!(
+        !store
+            .revoke_session(s.sid, START + 60)
+            .await
+            .expect("revoke")
+    );
+    assert_eq!(
+        verdict(&*store, &token(&s, START)).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+}
+
+/// A rotation with the current `jti` succeeds once and moves the session on.
+pub async fn rotation_swaps_the_current_jti(store: Arc<dyn Store>, clock: &ManualClock) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    clock.advance(Duration::from_secs(10));
+    let r1 = rotation(&s, s.refresh_jti, clock.now());
+    let RotateOutcome::Rotated(rec) = store.rotate(r1).await.expect("rotate") else {
+        panic!("first rotation must succeed");
+    };
+    assert_eq!(rec.current_jti, r1.next);
+    assert_eq!(rec.last_refreshed_at, START + 10);
+    assert_eq!(rec.refresh_expires_at, START + 10 + 3600);
+    assert_eq!(rec.subject, "alice");
+    assert_eq!(rec.claims, "{}");
+    let r2 = rotation(&s, r1.next, clock.now());
+    assert!(matches!(
+        store.rotate(r2).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let info = store.sessions("alice").await.expect("sessions");
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].last_refreshed_at, START + 10);
+}
+
+/// Presenting a rotated `jti` revokes the session: the newest token fails too.
+pub async fn reuse_of_a_rotated_token_revokes_the_session(
+    store: Arc<dyn Store>,
+    _clock: &ManualClock,
+) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    let r1 = rotation(&s, s.refresh_jti, START + 1);
+    assert!(matches!(
+        store.rotate(r1).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let replay = rotation(&s, s.refresh_jti, START + 2);
+    assert_eq!(
+        store.rotate(replay).await.expect("replay"),
+        RotateOutcome::Reused
+    );
+    let newest = rotation(&s, r1.next, START + 3);
+    assert_eq!(
+        store.rotate(newest).await.expect("newest"),
+        RotateOutcome::Unknown
+    );
+    assert_eq!(
+        verdict(&*store, &token(&s, START + 1)).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    assert!(store.sessions("alice").await.expect("sessions").is_empty());
+}
+
+/// A session the store does not know cannot be rotated.
+pub async fn rotation_of_an_unknown_session_is_unknown(
+    store: Arc<dyn Store>,
+    _clock: &ManualClock,
+) {
+    let s = session("carol", START);
+    let r = rotation(&s, s.refresh_jti, START);
+    assert_eq!(
+        store.rotate(r).await.expect("rotate"),
+        RotateOutcome::Unknown
+    );
+}
+
+/// Refresh expiry is capped at the absolute expiry, and past it rotation fails.
+pub async fn rotation_never_extends_past_the_absolute_expiry(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    clock.advance(Duration::from_secs(3000));
+    let r1 = rotation(&s, s.refresh_jti, clock.now());
+    let RotateOutcome::Rotated(rec) = store.rotate(r1).await.expect("rotate") else {
+        panic!("rotation within the lifetime must succeed");
+    };
+    assert_eq!(
+        rec.refresh_expires_at,
+        START + 3000 + 3600,
+        "not capped yet"
+    );
+    clock.advance(Duration::from_secs(3000));
+    let r2 = rotation(&s, r1.next, clock.now());
+    let RotateOutcome::Rotated(rec) = store.rotate(r2).await.expect("rotate") else {
+        panic!("rotation within the lifetime must succeed");
+    };
+    assert_eq!(
+        rec.refresh_expires_at, s.expires_at,
+        "capped at the absolute expiry"
+    );
+    clock.set(s.expires_at);
+    let r3 = rotation(&s, r2.next, clock.now());
+    assert_eq!(
+        store.rotate(r3).await.expect("rotate"),
+        RotateOutcome::Expired
+    );
+}
+
+/// Of many concurrent rotations with one token, exactly one wins.
+pub async fn concurrent_rotations_have_exactly_one_winner(
+    store: Arc<dyn Store>,
+    _clock: &ManualClock,
+) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = store.clone();
+            let r = rotation(&s, s.refresh_jti, START + 1);
+            tokio::spawn(async move { store.rotate(r).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        match t.await.expect("task").expect("rotate") {
+            RotateOutcome::Rotated(_) => winners += 1,
+            RotateOutcome::Reused | RotateOutcome::Unknown => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+/// Logout-all revokes each live session of the subject and no other
+/// subject's; tokens issued in earlier seconds are refused by the cut-off.
+pub async fn logout_all_revokes_every_session_and_sets_a_cutoff(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let a1 = session("alice", START);
+    let a2 = session("alice", START);
+    let b = session("bob", START);
+    for s in [&a1, &a2, &b] {
+        store.create_session(s.clone()).await.expect("create");
+    }
+    clock.advance(Duration::from_secs(30));
+    let n = store
+        .revoke_subject("alice", clock.now(), clock.now() + 7200)
+        .await
+        .expect("logout-all");
+    assert_eq!(n, 2);
+    assert_eq!(
+        verdict(&*store, &token(&a1, START)).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    assert_eq!(
+        verdict(&*store, &token(&a2, START)).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    assert_eq!(verdict(&*store, &token(&b, START)).await, Verdict::Allowed);
+    // A token of a session the index never held, issued before the cut-off.
+    let stray = session("alice", START);
+    assert_eq!(
+        verdict(&*store, &token(&stray, START + 29)).await,
+        Verdict::Revoked(RevokedBy::Subject)
+    );
+    assert!(store.sessions("alice").await.expect("sessions").is_empty());
+    assert_eq!(store.sessions("bob").await.expect("sessions").len(), 1);
+}
+
+/// A login made in the same second as a logout-all, after it, is unaffected.
+pub async fn login_in_the_cutoff_second_survives_logout_all(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let before = session("alice", clock.now());
+    store.create_session(before.clone()).await.expect("create");
+    store
+        .revoke_subject("alice", clock.now(), clock.now() + 7200)
+        .await
+        .expect("logout-all");
+    let after = session("alice", clock.now());
+    store.create_session(after.clone()).await.expect("create");
+    assert_eq!(
+        verdict(&*store, &token(&before, clock.now())).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    assert_eq!(
+        verdict(&*store, &token(&after, clock.now())).await,
+        Verdict::Allowed
+    );
+    let r = rotation(&after, after.refresh_jti, clock.now());
+    assert!(matches!(
+        store.rotate(r).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+}
+
+/// Sessions are listed per subject, oldest first, with their timestamps.
+pub async fn sessions_are_listed_per_subject_oldest_first(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let first = session("alice", clock.now());
+    store.create_session(first.clone()).await.expect("create");
+    clock.advance(Duration::from_secs(5));
+    let second = session("alice", clock.now());
+    store.create_session(second.clone()).await.expect("create");
+    store
+        .create_session(session("bob", clock.now()))
+        .await
+        .expect("create");
+    let list = store.sessions("alice").await.expect("sessions");
+    assert_eq!(
+        list.iter().map(|i| i.sid).collect::<Vec<_>>(),
+        [first.sid, second.sid]
+    );
+    assert_eq!(list[0].created_at, START);
+    assert_eq!(list[1].created_at, START + 5);
+    assert_eq!(list[0].expires_at, first.expires_at);
+    assert!(store.sessions("nobody").await.expect("sessions").is_empty());
+}

@@ -1,0 +1,270 @@
+//! Token in, typed claims or a precise error out.
+//!
+//! The checks, in order, each failing with its own [`AuthError`] variant:
+//! size limit (before any decoding); compact JWS shape and base64url; header
+//! JSON, refusing `jku`/`x5u`/`jwk`/`x5c`/`crit`/`b64`; `typ` of the expected
+//! kind; a key with the token's `kid`; `alg` equal to that key's pinned
+//! algorithm (so `none` never passes); the signature; the payload JSON with
+//! every required claim; `exp` and `nbf` against the [`Clock`](crate::Clock)
+//! with the configured leeway; `iss` and `aud` when configured; and, for
+//! [`Validator::validate_access`], the store (denylisted `jti`, revoked `sid`,
+//! subject cut-off). jsonwebtoken's own claim checks are not used: every time
+//! check happens here, once, with the injected clock.
+//!
+//! ```
+//! use auth_core::{Algorithm, AuthError, Key, KeySet, NoClaims, TokenAuthority};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let keys = KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap();
+//! let authority = TokenAuthority::builder(keys).build().unwrap();
+//! let pair = authority.issue("alice", &NoClaims {}).await.unwrap();
+//!
+//! let validator = authority.validator();
+//! let claims = validator.validate_access::<NoClaims>(&pair.access_token).await.unwrap();
+//! assert_eq!(claims.sub, "alice");
+//!
+//! // A refresh token is never an access token.
+//! let err = validator.validate_access::<NoClaims>(&pair.refresh_token).await.unwrap_err();
+//! assert!(matches!(err, AuthError::WrongTokenType { .. }));
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use crate::authority::Shared;
+use crate::claims::{AccessClaims, Audience, RefreshClaims, TokenKind, TokenRef};
+use crate::error::AuthError;
+use crate::store::{Check, Store, Verdict};
+
+/// Validates tokens. Cheap to clone (one `Arc`); get one from
+/// [`TokenAuthority::validator`](crate::TokenAuthority::validator).
+#[derive(Clone, Debug)]
+pub struct Validator {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The registered claims every token kind shares.
+pub(crate) trait Registered {
+    fn exp(&self) -> u64;
+    fn nbf(&self) -> Option<u64>;
+    fn iss(&self) -> Option<&str>;
+    fn aud(&self) -> &Audience;
+}
+
+impl<E> Registered for AccessClaims<E> {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+    fn nbf(&self) -> Option<u64> {
+        self.nbf
+    }
+    fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    fn aud(&self) -> &Audience {
+        &self.aud
+    }
+}
+
+impl Registered for RefreshClaims {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+    fn nbf(&self) -> Option<u64> {
+        self.nbf
+    }
+    fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+    fn aud(&self) -> &Audience {
+        &self.aud
+    }
+}
+
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    b64: Option<IgnoredAny>,
+}
+
+impl JoseHeader<'_> {
+    fn refused_parameter(&self) -> Option<&'static str> {
+        [
+            ("jku", self.jku.is_some()),
+            ("x5u", self.x5u.is_some()),
+            ("jwk", self.jwk.is_some()),
+            ("x5c", self.x5c.is_some()),
+            ("crit", self.crit.is_some()),
+            ("b64", self.b64.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, present)| present.then_some(name))
+    }
+}
+
+impl Validator {
+    /// Validates an access token completely, the store check included.
+    pub async fn validate_access<E: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<AccessClaims<E>, AuthError> {
+        let claims = self.decode_access::<E>(token)?;
+        verdict(self.check(&claims.token_ref()).await)?;
+        Ok(claims)
+    }
+
+    /// Validates a refresh token completely, the store check included. (Its
+    /// session's current `jti` is only compared by rotation.)
+    pub async fn validate_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
+        let claims = self.decode_refresh(token)?;
+        verdict(self.check(&claims.token_ref()).await)?;
+        Ok(claims)
+    }
+
+    /// Every check of an access token except the store's. Pair it with
+    /// [`Validator::check`] to avoid an `.await` when the store answers at once.
+    pub fn decode_access<E: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<AccessClaims<E>, AuthError> {
+        self.decode(token, TokenKind::Access, true)
+    }
+
+    /// Every check of a refresh token except the store's.
+    pub fn decode_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
+        self.decode(token, TokenKind::Refresh, true)
+    }
+
+    /// The store's verdict on a decoded token.
+    pub fn check(&self, token: &TokenRef<'_>) -> Check {
+        self.shared.store.check(token)
+    }
+
+    /// The store behind this validator.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// Decodes and checks a token; `check_exp: false` lets expired tokens
+    /// through (logout revokes what it can identify, expired or not).
+    pub(crate) fn decode<T: DeserializeOwned + Registered>(
+        &self,
+        token: &str,
+        kind: TokenKind,
+        check_exp: bool,
+    ) -> Result<T, AuthError> {
+        let max = self.shared.config.max_token_bytes;
+        if token.len() > max {
+            return Err(AuthError::TokenTooLarge {
+                len: token.len(),
+                max,
+            });
+        }
+        let (message, signature) = token
+            .rsplit_once('.')
+            .ok_or(AuthError::Malformed("not a JWS"))?;
+        let (header_b64, payload_b64) = message
+            .split_once('.')
+            .ok_or(AuthError::Malformed("not a JWS"))?;
+        if payload_b64.contains('.') {
+            return Err(AuthError::Malformed("too many parts"));
+        }
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| AuthError::Malformed("header is not base64url"))?;
+        let header: JoseHeader<'_> = serde_json::from_slice(&header_json)
+            .map_err(|_| AuthError::Malformed("header is not a JOSE header"))?;
+        if let Some(name) = header.refused_parameter() {
+            return Err(AuthError::UnsupportedHeader(name));
+        }
+        if !header.typ.as_deref().is_some_and(|t| kind.matches_typ(t)) {
+            return Err(AuthError::WrongTokenType { expected: kind });
+        }
+        let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
+        let key = self.shared.keys.get(kid).ok_or(AuthError::UnknownKey)?;
+        if header.alg != key.algorithm().as_str() {
+            return Err(AuthError::AlgorithmMismatch);
+        }
+        if !key.verify(message.as_bytes(), signature) {
+            return Err(AuthError::InvalidSignature);
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
+        let claims: T = serde_json::from_slice(&payload).map_err(claims_error)?;
+        self.check_registered(&claims, check_exp)?;
+        Ok(claims)
+    }
+
+    fn check_registered(&self, claims: &impl Registered, check_exp: bool) -> Result<(), AuthError> {
+        let config = &self.shared.config;
+        let now = self.shared.clock.now();
+        let leeway = config.leeway.as_secs();
+        // Valid while now < exp + leeway (RFC 7519 §4.1.4: "on or after" the
+        // expiry it must be refused).
+        if check_exp && now >= claims.exp().saturating_add(leeway) {
+            return Err(AuthError::Expired);
+        }
+        if claims
+            .nbf()
+            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        if let Some(issuer) = &config.issuer
+            && claims.iss() != Some(issuer.as_str())
+        {
+            return Err(AuthError::InvalidIssuer);
+        }
+        if let Some(audience) = &config.audience
+            && !claims.aud().contains(audience)
+        {
+            return Err(AuthError::InvalidAudience);
+        }
+        Ok(())
+    }
+}
+
+/// Turns a store verdict into the validation result.
+pub(crate) fn verdict(v: Result<Verdict, crate::StoreError>) -> Result<(), AuthError> {
+    match v? {
+        Verdict::Allowed => Ok(()),
+        Verdict::Revoked(by) => Err(AuthError::Revoked(by)),
+    }
+}
+
+/// Names a missing claim; any other mismatch is reported without the
+/// offending value, which came from the token.
+fn claims_error(e: serde_json::Error) -> AuthError {
+    let msg = e.to_string();
+    if msg.starts_with("missing field") {
+        let field = msg.split('`').nth(1).unwrap_or("?");
+        AuthError::InvalidClaims(format!("missing claim `{field}`"))
+    } else if e.is_data() {
+        AuthError::InvalidClaims("a claim has the wrong type".into())
+    } else {
+        AuthError::Malformed("payload is not a JSON object")
+    }
+}

@@ -1,0 +1,515 @@
+//! The token lifecycle: refresh with rotation, reuse detection, logout,
+//! logout-all, sessions, absolute lifetime, purge, and failing closed.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_core::store::{
+    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store,
+    StoreError,
+};
+use auth_core::testing::store_suite;
+use auth_core::{
+    AuthError, ErrorClass, Key, KeySet, LogoutTokens, NoClaims, RevokedBy, TokenAuthority, TokenRef,
+};
+use common::*;
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_passes_the_store_suite() {
+    store_suite::run_all(|clock| async move {
+        Arc::new(
+            MemoryStore::builder()
+                .clock(clock)
+                .purge_interval(None)
+                .build(),
+        ) as Arc<dyn Store>
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_keeps_the_session_and_the_claims() {
+    let f = fixture();
+    let first = f
+        .authority
+        .issue("alice", &roles(&["user"]))
+        .await
+        .expect("issue");
+    f.clock.advance(Duration::from_secs(60));
+    let second = f
+        .authority
+        .refresh(&first.refresh_token)
+        .await
+        .expect("refresh");
+    assert_eq!(second.session_id, first.session_id);
+    assert_ne!(second.refresh_token, first.refresh_token);
+    let v = f.authority.validator();
+    let c = v
+        .validate_access::<Roles>(&second.access_token)
+        .await
+        .expect("valid");
+    assert_eq!(
+        (c.sub.as_str(), c.extra.roles.as_slice()),
+        ("alice", &["user".to_string()][..])
+    );
+    let old = v
+        .decode_access::<Roles>(&first.access_token)
+        .expect("decode");
+    assert_ne!(c.jti, old.jti);
+    let r1 = v.decode_refresh(&first.refresh_token).expect("r1");
+    let r2 = v.decode_refresh(&second.refresh_token).expect("r2");
+    assert_ne!(r1.jti, r2.jti);
+    assert_eq!(r2.exp, f.clock.now() + 14 * 24 * 3600);
+    // Earlier access tokens stay valid until they expire: rotation is not logout.
+    v.validate_access::<Roles>(&first.access_token)
+        .await
+        .expect("old access still valid");
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
+    let f = fixture();
+    let first = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    let second = f
+        .authority
+        .refresh(&first.refresh_token)
+        .await
+        .expect("refresh");
+    assert!(matches!(
+        f.authority.refresh(&first.refresh_token).await,
+        Err(AuthError::RefreshReused)
+    ));
+    assert!(matches!(
+        f.authority.refresh(&second.refresh_token).await,
+        Err(AuthError::Revoked(RevokedBy::Session))
+    ));
+    let v = f.authority.validator();
+    for t in [&first.access_token, &second.access_token] {
+        assert!(matches!(
+            v.validate_access::<Roles>(t).await,
+            Err(AuthError::Revoked(RevokedBy::Session))
+        ));
+    }
+    assert!(
+        f.authority
+            .sessions("alice")
+            .await
+            .expect("sessions")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_with_one_token_have_exactly_one_winner() {
+    let f = fixture();
+    let pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let authority = f.authority.clone();
+            let token = pair.refresh_token.clone();
+            tokio::spawn(async move { authority.refresh(&token).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(_) => winners += 1,
+            Err(AuthError::RefreshReused | AuthError::Revoked(_)) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused_and_nothing_is_revoked() {
+    let f = fixture();
+    let pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    f.clock.advance(Duration::from_secs(14 * 24 * 3600 + 5));
+    assert!(matches!(
+        f.authority.refresh(&pair.refresh_token).await,
+        Err(AuthError::Expired)
+    ));
+    assert_eq!(AuthError::Expired.class(), ErrorClass::InvalidToken);
+}
+
+#[tokio::test]
+async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
+    let f = fixture_with(hs256(), |b| {
+        b.access_ttl(Duration::from_secs(600))
+            .refresh_ttl(Duration::from_secs(3600))
+            .session_lifetime(Duration::from_secs(5000))
+    });
+    let start = f.clock.now();
+    let mut pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    f.clock.advance(Duration::from_secs(3000));
+    pair = f
+        .authority
+        .refresh(&pair.refresh_token)
+        .await
+        .expect("refresh within lifetime");
+    let v = f.authority.validator();
+    assert_eq!(
+        v.decode_refresh(&pair.refresh_token).expect("r").exp,
+        start + 5000,
+        "capped"
+    );
+    f.clock.advance(Duration::from_secs(1900));
+    pair = f
+        .authority
+        .refresh(&pair.refresh_token)
+        .await
+        .expect("refresh near the end");
+    assert_eq!(
+        v.decode_access::<Roles>(&pair.access_token).expect("a").exp,
+        start + 5000,
+        "access capped too"
+    );
+    assert_eq!(pair.expires_in, 100);
+    f.clock.advance(Duration::from_secs(100));
+    assert!(f.authority.refresh(&pair.refresh_token).await.is_err());
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_and_the_access_token() {
+    let f = fixture();
+    let pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    let other = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("second device");
+    let out = f
+        .authority
+        .logout(LogoutTokens {
+            refresh_token: Some(&pair.refresh_token),
+            access_token: Some(&pair.access_token),
+        })
+        .await
+        .expect("logout");
+    assert_eq!(out.sessions_revoked, 1);
+    assert!(out.access_token_revoked);
+    let v = f.authority.validator();
+    assert!(matches!(
+        v.validate_access::<Roles>(&pair.access_token).await,
+        Err(AuthError::Revoked(_))
+    ));
+    assert!(f.authority.refresh(&pair.refresh_token).await.is_err());
+    v.validate_access::<Roles>(&other.access_token)
+        .await
+        .expect("the other device is untouched");
+    // Idempotent, and never an oracle: garbage and repeats are fine.
+    let again = f
+        .authority
+        .logout(LogoutTokens {
+            refresh_token: Some(&pair.refresh_token),
+            access_token: Some("garbage"),
+        })
+        .await
+        .expect("repeat logout");
+    assert_eq!(again.sessions_revoked, 0);
+}
+
+#[tokio::test]
+async fn logout_with_only_an_access_token_ends_its_session() {
+    let f = fixture();
+    let pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    f.authority
+        .logout(LogoutTokens {
+            refresh_token: None,
+            access_token: Some(&pair.access_token),
+        })
+        .await
+        .expect("logout");
+    assert!(matches!(
+        f.authority.refresh(&pair.refresh_token).await,
+        Err(AuthError::Revoked(_))
+    ));
+}
+
+#[tokio::test]
+async fn logout_all_kills_every_session_but_not_a_login_in_the_same_second() {
+    let f = fixture();
+    let a = f.authority.issue("alice", &roles(&[])).await.expect("a");
+    let b = f.authority.issue("alice", &roles(&[])).await.expect("b");
+    let bob = f.authority.issue("bob", &roles(&[])).await.expect("bob");
+    let b2 = f
+        .authority
+        .refresh(&b.refresh_token)
+        .await
+        .expect("b refreshed in the same second");
+    let before = f.clock.now();
+    assert_eq!(
+        f.authority.logout_all("alice").await.expect("logout-all"),
+        2
+    );
+    // The clock has not moved: this login shares the second of the logout-all.
+    let after = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("login right after");
+    assert_eq!(f.clock.now(), before);
+    let v = f.authority.validator();
+    for t in [&a.access_token, &b.access_token, &b2.access_token] {
+        assert!(
+            v.validate_access::<Roles>(t).await.is_err(),
+            "issued before logout-all"
+        );
+    }
+    for t in [&a.refresh_token, &b2.refresh_token] {
+        assert!(f.authority.refresh(t).await.is_err());
+    }
+    v.validate_access::<Roles>(&after.access_token)
+        .await
+        .expect("new login works");
+    let after2 = f
+        .authority
+        .refresh(&after.refresh_token)
+        .await
+        .expect("and refreshes");
+    v.validate_access::<Roles>(&after2.access_token)
+        .await
+        .expect("valid");
+    v.validate_access::<Roles>(&bob.access_token)
+        .await
+        .expect("other users untouched");
+    let sessions: Vec<Uuid> = f
+        .authority
+        .sessions("alice")
+        .await
+        .expect("s")
+        .iter()
+        .map(|s| s.sid)
+        .collect();
+    assert_eq!(sessions, [after.session_id]);
+}
+
+#[tokio::test]
+async fn sessions_list_created_and_last_refreshed_and_revoke_one() {
+    let f = fixture();
+    let t0 = f.clock.now();
+    let phone = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("phone");
+    f.clock.advance(Duration::from_secs(10));
+    let laptop = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("laptop");
+    f.clock.advance(Duration::from_secs(10));
+    f.authority
+        .refresh(&phone.refresh_token)
+        .await
+        .expect("refresh");
+    let list = f.authority.sessions("alice").await.expect("sessions");
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (list[0].sid, list[0].created_at, list[0].last_refreshed_at),
+        (phone.session_id, t0, t0 + 20)
+    );
+    assert_eq!(
+        (list[1].sid, list[1].created_at, list[1].last_refreshed_at),
+        (laptop.session_id, t0 + 10, t0 + 10)
+    );
+    assert!(
+        f.authority
+            .revoke_session(phone.session_id)
+            .await
+            .expect("revoke")
+    );
+    let list = f.authority.sessions("alice").await.expect("sessions");
+    assert_eq!(
+        list.iter().map(|s| s.sid).collect::<Vec<_>>(),
+        [laptop.session_id]
+    );
+}
+
+#[tokio::test]
+async fn expired_entries_are_purged_so_memory_follows_live_tokens() {
+    let f = fixture_with(hs256(), |b| {
+        b.refresh_ttl(Duration::from_secs(3600))
+            .leeway(Duration::ZERO)
+    });
+    for _ in 0..10 {
+        f.authority
+            .test_tokens()
+            .revoked_access("alice", &roles(&[]))
+            .await
+            .expect("mint");
+    }
+    let live = f.authority.issue("bob", &roles(&[])).await.expect("live");
+    f.authority
+        .logout_all("carol")
+        .await
+        .expect("cut-off entry");
+    assert!(
+        f.store.len() >= 21,
+        "10 denied jtis, 10 revoked sessions, 1 live session, 1 cut-off"
+    );
+    assert_eq!(f.store.purge_expired(), 0, "nothing expired yet");
+    f.clock.advance(Duration::from_secs(15 * 60));
+    let purged = f.store.purge_expired();
+    assert_eq!(purged, 10, "the denied access tokens expired");
+    f.clock.advance(Duration::from_secs(3600));
+    f.store.purge_expired();
+    // Revoked sessions and the cut-off are kept for the session lifetime.
+    f.clock.advance(Duration::from_secs(30 * 24 * 3600));
+    f.store.purge_expired();
+    assert!(f.store.is_empty(), "{} entries left", f.store.len());
+    assert!(f.authority.refresh(&live.refresh_token).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_background_task_purges_without_being_asked() {
+    let clock = Arc::new(auth_core::ManualClock::starting_now());
+    let store = MemoryStore::builder()
+        .clock(clock.clone())
+        .purge_interval(Some(Duration::from_secs(60)))
+        .build();
+    store
+        .revoke_token(Uuid::new_v4(), clock.now() + 10)
+        .await
+        .expect("revoke");
+    assert_eq!(store.len(), 1);
+    clock.advance(Duration::from_secs(11));
+    tokio::time::sleep(Duration::from_secs(61)).await; // paused time: instant
+    assert_eq!(store.len(), 0);
+}
+
+/// A store whose every operation fails, as when its backend is down.
+#[derive(Debug)]
+struct DownStore;
+
+fn down<T: Send + 'static>() -> BoxFuture<'static, Result<T, StoreError>> {
+    Box::pin(async { Err(StoreError::Unavailable("backend down".into())) })
+}
+
+impl Store for DownStore {
+    fn check(&self, _: &TokenRef<'_>) -> Check {
+        Check::pending(async { Err(StoreError::Unavailable("backend down".into())) })
+    }
+    fn create_session(&self, _: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
+        down()
+    }
+    fn rotate(&self, _: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>> {
+        down()
+    }
+    fn revoke_token(&self, _: Uuid, _: u64) -> BoxFuture<'_, Result<(), StoreError>> {
+        down()
+    }
+    fn revoke_session(&self, _: Uuid, _: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        down()
+    }
+    fn revoke_subject<'a>(
+        &'a self,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        down()
+    }
+    fn sessions<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        down()
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_fails_closed() {
+    let up = fixture();
+    let pair = up
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    let authority = TokenAuthority::builder(KeySet::new(hs256()).expect("set"))
+        .store(Arc::new(DownStore))
+        .build()
+        .expect("authority");
+    let v = authority.validator();
+    let err = v
+        .validate_access::<NoClaims>(&pair.access_token)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Store(_)), "{err}");
+    assert_eq!(err.class(), ErrorClass::Unavailable);
+    assert_eq!(err.class().http_status(), 503);
+    assert!(matches!(
+        authority.refresh(&pair.refresh_token).await,
+        Err(AuthError::Store(_))
+    ));
+    assert!(matches!(
+        authority.issue("alice", &NoClaims {}).await,
+        Err(AuthError::Store(_))
+    ));
+    assert!(matches!(
+        authority.logout_all("alice").await,
+        Err(AuthError::Store(_))
+    ));
+    let logout = authority
+        .logout(LogoutTokens {
+            refresh_token: Some(&pair.refresh_token),
+            access_token: None,
+        })
+        .await;
+    assert!(
+        matches!(logout, Err(AuthError::Store(_))),
+        "a logout that could not revoke says so"
+    );
+    // Crypto and claims are still checked first, so a bad token is still a 401.
+    assert_eq!(
+        v.validate_access::<NoClaims>("garbage")
+            .await
+            .unwrap_err()
+            .class(),
+        ErrorClass::InvalidToken
+    );
+}
+
+#[tokio::test]
+async fn the_default_store_is_in_memory_and_works_out_of_the_box() {
+    let authority = TokenAuthority::builder(
+        KeySet::new(Key::generate(auth_core::Algorithm::ES256).expect("k")).expect("s"),
+    )
+    .build()
+    .expect("authority");
+    let pair = authority.issue("alice", &NoClaims {}).await.expect("issue");
+    authority
+        .refresh(&pair.refresh_token)
+        .await
+        .expect("refresh");
+    assert!(matches!(
+        authority.refresh(&pair.refresh_token).await,
+        Err(AuthError::RefreshReused)
+    ));
+}
