@@ -69,6 +69,73 @@ impl std::fmt::Display for TokenKind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoClaims {}
 
+/// Roles and scopes a set of claims grants, for authorization checks such as
+/// `auth-tower`'s `RequireLayer`.
+pub trait Privileges {
+    /// Whether the claims grant `role`.
+    fn has_role(&self, role: &str) -> bool;
+    /// Whether the claims grant the OAuth `scope` (one space-separated item).
+    fn has_scope(&self, scope: &str) -> bool;
+}
+
+impl Privileges for NoClaims {
+    fn has_role(&self, _: &str) -> bool {
+        false
+    }
+    fn has_scope(&self, _: &str) -> bool {
+        false
+    }
+}
+
+/// Ready-made application claims: a list of roles and an OAuth-style `scope`
+/// string (space-separated, RFC 8693 §4.2).
+///
+/// ```
+/// use auth_core::{Privileges, RoleClaims};
+///
+/// let claims = RoleClaims::with_roles(["user", "admin"]);
+/// assert!(claims.has_role("admin") && !claims.has_scope("read"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleClaims {
+    /// The user's roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Space-separated scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl RoleClaims {
+    /// Claims with these roles and no scope.
+    pub fn with_roles<I: IntoIterator<Item = S>, S: Into<String>>(roles: I) -> Self {
+        RoleClaims {
+            roles: roles.into_iter().map(Into::into).collect(),
+            scope: None,
+        }
+    }
+}
+
+impl Privileges for RoleClaims {
+    fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+    fn has_scope(&self, scope: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|item| item == scope))
+    }
+}
+
+impl<E: Privileges> Privileges for AccessClaims<E> {
+    fn has_role(&self, role: &str) -> bool {
+        self.extra.has_role(role)
+    }
+    fn has_scope(&self, scope: &str) -> bool {
+        self.extra.has_scope(scope)
+    }
+}
+
 /// The claims of a validated access token.
 ///
 /// `E` holds the application's own claims (roles, scopes, tenant...), flattened

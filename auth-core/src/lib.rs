@@ -67,7 +67,9 @@ pub use authority::{
     DEFAULT_REFRESH_TTL, DEFAULT_SESSION_LIFETIME, LogoutOutcome, LogoutTokens, TokenAuthority,
     TokenPair,
 };
-pub use claims::{AccessClaims, Audience, NoClaims, RefreshClaims, TokenKind, TokenRef};
+pub use claims::{
+    AccessClaims, Audience, NoClaims, Privileges, RefreshClaims, RoleClaims, TokenKind, TokenRef,
+};
 #[cfg(any(test, feature = "testing"))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};

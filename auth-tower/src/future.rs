@@ -1,0 +1,141 @@
+//! The response future of [`AuthService`](crate::AuthService): named, with no
+//! boxing on the common paths (a rejection, or a store that answered at once).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use auth_core::store::{Check, Verdict};
+use auth_core::{AccessClaims, AuthError};
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::layer::Config;
+use crate::rejection::Rejection;
+use crate::service::log;
+
+pin_project! {
+    /// The future [`AuthService`](crate::AuthService) returns.
+    pub struct ResponseFuture<S, Req, E>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        state: State<S, Req, E>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, Req, E>
+    where
+        S: Service<Req>,
+    {
+        Inner { #[pin] fut: S::Future },
+        Rejected { res: Option<S::Response> },
+        Checking { check: Check, pending: Option<Pending<S, Req, E>> },
+    }
+}
+
+struct Pending<S, Req, E> {
+    service: S,
+    req: Req,
+    claims: AccessClaims<E>,
+    config: Arc<Config>,
+    grpc: bool,
+}
+
+impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
+    pub(crate) fn inner(fut: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Inner { fut },
+        }
+    }
+
+    pub(crate) fn rejected(res: S::Response) -> Self {
+        ResponseFuture {
+            state: State::Rejected { res: Some(res) },
+        }
+    }
+
+    pub(crate) fn checking(
+        check: Check,
+        service: S,
+        req: Req,
+        claims: AccessClaims<E>,
+        config: Arc<Config>,
+        grpc: bool,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Checking {
+                check,
+                pending: Some(Pending {
+                    service,
+                    req,
+                    claims,
+                    config,
+                    grpc,
+                }),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody, E> Future for ResponseFuture<S, Request<ReqBody>, E>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+    E: Clone + Send + Sync + 'static,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Inner { fut } => return fut.poll(cx),
+                StateProj::Rejected { res } => {
+                    // Polled again after completion: an empty 500 rather than a panic.
+                    return Poll::Ready(Ok(res.take().unwrap_or_else(|| {
+                        let mut r = Response::new(ResBody::default());
+                        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        r
+                    })));
+                }
+                StateProj::Checking { check, pending } => {
+                    let verdict = ready!(Pin::new(check).poll(cx));
+                    let Some(p) = pending.take() else {
+                        state.set(State::Rejected { res: None });
+                        continue;
+                    };
+                    let refusal = match verdict {
+                        Ok(Verdict::Allowed) => None,
+                        Ok(Verdict::Revoked(by)) => Some(AuthError::Revoked(by)),
+                        Err(e) => Some(AuthError::Store(e)),
+                    };
+                    match refusal {
+                        None => {
+                            let Pending {
+                                mut service,
+                                mut req,
+                                claims,
+                                ..
+                            } = p;
+                            req.extensions_mut().insert(claims);
+                            state.set(State::Inner {
+                                fut: service.call(req),
+                            });
+                        }
+                        Some(e) => {
+                            let res =
+                                log(Rejection::Token(e)).into_response(&p.config.realm, p.grpc);
+                            state.set(State::Rejected { res: Some(res) });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

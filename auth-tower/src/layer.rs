@@ -1,0 +1,108 @@
+//! [`AuthLayer`]: the configuration, cheap to clone, that wraps services.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use auth_core::{NoClaims, Validator};
+use tower_layer::Layer;
+
+use crate::service::AuthService;
+use crate::source::TokenSource;
+
+/// The default `realm` of the `WWW-Authenticate` challenge.
+pub const DEFAULT_REALM: &str = "api";
+
+/// A [`Layer`] that requires a valid access token on every request and puts
+/// its [`AccessClaims<E>`](auth_core::AccessClaims) into the request
+/// extensions.
+///
+/// Defaults: the token is read from `Authorization: Bearer` only; it is
+/// required; the realm is [`DEFAULT_REALM`].
+pub struct AuthLayer<E = NoClaims> {
+    pub(crate) config: Arc<Config>,
+    _claims: PhantomData<fn() -> E>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) validator: Validator,
+    pub(crate) sources: Vec<TokenSource>,
+    pub(crate) optional: bool,
+    pub(crate) realm: String,
+}
+
+impl<E> AuthLayer<E> {
+    /// Requires access tokens that `validator` accepts.
+    pub fn new(validator: Validator) -> Self {
+        AuthLayer {
+            config: Arc::new(Config {
+                validator,
+                sources: vec![TokenSource::Bearer],
+                optional: false,
+                realm: DEFAULT_REALM.to_owned(),
+            }),
+            _claims: PhantomData,
+        }
+    }
+
+    fn config_mut(&mut self) -> &mut Config {
+        // Configured before it is cloned into services, so this rarely copies.
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Lets requests without a token through, with no claims inserted.
+    /// Requests *with* a token that does not validate are still refused.
+    pub fn optional(mut self) -> Self {
+        self.config_mut().optional = true;
+        self
+    }
+
+    /// Also reads the token from the cookie `name`, after the `Authorization` header.
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.config_mut()
+            .sources
+            .push(TokenSource::Cookie(name.into()));
+        self
+    }
+
+    /// Sets where tokens are read from, in order; the first source that holds
+    /// a token wins. An empty list refuses every request.
+    pub fn sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.config_mut().sources = sources.into_iter().collect();
+        self
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenge.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.config_mut().realm = realm.into();
+        self
+    }
+}
+
+impl<E> Clone for AuthLayer<E> {
+    fn clone(&self) -> Self {
+        AuthLayer {
+            config: self.config.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<E> fmt::Debug for AuthLayer<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("sources", &self.config.sources)
+            .field("optional", &self.config.optional)
+            .field("realm", &self.config.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E> Layer<S> for AuthLayer<E> {
+    type Service = AuthService<S, E>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService::new(inner, self.config.clone())
+    }
+}

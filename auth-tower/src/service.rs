@@ -1,0 +1,119 @@
+//! [`AuthService`]: validates the token, then calls the inner service.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth_core::store::Verdict;
+use auth_core::{AccessClaims, AuthError};
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use crate::future::ResponseFuture;
+use crate::layer::Config;
+use crate::rejection::{Rejection, is_grpc};
+use crate::source::find_token;
+
+/// The service [`AuthLayer`](crate::AuthLayer) builds around `S`.
+pub struct AuthService<S, E> {
+    inner: S,
+    config: Arc<Config>,
+    _claims: PhantomData<fn() -> E>,
+}
+
+impl<S, E> AuthService<S, E> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        AuthService {
+            inner,
+            config,
+            _claims: PhantomData,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: Clone, E> Clone for AuthService<S, E> {
+    fn clone(&self) -> Self {
+        AuthService::new(self.inner.clone(), self.config.clone())
+    }
+}
+
+impl<S: fmt::Debug, E> fmt::Debug for AuthService<S, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S, E, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S, E>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
+    E: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Request<ReqBody>, E>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let c = &self.config;
+        let grpc = is_grpc(req.headers());
+        let reject = |r: Rejection| ResponseFuture::rejected(log(r).into_response(&c.realm, grpc));
+
+        let token = match find_token(&c.sources, req.headers()) {
+            Ok(Some(token)) => token,
+            Ok(None) if c.optional => return ResponseFuture::inner(self.inner.call(req)),
+            Ok(None) => return reject(Rejection::Missing),
+            Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0)),
+        };
+        let claims: AccessClaims<E> = match c.validator.decode_access(token) {
+            Ok(claims) => claims,
+            Err(e) => return reject(Rejection::Token(e)),
+        };
+        match c.validator.check(&claims.token_ref()).now() {
+            Ok(Ok(Verdict::Allowed)) => {
+                req.extensions_mut().insert(claims);
+                ResponseFuture::inner(self.inner.call(req))
+            }
+            Ok(Ok(Verdict::Revoked(by))) => reject(Rejection::Token(AuthError::Revoked(by))),
+            Ok(Err(e)) => reject(Rejection::Token(AuthError::Store(e))),
+            Err(pending) => {
+                // The store must do I/O. Take the service that was driven to
+                // readiness and leave a fresh clone in its place (tower's
+                // clone-and-swap), so the future owns a ready service.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::checking(pending, ready, req, claims, self.config.clone(), grpc)
+            }
+        }
+    }
+}
+
+/// Logs a refusal (never token contents) and passes it on.
+pub(crate) fn log(r: Rejection) -> Rejection {
+    match &r {
+        Rejection::Missing => tracing::debug!("request refused: no access token"),
+        Rejection::InvalidRequest(why) => {
+            tracing::info!(reason = why, "request refused: malformed credentials")
+        }
+        Rejection::Token(AuthError::Store(e)) => {
+            tracing::warn!(error = %e, "request refused: revocation store unavailable (failing closed)")
+        }
+        Rejection::Token(e) => {
+            tracing::info!(reason = %e, "request refused: access token not accepted")
+        }
+    }
+    r
+}
