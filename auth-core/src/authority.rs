@@ -18,6 +18,7 @@
 //! | refresh lifetime | 14 days ([`DEFAULT_REFRESH_TTL`]) | an idle user logs in again after two weeks |
 //! | session lifetime | 30 days ([`DEFAULT_SESSION_LIFETIME`]) | rotation never extends a session past it, so a stolen family cannot live forever |
 //! | leeway | 5 s ([`DEFAULT_LEEWAY`]) | tolerates clock skew between instances; 0 is allowed |
+//! | reuse grace | 2 s ([`DEFAULT_REUSE_GRACE`]) | a refresh racing the one that just rotated its token (two tabs, a retry) is refused without revoking the session; 0 makes every stale token reuse |
 //! | max token size | 8 KiB ([`DEFAULT_MAX_TOKEN_BYTES`]) | checked before any decoding |
 //! | issuer, audience | none | checked when set |
 //!
@@ -34,6 +35,7 @@
 //! let authority = TokenAuthority::builder(keys)
 //!     .issuer("https://auth.example")
 //!     .access_ttl(Duration::from_secs(600))
+//!     .reuse_grace(Duration::ZERO) // strict: any stale token is reuse
 //!     .build()
 //!     .unwrap();
 //!
@@ -69,6 +71,8 @@ pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default leeway for `exp` and `nbf`: 5 seconds.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
+/// Default reuse grace: 2 seconds.
+pub const DEFAULT_REUSE_GRACE: Duration = Duration::from_secs(2);
 /// Default limit on a token's length, checked before decoding: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -83,6 +87,9 @@ pub struct Config {
     pub session_lifetime: Duration,
     /// Leeway on `exp` and `nbf`.
     pub leeway: Duration,
+    /// How long after a rotation the replaced refresh token counts as a lost
+    /// race rather than reuse.
+    pub reuse_grace: Duration,
     /// `iss` to set and require.
     pub issuer: Option<String>,
     /// `aud` to set and require.
@@ -98,6 +105,7 @@ impl Default for Config {
             refresh_ttl: DEFAULT_REFRESH_TTL,
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             leeway: DEFAULT_LEEWAY,
+            reuse_grace: DEFAULT_REUSE_GRACE,
             issuer: None,
             audience: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
@@ -161,6 +169,15 @@ impl AuthorityBuilder {
     /// Leeway on `exp` and `nbf` (default 5 s; zero allowed). Whole seconds.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.config.leeway = leeway;
+        self
+    }
+
+    /// How long after a rotation the replaced refresh token, presented again,
+    /// is refused as [`AuthError::RefreshSuperseded`] without revoking the
+    /// session (default 2 s). Past it, or with zero, a stale refresh token is
+    /// reuse and revokes the session. Whole seconds.
+    pub fn reuse_grace(mut self, grace: Duration) -> Self {
+        self.config.reuse_grace = grace;
         self
     }
 
@@ -392,6 +409,7 @@ impl TokenAuthority {
                 next,
                 now,
                 refresh_ttl: s.config.refresh_ttl.as_secs(),
+                grace: s.config.reuse_grace.as_secs(),
             })
             .await?;
         match outcome {
@@ -415,29 +433,38 @@ impl TokenAuthority {
                 tracing::warn!(sid = %claims.sid, "refresh token reuse detected; session revoked");
                 Err(AuthError::RefreshReused)
             }
+            RotateOutcome::Superseded => Err(AuthError::RefreshSuperseded),
             RotateOutcome::Expired => Err(AuthError::SessionExpired),
             _ => Err(AuthError::Revoked(RevokedBy::Session)),
         }
     }
 
     /// Logs one session out: revokes the session of the refresh token and the
-    /// access token's `jti` and session. Tokens that do not validate (forged,
-    /// expired, already revoked) are skipped silently; only a store failure is
-    /// an error.
+    /// access token's `jti` and session. Expired tokens still identify their
+    /// session (a client whose access token just ran out can still log out),
+    /// but their signature, type, issuer and audience must check out: tokens
+    /// that do not (forged, garbage) are skipped silently, so logout is never an
+    /// oracle. Only a store failure is an error.
     pub async fn logout(&self, tokens: LogoutTokens<'_>) -> Result<LogoutOutcome, AuthError> {
         let s = self.shared();
         let leeway = s.config.leeway.as_secs();
+        // A session the store does not know (another instance's, or from
+        // before a restart) may have access tokens newer than the one shown:
+        // keep its revocation until any of them would have expired.
+        let floor = s
+            .clock
+            .now()
+            .saturating_add(s.config.access_ttl.as_secs())
+            .saturating_add(leeway);
         let mut outcome = LogoutOutcome::default();
         if let Some(token) = tokens.refresh_token {
             match self
                 .validator
-                .decode::<RefreshClaims>(token, TokenKind::Refresh, true)
+                .decode::<RefreshClaims>(token, TokenKind::Refresh, false)
             {
                 Ok(c) => {
-                    if s.store
-                        .revoke_session(c.sid, c.exp.saturating_add(leeway))
-                        .await?
-                    {
+                    let until = c.exp.saturating_add(leeway).max(floor);
+                    if s.store.revoke_session(c.sid, until).await? {
                         outcome.sessions_revoked += 1;
                     }
                 }
@@ -447,13 +474,15 @@ impl TokenAuthority {
         if let Some(token) = tokens.access_token {
             match self
                 .validator
-                .decode::<AccessClaims<NoClaims>>(token, TokenKind::Access, true)
+                .decode::<AccessClaims<NoClaims>>(token, TokenKind::Access, false)
             {
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway);
-                    s.store.revoke_token(c.jti, until).await?;
-                    outcome.access_token_revoked = true;
-                    if s.store.revoke_session(c.sid, until).await? {
+                    if until > s.clock.now() {
+                        s.store.revoke_token(c.jti, until).await?;
+                        outcome.access_token_revoked = true;
+                    }
+                    if s.store.revoke_session(c.sid, until.max(floor)).await? {
                         outcome.sessions_revoked += 1;
                     }
                 }
@@ -466,13 +495,22 @@ impl TokenAuthority {
     /// Logs `subject` out everywhere: every session and access token that
     /// exists when this returns is revoked; a login made afterwards, even in
     /// the same second, is not affected. Returns how many sessions were revoked.
+    ///
+    /// Sessions are revoked one by one, exactly. The subject's cut-off, which
+    /// also refuses tokens of sessions the store lost track of, is set a leeway
+    /// before now, so a login on an instance whose clock is slightly behind is
+    /// never caught by it.
     pub async fn logout_all(&self, subject: &str) -> Result<usize, AuthError> {
         let s = self.shared();
         let now = s.clock.now();
+        let leeway = s.config.leeway.as_secs();
         let until = now
             .saturating_add(s.config.session_lifetime.as_secs())
-            .saturating_add(s.config.leeway.as_secs());
-        let n = s.store.revoke_subject(subject, now, until).await?;
+            .saturating_add(leeway);
+        let n = s
+            .store
+            .revoke_subject(subject, now.saturating_sub(leeway), until)
+            .await?;
         tracing::debug!(sessions = n, "logout-all");
         Ok(n)
     }
@@ -482,8 +520,22 @@ impl TokenAuthority {
         Ok(self.shared().store.sessions(subject).await?)
     }
 
-    /// Revokes one session by id (for a "sign out that device" button).
-    /// Returns whether a live session was revoked.
+    /// Revokes one of `subject`'s sessions (for a "sign out that device"
+    /// button): only if the session belongs to `subject`, so a user cannot
+    /// revoke another user's session by its id. Returns whether it was revoked.
+    pub async fn revoke_session_of(&self, subject: &str, sid: Uuid) -> Result<bool, AuthError> {
+        // A session's subject never changes, so checking it first is enough.
+        let owned = self.sessions(subject).await?.iter().any(|i| i.sid == sid);
+        if !owned {
+            return Ok(false);
+        }
+        self.revoke_session(sid).await
+    }
+
+    /// Revokes any session by id, whoever it belongs to: an administrator's
+    /// operation. Handlers acting for a user want
+    /// [`revoke_session_of`](Self::revoke_session_of). Returns whether a live
+    /// session was revoked.
     pub async fn revoke_session(&self, sid: Uuid) -> Result<bool, AuthError> {
         let s = self.shared();
         let until = s

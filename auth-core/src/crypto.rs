@@ -74,7 +74,7 @@ fn ed25519_pkcs8_pem(seed: &[u8; 32]) -> String {
     pem
 }
 
-fn pem_wrap(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem_wrap(label: &str, der: &[u8]) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");

@@ -75,6 +75,11 @@ pub enum AuthError {
     /// whole session is now revoked.
     #[error("refresh token reused; session revoked")]
     RefreshReused,
+    /// The refresh token was rotated by a concurrent refresh an instant ago
+    /// (within the reuse grace): this request lost the race. The session is
+    /// not revoked; the client should use the pair the winning request got.
+    #[error("refresh token superseded by a concurrent refresh")]
+    RefreshSuperseded,
     /// The session reached its absolute lifetime; the user must log in again.
     #[error("session expired")]
     SessionExpired,
@@ -103,7 +108,7 @@ pub enum AuthError {
 pub enum RevokedBy {
     /// The token's own `jti` is on the denylist.
     Token,
-    /// Its session (`sid`) was revoked, or is unknown to the store.
+    /// Its session (`sid`) was revoked.
     Session,
     /// Its subject logged out everywhere after it was issued.
     Subject,
@@ -178,6 +183,7 @@ impl AuthError {
             | AuthError::InvalidAudience
             | AuthError::Revoked(_)
             | AuthError::RefreshReused
+            | AuthError::RefreshSuperseded
             | AuthError::SessionExpired => ErrorClass::InvalidToken,
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
             AuthError::Store(_) => ErrorClass::Unavailable,
@@ -193,7 +199,9 @@ impl AuthError {
             AuthError::Expired => "the token has expired",
             AuthError::NotYetValid => "the token is not valid yet",
             AuthError::Revoked(_) => "the token has been revoked",
-            AuthError::RefreshReused => "the refresh token was already used",
+            AuthError::RefreshReused | AuthError::RefreshSuperseded => {
+                "the refresh token was already used"
+            }
             AuthError::SessionExpired => "the session has expired",
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
             AuthError::InsufficientScope { .. } => "the token lacks the required privileges",

@@ -295,6 +295,12 @@ impl Key {
         Key::from_public_jwk(alg, jwk, None)
     }
 
+    /// A verification-only key from a DER `SubjectPublicKeyInfo` (the body of
+    /// a `PUBLIC KEY` PEM document).
+    pub fn public_from_der(alg: Algorithm, der: &[u8]) -> Result<Key, KeyError> {
+        Key::public_from_pem(alg, crypto::pem_wrap("PUBLIC KEY", der).as_bytes())
+    }
+
     /// A verification-only key from a public JWK, such as one entry of another
     /// instance's JWKS. The JWK must name its `alg`; its `kid` is kept when
     /// present, else derived. Symmetric (`oct`) JWKs are refused: secrets do not

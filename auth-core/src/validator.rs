@@ -168,7 +168,7 @@ impl Validator {
     }
 
     /// Decodes and checks a token; `check_exp: false` lets expired tokens
-    /// through (logout revokes what it can identify, expired or not).
+    /// through, for logout, which revokes what it can identify.
     pub(crate) fn decode<T: DeserializeOwned + Registered>(
         &self,
         token: &str,

@@ -122,6 +122,26 @@ fn pem_and_der_loading_covers_each_family() {
 }
 
 #[test]
+fn public_keys_load_from_der_with_the_same_kid_as_from_pem() {
+    use base64::Engine;
+    for (alg, file) in [
+        (Algorithm::ES256, "es256.pub.pem"),
+        (Algorithm::EdDSA, "ed25519.pub.pem"),
+        (Algorithm::RS256, "rsa2048.pub.pem"),
+    ] {
+        let text = String::from_utf8(pem(file)).expect("utf8");
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .expect("base64");
+        let from_der = Key::public_from_der(alg, &der).expect("der");
+        let from_pem = Key::public_from_pem(alg, &pem(file)).expect("pem");
+        assert_eq!(from_der.kid(), from_pem.kid(), "{alg}");
+    }
+    assert!(Key::public_from_der(Algorithm::ES256, b"\x30\x03\x02\x01\x00").is_err());
+}
+
+#[test]
 fn a_key_is_refused_for_an_algorithm_it_does_not_fit() {
     // P-384 key as ES256, P-256 key as ES384, Ed25519 as ES256, EC as RSA.
     assert!(Key::from_pem(Algorithm::ES256, &pem("es384.pem")).is_err());

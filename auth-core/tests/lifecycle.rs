@@ -82,6 +82,8 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
         .refresh(&first.refresh_token)
         .await
         .expect("refresh");
+    // Past the 2 s reuse grace a replay is reuse, not a lost race.
+    f.clock.advance(Duration::from_secs(2));
     assert!(matches!(
         f.authority.refresh(&first.refresh_token).await,
         Err(AuthError::RefreshReused)
@@ -106,30 +108,71 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     );
 }
 
+async fn race(f: &Fixture, refresh_token: &str) -> (Vec<auth_core::TokenPair>, usize) {
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let authority = f.authority.clone();
+            let token = refresh_token.to_owned();
+            tokio::spawn(async move { authority.refresh(&token).await })
+        })
+        .collect();
+    let (mut winners, mut losers) = (Vec::new(), 0);
+    for t in tasks {
+        match t.await.expect("join") {
+            Ok(pair) => winners.push(pair),
+            Err(
+                AuthError::RefreshSuperseded | AuthError::RefreshReused | AuthError::Revoked(_),
+            ) => losers += 1,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    (winners, losers)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_refreshes_with_one_token_have_exactly_one_winner() {
+async fn concurrent_refreshes_have_one_winner_whose_pair_keeps_working() {
     let f = fixture();
     let pair = f
         .authority
         .issue("alice", &roles(&[]))
         .await
         .expect("issue");
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let authority = f.authority.clone();
-            let token = pair.refresh_token.clone();
-            tokio::spawn(async move { authority.refresh(&token).await })
-        })
-        .collect();
-    let mut winners = 0;
-    for t in tasks {
-        match t.await.expect("join") {
-            Ok(_) => winners += 1,
-            Err(AuthError::RefreshReused | AuthError::Revoked(_)) => {}
-            Err(e) => panic!("unexpected error {e}"),
-        }
-    }
-    assert_eq!(winners, 1);
+    let (winners, losers) = race(&f, &pair.refresh_token).await;
+    assert_eq!((winners.len(), losers), (1, 15));
+    let v = f.authority.validator();
+    v.validate_access::<Roles>(&winners[0].access_token)
+        .await
+        .expect("the losers did not revoke the winner's session");
+    let next = f
+        .authority
+        .refresh(&winners[0].refresh_token)
+        .await
+        .expect("one lineage goes on");
+    assert_eq!(next.session_id, pair.session_id);
+    assert_eq!(
+        f.authority.sessions("alice").await.expect("s").len(),
+        1,
+        "no forked session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_zero_grace_concurrent_refreshes_count_as_reuse() {
+    let f = fixture_with(hs256(), |b| b.reuse_grace(Duration::ZERO));
+    let pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    let (winners, _) = race(&f, &pair.refresh_token).await;
+    assert_eq!(winners.len(), 1);
+    assert!(matches!(
+        f.authority
+            .validator()
+            .validate_access::<Roles>(&winners[0].access_token)
+            .await,
+        Err(AuthError::Revoked(RevokedBy::Session))
+    ));
 }
 
 #[tokio::test]
@@ -145,7 +188,17 @@ async fn an_expired_refresh_token_is_refused_and_nothing_is_revoked() {
         f.authority.refresh(&pair.refresh_token).await,
         Err(AuthError::Expired)
     ));
-    assert_eq!(AuthError::Expired.class(), ErrorClass::InvalidToken);
+    // The session was not revoked: a token of it still passes the store.
+    let probe = TokenRef {
+        jti: Uuid::new_v4(),
+        sid: pair.session_id,
+        sub: "alice",
+        iat: f.clock.now(),
+    };
+    assert_eq!(
+        f.store.check(&probe).await.expect("check"),
+        auth_core::store::Verdict::Allowed
+    );
 }
 
 #[tokio::test]
@@ -186,7 +239,10 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
     );
     assert_eq!(pair.expires_in, 100);
     f.clock.advance(Duration::from_secs(100));
-    assert!(f.authority.refresh(&pair.refresh_token).await.is_err());
+    assert!(matches!(
+        f.authority.refresh(&pair.refresh_token).await,
+        Err(AuthError::SessionExpired)
+    ));
 }
 
 #[tokio::test]
@@ -231,6 +287,79 @@ async fn logout_revokes_the_session_and_the_access_token() {
         .await
         .expect("repeat logout");
     assert_eq!(again.sessions_revoked, 0);
+}
+
+#[tokio::test]
+async fn logout_with_an_expired_access_token_still_ends_its_session() {
+    let f = fixture();
+    let pair = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("issue");
+    f.clock.advance(Duration::from_secs(16 * 60));
+    let out = f
+        .authority
+        .logout(LogoutTokens {
+            refresh_token: None,
+            access_token: Some(&pair.access_token),
+        })
+        .await
+        .expect("logout");
+    assert_eq!(out.sessions_revoked, 1);
+    assert!(
+        !out.access_token_revoked,
+        "an expired token needs no denylist entry"
+    );
+    assert!(matches!(
+        f.authority.refresh(&pair.refresh_token).await,
+        Err(AuthError::Revoked(RevokedBy::Session))
+    ));
+    // A forged token, expired or not, revokes nothing.
+    let other = f.authority.issue("bob", &roles(&[])).await.expect("issue");
+    let (h, p, _) = parts(&other.access_token);
+    let forged = forge_hs256(&h, &p, b"another-secret-that-is-32-bytes!");
+    let out = f
+        .authority
+        .logout(LogoutTokens {
+            refresh_token: None,
+            access_token: Some(&forged),
+        })
+        .await
+        .expect("logout");
+    assert_eq!(out, auth_core::LogoutOutcome::default());
+    f.authority
+        .refresh(&other.refresh_token)
+        .await
+        .expect("bob untouched");
+}
+
+#[tokio::test]
+async fn a_user_can_revoke_only_their_own_sessions() {
+    let f = fixture();
+    let alice = f
+        .authority
+        .issue("alice", &roles(&[]))
+        .await
+        .expect("alice");
+    let bob = f.authority.issue("bob", &roles(&[])).await.expect("bob");
+    assert!(
+        !f.authority
+            .revoke_session_of("alice", bob.session_id)
+            .await
+            .expect("revoke")
+    );
+    f.authority
+        .refresh(&bob.refresh_token)
+        .await
+        .expect("bob's session survives");
+    assert!(
+        f.authority
+            .revoke_session_of("alice", alice.session_id)
+            .await
+            .expect("revoke")
+    );
+    assert!(f.authority.refresh(&alice.refresh_token).await.is_err());
 }
 
 #[tokio::test]
@@ -374,7 +503,7 @@ async fn expired_entries_are_purged_so_memory_follows_live_tokens() {
         .await
         .expect("cut-off entry");
     assert!(
-        f.store.len() >= 21,
+        f.store.len() == 22,
         "10 denied jtis, 10 revoked sessions, 1 live session, 1 cut-off"
     );
     assert_eq!(f.store.purge_expired(), 0, "nothing expired yet");
@@ -382,10 +511,18 @@ async fn expired_entries_are_purged_so_memory_follows_live_tokens() {
     let purged = f.store.purge_expired();
     assert_eq!(purged, 10, "the denied access tokens expired");
     f.clock.advance(Duration::from_secs(3600));
-    f.store.purge_expired();
+    assert_eq!(
+        f.store.purge_expired(),
+        1,
+        "bob's session can no longer be refreshed"
+    );
     // Revoked sessions and the cut-off are kept for the session lifetime.
     f.clock.advance(Duration::from_secs(30 * 24 * 3600));
-    f.store.purge_expired();
+    assert_eq!(
+        f.store.purge_expired(),
+        11,
+        "10 revoked sessions and the cut-off"
+    );
     assert!(f.store.is_empty(), "{} entries left", f.store.len());
     assert!(f.authority.refresh(&live.refresh_token).await.is_err());
 }
@@ -407,9 +544,12 @@ async fn the_background_task_purges_without_being_asked() {
     assert_eq!(store.len(), 0);
 }
 
-/// A store whose every operation fails, as when its backend is down.
+/// A store whose every operation fails, as when its backend is down. Its
+/// check fails later (through a future) or at once.
 #[derive(Debug)]
-struct DownStore;
+struct DownStore {
+    check_at_once: bool,
+}
 
 fn down<T: Send + 'static>() -> BoxFuture<'static, Result<T, StoreError>> {
     Box::pin(async { Err(StoreError::Unavailable("backend down".into())) })
@@ -417,6 +557,9 @@ fn down<T: Send + 'static>() -> BoxFuture<'static, Result<T, StoreError>> {
 
 impl Store for DownStore {
     fn check(&self, _: &TokenRef<'_>) -> Check {
+        if self.check_at_once {
+            return Check::ready(Err(StoreError::Unavailable("backend down".into())));
+        }
         Check::pending(async { Err(StoreError::Unavailable("backend down".into())) })
     }
     fn create_session(&self, _: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -446,6 +589,12 @@ impl Store for DownStore {
 
 #[tokio::test]
 async fn a_failing_store_fails_closed() {
+    for check_at_once in [false, true] {
+        failing_store_fails_closed(check_at_once).await;
+    }
+}
+
+async fn failing_store_fails_closed(check_at_once: bool) {
     let up = fixture();
     let pair = up
         .authority
@@ -453,7 +602,7 @@ async fn a_failing_store_fails_closed() {
         .await
         .expect("issue");
     let authority = TokenAuthority::builder(KeySet::new(hs256()).expect("set"))
-        .store(Arc::new(DownStore))
+        .store(Arc::new(DownStore { check_at_once }))
         .build()
         .expect("authority");
     let v = authority.validator();
@@ -510,6 +659,6 @@ async fn the_default_store_is_in_memory_and_works_out_of_the_box() {
         .expect("refresh");
     assert!(matches!(
         authority.refresh(&pair.refresh_token).await,
-        Err(AuthError::RefreshReused)
+        Err(AuthError::RefreshSuperseded)
     ));
 }

@@ -395,6 +395,7 @@ async fn key_indirection_headers_are_refused() {
         ("jwk", json!({"kty": "oct", "k": "AAAA"})),
         ("x5c", json!(["MIIB"])),
         ("crit", json!(["exp"])),
+        ("b64", json!(false)),
     ] {
         let mut h = header.clone();
         h[name] = value;
@@ -432,15 +433,23 @@ async fn revoked_jti_sid_and_subject_are_refused_by_the_store_check() {
         Err(AuthError::Revoked(RevokedBy::Session))
     ));
 
-    let stray = t
-        .access_at("bob", &roles(&[]), f.clock.now(), f.clock.now() + 600)
+    // Tokens of sessions the store never indexed: the cut-off sits one
+    // leeway (5 s) before the logout-all, so clock skew between instances
+    // never catches a login made right after it.
+    let t0 = f.clock.now();
+    let stray = t.access_at("bob", &roles(&[]), t0, t0 + 600).expect("mint");
+    let recent = t
+        .access_at("bob", &roles(&[]), t0 + 1, t0 + 600)
         .expect("mint");
-    f.clock.advance(Duration::from_secs(1));
+    f.clock.advance(Duration::from_secs(6));
     f.authority.logout_all("bob").await.expect("logout-all");
     assert!(matches!(
         v.validate_access::<Roles>(&stray).await,
         Err(AuthError::Revoked(RevokedBy::Subject))
     ));
+    v.validate_access::<Roles>(&recent)
+        .await
+        .expect("within the leeway of the cut-off: left to its session");
     // decode alone does not consult the store.
     decode(&f, &stray).expect("crypto and claims are fine");
 }

@@ -234,12 +234,15 @@ impl Inner {
             },
         };
         match verdict {
+            RotateVerdict::Superseded => RotateOutcome::Superseded,
             RotateVerdict::Reused => {
                 self.revoke_session(r.sid, 0);
                 RotateOutcome::Reused
             }
             _ => {
-                if let Some((_, rec)) = self.sessions.remove(&r.sid) {
+                // Only if still dead: a rotation that won in between keeps it.
+                if let Some((_, rec)) = self.sessions.remove_if(&r.sid, |_, rec| rec.is_dead(r.now))
+                {
                     self.unindex(&rec.subject, r.sid);
                 }
                 RotateOutcome::Expired

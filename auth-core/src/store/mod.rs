@@ -9,8 +9,10 @@
 //! - **Sessions**: a login creates a session (`sid`) holding the one refresh
 //!   `jti` that is current. [`Store::rotate`] is an atomic compare-and-swap: of
 //!   any number of concurrent rotations presenting the current `jti`, exactly
-//!   one wins; presenting any other `jti` of the session is reuse, and revokes
-//!   the session. Rotation never extends a session past its absolute expiry.
+//!   one wins. The `jti` it replaced, presented again within the rotation's
+//!   grace (a racing tab, a retried request), is *superseded*: refused, but
+//!   the session lives on. Any other stale `jti` is reuse, and revokes the
+//!   session. Rotation never extends a session past its absolute expiry.
 //! - **Subjects**: live sessions are indexed by subject, so logout-all revokes
 //!   each of them, and a user's sessions can be listed.
 //! - **Cut-offs**: logout-all also records a cut-off second; tokens of the
@@ -197,6 +199,9 @@ pub struct Rotation {
     /// The refresh token lifetime, in seconds; the new expiry is
     /// `min(now + refresh_ttl, expires_at)`.
     pub refresh_ttl: u64,
+    /// Seconds after a rotation during which the replaced `jti` is
+    /// [`RotateOutcome::Superseded`] rather than reuse; 0 for strict reuse.
+    pub grace: u64,
 }
 
 /// What [`Store::rotate`] found.
@@ -206,6 +211,9 @@ pub enum RotateOutcome {
     /// The presented `jti` was current; `next` now is. The session as it is
     /// after the rotation.
     Rotated(SessionRecord),
+    /// The presented `jti` is the one the last rotation replaced, within the
+    /// grace: a concurrent refresh lost the race. Refused; the session lives.
+    Superseded,
     /// The presented `jti` was not current: reuse. The session is revoked.
     Reused,
     /// The session reached its absolute expiry (it is now removed).
@@ -223,6 +231,8 @@ pub struct SessionRecord {
     pub subject: String,
     /// The refresh `jti` that is current.
     pub current_jti: Uuid,
+    /// The refresh `jti` the last rotation replaced, if any.
+    pub previous_jti: Option<Uuid>,
     /// Login time.
     pub created_at: u64,
     /// Last rotation (equal to `created_at` before the first).
@@ -244,6 +254,7 @@ impl SessionRecord {
             sid: s.sid,
             subject: s.subject,
             current_jti: s.refresh_jti,
+            previous_jti: None,
             created_at: s.created_at,
             last_refreshed_at: s.created_at,
             refresh_expires_at: s.refresh_expires_at,
@@ -272,6 +283,7 @@ impl SessionRecord {
 
     /// Applies a successful rotation.
     pub fn rotate(&mut self, r: &Rotation) {
+        self.previous_jti = Some(self.current_jti);
         self.current_jti = r.next;
         self.last_refreshed_at = r.now;
         self.refresh_expires_at = r.now.saturating_add(r.refresh_ttl).min(self.expires_at);
@@ -280,7 +292,12 @@ impl SessionRecord {
     /// The outcome of a rotation against this record, without applying it.
     pub fn judge(&self, r: &Rotation) -> RotateVerdict {
         if r.presented != self.current_jti {
-            RotateVerdict::Reused
+            let recent = r.now.saturating_sub(self.last_refreshed_at) < r.grace;
+            if recent && self.previous_jti == Some(r.presented) {
+                RotateVerdict::Superseded
+            } else {
+                RotateVerdict::Reused
+            }
         } else if self.is_dead(r.now) {
             RotateVerdict::Expired
         } else {
@@ -295,6 +312,8 @@ impl SessionRecord {
 pub enum RotateVerdict {
     /// The presented token is current and the session alive: rotate.
     Rotate,
+    /// The presented token was replaced by a rotation within the grace.
+    Superseded,
     /// The presented token is not current: reuse.
     Reused,
     /// The session is past its refresh or absolute expiry.

@@ -50,8 +50,10 @@ where
     case!(reuse_of_a_rotated_token_revokes_the_session);
     case!(rotation_of_an_unknown_session_is_unknown);
     case!(rotation_never_extends_past_the_absolute_expiry);
+    case!(a_superseded_token_within_the_grace_leaves_the_session_alive);
     case!(concurrent_rotations_have_exactly_one_winner);
     case!(logout_all_revokes_every_session_and_sets_a_cutoff);
+    case!(logout_all_racing_logins_leaves_no_half_revoked_session);
     case!(login_in_the_cutoff_second_survives_logout_all);
     case!(sessions_are_listed_per_subject_oldest_first);
 }
@@ -85,6 +87,14 @@ fn rotation(s: &NewSession, presented: Uuid, now: u64) -> Rotation {
         next: Uuid::new_v4(),
         now,
         refresh_ttl: 3600,
+        grace: 0,
+    }
+}
+
+fn rotation_with_grace(s: &NewSession, presented: Uuid, now: u64, grace: u64) -> Rotation {
+    Rotation {
+        grace,
+        ..rotation(s, presented, now)
     }
 }
 
@@ -271,7 +281,45 @@ pub async fn rotation_never_extends_past_the_absolute_expiry(
     );
 }
 
-/// Of many concurrent rotations with one token, exactly one wins.
+/// A token replaced by a rotation an instant ago is superseded, not reuse:
+/// refused, with the session untouched; past the grace it is reuse.
+pub async fn a_superseded_token_within_the_grace_leaves_the_session_alive(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    let r1 = rotation_with_grace(&s, s.refresh_jti, START, 5);
+    assert!(matches!(
+        store.rotate(r1).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    clock.advance(Duration::from_secs(4));
+    let late = rotation_with_grace(&s, s.refresh_jti, clock.now(), 5);
+    assert_eq!(
+        store.rotate(late).await.expect("late"),
+        RotateOutcome::Superseded
+    );
+    assert_eq!(
+        verdict(&*store, &token(&s, START)).await,
+        Verdict::Allowed,
+        "session alive"
+    );
+    clock.advance(Duration::from_secs(1));
+    let replay = rotation_with_grace(&s, s.refresh_jti, clock.now(), 5);
+    assert_eq!(
+        store.rotate(replay).await.expect("replay"),
+        RotateOutcome::Reused,
+        "past the grace"
+    );
+    assert_eq!(
+        verdict(&*store, &token(&s, START)).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+}
+
+/// Of many concurrent rotations with one token, exactly one wins; within the
+/// grace the others are superseded and the winner's token stays current.
 pub async fn concurrent_rotations_have_exactly_one_winner(
     store: Arc<dyn Store>,
     _clock: &ManualClock,
@@ -281,19 +329,30 @@ pub async fn concurrent_rotations_have_exactly_one_winner(
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let store = store.clone();
-            let r = rotation(&s, s.refresh_jti, START + 1);
-            tokio::spawn(async move { store.rotate(r).await })
+            let r = rotation_with_grace(&s, s.refresh_jti, START + 1, 5);
+            tokio::spawn(async move { store.rotate(r).await.map(|o| (r.next, o)) })
         })
         .collect();
-    let mut winners = 0;
+    let mut winners = Vec::new();
     for t in tasks {
         match t.await.expect("task").expect("rotate") {
-            RotateOutcome::Rotated(_) => winners += 1,
-            RotateOutcome::Reused | RotateOutcome::Unknown => {}
-            other => panic!("unexpected outcome {other:?}"),
+            (next, RotateOutcome::Rotated(rec)) => {
+                assert_eq!(rec.current_jti, next);
+                winners.push(next);
+            }
+            (_, RotateOutcome::Superseded) => {}
+            (_, other) => panic!("unexpected outcome {other:?}"),
         }
     }
-    assert_eq!(winners, 1);
+    assert_eq!(winners.len(), 1);
+    let follow = rotation(&s, winners[0], START + 2);
+    assert!(
+        matches!(
+            store.rotate(follow).await.expect("rotate"),
+            RotateOutcome::Rotated(_)
+        ),
+        "the winner's token is current: no forked or revoked session"
+    );
 }
 
 /// Logout-all revokes each live session of the subject and no other
@@ -331,6 +390,48 @@ pub async fn logout_all_revokes_every_session_and_sets_a_cutoff(
     );
     assert!(store.sessions("alice").await.expect("sessions").is_empty());
     assert_eq!(store.sessions("bob").await.expect("sessions").len(), 1);
+}
+
+/// Logins racing a logout-all end up either revoked or alive, never half:
+/// every session the store still lists passes the check, every other fails.
+pub async fn logout_all_racing_logins_leaves_no_half_revoked_session(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let now = clock.now();
+    let logins: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let s = session("alice", now);
+                store.create_session(s.clone()).await.map(|_| s)
+            })
+        })
+        .collect();
+    let logout = {
+        let store = store.clone();
+        tokio::spawn(async move { store.revoke_subject("alice", now, now + 7200).await })
+    };
+    let mut created = Vec::new();
+    for l in logins {
+        created.push(l.await.expect("task").expect("create"));
+    }
+    logout.await.expect("task").expect("logout-all");
+    let live: Vec<Uuid> = store
+        .sessions("alice")
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|i| i.sid)
+        .collect();
+    for s in &created {
+        let allowed = verdict(&*store, &token(s, now)).await == Verdict::Allowed;
+        assert_eq!(
+            allowed,
+            live.contains(&s.sid),
+            "session listed iff its tokens pass"
+        );
+    }
 }
 
 /// A login made in the same second as a logout-all, after it, is unaffected.
