@@ -341,6 +341,13 @@ impl TokenAuthority {
         &self.validator.shared
     }
 
+    /// `now + lifetime + leeway`: until when a token issued now with that
+    /// lifetime is still accepted, so how long a revocation of it must be kept.
+    fn accepted_until(&self, now: u64, lifetime: Duration) -> u64 {
+        now.saturating_add(lifetime.as_secs())
+            .saturating_add(self.shared().config.leeway.as_secs())
+    }
+
     /// Starts a session for `subject` (after the application checked the
     /// credentials) and returns its first pair. `claims` must serialize to a
     /// JSON object (or unit) without registered claim names; it is carried in
@@ -381,7 +388,7 @@ impl TokenAuthority {
                 created_at: now,
                 refresh_expires_at: refresh_exp,
                 expires_at,
-                revoke_until: expires_at.saturating_add(s.config.leeway.as_secs()),
+                revoke_until: self.accepted_until(now, s.config.session_lifetime),
                 claims: serde_json::to_string(&extra)
                     .map_err(|e| AuthError::Claims(e.to_string()))?,
             })
@@ -448,14 +455,11 @@ impl TokenAuthority {
     pub async fn logout(&self, tokens: LogoutTokens<'_>) -> Result<LogoutOutcome, AuthError> {
         let s = self.shared();
         let leeway = s.config.leeway.as_secs();
+        let now = s.clock.now();
         // A session the store does not know (another instance's, or from
         // before a restart) may have access tokens newer than the one shown:
         // keep its revocation until any of them would have expired.
-        let floor = s
-            .clock
-            .now()
-            .saturating_add(s.config.access_ttl.as_secs())
-            .saturating_add(leeway);
+        let floor = self.accepted_until(now, s.config.access_ttl);
         let mut outcome = LogoutOutcome::default();
         if let Some(token) = tokens.refresh_token {
             match self
@@ -478,7 +482,7 @@ impl TokenAuthority {
             {
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway);
-                    if until > s.clock.now() {
+                    if until > now {
                         s.store.revoke_token(c.jti, until).await?;
                         outcome.access_token_revoked = true;
                     }
@@ -504,9 +508,7 @@ impl TokenAuthority {
         let s = self.shared();
         let now = s.clock.now();
         let leeway = s.config.leeway.as_secs();
-        let until = now
-            .saturating_add(s.config.session_lifetime.as_secs())
-            .saturating_add(leeway);
+        let until = self.accepted_until(now, s.config.session_lifetime);
         let n = s
             .store
             .revoke_subject(subject, now.saturating_sub(leeway), until)
@@ -538,11 +540,7 @@ impl TokenAuthority {
     /// session was revoked.
     pub async fn revoke_session(&self, sid: Uuid) -> Result<bool, AuthError> {
         let s = self.shared();
-        let until = s
-            .clock
-            .now()
-            .saturating_add(s.config.session_lifetime.as_secs())
-            .saturating_add(s.config.leeway.as_secs());
+        let until = self.accepted_until(s.clock.now(), s.config.session_lifetime);
         Ok(s.store.revoke_session(sid, until).await?)
     }
 

@@ -69,32 +69,38 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let c = &self.config;
-        let grpc = is_grpc(req.headers());
-        let reject = |r: Rejection| ResponseFuture::rejected(log(r).into_response(&c.realm, grpc));
+        // The gRPC question is only asked of requests that are refused or
+        // must wait: a passing request pays nothing for it.
+        let reject = |r: Rejection, headers: &http::HeaderMap| {
+            ResponseFuture::rejected(log(r).into_response(&c.realm, is_grpc(headers)))
+        };
 
         let token = match find_token(&c.sources, req.headers()) {
             Ok(Some(token)) => token,
             Ok(None) if c.optional => return ResponseFuture::inner(self.inner.call(req)),
-            Ok(None) => return reject(Rejection::Missing),
-            Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0)),
+            Ok(None) => return reject(Rejection::Missing, req.headers()),
+            Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0), req.headers()),
         };
         let claims: AccessClaims<E> = match c.validator.decode_access(token) {
             Ok(claims) => claims,
-            Err(e) => return reject(Rejection::Token(e)),
+            Err(e) => return reject(Rejection::Token(e), req.headers()),
         };
         match c.validator.check(&claims.token_ref()).now() {
             Ok(Ok(Verdict::Allowed)) => {
                 req.extensions_mut().insert(claims);
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Ok(Ok(Verdict::Revoked(by))) => reject(Rejection::Token(AuthError::Revoked(by))),
-            Ok(Err(e)) => reject(Rejection::Token(AuthError::Store(e))),
+            Ok(Ok(Verdict::Revoked(by))) => {
+                reject(Rejection::Token(AuthError::Revoked(by)), req.headers())
+            }
+            Ok(Err(e)) => reject(Rejection::Token(AuthError::Store(e)), req.headers()),
             Err(pending) => {
                 // The store must do I/O. Take the service that was driven to
                 // readiness and leave a fresh clone in its place (tower's
                 // clone-and-swap), so the future owns a ready service.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
+                let grpc = is_grpc(req.headers());
                 ResponseFuture::checking(pending, ready, req, claims, self.config.clone(), grpc)
             }
         }
