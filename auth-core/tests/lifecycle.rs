@@ -72,11 +72,7 @@ async fn refresh_rotates_keeps_the_session_and_the_claims() {
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_session() {
     let f = fixture();
-    let first = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let first = f.login("alice").await;
     let second = f
         .authority
         .refresh(&first.refresh_token)
@@ -132,11 +128,7 @@ async fn race(f: &Fixture, refresh_token: &str) -> (Vec<auth_core::TokenPair>, u
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_have_one_winner_whose_pair_keeps_working() {
     let f = fixture();
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = f.login("alice").await;
     let (winners, losers) = race(&f, &pair.refresh_token).await;
     assert_eq!((winners.len(), losers), (1, 15));
     let v = f.authority.validator();
@@ -159,11 +151,7 @@ async fn concurrent_refreshes_have_one_winner_whose_pair_keeps_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_zero_grace_concurrent_refreshes_count_as_reuse() {
     let f = fixture_with(hs256(), |b| b.reuse_grace(Duration::ZERO));
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = f.login("alice").await;
     let (winners, _) = race(&f, &pair.refresh_token).await;
     assert_eq!(winners.len(), 1);
     assert!(matches!(
@@ -178,11 +166,7 @@ async fn with_zero_grace_concurrent_refreshes_count_as_reuse() {
 #[tokio::test]
 async fn an_expired_refresh_token_is_refused_and_nothing_is_revoked() {
     let f = fixture();
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = f.login("alice").await;
     f.clock.advance(Duration::from_secs(14 * 24 * 3600 + 5));
     assert!(matches!(
         f.authority.refresh(&pair.refresh_token).await,
@@ -209,11 +193,7 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
             .session_lifetime(Duration::from_secs(5000))
     });
     let start = f.clock.now();
-    let mut pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let mut pair = f.login("alice").await;
     f.clock.advance(Duration::from_secs(3000));
     pair = f
         .authority
@@ -248,24 +228,11 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
 #[tokio::test]
 async fn logout_revokes_the_session_and_the_access_token() {
     let f = fixture();
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
-    let other = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("second device");
+    let pair = f.login("alice").await;
+    let other = f.login("alice").await;
     let out = f
-        .authority
-        .logout(LogoutTokens {
-            refresh_token: Some(&pair.refresh_token),
-            access_token: Some(&pair.access_token),
-        })
-        .await
-        .expect("logout");
+        .logout(Some(&pair.refresh_token), Some(&pair.access_token))
+        .await;
     assert_eq!(out.sessions_revoked, 1);
     assert!(out.access_token_revoked);
     let v = f.authority.validator();
@@ -278,34 +245,16 @@ async fn logout_revokes_the_session_and_the_access_token() {
         .await
         .expect("the other device is untouched");
     // Idempotent, and never an oracle: garbage and repeats are fine.
-    let again = f
-        .authority
-        .logout(LogoutTokens {
-            refresh_token: Some(&pair.refresh_token),
-            access_token: Some("garbage"),
-        })
-        .await
-        .expect("repeat logout");
+    let again = f.logout(Some(&pair.refresh_token), Some("garbage")).await;
     assert_eq!(again.sessions_revoked, 0);
 }
 
 #[tokio::test]
 async fn logout_with_an_expired_access_token_still_ends_its_session() {
     let f = fixture();
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = f.login("alice").await;
     f.clock.advance(Duration::from_secs(16 * 60));
-    let out = f
-        .authority
-        .logout(LogoutTokens {
-            refresh_token: None,
-            access_token: Some(&pair.access_token),
-        })
-        .await
-        .expect("logout");
+    let out = f.logout(None, Some(&pair.access_token)).await;
     assert_eq!(out.sessions_revoked, 1);
     assert!(
         !out.access_token_revoked,
@@ -316,17 +265,10 @@ async fn logout_with_an_expired_access_token_still_ends_its_session() {
         Err(AuthError::Revoked(RevokedBy::Session))
     ));
     // A forged token, expired or not, revokes nothing.
-    let other = f.authority.issue("bob", &roles(&[])).await.expect("issue");
+    let other = f.login("bob").await;
     let (h, p, _) = parts(&other.access_token);
     let forged = forge_hs256(&h, &p, b"another-secret-that-is-32-bytes!");
-    let out = f
-        .authority
-        .logout(LogoutTokens {
-            refresh_token: None,
-            access_token: Some(&forged),
-        })
-        .await
-        .expect("logout");
+    let out = f.logout(None, Some(&forged)).await;
     assert_eq!(out, auth_core::LogoutOutcome::default());
     f.authority
         .refresh(&other.refresh_token)
@@ -337,12 +279,8 @@ async fn logout_with_an_expired_access_token_still_ends_its_session() {
 #[tokio::test]
 async fn a_user_can_revoke_only_their_own_sessions() {
     let f = fixture();
-    let alice = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("alice");
-    let bob = f.authority.issue("bob", &roles(&[])).await.expect("bob");
+    let alice = f.login("alice").await;
+    let bob = f.login("bob").await;
     assert!(
         !f.authority
             .revoke_session_of("alice", bob.session_id)
@@ -365,18 +303,8 @@ async fn a_user_can_revoke_only_their_own_sessions() {
 #[tokio::test]
 async fn logout_with_only_an_access_token_ends_its_session() {
     let f = fixture();
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
-    f.authority
-        .logout(LogoutTokens {
-            refresh_token: None,
-            access_token: Some(&pair.access_token),
-        })
-        .await
-        .expect("logout");
+    let pair = f.login("alice").await;
+    f.logout(None, Some(&pair.access_token)).await;
     assert!(matches!(
         f.authority.refresh(&pair.refresh_token).await,
         Err(AuthError::Revoked(_))
@@ -386,9 +314,9 @@ async fn logout_with_only_an_access_token_ends_its_session() {
 #[tokio::test]
 async fn logout_all_kills_every_session_but_not_a_login_in_the_same_second() {
     let f = fixture();
-    let a = f.authority.issue("alice", &roles(&[])).await.expect("a");
-    let b = f.authority.issue("alice", &roles(&[])).await.expect("b");
-    let bob = f.authority.issue("bob", &roles(&[])).await.expect("bob");
+    let a = f.login("alice").await;
+    let b = f.login("alice").await;
+    let bob = f.login("bob").await;
     let b2 = f
         .authority
         .refresh(&b.refresh_token)
@@ -400,11 +328,7 @@ async fn logout_all_kills_every_session_but_not_a_login_in_the_same_second() {
         2
     );
     // The clock has not moved: this login shares the second of the logout-all.
-    let after = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("login right after");
+    let after = f.login("alice").await;
     assert_eq!(f.clock.now(), before);
     let v = f.authority.validator();
     for t in [&a.access_token, &b.access_token, &b2.access_token] {
@@ -445,17 +369,9 @@ async fn logout_all_kills_every_session_but_not_a_login_in_the_same_second() {
 async fn sessions_list_created_and_last_refreshed_and_revoke_one() {
     let f = fixture();
     let t0 = f.clock.now();
-    let phone = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("phone");
+    let phone = f.login("alice").await;
     f.clock.advance(Duration::from_secs(10));
-    let laptop = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("laptop");
+    let laptop = f.login("alice").await;
     f.clock.advance(Duration::from_secs(10));
     f.authority
         .refresh(&phone.refresh_token)
@@ -497,7 +413,7 @@ async fn expired_entries_are_purged_so_memory_follows_live_tokens() {
             .await
             .expect("mint");
     }
-    let live = f.authority.issue("bob", &roles(&[])).await.expect("live");
+    let live = f.login("bob").await;
     f.authority
         .logout_all("carol")
         .await
@@ -596,11 +512,7 @@ async fn a_failing_store_fails_closed() {
 
 async fn failing_store_fails_closed(check_at_once: bool) {
     let up = fixture();
-    let pair = up
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = up.login("alice").await;
     let authority = TokenAuthority::builder(KeySet::new(hs256()).expect("set"))
         .store(Arc::new(DownStore { check_at_once }))
         .build()

@@ -54,11 +54,7 @@ async fn a_fresh_access_token_validates_into_typed_claims() {
 #[tokio::test]
 async fn refresh_token_rejected_as_access_token_and_the_reverse() {
     let f = fixture();
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = f.login("alice").await;
     let v = f.authority.validator();
     assert!(matches!(
         v.validate_access::<NoClaims>(&pair.refresh_token).await,
@@ -109,12 +105,7 @@ async fn a_token_signed_with_another_key_is_refused() {
     ));
     // Same claims, another authority's key: its kid is unknown here.
     let other = fixture_with(Key::generate(Algorithm::HS256).expect("gen"), |b| b);
-    let theirs = other
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue")
-        .access_token;
+    let theirs = other.login("alice").await.access_token;
     assert!(matches!(decode(&f, &theirs), Err(AuthError::UnknownKey)));
 }
 
@@ -142,12 +133,7 @@ async fn alg_none_and_alg_confusion_are_refused() {
     // The classic: an RS256 server handed an HS256 token "signed" with its
     // public key. The key is pinned to RS256, so the HMAC path is never taken.
     let rsa = fixture_with(Key::generate(Algorithm::RS256).expect("rsa"), |b| b);
-    let real = rsa
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue")
-        .access_token;
+    let real = rsa.login("alice").await.access_token;
     let (mut h, p, _) = parts(&real);
     h["alg"] = json!("HS256");
     let public = serde_json::to_vec(&rsa.authority.keys().jwks()).expect("jwks");
@@ -417,11 +403,7 @@ async fn revoked_jti_sid_and_subject_are_refused_by_the_store_check() {
         Err(AuthError::Revoked(RevokedBy::Token))
     ));
 
-    let pair = f
-        .authority
-        .issue("alice", &roles(&[]))
-        .await
-        .expect("issue");
+    let pair = f.login("alice").await;
     assert!(
         f.authority
             .revoke_session(pair.session_id)

@@ -61,8 +61,7 @@ async fn serve_axum(router: Router) -> SocketAddr {
     addr
 }
 
-fn axum_app(app: &App, layer: AuthLayer<RoleClaims>) -> Router {
-    let _ = app;
+fn axum_app(layer: AuthLayer<RoleClaims>) -> Router {
     Router::new()
         .route(
             "/profile",
@@ -77,6 +76,11 @@ fn axum_app(app: &App, layer: AuthLayer<RoleClaims>) -> Router {
             get(|| async { "admin area" }).layer(RequireLayer::<RoleClaims, _>::role("admin")),
         )
         .layer(layer)
+}
+
+/// The axum app behind a default `AuthLayer` of `app`'s authority.
+async fn serve_protected(app: &App) -> SocketAddr {
+    serve_axum(axum_app(AuthLayer::new(app.authority.validator().clone()))).await
 }
 
 struct Reply {
@@ -115,11 +119,7 @@ fn bearer(token: &str) -> String {
 #[tokio::test]
 async fn axum_protected_route_accepts_a_valid_token_and_hands_over_typed_claims() {
     let app = app();
-    let addr = serve_axum(axum_app(
-        &app,
-        AuthLayer::new(app.authority.validator().clone()),
-    ))
-    .await;
+    let addr = serve_protected(&app).await;
     let token = access(&app, &["user"]).await;
     let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "alice"));
@@ -135,11 +135,7 @@ async fn axum_protected_route_accepts_a_valid_token_and_hands_over_typed_claims(
 #[tokio::test]
 async fn axum_refusals_carry_the_exact_status_and_challenge() {
     let app = app();
-    let addr = serve_axum(axum_app(
-        &app,
-        AuthLayer::new(app.authority.validator().clone()),
-    ))
-    .await;
+    let addr = serve_protected(&app).await;
     let invalid = |desc: &str| {
         format!("Bearer realm=\"api\", error=\"invalid_token\", error_description=\"{desc}\"")
     };
@@ -207,11 +203,7 @@ async fn axum_refusals_carry_the_exact_status_and_challenge() {
 #[tokio::test]
 async fn axum_a_token_expires_when_the_clock_moves() {
     let app = app();
-    let addr = serve_axum(axum_app(
-        &app,
-        AuthLayer::new(app.authority.validator().clone()),
-    ))
-    .await;
+    let addr = serve_protected(&app).await;
     let token = access(&app, &[]).await;
     assert_eq!(
         get_with(addr, "/profile", &[("authorization", &bearer(&token))])
@@ -232,7 +224,6 @@ async fn axum_a_token_expires_when_the_clock_moves() {
 async fn axum_optional_mode_passes_anonymous_requests_but_not_bad_tokens() {
     let app = app();
     let addr = serve_axum(axum_app(
-        &app,
         AuthLayer::new(app.authority.validator().clone()).optional(),
     ))
     .await;
@@ -253,11 +244,7 @@ async fn axum_optional_mode_passes_anonymous_requests_but_not_bad_tokens() {
 #[tokio::test]
 async fn axum_role_guard_answers_403_insufficient_scope() {
     let app = app();
-    let addr = serve_axum(axum_app(
-        &app,
-        AuthLayer::new(app.authority.validator().clone()),
-    ))
-    .await;
+    let addr = serve_protected(&app).await;
     let user = access(&app, &["user"]).await;
     let r = get_with(addr, "/admin", &[("authorization", &bearer(&user))]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -274,7 +261,7 @@ async fn axum_role_guard_answers_403_insufficient_scope() {
 async fn axum_token_from_a_cookie() {
     let app = app();
     let layer = AuthLayer::new(app.authority.validator().clone()).cookie("access_token");
-    let addr = serve_axum(axum_app(&app, layer)).await;
+    let addr = serve_axum(axum_app(layer)).await;
     let token = access(&app, &[]).await;
     let cookie = format!("theme=dark; access_token={token}");
     let r = get_with(addr, "/profile", &[("cookie", &cookie)]).await;
@@ -335,11 +322,7 @@ impl Store for AsyncCheck {
 #[tokio::test]
 async fn axum_a_store_that_answers_later_is_awaited_and_one_that_is_down_gives_503() {
     let app = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), false))));
-    let addr = serve_axum(axum_app(
-        &app,
-        AuthLayer::new(app.authority.validator().clone()),
-    ))
-    .await;
+    let addr = serve_protected(&app).await;
     let token = access(&app, &[]).await;
     let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "alice"));
@@ -357,11 +340,7 @@ async fn axum_a_store_that_answers_later_is_awaited_and_one_that_is_down_gives_5
     );
 
     let down = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), true))));
-    let addr = serve_axum(axum_app(
-        &down,
-        AuthLayer::new(down.authority.validator().clone()),
-    ))
-    .await;
+    let addr = serve_protected(&down).await;
     let token = access(&down, &[]).await;
     let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);

@@ -32,6 +32,31 @@ pub struct Fixture {
     pub store: MemoryStore,
 }
 
+impl Fixture {
+    /// A login of `subject` with no roles.
+    pub async fn login(&self, subject: &str) -> auth_core::TokenPair {
+        self.authority
+            .issue(subject, &roles(&[]))
+            .await
+            .expect("issue")
+    }
+
+    /// A logout presenting these tokens.
+    pub async fn logout(
+        &self,
+        refresh_token: Option<&str>,
+        access_token: Option<&str>,
+    ) -> auth_core::LogoutOutcome {
+        self.authority
+            .logout(auth_core::LogoutTokens {
+                refresh_token,
+                access_token,
+            })
+            .await
+            .expect("logout")
+    }
+}
+
 pub fn hs256() -> Key {
     Key::hmac(Algorithm::HS256, SECRET).expect("hmac key")
 }
