@@ -27,7 +27,9 @@ impl Rejection {
         }
     }
 
-    fn description(&self) -> &'static str {
+    /// A fixed, human-readable reason, safe to show to clients (it never
+    /// contains token contents).
+    pub fn description(&self) -> &'static str {
         match self {
             Rejection::Missing => "no access token",
             Rejection::InvalidRequest(why) => why,

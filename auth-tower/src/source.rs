@@ -4,6 +4,8 @@
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
+use crate::rejection::Rejection;
+
 /// A place a request may carry its access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -28,6 +30,26 @@ impl TokenSource {
             TokenSource::Bearer => bearer(headers),
             TokenSource::Cookie(name) => cookie(headers, name),
         }
+    }
+
+    /// Reads this source's token from `headers`, with the layer's rules:
+    /// `Ok(None)` when the source is absent, [`Rejection::InvalidRequest`]
+    /// when it is present but malformed (two `Authorization` headers, a
+    /// `Bearer` scheme without exactly one token, a cookie sent twice with
+    /// different values). The token itself is not validated.
+    ///
+    /// ```
+    /// use auth_tower::TokenSource;
+    /// use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc.def.ghi"));
+    /// assert_eq!(TokenSource::Bearer.read(&headers).unwrap(), Some("abc.def.ghi"));
+    /// assert_eq!(TokenSource::Cookie("at".into()).read(&headers).unwrap(), None);
+    /// ```
+    pub fn read<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, Rejection> {
+        self.find(headers)
+            .map_err(|Malformed(why)| Rejection::InvalidRequest(why))
     }
 }
 

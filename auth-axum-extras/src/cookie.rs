@@ -1,0 +1,168 @@
+//! The HTTP-only cookie that carries the refresh token.
+
+use cookie::{Cookie, SameSite};
+use http::HeaderMap;
+use http::header::HeaderValue;
+
+/// The default cookie name.
+pub const DEFAULT_COOKIE_NAME: &str = "refresh_token";
+
+/// How the refresh cookie is written. Defaults:
+///
+/// | attribute | default | why |
+/// |---|---|---|
+/// | name | `refresh_token` ([`DEFAULT_COOKIE_NAME`]) | |
+/// | `Path` | the auth routes' prefix (`/auth`) | the cookie never travels with ordinary API calls |
+/// | `Domain` | none (host-only) | not shared with sibling subdomains |
+/// | `HttpOnly` | always | scripts cannot read the token |
+/// | `Secure` | on | never sent over plain HTTP (browsers treat `localhost` as secure) |
+/// | `SameSite` | `Strict` | not sent with cross-site requests |
+/// | `Max-Age` | the refresh token's remaining lifetime | the cookie dies with the token |
+///
+/// A name starting with `__Secure-` adds the browser-enforced guarantee that
+/// the cookie was set over HTTPS; it requires `Secure`.
+#[derive(Debug, Clone)]
+pub struct RefreshCookie {
+    name: String,
+    path: Option<String>,
+    domain: Option<String>,
+    secure: bool,
+    enabled: bool,
+}
+
+impl Default for RefreshCookie {
+    fn default() -> Self {
+        RefreshCookie {
+            name: DEFAULT_COOKIE_NAME.to_owned(),
+            path: None,
+            domain: None,
+            secure: true,
+            enabled: true,
+        }
+    }
+}
+
+impl RefreshCookie {
+    /// The defaults above.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No cookie at all: tokens only in JSON bodies (native and server
+    /// clients).
+    pub fn disabled() -> Self {
+        RefreshCookie {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// The cookie name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The `Path` attribute; set it when the auth routes are nested below
+    /// another router (e.g. `/api/auth`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The `Domain` attribute (shares the cookie with subdomains).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// The `Secure` attribute. Turn it off only for plain-HTTP development
+    /// on a host browsers do not treat as secure.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Whether the cookie is in use.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The cookie name.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.name.is_empty()
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+        {
+            return Err(format!("{:?} is not a valid cookie name", self.name));
+        }
+        if self.name.starts_with("__Secure-") && !self.secure {
+            return Err("a __Secure- cookie requires Secure".into());
+        }
+        if self.name.starts_with("__Host-") {
+            return Err("a __Host- cookie requires Path=/, use __Secure- instead".into());
+        }
+        Ok(())
+    }
+
+    /// Fills in the path from the routes' prefix if none was set.
+    pub(crate) fn with_default_path(mut self, prefix: &str) -> Self {
+        if self.path.is_none() {
+            self.path = Some(if prefix.is_empty() { "/" } else { prefix }.to_owned());
+        }
+        self
+    }
+
+    fn build(&self, value: String, max_age_secs: u64) -> Option<HeaderValue> {
+        let mut c = Cookie::new(self.name.clone(), value);
+        c.set_http_only(true);
+        c.set_secure(self.secure);
+        c.set_same_site(SameSite::Strict);
+        c.set_path(self.path.clone().unwrap_or_else(|| "/".into()));
+        if let Some(d) = &self.domain {
+            c.set_domain(d.clone());
+        }
+        let secs = i64::try_from(max_age_secs).unwrap_or(i64::MAX);
+        c.set_max_age(cookie::time::Duration::seconds(secs));
+        HeaderValue::from_str(&c.to_string()).ok()
+    }
+
+    /// `Set-Cookie` carrying `token` for `max_age_secs`.
+    pub(crate) fn set(&self, token: &str, max_age_secs: u64) -> Option<HeaderValue> {
+        self.enabled
+            .then(|| self.build(token.to_owned(), max_age_secs))
+            .flatten()
+    }
+
+    /// `Set-Cookie` that deletes the cookie (`Max-Age=0`, same name, path and
+    /// domain).
+    pub(crate) fn clear(&self) -> Option<HeaderValue> {
+        self.enabled.then(|| self.build(String::new(), 0)).flatten()
+    }
+
+    /// The refresh token in the request's cookies, if any. Several cookies of
+    /// this name (set for different paths) are tried in order by the caller;
+    /// here the first non-empty one is returned.
+    pub(crate) fn read<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        if !self.enabled {
+            return None;
+        }
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, v)| *k == self.name && !v.is_empty())
+            .map(|(_, v)| v.trim_matches('"'))
+    }
+}

@@ -1,0 +1,149 @@
+//! The JSON error every handler and extractor of this crate answers with.
+
+use std::borrow::Cow;
+
+use auth_core::{AuthError, ErrorClass};
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use serde::Serialize;
+
+/// An error response: a status, a stable machine-readable `error` code, and a
+/// client-safe `error_description`, sent as
+/// `{"error":"...","error_description":"..."}` (the OAuth 2.0 shape).
+///
+/// Token failures keep the RFC 6750 `WWW-Authenticate` challenge as well.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    description: Cow<'static, str>,
+    challenge: Option<HeaderValue>,
+}
+
+#[derive(Serialize)]
+struct Body_<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ApiError {
+    /// An error with this status, code and description.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+            challenge: None,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The machine-readable code (`invalid_token`, `invalid_credentials`, ...).
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The human-readable description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// 401 `invalid_credentials`: the one answer for an unknown user and a
+    /// wrong password.
+    pub(crate) fn invalid_credentials() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the username or password is wrong",
+        )
+    }
+
+    /// 503: a dependency (store, credential backend) is down; retry later.
+    pub(crate) fn unavailable(what: &'static str) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            what,
+        )
+    }
+
+    /// 400 `invalid_request`.
+    pub(crate) fn bad_request(description: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// A refusal of a token (or of a missing one) by the layer's rules, with
+    /// its `WWW-Authenticate` challenge.
+    pub(crate) fn from_rejection(rejection: auth_tower::Rejection, realm: &str) -> Self {
+        let code = rejection
+            .class()
+            .map_or("invalid_token", |class| code_of(class));
+        let description = rejection.description();
+        let parts = rejection.into_response::<()>(realm, false);
+        let mut err = ApiError::new(parts.status(), code, description);
+        err.challenge = parts.headers().get(WWW_AUTHENTICATE).cloned();
+        err
+    }
+}
+
+/// The `error` code for a class: RFC 6750's where it has one.
+fn code_of(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::Unavailable => "temporarily_unavailable",
+        ErrorClass::Internal => "server_error",
+        other => other.rfc6750_code().unwrap_or("server_error"),
+    }
+}
+
+impl From<AuthError> for ApiError {
+    /// A token error outside the bearer flow (a refresh token): same status
+    /// mapping as the layer, JSON body, no challenge.
+    fn from(e: AuthError) -> Self {
+        let class = e.class();
+        let status =
+            StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match class {
+            ErrorClass::Unavailable => tracing::warn!(error = %e, "auth store unavailable"),
+            ErrorClass::Internal => tracing::error!(error = %e, "token issuing failed"),
+            _ => tracing::info!(reason = %e, "token refused"),
+        }
+        ApiError::new(status, code_of(class), e.description())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&Body_ {
+            error: self.code,
+            error_description: &self.description,
+        })
+        .unwrap_or_default();
+        let mut res = Response::new(Body::from(body));
+        *res.status_mut() = self.status;
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = self.challenge {
+            h.insert(WWW_AUTHENTICATE, challenge);
+        }
+        res
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.description)
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,236 @@
+//! Typed extractors for the claims that [`AuthLayer`](auth_tower::AuthLayer)
+//! validated.
+//!
+//! The layer does the validating (signature, `alg`, `typ`, time, issuer,
+//! audience, revocation); these extractors only take its result out of the
+//! request extensions. The claims type `E` must be the layer's: a handler
+//! asking for `Auth<RoleClaims>` behind an `AuthLayer<NoClaims>` finds no
+//! claims and answers 401.
+//!
+//! ```
+//! use auth_axum_extras::{Auth, MaybeAuth, RequireRole, Role};
+//! use auth_core::RoleClaims;
+//!
+//! struct Admin;
+//! impl Role for Admin {
+//!     const NAME: &'static str = "admin";
+//! }
+//!
+//! async fn profile(Auth(claims): Auth<RoleClaims>) -> String {
+//!     format!("{} has roles {:?}", claims.sub, claims.extra.roles)
+//! }
+//!
+//! async fn greeting(MaybeAuth(claims): MaybeAuth) -> String {
+//!     match claims {
+//!         Some(c) => format!("hello {}", c.sub),
+//!         None => "hello stranger".into(),
+//!     }
+//! }
+//!
+//! async fn admin(admin: RequireRole<Admin>) -> String {
+//!     format!("welcome, {}", admin.sub)
+//! }
+//! # let _ = axum::Router::<()>::new()
+//! #     .route("/p", axum::routing::get(profile))
+//! #     .route("/g", axum::routing::get(greeting))
+//! #     .route("/a", axum::routing::get(admin));
+//! ```
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use auth_core::{AccessClaims, AuthError, NoClaims, Privileges, RoleClaims};
+use auth_tower::{DEFAULT_REALM, Rejection};
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+
+use crate::error::ApiError;
+
+/// The validated access claims; 401 (RFC 6750 challenge, JSON body) when the
+/// layer did not run or let the request through without a token.
+#[derive(Debug, Clone)]
+pub struct Auth<E = NoClaims>(pub AccessClaims<E>);
+
+/// The validated access claims if the request carried a valid token. Use it
+/// behind [`AuthLayer::optional`](auth_tower::AuthLayer::optional): a request
+/// with an *invalid* token was already refused by the layer.
+#[derive(Debug, Clone)]
+pub struct MaybeAuth<E = NoClaims>(pub Option<AccessClaims<E>>);
+
+fn claims<E: Clone + Send + Sync + 'static>(parts: &Parts) -> Option<AccessClaims<E>> {
+    parts.extensions.get::<AccessClaims<E>>().cloned()
+}
+
+fn missing() -> ApiError {
+    tracing::debug!(
+        "no validated access claims in the request (is AuthLayer installed with this claims type?)"
+    );
+    ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)
+}
+
+impl<S, E> FromRequestParts<S> for Auth<E>
+where
+    S: Send + Sync,
+    E: Clone + Send + Sync + 'static,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        claims(parts).map(Auth).ok_or_else(missing)
+    }
+}
+
+impl<S, E> OptionalFromRequestParts<S> for Auth<E>
+where
+    S: Send + Sync,
+    E: Clone + Send + Sync + 'static,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(claims(parts).map(Auth))
+    }
+}
+
+impl<S, E> FromRequestParts<S> for MaybeAuth<E>
+where
+    S: Send + Sync,
+    E: Clone + Send + Sync + 'static,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAuth(claims(parts)))
+    }
+}
+
+impl<E> Deref for Auth<E> {
+    type Target = AccessClaims<E>;
+    fn deref(&self) -> &AccessClaims<E> {
+        &self.0
+    }
+}
+
+impl<E: Privileges> Auth<E> {
+    /// `Ok` when the claims carry `role`, else 403 `insufficient_scope`; for
+    /// checks decided at run time (see [`RequireRole`] for static ones).
+    pub fn require_role(&self, role: &str) -> Result<(), ApiError> {
+        require(self.0.has_role(role), role)
+    }
+
+    /// `Ok` when the claims carry the OAuth scope `scope`, else 403
+    /// `insufficient_scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        require(self.0.has_scope(scope), scope)
+    }
+}
+
+fn require(ok: bool, required: &str) -> Result<(), ApiError> {
+    if ok {
+        return Ok(());
+    }
+    tracing::info!(required, "request refused: missing role or scope");
+    Err(ApiError::from_rejection(
+        Rejection::Token(AuthError::InsufficientScope {
+            required: required.to_owned(),
+        }),
+        DEFAULT_REALM,
+    ))
+}
+
+/// A role, named by a type, for [`RequireRole`].
+pub trait Role: Send + Sync + 'static {
+    /// The role name as it appears in the claims.
+    const NAME: &'static str;
+}
+
+/// An OAuth scope, named by a type, for [`RequireScope`].
+pub trait Scope: Send + Sync + 'static {
+    /// The scope as it appears in the `scope` claim.
+    const NAME: &'static str;
+}
+
+/// The validated claims of a caller that has the role `R`: 401 without valid
+/// claims, 403 `insufficient_scope` without the role. Dereferences to the
+/// claims. `E` defaults to [`RoleClaims`], the claims that carry roles.
+pub struct RequireRole<R, E = RoleClaims> {
+    /// The caller's claims.
+    pub claims: AccessClaims<E>,
+    _role: PhantomData<fn() -> R>,
+}
+
+/// The validated claims of a caller granted the scope `S`: 401 without valid
+/// claims, 403 `insufficient_scope` without the scope.
+pub struct RequireScope<S, E = RoleClaims> {
+    /// The caller's claims.
+    pub claims: AccessClaims<E>,
+    _scope: PhantomData<fn() -> S>,
+}
+
+impl<St, R, E> FromRequestParts<St> for RequireRole<R, E>
+where
+    St: Send + Sync,
+    R: Role,
+    E: Privileges + Clone + Send + Sync + 'static,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let claims = claims::<E>(parts).ok_or_else(missing)?;
+        require(claims.has_role(R::NAME), R::NAME)?;
+        Ok(RequireRole {
+            claims,
+            _role: PhantomData,
+        })
+    }
+}
+
+impl<St, S, E> FromRequestParts<St> for RequireScope<S, E>
+where
+    St: Send + Sync,
+    S: Scope,
+    E: Privileges + Clone + Send + Sync + 'static,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let claims = claims::<E>(parts).ok_or_else(missing)?;
+        require(claims.has_scope(S::NAME), S::NAME)?;
+        Ok(RequireScope {
+            claims,
+            _scope: PhantomData,
+        })
+    }
+}
+
+impl<R, E> Deref for RequireRole<R, E> {
+    type Target = AccessClaims<E>;
+    fn deref(&self) -> &AccessClaims<E> {
+        &self.claims
+    }
+}
+
+impl<S, E> Deref for RequireScope<S, E> {
+    type Target = AccessClaims<E>;
+    fn deref(&self) -> &AccessClaims<E> {
+        &self.claims
+    }
+}
+
+impl<R, E: std::fmt::Debug> std::fmt::Debug for RequireRole<R, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireRole")
+            .field("role", &std::any::type_name::<R>())
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
+
+impl<S, E: std::fmt::Debug> std::fmt::Debug for RequireScope<S, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireScope")
+            .field("scope", &std::any::type_name::<S>())
+            .field("claims", &self.claims)
+            .finish()
+    }
+}

@@ -1,0 +1,74 @@
+//! axum extras for the `auth-core` / `auth-tower` token family: typed
+//! extractors, ready-made login, refresh, logout and logout-all endpoints, and
+//! the HTTP-only refresh cookie.
+//!
+//! # Protect an app and mount the auth routes
+//!
+//! ```
+//! use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, password::hash_password};
+//! use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+//! use auth_tower::AuthLayer;
+//! use axum::{Router, routing::get};
+//!
+//! async fn profile(Auth(claims): Auth<RoleClaims>) -> String {
+//!     format!("hello {}", claims.sub)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA)?)?).build()?;
+//! let users = InMemoryUsers::new()
+//!     .user("alice", hash_password("alice-password")?, RoleClaims::with_roles(["user"]));
+//! let app: Router = Router::new()
+//!     .route("/profile", get(profile))
+//!     .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
+//!     .merge(AuthRoutes::new(authority, users).into_router()?); // POST /auth/login, ...
+//! # Ok(()) }
+//! ```
+//!
+//! The [`AuthLayer`](auth_tower::AuthLayer) goes on the protected routes
+//! only (axum applies `.layer` to the routes added before it); the auth routes
+//! check their own tokens. [`AuthRoutes`] lists the endpoints, their inputs
+//! and answers.
+//!
+//! # Logins
+//!
+//! The application checks credentials with its own [`CredentialVerifier`];
+//! [`InMemoryUsers`] with [`password`] hashing is a ready one. Both answer an
+//! unknown user and a wrong password alike, in similar time.
+//!
+//! # Cookies and cross-origin requests
+//!
+//! Login and refresh set the refresh token in an `HttpOnly; Secure;
+//! SameSite=Strict` cookie scoped to the auth routes' path
+//! ([`RefreshCookie`]); refresh and logout accept it in place of a body. Every
+//! `POST` refuses cross-origin browser requests ([`CrossOriginProtection`]).
+//!
+//! # Rate limiting
+//!
+//! Not built in. Put a limiter in front of the login route, for example a
+//! tower `RateLimitLayer` or a per-client limiter, with `route_layer` on a
+//! router holding the login route, or in the reverse proxy.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod body;
+mod cookie;
+mod credentials;
+mod csrf;
+mod error;
+mod extract;
+#[cfg(feature = "argon2")]
+pub mod password;
+mod routes;
+
+pub use cookie::{DEFAULT_COOKIE_NAME, RefreshCookie};
+#[cfg(feature = "argon2")]
+pub use credentials::InMemoryUsers;
+pub use credentials::{CredentialVerifier, Credentials, LoginError, Verified};
+pub use csrf::{CrossOrigin, CrossOriginProtection};
+pub use error::ApiError;
+pub use extract::{Auth, MaybeAuth, RequireRole, RequireScope, Role, Scope};
+pub use routes::{
+    AuthRoutes, DEFAULT_MAX_BODY, DEFAULT_PREFIX, MAX_PASSWORD, MAX_USERNAME, RoutesError,
+};

@@ -1,0 +1,372 @@
+//! The ready-made endpoints: login, refresh, logout, logout-all and JWKS,
+//! mounted together by [`AuthRoutes`].
+//!
+//! | route | input | success | failure |
+//! |---|---|---|---|
+//! | `POST {prefix}/login` | JSON `{"username","password"}` | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
+//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 invalid, expired, revoked or reused token |
+//! | `POST {prefix}/logout` | refresh token (body or cookie) and/or bearer access token | 204, cookie cleared | only 503 (store down) |
+//! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
+//! | `GET {prefix}/jwks` | | 200 JWKS | 404 when only HMAC keys are in use |
+//!
+//! Every `POST` is guarded by [`CrossOriginProtection`] (403
+//! `cross_origin_request`); errors are JSON
+//! `{"error","error_description"}` ([`ApiError`]); token responses carry
+//! `Cache-Control: no-store`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use auth_core::{LogoutTokens, NoClaims, TokenAuthority, TokenPair};
+use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::routing::{get, post};
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA, SET_COOKIE};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use crate::body::read_json;
+use crate::cookie::RefreshCookie;
+use crate::credentials::{CredentialVerifier, Credentials, LoginError};
+use crate::csrf::CrossOriginProtection;
+use crate::error::ApiError;
+
+/// The default route prefix, and so the default cookie path.
+pub const DEFAULT_PREFIX: &str = "/auth";
+/// The default cap on request bodies: room for a maximal (8 KiB) token.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
+/// Longest accepted username, in bytes.
+pub const MAX_USERNAME: usize = 256;
+/// Longest accepted password, in bytes (argon2 would take more; a cap keeps
+/// hashing cost bounded).
+pub const MAX_PASSWORD: usize = 1024;
+
+/// Builds the auth [`Router`]; see the [module docs](self) for the routes.
+///
+/// Defaults: prefix [`DEFAULT_PREFIX`], cookie [`RefreshCookie::default`]
+/// with `Path` = prefix, same-origin [`CrossOriginProtection`], bodies
+/// capped at [`DEFAULT_MAX_BODY`], JWKS at `{prefix}/jwks`.
+pub struct AuthRoutes<V> {
+    authority: TokenAuthority,
+    verifier: V,
+    prefix: String,
+    cookie: RefreshCookie,
+    csrf: CrossOriginProtection,
+    max_body: usize,
+    jwks_path: Option<String>,
+}
+
+/// The routes could not be built from this configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid auth routes configuration: {0}")]
+pub struct RoutesError(String);
+
+impl<V: CredentialVerifier> AuthRoutes<V> {
+    /// The routes for `authority`, checking logins with `verifier`.
+    pub fn new(authority: TokenAuthority, verifier: V) -> Self {
+        AuthRoutes {
+            authority,
+            verifier,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            cookie: RefreshCookie::default(),
+            csrf: CrossOriginProtection::default(),
+            max_body: DEFAULT_MAX_BODY,
+            jwks_path: None,
+        }
+    }
+
+    /// Where the routes live (`/auth` by default, `""` for the root). The
+    /// router returned by [`into_router`](Self::into_router) carries the full
+    /// paths: merge it, do not nest it (or set the cookie path yourself).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The refresh cookie settings ([`RefreshCookie::disabled`] for
+    /// body-only clients).
+    pub fn cookie(mut self, cookie: RefreshCookie) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// The cross-origin rule for the `POST` endpoints.
+    pub fn cross_origin(mut self, csrf: CrossOriginProtection) -> Self {
+        self.csrf = csrf;
+        self
+    }
+
+    /// The cap on request bodies, in bytes (larger: 413).
+    pub fn max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body = max;
+        self
+    }
+
+    /// Serves the JWKS at `path` instead of `{prefix}/jwks` (e.g.
+    /// `/.well-known/jwks.json`).
+    pub fn jwks_path(mut self, path: impl Into<String>) -> Self {
+        self.jwks_path = Some(path.into());
+        self
+    }
+
+    /// The router, generic over the application's state type so it merges
+    /// into any `Router<S>`.
+    pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, RoutesError> {
+        let prefix = self.prefix.trim_end_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            return Err(RoutesError(format!(
+                "prefix {prefix:?} must start with '/'"
+            )));
+        }
+        let cookie = self.cookie.with_default_path(&prefix);
+        cookie.check().map_err(RoutesError)?;
+        let jwks_path = self.jwks_path.unwrap_or_else(|| format!("{prefix}/jwks"));
+        if !jwks_path.starts_with('/') {
+            return Err(RoutesError(format!(
+                "JWKS path {jwks_path:?} must start with '/'"
+            )));
+        }
+        let jwks = self.authority.keys().jwks();
+        let jwks = (!jwks.keys.is_empty())
+            .then(|| serde_json::to_vec(&jwks).ok())
+            .flatten();
+        let shared = Arc::new(Shared {
+            authority: self.authority,
+            verifier: self.verifier,
+            cookie,
+            csrf: self.csrf,
+            max_body: self.max_body,
+            jwks,
+        });
+        Ok(Router::new()
+            .route(&format!("{prefix}/login"), post(login::<V>))
+            .route(&format!("{prefix}/refresh"), post(refresh::<V>))
+            .route(&format!("{prefix}/logout"), post(logout::<V>))
+            .route(&format!("{prefix}/logout-all"), post(logout_all::<V>))
+            .route(&jwks_path, get(serve_jwks::<V>))
+            .with_state(shared))
+    }
+}
+
+impl<V> fmt::Debug for AuthRoutes<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthRoutes")
+            .field("prefix", &self.prefix)
+            .field("cookie", &self.cookie)
+            .field("csrf", &self.csrf)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<V> {
+    authority: TokenAuthority,
+    verifier: V,
+    cookie: RefreshCookie,
+    csrf: CrossOriginProtection,
+    max_body: usize,
+    jwks: Option<Vec<u8>>,
+}
+
+type St<V> = State<Arc<Shared<V>>>;
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    #[serde(rename = "refreshToken")]
+    refresh_token: Option<String>,
+}
+
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn login<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
+    respond(s.login(req).await)
+}
+
+async fn refresh<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
+    respond(s.refresh(req).await)
+}
+
+async fn logout<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
+    respond(s.logout(req).await)
+}
+
+async fn logout_all<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
+    respond(s.logout_all(req).await)
+}
+
+async fn serve_jwks<V: CredentialVerifier>(State(s): St<V>) -> Response {
+    match &s.jwks {
+        Some(doc) => {
+            let mut res = Response::new(Body::from(doc.clone()));
+            let h = res.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            res
+        }
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no public keys: tokens are signed with a shared secret",
+        )
+        .into_response(),
+    }
+}
+
+impl<V: CredentialVerifier> Shared<V> {
+    fn cross_origin(&self, req: &Request) -> Result<(), ApiError> {
+        self.csrf
+            .check(req.headers(), req.uri().authority())
+            .map_err(|why| {
+                tracing::info!(reason = why.0, path = %req.uri().path(), "request refused: cross-origin");
+                ApiError::new(StatusCode::FORBIDDEN, "cross_origin_request", why.0)
+            })
+    }
+
+    async fn login(&self, req: Request) -> Result<Response, ApiError> {
+        self.cross_origin(&req)?;
+        let (parts, body) = req.into_parts();
+        let LoginBody { username, password } = read_json(&parts.headers, body, self.max_body)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
+        if username.is_empty() || username.len() > MAX_USERNAME || password.len() > MAX_PASSWORD {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!(
+                    "username must be 1 to {MAX_USERNAME} bytes, password at most {MAX_PASSWORD} bytes"
+                ),
+            ));
+        }
+        let verified = match self
+            .verifier
+            .verify(Credentials { username, password })
+            .await
+        {
+            Ok(v) => v,
+            Err(LoginError::InvalidCredentials) => {
+                tracing::info!("login refused: invalid credentials");
+                return Err(ApiError::invalid_credentials());
+            }
+            Err(LoginError::Refused(why)) => {
+                tracing::info!(reason = %why, "login refused");
+                return Err(ApiError::invalid_credentials());
+            }
+            Err(LoginError::Unavailable(why)) => {
+                tracing::warn!(error = %why, "login failed: credential backend unavailable");
+                return Err(ApiError::unavailable(
+                    "the credential backend is unavailable",
+                ));
+            }
+        };
+        let pair = self
+            .authority
+            .issue(&verified.subject, &verified.claims)
+            .await?;
+        tracing::info!(sid = %pair.session_id, "login");
+        Ok(self.tokens(&pair))
+    }
+
+    /// The refresh token from the JSON body, else from the cookie.
+    async fn refresh_token(&self, req: Request) -> Result<(HeaderMap, Option<String>), ApiError> {
+        let (parts, body) = req.into_parts();
+        let from_body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
+            .await?
+            .and_then(|b| b.refresh_token);
+        let token = from_body.or_else(|| self.cookie.read(&parts.headers).map(str::to_owned));
+        Ok((parts.headers, token))
+    }
+
+    async fn refresh(&self, req: Request) -> Result<Response, ApiError> {
+        self.cross_origin(&req)?;
+        let (_, token) = self.refresh_token(req).await?;
+        let Some(token) = token else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "no refresh token in the body or the cookie",
+            ));
+        };
+        let pair = self.authority.refresh(&token).await?;
+        Ok(self.tokens(&pair))
+    }
+
+    async fn logout(&self, req: Request) -> Result<Response, ApiError> {
+        self.cross_origin(&req)?;
+        let (headers, refresh) = self.refresh_token(req).await?;
+        // A malformed Authorization header revokes nothing, like an invalid token.
+        let access = TokenSource::Bearer.read(&headers).ok().flatten();
+        let outcome = self
+            .authority
+            .logout(LogoutTokens {
+                refresh_token: refresh.as_deref(),
+                access_token: access,
+            })
+            .await?;
+        tracing::info!(
+            sessions = outcome.sessions_revoked,
+            access_token = outcome.access_token_revoked,
+            "logout"
+        );
+        Ok(self.no_content_clearing_cookie())
+    }
+
+    async fn logout_all(&self, req: Request) -> Result<Response, ApiError> {
+        self.cross_origin(&req)?;
+        let token = match TokenSource::Bearer.read(req.headers()) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Err(ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)),
+            Err(rejection) => return Err(ApiError::from_rejection(rejection, DEFAULT_REALM)),
+        };
+        let claims = self
+            .authority
+            .validator()
+            .validate_access::<NoClaims>(token)
+            .await
+            .map_err(|e| {
+                tracing::info!(reason = %e, "logout-all refused");
+                ApiError::from_rejection(Rejection::Token(e), DEFAULT_REALM)
+            })?;
+        let sessions = self.authority.logout_all(&claims.sub).await?;
+        tracing::info!(sessions, "logout-all");
+        Ok(self.no_content_clearing_cookie())
+    }
+
+    /// 200 with the pair as JSON and the refresh cookie.
+    fn tokens(&self, pair: &TokenPair) -> Response {
+        let body = serde_json::to_vec(pair).unwrap_or_default();
+        let mut res = Response::new(Body::from(body));
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(cookie) = self
+            .cookie
+            .set(&pair.refresh_token, pair.refresh_expires_in)
+        {
+            h.insert(SET_COOKIE, cookie);
+        }
+        res
+    }
+
+    fn no_content_clearing_cookie(&self) -> Response {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        if let Some(cookie) = self.cookie.clear() {
+            res.headers_mut().insert(SET_COOKIE, cookie);
+        }
+        res
+    }
+}

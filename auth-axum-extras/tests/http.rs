@@ -1,0 +1,646 @@
+//! End-to-end tests of the extractors and the auth routes, over a real socket
+//! with a real HTTP client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_axum_extras::password::hash_password;
+use auth_axum_extras::{
+    Auth, AuthRoutes, CrossOriginProtection, InMemoryUsers, MaybeAuth, RefreshCookie, RequireRole,
+    Role,
+};
+use auth_core::store::MemoryStore;
+use auth_core::{Algorithm, Key, KeySet, ManualClock, RoleClaims, TokenAuthority};
+use auth_tower::AuthLayer;
+use axum::Router;
+use axum::routing::get;
+use cookie::Cookie;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+struct Admin;
+impl Role for Admin {
+    const NAME: &'static str = "admin";
+}
+
+struct Server {
+    addr: SocketAddr,
+    authority: TokenAuthority,
+    clock: Arc<ManualClock>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    json: Value,
+}
+
+impl Reply {
+    fn set_cookie(&self) -> Option<Cookie<'static>> {
+        let v = self.headers.get(http::header::SET_COOKIE)?;
+        Some(Cookie::parse(v.to_str().ok()?.to_owned()).expect("Set-Cookie parses"))
+    }
+
+    fn token(&self, field: &str) -> String {
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {}", self.json))
+            .to_owned()
+    }
+}
+
+fn users() -> InMemoryUsers<RoleClaims> {
+    static HASHES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (alice, root) = HASHES.get_or_init(|| {
+        (
+            hash_password("alice-password").unwrap(),
+            hash_password("root-password").unwrap(),
+        )
+    });
+    InMemoryUsers::new()
+        .user("alice", alice.clone(), RoleClaims::with_roles(["user"]))
+        .user(
+            "root",
+            root.clone(),
+            RoleClaims::with_roles(["user", "admin"]),
+        )
+}
+
+async fn profile(Auth(c): Auth<RoleClaims>) -> axum::Json<Value> {
+    axum::Json(json!({ "sub": c.sub, "roles": c.extra.roles }))
+}
+
+async fn server() -> Server {
+    server_with(Algorithm::EdDSA, |r| r).await
+}
+
+async fn server_with(
+    alg: Algorithm,
+    configure: impl FnOnce(
+        AuthRoutes<InMemoryUsers<RoleClaims>>,
+    ) -> AuthRoutes<InMemoryUsers<RoleClaims>>,
+) -> Server {
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = MemoryStore::builder().clock(clock.clone()).build();
+    let key = match alg {
+        Algorithm::HS256 => {
+            Key::hmac(Algorithm::HS256, b"0123456789abcdef0123456789abcdef").unwrap()
+        }
+        alg => Key::generate(alg).unwrap(),
+    };
+    let authority = TokenAuthority::builder(KeySet::new(key).unwrap())
+        .store(Arc::new(store))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let protected = Router::new()
+        .route("/profile", get(profile))
+        .route(
+            "/admin",
+            get(|admin: RequireRole<Admin>| async move { admin.sub.clone() }),
+        )
+        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
+    let optional = Router::new()
+        .route(
+            "/hello",
+            get(|MaybeAuth(c): MaybeAuth<RoleClaims>| async move {
+                c.map_or("hello stranger".to_owned(), |c| format!("hello {}", c.sub))
+            }),
+        )
+        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()).optional());
+    // A route the layer does not cover: the extractor alone must refuse.
+    let unguarded = Router::new().route("/unguarded", get(profile));
+    let routes = configure(AuthRoutes::new(authority.clone(), users()));
+    let app = Router::new()
+        .merge(protected)
+        .merge(optional)
+        .merge(unguarded)
+        .merge(routes.into_router().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Server {
+        addr,
+        authority,
+        clock,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    }
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.addr, path));
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
+            .unwrap();
+        let res = self.client.request(req).await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    async fn post(&self, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+        self.send(Method::POST, path, headers, body).await
+    }
+
+    async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        self.send(Method::GET, path, &headers, None).await
+    }
+
+    async fn login(&self, user: &str, password: &str) -> Reply {
+        let body = json!({ "username": user, "password": password }).to_string();
+        self.post("/auth/login", &[], Some(&body)).await
+    }
+
+    async fn login_ok(&self, user: &str) -> Reply {
+        let r = self.login(user, &format!("{user}-password")).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        r
+    }
+
+    async fn refresh_body(&self, token: &str) -> Reply {
+        let body = json!({ "refreshToken": token }).to_string();
+        self.post("/auth/refresh", &[], Some(&body)).await
+    }
+
+    async fn refresh_cookie(&self, token: &str) -> Reply {
+        let cookie = format!("refresh_token={token}");
+        self.post("/auth/refresh", &[("cookie", &cookie)], None)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn login_returns_the_pair_and_a_strict_http_only_cookie() {
+    let s = server().await;
+    let r = s.login_ok("alice").await;
+    let obj = r.json.as_object().unwrap();
+    let mut keys: Vec<_> = obj.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["accessToken", "expiresIn", "refreshToken", "tokenType"]
+    );
+    assert_eq!(r.json["tokenType"], "Bearer");
+    assert_eq!(r.json["expiresIn"], 900);
+    assert_eq!(r.headers["cache-control"], "no-store");
+
+    let c = r.set_cookie().expect("a refresh cookie");
+    assert!(c.name().contains("refresh"));
+    assert_eq!(c.value(), r.token("refreshToken"));
+    assert_eq!(c.http_only(), Some(true));
+    assert_eq!(c.secure(), Some(true));
+    assert_eq!(c.same_site(), Some(cookie::SameSite::Strict));
+    assert_eq!(c.path(), Some("/auth"));
+    assert_eq!(c.domain(), None);
+    assert_eq!(
+        c.max_age(),
+        Some(cookie::time::Duration::seconds(14 * 24 * 3600))
+    );
+
+    let p = s.get("/profile", Some(&r.token("accessToken"))).await;
+    assert_eq!(p.status, 200);
+    assert_eq!(p.json, json!({ "sub": "alice", "roles": ["user"] }));
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_get_the_same_answer() {
+    let s = server().await;
+    let wrong = s.login("alice", "not-her-password").await;
+    let unknown = s.login("mallory", "alice-password").await;
+    for r in [&wrong, &unknown] {
+        assert_eq!(r.status, 401);
+        assert_eq!(r.json["error"], "invalid_credentials");
+        assert!(r.set_cookie().is_none());
+        assert!(r.json.get("accessToken").is_none());
+    }
+    assert_eq!(wrong.json, unknown.json);
+}
+
+#[tokio::test]
+async fn bad_login_bodies_get_json_errors_never_500() {
+    let s = server().await;
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Headers, Option<&str>, u16)] = &[
+        (&[], Some("{not json"), 400),
+        (&[], Some(""), 400),
+        (&[], None, 400),
+        (&[], Some(r#"{"username":"alice"}"#), 422),
+        (&[], Some(r#"{"username":1,"password":"x"}"#), 422),
+        (&[], Some(r#"["alice","alice-password"]"#), 422),
+        (
+            &[("content-type", "text/plain")],
+            Some(r#"{"username":"alice","password":"alice-password"}"#),
+            415,
+        ),
+        (
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some("username=alice&password=alice-password"),
+            415,
+        ),
+    ];
+    for (headers, body, status) in cases {
+        let r = s.post("/auth/login", headers, *body).await;
+        assert_eq!(r.status, *status, "{body:?}: {}", r.json);
+        assert!(r.json["error"].is_string(), "{body:?}: {}", r.json);
+    }
+    let long_name = json!({ "username": "a".repeat(300), "password": "x" }).to_string();
+    assert_eq!(
+        s.post("/auth/login", &[], Some(&long_name)).await.status,
+        422
+    );
+    let huge = json!({ "username": "alice", "password": "x".repeat(20_000) }).to_string();
+    let r = s.post("/auth/login", &[], Some(&huge)).await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn refresh_rotates_by_body_and_by_cookie_alone() {
+    let s = server().await;
+    let first = s.login_ok("alice").await;
+
+    let second = s.refresh_body(&first.token("refreshToken")).await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    assert_ne!(second.token("refreshToken"), first.token("refreshToken"));
+    let c = second.set_cookie().expect("a new cookie");
+    assert_eq!(c.value(), second.token("refreshToken"));
+    assert_eq!(c.path(), Some("/auth"));
+
+    // The cookie alone, no body at all.
+    let third = s.refresh_cookie(c.value()).await;
+    assert_eq!(third.status, 200, "{}", third.json);
+    assert_eq!(
+        third.set_cookie().unwrap().value(),
+        third.token("refreshToken")
+    );
+    let p = s.get("/profile", Some(&third.token("accessToken"))).await;
+    assert_eq!(p.json["sub"], "alice");
+}
+
+#[tokio::test]
+async fn bad_refresh_tokens_get_401() {
+    let s = server().await;
+    let pair = s.login_ok("alice").await;
+
+    let none = s.post("/auth/refresh", &[], None).await;
+    assert_eq!(none.status, 401);
+    assert_eq!(none.json["error"], "invalid_token");
+    assert_eq!(s.refresh_body("garbage").await.status, 401);
+    // An access token is not a refresh token.
+    assert_eq!(s.refresh_body(&pair.token("accessToken")).await.status, 401);
+    // Expired: past the refresh lifetime (and the leeway).
+    s.clock.advance(Duration::from_secs(14 * 24 * 3600 + 10));
+    let expired = s.refresh_body(&pair.token("refreshToken")).await;
+    assert_eq!(expired.status, 401);
+    assert!(
+        expired.set_cookie().is_none(),
+        "a refusal does not touch the cookie"
+    );
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_session() {
+    let s = server().await;
+    let first = s.login_ok("alice").await;
+    let second = s.refresh_body(&first.token("refreshToken")).await;
+    assert_eq!(second.status, 200);
+
+    s.clock.advance(Duration::from_secs(3)); // past the reuse grace
+    let replay = s.refresh_body(&first.token("refreshToken")).await;
+    assert_eq!(replay.status, 401);
+
+    // The whole session is dead: the current refresh and access tokens too.
+    assert_eq!(
+        s.refresh_body(&second.token("refreshToken")).await.status,
+        401
+    );
+    assert_eq!(
+        s.get("/profile", Some(&second.token("accessToken")))
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn eight_concurrent_refreshes_have_one_winner_and_no_fork() {
+    let s = Arc::new(server().await);
+    let pair = s.login_ok("alice").await;
+    let token = pair.token("refreshToken");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, token) = (s.clone(), token.clone());
+            tokio::spawn(async move { s.refresh_body(&token).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status.as_u16() {
+            200 => winners.push(r),
+            401 => {}
+            other => panic!("unexpected {other}: {}", r.json),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh wins");
+    let winner = &winners[0];
+    // The winner's pair lives on; the session did not fork.
+    assert_eq!(
+        s.get("/profile", Some(&winner.token("accessToken")))
+            .await
+            .status,
+        200
+    );
+    let next = s.refresh_body(&winner.token("refreshToken")).await;
+    assert_eq!(next.status, 200, "{}", next.json);
+    assert_eq!(s.authority.sessions("alice").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn logout_revokes_both_tokens_clears_the_cookie_and_is_idempotent() {
+    let s = server().await;
+    let pair = s.login_ok("alice").await;
+    let (access, refresh) = (pair.token("accessToken"), pair.token("refreshToken"));
+    let bearer = format!("Bearer {access}");
+    let cookie = format!("refresh_token={refresh}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("cookie", cookie.as_str()),
+    ];
+
+    let r = s.post("/auth/logout", &headers, None).await;
+    assert_eq!(r.status, 204);
+    let cleared = r.set_cookie().expect("the cookie is cleared");
+    assert_eq!(cleared.name(), "refresh_token");
+    assert_eq!(cleared.value(), "");
+    assert_eq!(cleared.max_age(), Some(cookie::time::Duration::ZERO));
+    assert_eq!(cleared.path(), Some("/auth"));
+
+    assert_eq!(s.refresh_cookie(&refresh).await.status, 401);
+    assert_eq!(s.get("/profile", Some(&access)).await.status, 401);
+
+    // Again, with garbage, with nothing: still 204, never an oracle.
+    assert_eq!(s.post("/auth/logout", &headers, None).await.status, 204);
+    let garbage = json!({ "refreshToken": "garbage" }).to_string();
+    assert_eq!(
+        s.post("/auth/logout", &[], Some(&garbage)).await.status,
+        204
+    );
+    assert_eq!(
+        s.post("/auth/logout", &[("authorization", "Bearer x y")], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(s.post("/auth/logout", &[], None).await.status, 204);
+}
+
+#[tokio::test]
+async fn logout_by_body_leaves_other_sessions_alone() {
+    let s = server().await;
+    let a = s.login_ok("alice").await;
+    let b = s.login_ok("alice").await;
+    let body = json!({ "refreshToken": a.token("refreshToken") }).to_string();
+    assert_eq!(s.post("/auth/logout", &[], Some(&body)).await.status, 204);
+    assert_eq!(s.refresh_body(&a.token("refreshToken")).await.status, 401);
+    assert_eq!(s.refresh_body(&b.token("refreshToken")).await.status, 200);
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_user() {
+    let s = server().await;
+    let a = s.login_ok("alice").await;
+    let b = s.login_ok("alice").await;
+    let root = s.login_ok("root").await;
+
+    let none = s.post("/auth/logout-all", &[], None).await;
+    assert_eq!(none.status, 401);
+    assert_eq!(none.headers["www-authenticate"], "Bearer realm=\"api\"");
+    let bad = s
+        .post(
+            "/auth/logout-all",
+            &[("authorization", "Bearer nope")],
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 401);
+    assert_eq!(bad.json["error"], "invalid_token");
+
+    let bearer = format!("Bearer {}", a.token("accessToken"));
+    let r = s
+        .post("/auth/logout-all", &[("authorization", &bearer)], None)
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        r.set_cookie().unwrap().max_age(),
+        Some(cookie::time::Duration::ZERO)
+    );
+    for pair in [&a, &b] {
+        assert_eq!(
+            s.refresh_body(&pair.token("refreshToken")).await.status,
+            401
+        );
+        assert_eq!(
+            s.get("/profile", Some(&pair.token("accessToken")))
+                .await
+                .status,
+            401
+        );
+    }
+    // Another user is untouched, and alice can log in again.
+    assert_eq!(
+        s.get("/profile", Some(&root.token("accessToken")))
+            .await
+            .status,
+        200
+    );
+    let again = s.login_ok("alice").await;
+    assert_eq!(
+        s.get("/profile", Some(&again.token("accessToken")))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn cross_origin_browser_requests_are_refused() {
+    let s = server_with(Algorithm::EdDSA, |r| {
+        r.cross_origin(CrossOriginProtection::new().allow_origin("https://app.example"))
+    })
+    .await;
+    let own_origin = format!("http://{}", s.addr);
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Headers, u16)] = &[
+        (&[("origin", "https://evil.example")], 403),
+        (&[("origin", "null")], 403),
+        (&[("sec-fetch-site", "cross-site")], 403),
+        (&[("sec-fetch-site", "same-site")], 403),
+        (
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://evil.example"),
+            ],
+            403,
+        ),
+        (&[("sec-fetch-site", "same-origin")], 200),
+        (&[("sec-fetch-site", "none")], 200),
+        (&[("origin", own_origin.as_str())], 200),
+        (&[("origin", "https://app.example")], 200),
+        (
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://app.example"),
+            ],
+            200,
+        ),
+        (&[], 200),
+    ];
+    for (extra, status) in cases {
+        let pair = s.login_ok("alice").await;
+        let cookie = format!("refresh_token={}", pair.token("refreshToken"));
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        let r = s.post("/auth/refresh", &headers, None).await;
+        assert_eq!(r.status, *status, "{extra:?}: {}", r.json);
+        if *status == 403 {
+            assert_eq!(r.json["error"], "cross_origin_request");
+            // Refused before anything happened: the token still works.
+            assert_eq!(
+                s.refresh_cookie(&pair.token("refreshToken")).await.status,
+                200
+            );
+        }
+    }
+    // Logout and login are guarded too.
+    let evil = [("origin", "https://evil.example")];
+    assert_eq!(s.post("/auth/logout", &evil, None).await.status, 403);
+    let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
+    assert_eq!(s.post("/auth/login", &evil, Some(&body)).await.status, 403);
+}
+
+#[tokio::test]
+async fn extractors_answer_401_and_403_in_the_rfc6750_shape() {
+    let s = server().await;
+    let alice = s.login_ok("alice").await;
+    let root = s.login_ok("root").await;
+
+    // No layer on this route: the extractor itself refuses.
+    let r = s.get("/unguarded", Some(&alice.token("accessToken"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers["www-authenticate"], "Bearer realm=\"api\"");
+    assert_eq!(r.json["error"], "invalid_token");
+
+    let r = s.get("/admin", Some(&alice.token("accessToken"))).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json["error"], "insufficient_scope");
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"insufficient_scope\"")
+    );
+    let r = s.get("/admin", Some(&root.token("accessToken"))).await;
+    assert_eq!((r.status, r.json.as_str()), (StatusCode::OK, Some("root")));
+
+    assert_eq!(s.get("/hello", None).await.json, "hello stranger");
+    assert_eq!(
+        s.get("/hello", Some(&alice.token("accessToken")))
+            .await
+            .json,
+        "hello alice"
+    );
+    assert_eq!(s.get("/hello", Some("garbage")).await.status, 401);
+}
+
+#[tokio::test]
+async fn jwks_is_served_for_asymmetric_keys_only() {
+    let s = server().await;
+    let r = s.get("/auth/jwks", None).await;
+    assert_eq!(r.status, 200);
+    let keys = r.json["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kty"], "OKP");
+    assert!(keys[0].get("d").is_none(), "no private part");
+
+    let hs = server_with(Algorithm::HS256, |r| r.jwks_path("/.well-known/jwks.json")).await;
+    let r = hs.get("/.well-known/jwks.json", None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json["error"], "not_found");
+}
+
+#[tokio::test]
+async fn a_disabled_cookie_is_neither_set_nor_read() {
+    let s = server_with(Algorithm::EdDSA, |r| r.cookie(RefreshCookie::disabled())).await;
+    let pair = s.login_ok("alice").await;
+    assert!(pair.set_cookie().is_none());
+    assert_eq!(
+        s.refresh_cookie(&pair.token("refreshToken")).await.status,
+        401
+    );
+    assert_eq!(
+        s.refresh_body(&pair.token("refreshToken")).await.status,
+        200
+    );
+}
+
+#[test]
+fn bad_configurations_are_errors_not_panics() {
+    let authority =
+        TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap())
+            .build()
+            .unwrap();
+    let build = |r: AuthRoutes<InMemoryUsers<RoleClaims>>| r.into_router::<()>().is_err();
+    let routes = || AuthRoutes::new(authority.clone(), InMemoryUsers::new());
+    assert!(build(routes().prefix("auth")));
+    assert!(build(routes().cookie(RefreshCookie::new().name("a;b"))));
+    assert!(build(
+        routes().cookie(RefreshCookie::new().name("__Secure-rt").secure(false))
+    ));
+    assert!(build(
+        routes().cookie(RefreshCookie::new().name("__Host-rt"))
+    ));
+    assert!(!build(routes().prefix("/api/auth/")));
+}
