@@ -1,0 +1,263 @@
+//! The example server: an axum app with login, refresh, logout and protected
+//! routes, built from the `auth-*` crates. `main.rs` parses the flags and
+//! calls [`run`]; the contract tests call the same functions in-process.
+//!
+//! Routes: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
+//! `POST /auth/logout-all`, `GET /profile`, `GET /admin` (role `admin`),
+//! `GET /.well-known/jwks.json` (asymmetric algorithms), `GET /healthz`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_axum_extras::password::hash_password;
+use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RequireRole, Role};
+use auth_core::store::Store;
+use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+use auth_tower::AuthLayer;
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::{Parser, ValueEnum};
+use serde_json::{Value, json};
+
+/// The environment variable holding the HMAC secret.
+pub const SECRET_ENV: &str = "AUTH_JWT_SECRET";
+
+/// Example JWT auth server: login, refresh (rotating, with reuse detection),
+/// logout, and protected routes.
+///
+/// Demo users: alice / alice-password (roles: user) and root / root-password
+/// (roles: user, admin). With --alg HS256 the secret comes from the
+/// AUTH_JWT_SECRET environment variable (at least 32 bytes); without it a
+/// random one is generated and tokens do not survive a restart.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "example-axum-server", version)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Access token lifetime (humantime: 30s, 15m, 1h).
+    #[arg(long, default_value = "15m", value_parser = duration)]
+    pub access_ttl: Duration,
+    /// Refresh token lifetime (humantime: 14d, 12h).
+    #[arg(long, default_value = "14d", value_parser = duration)]
+    pub refresh_ttl: Duration,
+    /// Clock skew tolerated on exp/nbf (0s allowed).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub leeway: Duration,
+    /// Signing algorithm.
+    #[arg(long, value_enum, default_value = "HS256", ignore_case = true)]
+    pub alg: Alg,
+    /// PEM private key for ES256, EdDSA or RS256 (PKCS#8 or SEC1/PKCS#1);
+    /// generated at start when absent.
+    #[arg(long, value_name = "PATH")]
+    pub key_pem: Option<PathBuf>,
+    /// Redis URL (redis://host:port/db): share revocations and sessions
+    /// between instances instead of keeping them in memory.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+}
+
+/// The algorithms the example offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Alg {
+    /// HMAC-SHA256 with a shared secret.
+    #[value(name = "HS256")]
+    Hs256,
+    /// ECDSA P-256.
+    #[value(name = "ES256")]
+    Es256,
+    /// Ed25519.
+    #[value(name = "EdDSA")]
+    EdDsa,
+    /// RSA PKCS#1 v1.5 with SHA-256 (2048-bit keys when generated).
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl From<Alg> for Algorithm {
+    fn from(a: Alg) -> Algorithm {
+        match a {
+            Alg::Hs256 => Algorithm::HS256,
+            Alg::Es256 => Algorithm::ES256,
+            Alg::EdDsa => Algorithm::EdDSA,
+            Alg::Rs256 => Algorithm::RS256,
+        }
+    }
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 15m, 14d)"))
+}
+
+/// A startup failure, with a message meant for the operator.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+struct AdminRole;
+impl Role for AdminRole {
+    const NAME: &'static str = "admin";
+}
+
+/// The signing key from the flags and the environment; `secret` is the
+/// value of [`SECRET_ENV`], if set.
+pub fn signing_key(args: &Args, secret: Option<String>) -> Result<Key, Error> {
+    let alg = Algorithm::from(args.alg);
+    if args.alg == Alg::Hs256 {
+        if args.key_pem.is_some() {
+            return Err(
+                "--key-pem is for ES256, EdDSA and RS256; HS256 reads AUTH_JWT_SECRET".into(),
+            );
+        }
+        return match secret {
+            Some(secret) => Key::hmac(alg, secret.as_bytes()).map_err(|e| {
+                format!("{SECRET_ENV} is not usable: {e} (use at least 32 random bytes, e.g. `openssl rand -base64 48`)").into()
+            }),
+            None => {
+                tracing::warn!(
+                    "{SECRET_ENV} is not set: using a random secret; tokens will not survive a restart"
+                );
+                Ok(Key::generate(alg)?)
+            }
+        };
+    }
+    match &args.key_pem {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read --key-pem {}: {e}", path.display()))?;
+            Key::from_pem(alg, &pem)
+                .map_err(|e| format!("--key-pem {}: {e}", path.display()).into())
+        }
+        None => {
+            tracing::warn!(
+                alg = alg.as_str(),
+                "no --key-pem: generated a key; tokens will not survive a restart"
+            );
+            Ok(Key::generate(alg)?)
+        }
+    }
+}
+
+/// The demo users, with argon2id hashes made at start (the plain passwords
+/// are never stored).
+pub fn demo_users() -> Result<InMemoryUsers<RoleClaims>, Error> {
+    Ok(InMemoryUsers::new()
+        .user(
+            "alice",
+            hash_password("alice-password")?,
+            RoleClaims::with_roles(["user"]),
+        )
+        .user(
+            "root",
+            hash_password("root-password")?,
+            RoleClaims::with_roles(["user", "admin"]),
+        ))
+}
+
+/// The revocation store the flags ask for.
+pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
+    match &args.redis_url {
+        None => Ok(None),
+        Some(_) => Err("--redis-url: this build has no Redis store".into()),
+    }
+}
+
+/// The token authority the flags describe.
+pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAuthority, Error> {
+    let key = signing_key(args, secret)?;
+    let mut builder = TokenAuthority::builder(KeySet::new(key)?)
+        .access_ttl(args.access_ttl)
+        .refresh_ttl(args.refresh_ttl)
+        // A session may last as long as its refresh tokens, at least 30 days.
+        .session_lifetime(args.refresh_ttl.max(Duration::from_secs(30 * 24 * 3600)))
+        .leeway(args.leeway);
+    if let Some(store) = store(args).await? {
+        builder = builder.store(store);
+    }
+    Ok(builder.build()?)
+}
+
+async fn profile(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
+    Json(json!({ "sub": claims.sub, "roles": claims.extra.roles }))
+}
+
+async fn admin(admin: RequireRole<AdminRole>) -> Json<Value> {
+    Json(json!({ "sub": admin.sub, "admin": true }))
+}
+
+/// The application router.
+pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Result<Router, Error> {
+    let protected = Router::new()
+        .route("/profile", get(profile))
+        .route("/admin", get(admin))
+        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
+    let auth = AuthRoutes::new(authority, users)
+        .jwks_path("/.well-known/jwks.json")
+        .into_router()?;
+    Ok(Router::new().merge(protected).merge(auth).route(
+        "/healthz",
+        get(|| async { Json(json!({ "status": "ok" })) }),
+    ))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains
+/// in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Builds everything from `args`, binds, logs and serves until Ctrl-C or
+/// SIGTERM.
+pub async fn run(args: Args) -> Result<(), Error> {
+    let secret = std::env::var(SECRET_ENV).ok();
+    let authority = authority(&args, secret).await?;
+    let users = tokio::task::spawn_blocking(demo_users).await??;
+    let app = app(authority, users)?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        alg = Algorithm::from(args.alg).as_str(),
+        store = if args.redis_url.is_some() { "redis" } else { "memory" },
+        access_ttl = %humantime::format_duration(args.access_ttl),
+        refresh_ttl = %humantime::format_duration(args.refresh_ttl),
+        "listening"
+    );
+    serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

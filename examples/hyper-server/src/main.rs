@@ -1,0 +1,61 @@
+//! [`AuthLayer`] around a plain hyper 1 `service_fn`, no framework.
+//!
+//! Run `cargo run -p example-hyper-server`; it prints a token and the `curl`
+//! commands to try with and without it.
+
+use std::convert::Infallible;
+
+use auth_core::{AccessClaims, Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+use auth_tower::AuthLayer;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceBuilder;
+
+/// The protected service: it only runs for requests the layer accepted.
+async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let claims = req.extensions().get::<AccessClaims<RoleClaims>>();
+    let who = claims.map_or("nobody".to_owned(), |c| c.sub.clone());
+    Ok(Response::new(Full::from(format!("hello {who}\n"))))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3001".to_owned());
+    let keys = KeySet::new(Key::generate(Algorithm::EdDSA)?)?;
+    let authority = TokenAuthority::builder(keys).build()?;
+
+    // Stand-in for a login: issue a pair for a demo user.
+    let pair = authority
+        .issue("demo", &RoleClaims::with_roles(["user"]))
+        .await?;
+
+    let service = ServiceBuilder::new()
+        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
+        .service_fn(hello);
+
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{addr} (EdDSA, in-memory store)");
+    println!("without a token (401):\n  curl -i http://{addr}/");
+    println!(
+        "with the demo token (200):\n  curl -i -H 'Authorization: Bearer {}' http://{addr}/",
+        pair.access_token
+    );
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                eprintln!("connection from {peer}: {e}");
+            }
+        });
+    }
+}

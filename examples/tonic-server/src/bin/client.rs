@@ -1,0 +1,35 @@
+//! Calls the example tonic server twice: without a token (refused), then with
+//! a token minted from the shared secret, sent as `authorization` metadata.
+
+use auth_core::NoClaims;
+use example_tonic_server::{ADDR, authority};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{ADDR}"))?
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {ADDR} (is example-tonic-server running?): {e}"))?;
+    let mut client = HealthClient::new(channel);
+
+    println!("1. Check without a token");
+    match client.check(HealthCheckRequest::default()).await {
+        Ok(r) => println!("   unexpectedly served: {:?}", r.into_inner()),
+        Err(status) => println!("   refused: {:?} {}", status.code(), status.message()),
+    }
+
+    let pair = authority()?.issue("tonic-client", &NoClaims {}).await?;
+    println!("2. Check with `authorization: Bearer <token for tonic-client>`");
+    let mut request = tonic::Request::new(HealthCheckRequest::default());
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", pair.access_token).parse()?,
+    );
+    match client.check(request).await {
+        Ok(r) => println!("   served: {:?}", r.into_inner().status()),
+        Err(status) => println!("   refused: {:?} {}", status.code(), status.message()),
+    }
+    Ok(())
+}
