@@ -72,3 +72,9 @@ pub use extract::{Auth, MaybeAuth, RequireRole, RequireScope, Role, Scope};
 pub use routes::{
     AuthRoutes, DEFAULT_MAX_BODY, DEFAULT_PREFIX, MAX_PASSWORD, MAX_USERNAME, RoutesError,
 };
+
+/// The README's examples (they need all three crates), compiled and run as
+/// doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

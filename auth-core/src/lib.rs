@@ -81,8 +81,3 @@ pub use validator::Validator;
 pub mod jwk {
     pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 }
-
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -1,0 +1,261 @@
+//! The example server's contract (README, issue tracker): flags, demo users,
+//! routes and their JSON shapes, the refresh cookie, secrets and restarts,
+//! checked over real HTTP on loopback.
+
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
+use contract_tests::{Instance, args};
+use example_axum_server::Alg;
+use http::Method;
+use serde_json::json;
+
+const SECRET: &str = "a-test-secret-that-is-at-least-32-bytes-long";
+
+#[test]
+fn flags_have_the_documented_defaults_and_help() {
+    let a = example_axum_server::Args::try_parse_from(["example-axum-server"]).unwrap();
+    assert_eq!(a.addr.to_string(), "127.0.0.1:3000");
+    assert_eq!(a.access_ttl, Duration::from_secs(15 * 60));
+    assert_eq!(a.refresh_ttl, Duration::from_secs(14 * 24 * 3600));
+    assert_eq!(a.leeway, Duration::from_secs(5));
+    assert_eq!(a.alg, Alg::Hs256);
+    assert_eq!(a.redis_url, None);
+
+    let a = args(&[
+        "--access-ttl",
+        "2s",
+        "--refresh-ttl",
+        "1h",
+        "--leeway",
+        "0s",
+        "--alg",
+        "EdDSA",
+    ])
+    .unwrap();
+    assert_eq!(a.access_ttl, Duration::from_secs(2));
+    assert_eq!(a.refresh_ttl, Duration::from_secs(3600));
+    assert_eq!(a.leeway, Duration::ZERO);
+    assert_eq!(a.alg, Alg::EdDsa);
+    assert_eq!(args(&["--alg", "rs256"]).unwrap().alg, Alg::Rs256);
+
+    let help = example_axum_server::Args::command()
+        .render_long_help()
+        .to_string();
+    for flag in [
+        "--addr",
+        "--access-ttl",
+        "--refresh-ttl",
+        "--leeway",
+        "--alg",
+        "--redis-url",
+        "AUTH_JWT_SECRET",
+        "alice",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    for bad in [
+        &["--access-ttl", "soon"][..],
+        &["--alg", "HS999"],
+        &["--alg", "none"],
+        &["--addr", "localhost"],
+    ] {
+        assert!(args(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[tokio::test]
+async fn the_walkthrough_login_profile_admin_refresh_logout() {
+    let s = Instance::start(&[], Some(SECRET)).await.unwrap();
+    assert_eq!(s.get("/healthz", None).await.status, 200);
+
+    let login = s.login("alice", "alice-password").await;
+    assert_eq!(login.status, 200, "{}", login.json);
+    assert_eq!(login.json["tokenType"], "Bearer");
+    assert_eq!(login.json["expiresIn"], 900);
+    let cookie = login.set_cookie().expect("refresh cookie");
+    assert!(cookie.name().contains("refresh"));
+    assert_eq!(cookie.path(), Some("/auth"));
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(cookie.value(), login.field("refreshToken"));
+
+    let access = login.field("accessToken");
+    let profile = s.get("/profile", Some(&access)).await;
+    assert_eq!(profile.status, 200);
+    assert_eq!(profile.json, json!({ "sub": "alice", "roles": ["user"] }));
+    assert_eq!(s.get("/profile", None).await.status, 401);
+    assert_eq!(s.get("/admin", Some(&access)).await.status, 403);
+
+    let root = s.login("root", "root-password").await;
+    let r = s.get("/admin", Some(&root.field("accessToken"))).await;
+    assert_eq!(r.status, 200);
+    let r = s.get("/profile", Some(&root.field("accessToken"))).await;
+    assert_eq!(r.json, json!({ "sub": "root", "roles": ["user", "admin"] }));
+
+    // Cookie-only refresh: no body at all.
+    let refreshed = s.refresh_by_cookie(&cookie).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.json);
+    let new_cookie = refreshed.set_cookie().expect("new cookie");
+    assert_ne!(new_cookie.value(), cookie.value());
+    assert_eq!(new_cookie.path(), Some("/auth"));
+
+    let bearer = format!("Bearer {}", refreshed.field("accessToken"));
+    let cookie_header = format!("{}={}", new_cookie.name(), new_cookie.value());
+    let out = s
+        .send(
+            Method::POST,
+            "/auth/logout",
+            &[("authorization", &bearer), ("cookie", &cookie_header)],
+            None,
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    assert_eq!(
+        out.set_cookie().unwrap().max_age(),
+        Some(cookie::time::Duration::ZERO)
+    );
+    assert_eq!(s.refresh_by_cookie(&new_cookie).await.status, 401);
+    assert_eq!(
+        s.get("/profile", Some(&refreshed.field("accessToken")))
+            .await
+            .status,
+        401
+    );
+
+    let wrong = s.login("alice", "nope").await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(wrong.json["error"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn logout_all_ends_both_sessions() {
+    let s = Instance::start(&[], Some(SECRET)).await.unwrap();
+    let a = s.login("alice", "alice-password").await;
+    let b = s.login("alice", "alice-password").await;
+    let bearer = format!("Bearer {}", b.field("accessToken"));
+    let r = s
+        .send(
+            Method::POST,
+            "/auth/logout-all",
+            &[("authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    for pair in [&a, &b] {
+        assert_eq!(
+            s.get("/profile", Some(&pair.field("accessToken")))
+                .await
+                .status,
+            401
+        );
+        assert_eq!(
+            s.refresh_by_cookie(&pair.set_cookie().unwrap())
+                .await
+                .status,
+            401
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_algorithm_signs_and_asymmetric_ones_publish_a_jwks() {
+    for (alg, kty) in [("ES256", "EC"), ("EdDSA", "OKP"), ("RS256", "RSA")] {
+        let s = Instance::start(&["--alg", alg], None).await.unwrap();
+        let login = s.login("alice", "alice-password").await;
+        assert_eq!(login.status, 200, "{alg}");
+        let profile = s.get("/profile", Some(&login.field("accessToken"))).await;
+        assert_eq!(profile.status, 200, "{alg}");
+        let jwks = s.get("/.well-known/jwks.json", None).await;
+        assert_eq!(jwks.status, 200, "{alg}");
+        assert_eq!(jwks.json["keys"][0]["kty"], kty, "{alg}");
+        assert_eq!(jwks.json["keys"][0]["alg"], alg, "{alg}");
+    }
+    let hs = Instance::start(&[], Some(SECRET)).await.unwrap();
+    assert_eq!(hs.get("/.well-known/jwks.json", None).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_pem_key_is_used_and_survives_a_restart() {
+    let pem = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../auth-core/tests/keys/es256.pem"
+    );
+    let first = Instance::start(&["--alg", "ES256", "--key-pem", pem], None)
+        .await
+        .unwrap();
+    let access = first
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    drop(first);
+    let second = Instance::start(&["--alg", "ES256", "--key-pem", pem], None)
+        .await
+        .unwrap();
+    assert_eq!(second.get("/profile", Some(&access)).await.status, 200);
+
+    let err = Instance::start(&["--alg", "ES256", "--key-pem", "/nonexistent.pem"], None)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.contains("/nonexistent.pem"), "{err}");
+    let err = Instance::start(&["--alg", "EdDSA", "--key-pem", pem], None)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.contains("--key-pem"), "{err}");
+}
+
+#[tokio::test]
+async fn the_secret_decides_whether_access_tokens_survive_a_restart() {
+    let first = Instance::start(&[], Some(SECRET)).await.unwrap();
+    let access = first
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    drop(first);
+    let same_secret = Instance::start(&[], Some(SECRET)).await.unwrap();
+    assert_eq!(same_secret.get("/profile", Some(&access)).await.status, 200);
+
+    let random = Instance::start(&[], None).await.unwrap();
+    let access = random
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    drop(random);
+    let random_again = Instance::start(&[], None).await.unwrap();
+    assert_eq!(
+        random_again.get("/profile", Some(&access)).await.status,
+        401
+    );
+
+    let err = Instance::start(&[], Some("too-short")).await.err().unwrap();
+    assert!(err.contains("AUTH_JWT_SECRET"), "{err}");
+}
+
+#[tokio::test]
+async fn short_lifetimes_from_the_flags_are_enforced() {
+    let s = Instance::start(&["--access-ttl", "1s", "--leeway", "0s"], Some(SECRET))
+        .await
+        .unwrap();
+    let login = s.login("alice", "alice-password").await;
+    assert_eq!(login.json["expiresIn"], 1);
+    let access = login.field("accessToken");
+    assert_eq!(s.get("/profile", Some(&access)).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = s.get("/profile", Some(&access)).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("expired")
+    );
+    // The refresh token outlives it.
+    assert_eq!(
+        s.refresh_by_cookie(&login.set_cookie().unwrap())
+            .await
+            .status,
+        200
+    );
+}
