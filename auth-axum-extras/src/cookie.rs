@@ -108,8 +108,25 @@ impl RefreshCookie {
         if self.name.starts_with("__Secure-") && !self.secure {
             return Err("a __Secure- cookie requires Secure".into());
         }
-        if self.name.starts_with("__Host-") {
-            return Err("a __Host- cookie requires Path=/, use __Secure- instead".into());
+        if self.name.starts_with("__Host-")
+            && (!self.secure || self.domain.is_some() || self.path.as_deref() != Some("/"))
+        {
+            return Err("a __Host- cookie requires Secure, Path=/ and no Domain".into());
+        }
+        let attr_ok = |v: &str| !v.bytes().any(|b| b == b';' || b.is_ascii_control());
+        match &self.path {
+            Some(p) if !p.starts_with('/') || !attr_ok(p) => {
+                return Err(format!(
+                    "cookie path {p:?} must start with '/' and hold no ';'"
+                ));
+            }
+            _ => {}
+        }
+        match &self.domain {
+            Some(d) if d.is_empty() || !attr_ok(d) || d.contains(' ') => {
+                return Err(format!("cookie domain {d:?} is not a domain"));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -149,20 +166,17 @@ impl RefreshCookie {
         self.enabled.then(|| self.build(String::new(), 0)).flatten()
     }
 
-    /// The refresh token in the request's cookies, if any. Several cookies of
-    /// this name (set for different paths) are tried in order by the caller;
-    /// here the first non-empty one is returned.
-    pub(crate) fn read<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    /// The refresh token in the request's cookies: `Ok(None)` when absent,
+    /// an error when the name is sent twice with different values (a cookie
+    /// planted from a sibling domain or path, so the choice would be the
+    /// attacker's).
+    pub(crate) fn read<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, &'static str> {
         if !self.enabled {
-            return None;
+            return Ok(None);
         }
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, v)| *k == self.name && !v.is_empty())
-            .map(|(_, v)| v.trim_matches('"'))
+        match auth_tower::TokenSource::Cookie(self.name.clone()).read(headers) {
+            Ok(token) => Ok(token),
+            Err(rejection) => Err(rejection.description()),
+        }
     }
 }

@@ -112,8 +112,11 @@ pub struct InMemoryUsers<E> {
 
 #[cfg(feature = "argon2")]
 impl<E> InMemoryUsers<E> {
-    /// An empty table.
+    /// An empty table. Makes the dummy hash for unknown users now (one
+    /// argon2id hash, tens of milliseconds), see
+    /// [`password::warm_up`](crate::password::warm_up).
     pub fn new() -> Self {
+        crate::password::warm_up();
         InMemoryUsers {
             users: HashMap::new(),
         }

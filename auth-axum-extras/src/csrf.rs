@@ -39,7 +39,22 @@ pub struct CrossOriginProtection {
 
 /// Why a request was refused as cross-origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CrossOrigin(pub &'static str);
+pub struct CrossOrigin(&'static str);
+
+impl CrossOrigin {
+    /// Which header gave the request away.
+    pub fn reason(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CrossOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for CrossOrigin {}
 
 impl CrossOriginProtection {
     /// Same-origin only, no allow-list.
@@ -49,8 +64,11 @@ impl CrossOriginProtection {
 
     /// Also accepts requests from `origin` (exact `scheme://host[:port]`, as
     /// browsers send it), for a front end served from another origin.
+    /// A trailing `/` is dropped and the origin compared case-insensitively.
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
-        self.allowed.push(origin.into());
+        let origin: String = origin.into();
+        self.allowed
+            .push(origin.trim_end_matches('/').to_ascii_lowercase());
         self
     }
 
@@ -80,7 +98,9 @@ impl CrossOriginProtection {
                     .map_err(|_| CrossOrigin("unreadable Origin header"))?,
             ),
         };
-        let allowed = |o: Option<&str>| o.is_some_and(|o| self.allowed.iter().any(|a| a == o));
+        let allowed = |o: Option<&str>| {
+            o.is_some_and(|o| self.allowed.iter().any(|a| a.eq_ignore_ascii_case(o)))
+        };
 
         if let Some(site) = headers.get("sec-fetch-site") {
             return match site.as_bytes() {
@@ -132,7 +152,7 @@ mod tests {
 
     #[test]
     fn every_branch_of_the_rule() {
-        let c = CrossOriginProtection::new().allow_origin("https://app.example");
+        let c = CrossOriginProtection::new().allow_origin("https://App.example/");
         // Neither header: a non-browser client.
         assert!(c.check(&h(&[("host", "api.example")]), None).is_ok());
         // Sec-Fetch-Site.

@@ -87,7 +87,8 @@ impl ApiError {
     pub(crate) fn from_rejection(rejection: auth_tower::Rejection, realm: &str) -> Self {
         let code = rejection
             .class()
-            .map_or("invalid_token", |class| code_of(class));
+            // RFC 6750 §3.1: no error code in the challenge without credentials.
+            .map_or("missing_token", code_of);
         let description = rejection.description();
         let parts = rejection.into_response::<()>(realm, false);
         let mut err = ApiError::new(parts.status(), code, description);

@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use tokio::sync::Semaphore;
 
 /// Hashing failed (the system random source was unavailable).
 #[derive(Debug, thiserror::Error)]
@@ -42,12 +43,32 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
 /// still costs one verification against a dummy hash and returns `false`.
 /// An unparsable stored hash is logged and returns `false`. Runs on tokio's
 /// blocking pool.
+///
+/// At most [`MAX_CONCURRENT_HASHES`] verifications run at once (each takes
+/// 19 MiB); the others wait their turn, so a flood of logins costs time, not
+/// memory.
 pub async fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    static PERMITS: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
+    let Ok(_permit) = PERMITS.acquire().await else {
+        return false;
+    };
     let password = password.to_owned();
     let stored = stored.map(str::to_owned);
     let verdict =
         tokio::task::spawn_blocking(move || verify_blocking(&password, stored.as_deref()));
     verdict.await.unwrap_or(false)
+}
+
+/// How many password verifications [`verify_password`] runs at once.
+pub const MAX_CONCURRENT_HASHES: usize = 8;
+
+/// Makes the dummy hash now rather than on the first unknown-user login, so
+/// that login is not slower than the others.
+/// [`InMemoryUsers::new`](crate::InMemoryUsers::new) calls it; custom
+/// verifiers using [`verify_password`] may call it at start-up. Blocks for
+/// one hash.
+pub fn warm_up() {
+    let _ = dummy_hash();
 }
 
 /// [`verify_password`] on the calling thread.

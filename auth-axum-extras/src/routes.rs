@@ -17,7 +17,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::{LogoutTokens, NoClaims, TokenAuthority, TokenPair};
+use auth_core::{ErrorClass, LogoutTokens, NoClaims, TokenAuthority, TokenPair};
 use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
 use axum::Router;
 use axum::extract::{Request, State};
@@ -179,6 +179,12 @@ struct LoginBody {
     password: String,
 }
 
+/// The refresh tokens a request carries.
+struct PresentedTokens {
+    body: Option<String>,
+    cookie: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct RefreshBody {
     #[serde(rename = "refreshToken")]
@@ -231,8 +237,8 @@ impl<V: CredentialVerifier> Shared<V> {
         self.csrf
             .check(req.headers(), req.uri().authority())
             .map_err(|why| {
-                tracing::info!(reason = why.0, path = %req.uri().path(), "request refused: cross-origin");
-                ApiError::new(StatusCode::FORBIDDEN, "cross_origin_request", why.0)
+                tracing::info!(reason = why.reason(), path = %req.uri().path(), "request refused: cross-origin");
+                ApiError::new(StatusCode::FORBIDDEN, "cross_origin_request", why.reason())
             })
     }
 
@@ -277,47 +283,74 @@ impl<V: CredentialVerifier> Shared<V> {
             .issue(&verified.subject, &verified.claims)
             .await?;
         tracing::info!(sid = %pair.session_id, "login");
-        Ok(self.tokens(&pair))
+        self.tokens(&pair)
     }
 
-    /// The refresh token from the JSON body, else from the cookie.
-    async fn refresh_token(&self, req: Request) -> Result<(HeaderMap, Option<String>), ApiError> {
+    /// The refresh tokens of the JSON body and of the cookie.
+    async fn refresh_tokens(&self, req: Request) -> Result<(HeaderMap, PresentedTokens), ApiError> {
         let (parts, body) = req.into_parts();
-        let from_body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
+        let body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
             .await?
             .and_then(|b| b.refresh_token);
-        let token = from_body.or_else(|| self.cookie.read(&parts.headers).map(str::to_owned));
-        Ok((parts.headers, token))
+        let cookie = self
+            .cookie
+            .read(&parts.headers)
+            .map_err(ApiError::bad_request)?
+            .map(str::to_owned);
+        Ok((parts.headers, PresentedTokens { body, cookie }))
     }
 
     async fn refresh(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
-        let (_, token) = self.refresh_token(req).await?;
-        let Some(token) = token else {
+        let (_, tokens) = self.refresh_tokens(req).await?;
+        // The body wins: a client that sends one means it.
+        let Some(token) = tokens.body.or(tokens.cookie) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "no refresh token in the body or the cookie",
             ));
         };
-        let pair = self.authority.refresh(&token).await?;
-        Ok(self.tokens(&pair))
+        let pair = self.authority.refresh(&token).await.map_err(|e| {
+            // An oversized refresh token is as invalid as any other: 401.
+            if e.class() == ErrorClass::InvalidRequest {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.description())
+            } else {
+                ApiError::from(e)
+            }
+        })?;
+        self.tokens(&pair)
     }
 
     async fn logout(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
-        let (headers, refresh) = self.refresh_token(req).await?;
+        let (headers, tokens) = self.refresh_tokens(req).await?;
         // A malformed Authorization header revokes nothing, like an invalid token.
         let access = TokenSource::Bearer.read(&headers).ok().flatten();
         let outcome = self
             .authority
             .logout(LogoutTokens {
-                refresh_token: refresh.as_deref(),
+                refresh_token: tokens.body.as_deref().or(tokens.cookie.as_deref()),
                 access_token: access,
             })
             .await?;
+        let mut sessions = outcome.sessions_revoked;
+        // The cookie is cleared below, so its session must end too even when
+        // the body named another one.
+        if let (Some(body), Some(cookie)) = (&tokens.body, &tokens.cookie)
+            && body != cookie
+        {
+            let more = self
+                .authority
+                .logout(LogoutTokens {
+                    refresh_token: Some(cookie),
+                    access_token: None,
+                })
+                .await?;
+            sessions += more.sessions_revoked;
+        }
         tracing::info!(
-            sessions = outcome.sessions_revoked,
+            sessions,
             access_token = outcome.access_token_revoked,
             "logout"
         );
@@ -346,8 +379,15 @@ impl<V: CredentialVerifier> Shared<V> {
     }
 
     /// 200 with the pair as JSON and the refresh cookie.
-    fn tokens(&self, pair: &TokenPair) -> Response {
-        let body = serde_json::to_vec(pair).unwrap_or_default();
+    fn tokens(&self, pair: &TokenPair) -> Result<Response, ApiError> {
+        let body = serde_json::to_vec(pair).map_err(|e| {
+            tracing::error!(error = %e, "token pair did not serialize");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the tokens could not be written",
+            )
+        })?;
         let mut res = Response::new(Body::from(body));
         let h = res.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -359,7 +399,7 @@ impl<V: CredentialVerifier> Shared<V> {
         {
             h.insert(SET_COOKIE, cookie);
         }
-        res
+        Ok(res)
     }
 
     fn no_content_clearing_cookie(&self) -> Response {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{
     Auth, AuthRoutes, CrossOriginProtection, InMemoryUsers, MaybeAuth, RefreshCookie, RequireRole,
-    Role,
+    RequireScope, Role, Scope,
 };
 use auth_core::store::MemoryStore;
 use auth_core::{Algorithm, Key, KeySet, ManualClock, RoleClaims, TokenAuthority};
@@ -27,6 +27,11 @@ use serde_json::{Value, json};
 struct Admin;
 impl Role for Admin {
     const NAME: &'static str = "admin";
+}
+
+struct Audit;
+impl Scope for Audit {
+    const NAME: &'static str = "audit:read";
 }
 
 struct Server {
@@ -105,6 +110,16 @@ async fn server_with(
         .route(
             "/admin",
             get(|admin: RequireRole<Admin>| async move { admin.sub.clone() }),
+        )
+        .route(
+            "/audit",
+            get(|a: RequireScope<Audit>| async move { a.sub.clone() }),
+        )
+        .route(
+            "/dynamic",
+            get(|auth: Auth<RoleClaims>| async move {
+                auth.require_role("admin").map(|()| auth.sub.clone())
+            }),
         )
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
     let optional = Router::new()
@@ -364,7 +379,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_session() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_refreshes_have_one_winner_and_no_fork() {
     let s = Arc::new(server().await);
     let pair = s.login_ok("alice").await;
@@ -380,7 +395,13 @@ async fn eight_concurrent_refreshes_have_one_winner_and_no_fork() {
         let r = t.await.unwrap();
         match r.status.as_u16() {
             200 => winners.push(r),
-            401 => {}
+            401 => {
+                assert!(r.set_cookie().is_none(), "a loser gets no cookie");
+                assert!(
+                    r.json.get("accessToken").is_none(),
+                    "a loser gets no tokens"
+                );
+            }
             other => panic!("unexpected {other}: {}", r.json),
         }
     }
@@ -571,7 +592,7 @@ async fn extractors_answer_401_and_403_in_the_rfc6750_shape() {
     let r = s.get("/unguarded", Some(&alice.token("accessToken"))).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.headers["www-authenticate"], "Bearer realm=\"api\"");
-    assert_eq!(r.json["error"], "invalid_token");
+    assert_eq!(r.json["error"], "missing_token");
 
     let r = s.get("/admin", Some(&alice.token("accessToken"))).await;
     assert_eq!(r.status, 403);
@@ -593,6 +614,44 @@ async fn extractors_answer_401_and_403_in_the_rfc6750_shape() {
         "hello alice"
     );
     assert_eq!(s.get("/hello", Some("garbage")).await.status, 401);
+
+    // Scope guard and run-time checks.
+    let r = s.get("/audit", Some(&root.token("accessToken"))).await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("scope=\"audit:read\"")
+    );
+    let scoped = s
+        .authority
+        .issue(
+            "auditor",
+            &RoleClaims {
+                roles: vec![],
+                scope: Some("profile audit:read".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let r = s.get("/audit", Some(&scoped.access_token)).await;
+    assert_eq!(
+        (r.status, r.json.as_str()),
+        (StatusCode::OK, Some("auditor"))
+    );
+    assert_eq!(
+        s.get("/dynamic", Some(&alice.token("accessToken")))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        s.get("/dynamic", Some(&root.token("accessToken")))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -643,4 +702,86 @@ fn bad_configurations_are_errors_not_panics() {
         routes().cookie(RefreshCookie::new().name("__Host-rt"))
     ));
     assert!(!build(routes().prefix("/api/auth/")));
+}
+
+#[tokio::test]
+async fn a_refresh_cookie_sent_twice_with_different_values_is_refused() {
+    let s = server().await;
+    let mine = s.login_ok("alice").await;
+    let planted = s.login_ok("root").await;
+    let header = format!(
+        "refresh_token={}; refresh_token={}",
+        planted.token("refreshToken"),
+        mine.token("refreshToken")
+    );
+    let r = s.post("/auth/refresh", &[("cookie", &header)], None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json["error"], "invalid_request");
+    // Both tokens are untouched.
+    assert_eq!(
+        s.refresh_body(&mine.token("refreshToken")).await.status,
+        200
+    );
+    assert_eq!(
+        s.refresh_body(&planted.token("refreshToken")).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_cookie_session_even_when_the_body_names_another() {
+    let s = server().await;
+    let a = s.login_ok("alice").await;
+    let b = s.login_ok("alice").await;
+    let cookie = format!("refresh_token={}", b.token("refreshToken"));
+    let body = json!({ "refreshToken": a.token("refreshToken") }).to_string();
+    let r = s
+        .post("/auth/logout", &[("cookie", &cookie)], Some(&body))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(s.refresh_body(&a.token("refreshToken")).await.status, 401);
+    assert_eq!(s.refresh_body(&b.token("refreshToken")).await.status, 401);
+}
+
+#[tokio::test]
+async fn logout_with_expired_tokens_still_ends_the_session() {
+    let s = server().await;
+    let pair = s.login_ok("alice").await;
+    let sid_count = || async { s.authority.sessions("alice").await.unwrap().len() };
+    assert_eq!(sid_count().await, 1);
+    s.clock.advance(Duration::from_secs(3600)); // the access token is expired
+    let bearer = format!("Bearer {}", pair.token("accessToken"));
+    assert_eq!(
+        s.post("/auth/logout", &[("authorization", &bearer)], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(sid_count().await, 0);
+    assert_eq!(
+        s.refresh_body(&pair.token("refreshToken")).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn a_custom_prefix_moves_routes_and_cookie_path() {
+    let s = server_with(Algorithm::EdDSA, |r| r.prefix("/api/session")).await;
+    let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
+    assert_eq!(s.post("/auth/login", &[], Some(&body)).await.status, 404);
+    let r = s.post("/api/session/login", &[], Some(&body)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.set_cookie().unwrap().path(), Some("/api/session"));
+    let huge = json!({ "refreshToken": "x".repeat(20_000) }).to_string();
+    assert_eq!(
+        s.post("/api/session/refresh", &[], Some(&huge))
+            .await
+            .status,
+        413
+    );
+    let big = json!({ "refreshToken": "x".repeat(9_000) }).to_string();
+    assert_eq!(
+        s.post("/api/session/refresh", &[], Some(&big)).await.status,
+        401
+    );
 }
