@@ -50,6 +50,10 @@ pub use crate::error::{RevokedBy, StoreError};
 
 mod memory;
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+mod redis_store;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisStore, RedisStoreBuilder};
 
 /// A boxed, `Send` future, as returned by the store's less frequent operations.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -23,6 +23,9 @@
 //! # }
 //! ```
 
+#[cfg(feature = "redis")]
+pub mod redis_server;
+
 use serde::Serialize;
 use uuid::Uuid;
 

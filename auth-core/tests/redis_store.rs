@@ -1,0 +1,270 @@
+//! The Redis store against a real `redis-server` started by the test: the
+//! shared store suite, two instances on one Redis, and a Redis killed with
+//! SIGKILL and restarted from its append-only file.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::store::{NewSession, RedisStore, RotateOutcome, Rotation, Store, Verdict};
+use auth_core::testing::redis_server::RedisServer;
+use auth_core::testing::store_suite;
+use auth_core::{Clock, RevokedBy, StoreError, SystemClock, TokenRef};
+use uuid::Uuid;
+
+fn prefix() -> String {
+    format!("t{}:", Uuid::new_v4().simple())
+}
+
+async fn store(server: &RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::builder(server.url())
+        .prefix(prefix)
+        .build()
+        .await
+        .expect("store")
+}
+
+fn session(subject: &str, now: u64) -> NewSession {
+    NewSession {
+        sid: Uuid::new_v4(),
+        subject: subject.into(),
+        refresh_jti: Uuid::new_v4(),
+        created_at: now,
+        refresh_expires_at: now + 3600,
+        expires_at: now + 7200,
+        revoke_until: now + 7205,
+        claims: "{}".into(),
+    }
+}
+
+fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
+    TokenRef {
+        jti: Uuid::new_v4(),
+        sid: s.sid,
+        sub: &s.subject,
+        iat,
+    }
+}
+
+/// Polls `check` until it refuses; returns how long that took.
+async fn refused_within(store: &RedisStore, t: &TokenRef<'_>, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if let Ok(Verdict::Revoked(_)) = store.check(t).await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not refused within {limit:?} on the other instance"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_suite_passes_on_redis() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let url = server.url();
+    store_suite::run_all(|clock| {
+        let url = url.clone();
+        async move {
+            Arc::new(
+                RedisStore::builder(url)
+                    .prefix(prefix())
+                    .clock(clock)
+                    .build()
+                    .await
+                    .expect("store"),
+            ) as Arc<dyn Store>
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_reach_the_other_instance_within_100ms() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (store(&server, &p).await, store(&server, &p).await);
+    let now = SystemClock.now();
+
+    let s = session("alice", now);
+    a.create_session(s.clone()).await.unwrap();
+    let t = token(&s, now);
+    assert_eq!(b.check(&t).await.unwrap(), Verdict::Allowed);
+
+    // A token, a session, a subject: each revoked on A, refused on B.
+    a.revoke_token(t.jti, now + 60).await.unwrap();
+    let d1 = refused_within(&b, &t, Duration::from_millis(100)).await;
+    let other = token(&s, now);
+    assert!(b.revoke_session(s.sid, now + 60).await.unwrap());
+    let d2 = refused_within(&a, &other, Duration::from_millis(100)).await;
+    let s2 = session("bob", now);
+    b.create_session(s2.clone()).await.unwrap();
+    let bob = token(&s2, now - 10);
+    assert_eq!(a.revoke_subject("bob", now, now + 60).await.unwrap(), 1);
+    let d3 = refused_within(&b, &bob, Duration::from_millis(100)).await;
+    eprintln!("cross-instance revocation delays: {d1:?} {d2:?} {d3:?}");
+    assert!(a.sessions("bob").await.unwrap().is_empty());
+
+    // Nothing lingers without a TTL.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{p}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    for key in keys {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "{key} has no TTL ({ttl})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_rotations_across_instances_have_one_winner() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let stores = [store(&server, &p).await, store(&server, &p).await];
+    let now = SystemClock.now();
+    let s = session("alice", now);
+    stores[0].create_session(s.clone()).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let r = Rotation {
+                sid: s.sid,
+                presented: s.refresh_jti,
+                next: Uuid::new_v4(),
+                now,
+                refresh_ttl: 3600,
+                grace: 2,
+            };
+            tokio::spawn(async move { store.rotate(r).await.unwrap() })
+        })
+        .collect();
+    let mut rotated = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            RotateOutcome::Rotated(_) => rotated += 1,
+            RotateOutcome::Superseded => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+
+    // A stale token past the grace revokes the session on both instances.
+    let stale = Rotation {
+        sid: s.sid,
+        presented: s.refresh_jti,
+        next: Uuid::new_v4(),
+        now: now + 10,
+        refresh_ttl: 3600,
+        grace: 2,
+    };
+    assert_eq!(
+        stores[1].rotate(stale).await.unwrap(),
+        RotateOutcome::Reused
+    );
+    let t = token(&s, now);
+    refused_within(&stores[0], &t, Duration::from_millis(100)).await;
+    assert_eq!(
+        stores[1].check(&t).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Session)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_redis_fails_closed_and_recovers_with_every_revocation() {
+    let Some(mut server) = RedisServer::start_persistent() else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (store(&server, &p).await, store(&server, &p).await);
+    let now = SystemClock.now();
+    let s = session("alice", now);
+    a.create_session(s.clone()).await.unwrap();
+    let revoked = token(&s, now);
+    a.revoke_token(revoked.jti, now + 600).await.unwrap();
+    let fine = token(&s, now);
+
+    server.kill();
+    // Fail closed: checks refuse once the feed is seen down, writes error.
+    let start = Instant::now();
+    while a.is_in_sync() || b.is_in_sync() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "outage not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(matches!(
+        a.check(&fine).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let r = Rotation {
+        sid: s.sid,
+        presented: s.refresh_jti,
+        next: Uuid::new_v4(),
+        now,
+        refresh_ttl: 3600,
+        grace: 2,
+    };
+    assert!(a.rotate(r).await.is_err());
+    assert!(b.revoke_token(Uuid::new_v4(), now + 60).await.is_err());
+
+    server.restart();
+    let start = Instant::now();
+    while !(a.is_in_sync() && b.is_in_sync()) {
+        assert!(start.elapsed() < Duration::from_secs(10), "no recovery");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing revoked before the outage is forgotten; the session survived.
+    assert_eq!(
+        a.check(&revoked).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Token)
+    );
+    assert_eq!(a.check(&fine).await.unwrap(), Verdict::Allowed);
+    assert!(matches!(
+        a.rotate(r).await.unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
+    // A fresh instance loads the revocation from Redis itself.
+    let c = store(&server, &p).await;
+    assert_eq!(
+        c.check(&revoked).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Token)
+    );
+    // And the feed works again: revoked on B, refused on A.
+    b.revoke_token(fine.jti, now + 60).await.unwrap();
+    refused_within(&a, &fine, Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_clear_error() {
+    let err = RedisStore::builder("redis://127.0.0.1:1")
+        .timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    let err = RedisStore::builder("redis://127.0.0.1:1")
+        .prefix("bad prefix*")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prefix"), "{err}");
+}
