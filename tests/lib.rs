@@ -15,12 +15,36 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-/// A server started in this process, stopped when dropped.
+/// A server started in this process, stopped when dropped. Dereferences to
+/// a [`Client`] of it.
 pub struct Instance {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    client: HyperClient<HttpConnector, Full<Bytes>>,
+    client: Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl std::ops::Deref for Instance {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// An HTTP client of one server.
+#[derive(Clone)]
+pub struct Client {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Client {
+    /// A client of the server at `addr`.
+    pub fn new(addr: SocketAddr) -> Client {
+        Client {
+            addr,
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+        }
+    }
 }
 
 /// An answer, its body parsed as JSON when it is JSON.
@@ -75,12 +99,13 @@ impl Instance {
             let _ = stopped.await;
         }));
         Ok(Instance {
-            addr,
-            client: HyperClient::builder(TokioExecutor::new()).build_http(),
+            client: Client::new(addr),
             stop: Some(stop),
         })
     }
+}
 
+impl Client {
     /// Sends a request; `body` is sent as JSON.
     pub async fn send(
         &self,
@@ -101,7 +126,7 @@ impl Instance {
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
             .expect("request");
-        let res = self.client.request(req).await.expect("the server answers");
+        let res = self.http.request(req).await.expect("the server answers");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();

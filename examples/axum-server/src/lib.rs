@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RequireRole, Role};
-use auth_core::store::Store;
+use auth_core::store::{RedisStore, Store};
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
 use axum::routing::get;
@@ -155,11 +155,26 @@ pub fn demo_users() -> Result<InMemoryUsers<RoleClaims>, Error> {
         ))
 }
 
-/// The revocation store the flags ask for.
+/// The revocation store the flags ask for: Redis with `--redis-url`, else
+/// `None` (the authority's in-memory default).
 pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
-    match &args.redis_url {
-        None => Ok(None),
-        Some(_) => Err("--redis-url: this build has no Redis store".into()),
+    let Some(url) = &args.redis_url else {
+        return Ok(None);
+    };
+    let store = RedisStore::builder(url.as_str())
+        .build()
+        .await
+        .map_err(|e| format!("--redis-url {}: {e}", redact(url)))?;
+    Ok(Some(Arc::new(store)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 

@@ -1,0 +1,178 @@
+//! Two example-server processes on one real Redis: sessions, rotation and
+//! revocation hold across both, and a Redis killed with SIGKILL and restarted
+//! from its append-only file is survived without restarting them.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use auth_core::testing::redis_server::RedisServer;
+use contract_tests::{Client, Reply};
+use http::Method;
+use tokio::process::{Child, Command};
+
+const SECRET: &str = "a-shared-secret-of-at-least-32-bytes-for-both";
+
+/// An example-server process, killed when dropped.
+struct Server {
+    client: Client,
+    _child: Child,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+async fn spawn(redis: &RedisServer) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
+        .args(["--addr", &addr.to_string(), "--redis-url", &redis.url()])
+        .env("AUTH_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("example-axum-server starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "example-axum-server did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Server {
+        client: Client::new(addr),
+        _child: child,
+    }
+}
+
+async fn logout(s: &Client, pair: &Reply) -> Reply {
+    let bearer = format!("Bearer {}", pair.field("accessToken"));
+    let body = serde_json::json!({ "refreshToken": pair.field("refreshToken") }).to_string();
+    s.send(
+        Method::POST,
+        "/auth/logout",
+        &[("authorization", &bearer)],
+        Some(&body),
+    )
+    .await
+}
+
+/// Polls `GET /profile` until it answers `status`; returns how long it took.
+async fn profile_becomes(s: &Client, access: &str, status: u16, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if s.get("/profile", Some(access)).await.status == status {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "/profile not {status} within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_sessions_rotation_and_revocation() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (spawn(&redis).await, spawn(&redis).await);
+
+    let first = a.login("alice", "alice-password").await;
+    assert_eq!(first.status, 200);
+    // Refresh on B of a session made on A.
+    let second = b.refresh_by_cookie(&first.set_cookie().unwrap()).await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    let access = second.field("accessToken");
+    assert_eq!(a.get("/profile", Some(&access)).await.status, 200);
+
+    // Logout on B: A refuses the access token within 100 ms.
+    assert_eq!(logout(&b, &second).await.status, 204);
+    let delay = profile_becomes(&a, &access, 401, Duration::from_millis(100)).await;
+    eprintln!("logout on B refused on A after {delay:?}");
+    assert_eq!(
+        a.refresh_by_cookie(&second.set_cookie().unwrap())
+            .await
+            .status,
+        401
+    );
+
+    // Eight concurrent refreshes with one token, alternating instances.
+    let pair = b.login("alice", "alice-password").await;
+    let cookie = pair.set_cookie().unwrap().into_owned();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let client = if i % 2 == 0 {
+                (*a).clone()
+            } else {
+                (*b).clone()
+            };
+            let cookie = cookie.clone();
+            tokio::spawn(async move { client.refresh_by_cookie(&cookie).await.status })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap().as_u16() {
+            200 => wins += 1,
+            401 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one refresh wins across instances");
+
+    // A stale token replayed later revokes the session everywhere.
+    tokio::time::sleep(Duration::from_millis(2100)).await; // past the reuse grace
+    assert_eq!(a.refresh_by_cookie(&cookie).await.status, 401);
+    assert_eq!(
+        b.get("/profile", Some(&pair.field("accessToken")))
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_fails_closed_then_recovers_without_forgetting() {
+    let Some(mut redis) = RedisServer::start_persistent() else {
+        return;
+    };
+    let (a, b) = (spawn(&redis).await, spawn(&redis).await);
+    let ended = a.login("alice", "alice-password").await;
+    assert_eq!(logout(&b, &ended).await.status, 204);
+    let live = a.login("root", "root-password").await;
+    let live_access = live.field("accessToken");
+    assert_eq!(b.get("/profile", Some(&live_access)).await.status, 200);
+
+    redis.kill();
+    // Fail closed: 503, on checks and on refresh.
+    profile_becomes(&a, &live_access, 503, Duration::from_secs(5)).await;
+    profile_becomes(&b, &live_access, 503, Duration::from_secs(5)).await;
+    let r = a.refresh_by_cookie(&live.set_cookie().unwrap()).await;
+    assert_eq!(r.status, 503);
+
+    redis.restart();
+    // Back by themselves, with the revocation made before the outage.
+    profile_becomes(&a, &live_access, 200, Duration::from_secs(10)).await;
+    profile_becomes(&b, &live_access, 200, Duration::from_secs(10)).await;
+    for s in [&a, &b] {
+        let r = s.get("/profile", Some(&ended.field("accessToken"))).await;
+        assert_eq!(r.status, 401, "a revocation was forgotten");
+    }
+    let r = b.refresh_by_cookie(&live.set_cookie().unwrap()).await;
+    assert_eq!(
+        r.status, 200,
+        "the session survived the restart: {}",
+        r.json
+    );
+}
