@@ -226,12 +226,15 @@ async fn a_killed_redis_fails_closed_and_recovers_with_every_revocation() {
     assert!(a.rotate(r).await.is_err());
     assert!(b.revoke_token(Uuid::new_v4(), now + 60).await.is_err());
 
+    // Down long enough for every reconnect backoff to reach its ceiling.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     server.restart();
     let start = Instant::now();
     while !(a.is_in_sync() && b.is_in_sync()) {
         assert!(start.elapsed() < Duration::from_secs(10), "no recovery");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    eprintln!("recovered {:?} after the restart", start.elapsed());
     // Nothing revoked before the outage is forgotten; the session survived.
     assert_eq!(
         a.check(&revoked).await.unwrap(),
@@ -267,4 +270,27 @@ async fn an_unreachable_redis_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("prefix"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_stays_in_sync_across_health_pings() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // Pings every 100 ms: ten of them must all pass.
+    let store = RedisStore::builder(server.url())
+        .prefix(prefix())
+        .timeout(Duration::from_millis(100))
+        .build()
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(1) {
+        assert!(
+            store.is_in_sync(),
+            "feed dropped after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

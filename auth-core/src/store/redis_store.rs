@@ -602,7 +602,7 @@ impl Listener {
                 _ = &mut stopped => return,
                 () = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(1));
+            backoff = (backoff * 2).min(Duration::from_millis(500));
         }
     }
 
@@ -617,6 +617,7 @@ impl Listener {
             pubsub.subscribe(&self.channel).await.map_err(error)?;
             let (mut sink, mut stream) = pubsub.split();
             let loaded = self.resync().await?;
+            self.wake_writer().await?;
             self.in_sync.store(true, Ordering::Release);
             self.synced.send_replace(true);
             tracing::info!(revocations = loaded, "Redis revocation feed in sync");
@@ -632,7 +633,7 @@ impl Listener {
                         None => return Err(StoreError::Unavailable("redis: subscription closed".into())),
                     },
                     _ = ping.tick() => {
-                        match tokio::time::timeout(self.timeout, sink.ping::<String>()).await {
+                        match tokio::time::timeout(self.timeout, sink.ping::<::redis::Value>()).await {
                             Ok(Ok(_)) => {}
                             Ok(Err(e)) => return Err(error(e)),
                             Err(_) => return Err(StoreError::Unavailable("redis: ping timed out".into())),
@@ -648,9 +649,31 @@ impl Listener {
         }
     }
 
+    /// Makes the shared connection reconnect now: after a long outage it
+    /// answers its next command with the last connection error and only then
+    /// reconnects, which would fail one write after the feed is back.
+    async fn wake_writer(&self) -> Result<(), StoreError> {
+        let mut last = None;
+        for _ in 0..5 {
+            let mut conn = self.conn.clone();
+            match ::redis::cmd("PING").query_async::<String>(&mut conn).await {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(error(e)),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(last.unwrap_or_else(|| StoreError::Unavailable("redis: no answer".into())))
+    }
+
     /// Loads every revocation from Redis into the mirror; returns how many.
     async fn resync(&self) -> Result<usize, StoreError> {
-        let mut conn = self.conn.clone();
+        // A connection of its own: the shared manager may still be backing
+        // off from the outage.
+        let mut conn =
+            tokio::time::timeout(self.timeout, self.client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| StoreError::Unavailable("redis: connect timed out".into()))?
+                .map_err(error)?;
         let mut loaded = 0;
         for kind in ["jti", "rsid", "cut"] {
             let pattern = format!("{}{kind}:*", self.prefix);
