@@ -347,12 +347,8 @@ fn cap(t: u64) -> u64 {
     t.min(MAX_SECS)
 }
 
-fn parse_u64(s: Option<&String>) -> Result<u64, StoreError> {
-    s.and_then(|s| s.parse().ok())
-        .ok_or_else(|| StoreError::Unavailable("redis: malformed reply".into()))
-}
-
-fn parse_uuid(s: Option<&String>) -> Result<Uuid, StoreError> {
+/// A field of a script's reply.
+fn parse<T: std::str::FromStr>(s: Option<&String>) -> Result<T, StoreError> {
     s.and_then(|s| s.parse().ok())
         .ok_or_else(|| StoreError::Unavailable("redis: malformed reply".into()))
 }
@@ -367,13 +363,13 @@ fn record(sid: Uuid, pairs: &[String]) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         sid,
         subject: get("sub").cloned().unwrap_or_default(),
-        current_jti: parse_uuid(get("cur"))?,
+        current_jti: parse::<Uuid>(get("cur"))?,
         previous_jti: get("prev").and_then(|p| p.parse().ok()),
-        created_at: parse_u64(get("created"))?,
-        last_refreshed_at: parse_u64(get("last"))?,
-        refresh_expires_at: parse_u64(get("rexp"))?,
-        expires_at: parse_u64(get("exp"))?,
-        revoke_until: parse_u64(get("ru"))?,
+        created_at: parse::<u64>(get("created"))?,
+        last_refreshed_at: parse::<u64>(get("last"))?,
+        refresh_expires_at: parse::<u64>(get("rexp"))?,
+        expires_at: parse::<u64>(get("exp"))?,
+        revoke_until: parse::<u64>(get("ru"))?,
         claims: get("claims").cloned().unwrap_or_default(),
     })
 }
@@ -433,13 +429,13 @@ impl Inner {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;
-        let revoked = parse_u64(out.first())?;
-        let (cutoff, until) = (parse_u64(out.get(1))?, parse_u64(out.get(2))?);
+        let revoked = parse::<u64>(out.first())?;
+        let (cutoff, until) = (parse::<u64>(out.get(1))?, parse::<u64>(out.get(2))?);
         self.mirror.revoke_subject(subject, cutoff, until).await?;
         for pair in out.get(3..).unwrap_or_default().chunks_exact(2) {
-            let sid = parse_uuid(pair.first())?;
+            let sid = parse::<Uuid>(pair.first())?;
             self.mirror
-                .revoke_session(sid, parse_u64(pair.get(1))?)
+                .revoke_session(sid, parse::<u64>(pair.get(1))?)
                 .await?;
         }
         Ok(usize::try_from(revoked).unwrap_or(usize::MAX))
@@ -485,7 +481,7 @@ impl Inner {
             Some("superseded") => RotateOutcome::Superseded,
             Some("reused") => {
                 self.mirror
-                    .revoke_session(r.sid, parse_u64(out.get(1))?)
+                    .revoke_session(r.sid, parse::<u64>(out.get(1))?)
                     .await?;
                 RotateOutcome::Reused
             }
