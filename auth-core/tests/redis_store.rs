@@ -109,6 +109,8 @@ async fn revocations_reach_the_other_instance_within_100ms() {
     let d3 = refused_within(&b, &bob, Duration::from_millis(100)).await;
     eprintln!("cross-instance revocation delays: {d1:?} {d2:?} {d3:?}");
     assert!(a.sessions("bob").await.unwrap().is_empty());
+    // A live session stays, so its record and index are checked too.
+    a.create_session(session("carol", now)).await.unwrap();
 
     // Nothing lingers without a TTL.
     let mut conn = redis::Client::open(server.url())
@@ -121,7 +123,12 @@ async fn revocations_reach_the_other_instance_within_100ms() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(!keys.is_empty());
+    for kind in ["jti:", "rsid:", "cut:", "sess:", "subj:"] {
+        assert!(
+            keys.iter().any(|k| k.starts_with(&format!("{p}{kind}"))),
+            "no {kind} key in {keys:?}"
+        );
+    }
     for key in keys {
         let ttl: i64 = redis::cmd("TTL")
             .arg(&key)
@@ -223,8 +230,11 @@ async fn a_killed_redis_fails_closed_and_recovers_with_every_revocation() {
         refresh_ttl: 3600,
         grace: 2,
     };
-    assert!(a.rotate(r).await.is_err());
-    assert!(b.revoke_token(Uuid::new_v4(), now + 60).await.is_err());
+    assert!(matches!(a.rotate(r).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(
+        b.revoke_token(Uuid::new_v4(), now + 60).await,
+        Err(StoreError::Unavailable(_))
+    ));
 
     // Down long enough for every reconnect backoff to reach its ceiling.
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -293,4 +303,54 @@ async fn the_feed_stays_in_sync_across_health_pings() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_redis_is_noticed_by_the_heartbeat() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::builder(server.url())
+        .prefix(prefix())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap();
+    let s = session("alice", SystemClock.now());
+    let t = token(&s, s.created_at);
+    assert_eq!(store.check(&t).await.unwrap(), Verdict::Allowed);
+    // Redis stops answering anyone for 1.5 s, connections open: a partition.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("ALL")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while store.is_in_sync() {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "silence not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("silence noticed after {:?}", start.elapsed());
+    assert!(matches!(
+        store.check(&t).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    while !store.is_in_sync() {
+        assert!(
+            start.elapsed() < Duration::from_secs(6),
+            "no recovery after the pause"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(store.check(&t).await.unwrap(), Verdict::Allowed);
 }

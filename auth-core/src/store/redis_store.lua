@@ -25,7 +25,7 @@ local function revoke_sid(p, sid, u, now, ch)
   if f[1] then
     u = math.max(u, tonumber(f[1]))
     redis.call('DEL', sk)
-    redis.call('SREM', p .. 'subj:' .. f[2], sid)
+    redis.call('ZREM', p .. 'subj:' .. f[2], sid)
     live = 1
   end
   deny(p .. 'rsid:' .. sid, u, now, ch, 's ' .. sid .. ' ' .. int(u))

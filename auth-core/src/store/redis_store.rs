@@ -16,10 +16,17 @@
 //!   instance was cut off is missed.
 //! - While the subscription is down, checks fail closed
 //!   ([`StoreError::Unavailable`], 503 from the layer); writes fail closed
-//!   too. Both recover by themselves when Redis is back.
+//!   too. Both recover by themselves when Redis is back. A closed connection
+//!   is noticed at once; a silent one (a partition) by a heartbeat: checks
+//!   refuse once nothing was heard from Redis for the timeout (1 s by
+//!   default), pings going out every quarter of it.
+//! - Pub/sub ignores the database number: deployments sharing a Redis
+//!   server need distinct prefixes, not just distinct databases.
+//! - Tested with Redis 7.0.
 //! - Keys: `{prefix}jti:{jti}`, `{prefix}rsid:{sid}`, `{prefix}cut:{subject}`
 //!   (value: the `until`, plus the cut-off), `{prefix}sess:{sid}` (a hash) and
-//!   `{prefix}subj:{subject}` (a set of sids). Every key has a TTL equal to the
+//!   `{prefix}subj:{subject}` (the subject's sids, scored by session end,
+//!   ended ones dropped at each login). Every key has a TTL equal to the
 //!   lifetime of what it shadows, so nothing grows without bound. Revocations
 //!   go to `{prefix}events`.
 //!
@@ -45,9 +52,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisError, Script};
@@ -107,7 +114,7 @@ if u > now then
 end
 redis.call('PUBLISH', ch, 'c ' .. int(c) .. ' ' .. int(u) .. ' ' .. sub)
 local sk = p .. 'subj:' .. sub
-local sids = redis.call('SMEMBERS', sk)
+local sids = redis.call('ZRANGE', sk, 0, -1)
 redis.call('DEL', sk)
 local n = 0
 local out = {'', int(c), int(u)}
@@ -131,10 +138,12 @@ redis.call('HSET', sk, 'sub', sub, 'cur', ARGV[4], 'prev', '', 'created', ARGV[5
 local exp = tonumber(ARGV[7])
 redis.call('EXPIRE', sk, int(math.max(math.min(tonumber(ARGV[6]), exp) - now, 1)))
 local subj = p .. 'subj:' .. sub
-redis.call('SADD', subj, sid)
-local st = int(math.max(exp - now, 1))
-redis.call('EXPIRE', subj, st, 'NX')
-redis.call('EXPIRE', subj, st, 'GT')
+-- The index is scored by each session's end: ended ones are dropped here,
+-- and the key lives as long as its longest session.
+redis.call('ZADD', subj, int(exp), sid)
+redis.call('ZREMRANGEBYSCORE', subj, '-inf', int(now))
+local last = redis.call('ZRANGE', subj, -1, -1, 'WITHSCORES')
+redis.call('EXPIRE', subj, int(math.max(tonumber(last[2] or exp) - now, 1)))
 return 1
 "#
 );
@@ -150,7 +159,7 @@ if not f[1] then
 end
 local last, rexp, exp = tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
 if f[1] ~= presented then
-  if now - last < grace and f[2] == presented then
+  if math.max(now - last, 0) < grace and f[2] == presented then
     return {'superseded'}
   end
   local _, u = revoke_sid(p, sid, 0, now, ch)
@@ -158,7 +167,7 @@ if f[1] ~= presented then
 end
 if now >= math.min(rexp, exp) then
   redis.call('DEL', sk)
-  redis.call('SREM', p .. 'subj:' .. f[7], sid)
+  redis.call('ZREM', p .. 'subj:' .. f[7], sid)
   return {'expired'}
 end
 local nrexp = math.min(now + ttl, exp)
@@ -190,7 +199,7 @@ struct Inner {
     channel: String,
     clock: Arc<dyn Clock>,
     mirror: MemoryStore,
-    in_sync: Arc<AtomicBool>,
+    health: Arc<Health>,
     scripts: Scripts,
     /// Dropped with the store: ends the subscription task.
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -200,7 +209,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.inner.prefix)
-            .field("in_sync", &self.inner.in_sync.load(Ordering::Relaxed))
+            .field("in_sync", &self.inner.health.in_sync())
             .field("mirror_entries", &self.inner.mirror.len())
             .finish_non_exhaustive()
     }
@@ -230,7 +239,7 @@ impl RedisStore {
     /// Whether the local mirror is subscribed and synchronized; while it is
     /// not, checks fail closed.
     pub fn is_in_sync(&self) -> bool {
-        self.inner.in_sync.load(Ordering::Acquire)
+        self.inner.health.in_sync()
     }
 
     /// How many revocations the local mirror holds.
@@ -248,9 +257,10 @@ impl RedisStoreBuilder {
     }
 
     /// The timeout for connecting and for each command; past it an operation
-    /// fails closed.
+    /// fails closed. Also how long the revocation feed may stay silent before
+    /// checks fail closed. At least 10 ms.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.max(Duration::from_millis(10));
         self
     }
 
@@ -286,7 +296,7 @@ impl RedisStoreBuilder {
             .map_err(error)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let mirror = MemoryStore::builder().clock(clock.clone()).build();
-        let in_sync = Arc::new(AtomicBool::new(false));
+        let health = Arc::new(Health::new(self.timeout));
         let channel = format!("{}events", self.prefix);
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
@@ -296,12 +306,13 @@ impl RedisStoreBuilder {
             prefix: self.prefix.clone(),
             channel: channel.clone(),
             mirror: mirror.clone(),
-            in_sync: in_sync.clone(),
+            health: health.clone(),
             timeout: self.timeout,
             synced: synced_tx,
         };
         tokio::spawn(listener.run(stopped));
-        let first_sync = tokio::time::timeout(self.timeout * 5, synced_rx.wait_for(|s| *s)).await;
+        let first_sync =
+            tokio::time::timeout(self.timeout.saturating_mul(5), synced_rx.wait_for(|s| *s)).await;
         if !matches!(first_sync, Ok(Ok(_))) {
             return Err(StoreError::Unavailable(
                 "could not subscribe to Redis and load the revocations".into(),
@@ -314,7 +325,7 @@ impl RedisStoreBuilder {
                 channel,
                 clock,
                 mirror,
-                in_sync,
+                health,
                 scripts: Scripts {
                     revoke_token: Script::new(REVOKE_TOKEN),
                     revoke_session: Script::new(REVOKE_SESSION),
@@ -331,7 +342,18 @@ impl RedisStoreBuilder {
 /// Maps a Redis failure onto the store's errors: anything about reaching
 /// Redis is `Unavailable` (503, retry), the rest `Backend`.
 fn error(e: RedisError) -> StoreError {
-    if e.is_io_error()
+    use ::redis::{ErrorKind, ServerErrorKind};
+    let transient = matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::ReadOnly
+        )
+    );
+    if transient
+        || e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
@@ -493,8 +515,10 @@ impl Inner {
 
     async fn sessions(&self, subject: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.conn.clone();
-        let sids: Vec<String> = ::redis::cmd("SMEMBERS")
+        let sids: Vec<String> = ::redis::cmd("ZRANGE")
             .arg(format!("{}subj:{subject}", self.prefix))
+            .arg(0)
+            .arg(-1)
             .query_async(&mut conn)
             .await
             .map_err(error)?;
@@ -526,7 +550,7 @@ impl Inner {
 
 impl Store for RedisStore {
     fn check(&self, token: &TokenRef<'_>) -> Check {
-        if !self.inner.in_sync.load(Ordering::Acquire) {
+        if !self.inner.health.in_sync() {
             return Check::ready(Err(StoreError::Unavailable(
                 "the Redis revocation feed is down".into(),
             )));
@@ -574,9 +598,61 @@ struct Listener {
     prefix: String,
     channel: String,
     mirror: MemoryStore,
-    in_sync: Arc<AtomicBool>,
+    health: Arc<Health>,
     timeout: Duration,
     synced: tokio::sync::watch::Sender<bool>,
+}
+
+/// Whether the mirror can be trusted: subscribed and synchronized, and heard
+/// from Redis recently.
+struct Health {
+    synced: AtomicBool,
+    epoch: Instant,
+    /// Milliseconds since `epoch` when Redis last answered on the feed.
+    last_heard: AtomicU64,
+    silence_ms: u64,
+}
+
+impl Health {
+    fn new(silence: Duration) -> Self {
+        Health {
+            synced: AtomicBool::new(false),
+            epoch: Instant::now(),
+            last_heard: AtomicU64::new(0),
+            silence_ms: u64::try_from(silence.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn heard(&self) {
+        self.last_heard.store(self.now_ms(), Ordering::Release);
+    }
+
+    fn set_synced(&self, synced: bool) -> bool {
+        if synced {
+            self.heard();
+        }
+        self.synced.swap(synced, Ordering::AcqRel)
+    }
+
+    fn in_sync(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+            && self
+                .now_ms()
+                .saturating_sub(self.last_heard.load(Ordering::Acquire))
+                <= self.silence_ms
+    }
+}
+
+impl Drop for Listener {
+    /// However the task ends (the store dropped, a panic, the runtime shutting
+    /// down), checks must stop trusting the mirror.
+    fn drop(&mut self) {
+        self.health.set_synced(false);
+    }
 }
 
 impl Listener {
@@ -587,8 +663,10 @@ impl Listener {
                 _ = &mut stopped => return,
                 outcome = self.follow() => outcome,
             };
-            let was_in_sync = self.in_sync.swap(false, Ordering::AcqRel);
-            if was_in_sync {
+            let was_in_sync = self.health.set_synced(false);
+            if !*self.synced.borrow() {
+                tracing::warn!(error = %outcome, "Redis revocation feed not up yet");
+            } else if was_in_sync {
                 tracing::error!(error = %outcome, "Redis revocation feed lost: failing closed until it is back");
                 backoff = Duration::from_millis(50);
             } else {
@@ -606,31 +684,36 @@ impl Listener {
     /// returns why it stopped.
     async fn follow(&self) -> StoreError {
         let result: Result<(), StoreError> = async {
+            let timed_out = || StoreError::Unavailable("redis: timed out".into());
             let mut pubsub = tokio::time::timeout(self.timeout, self.client.get_async_pubsub())
                 .await
-                .map_err(|_| StoreError::Unavailable("redis: connect timed out".into()))?
+                .map_err(|_| timed_out())?
                 .map_err(error)?;
-            pubsub.subscribe(&self.channel).await.map_err(error)?;
+            tokio::time::timeout(self.timeout, pubsub.subscribe(&self.channel))
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(error)?;
             let (mut sink, mut stream) = pubsub.split();
             let loaded = self.resync().await?;
             self.wake_writer().await?;
-            self.in_sync.store(true, Ordering::Release);
+            // Events that arrived during the resync, before trusting the mirror.
+            while let Ok(Some(msg)) = tokio::time::timeout(Duration::ZERO, next(&mut stream)).await {
+                self.receive(msg).await;
+            }
+            self.health.set_synced(true);
             self.synced.send_replace(true);
             tracing::info!(revocations = loaded, "Redis revocation feed in sync");
-            let mut ping = tokio::time::interval(self.timeout);
+            let mut ping = tokio::time::interval(self.timeout / 4);
             ping.tick().await;
             loop {
                 tokio::select! {
                     msg = next(&mut stream) => match msg {
-                        Some(msg) => match msg.get_payload::<String>() {
-                            Ok(payload) => self.apply(&payload).await,
-                            Err(e) => tracing::warn!(error = %e, "unreadable revocation event"),
-                        },
+                        Some(msg) => self.receive(msg).await,
                         None => return Err(StoreError::Unavailable("redis: subscription closed".into())),
                     },
                     _ = ping.tick() => {
                         match tokio::time::timeout(self.timeout, sink.ping::<::redis::Value>()).await {
-                            Ok(Ok(_)) => {}
+                            Ok(Ok(_)) => self.health.heard(),
                             Ok(Err(e)) => return Err(error(e)),
                             Err(_) => return Err(StoreError::Unavailable("redis: ping timed out".into())),
                         }
@@ -642,6 +725,14 @@ impl Listener {
         match result {
             Ok(()) => StoreError::Unavailable("redis: subscription ended".into()),
             Err(e) => e,
+        }
+    }
+
+    async fn receive(&self, msg: ::redis::Msg) {
+        self.health.heard();
+        match msg.get_payload::<String>() {
+            Ok(payload) => self.apply(&payload).await,
+            Err(e) => tracing::warn!(error = %e, "unreadable revocation event"),
         }
     }
 
@@ -661,56 +752,70 @@ impl Listener {
         Err(last.unwrap_or_else(|| StoreError::Unavailable("redis: no answer".into())))
     }
 
-    /// Loads every revocation from Redis into the mirror; returns how many.
+    /// Loads every revocation from Redis into the mirror, in one `SCAN` pass
+    /// over the prefix; returns how many.
     async fn resync(&self) -> Result<usize, StoreError> {
         // A connection of its own: the shared manager may still be backing
         // off from the outage.
-        let mut conn =
-            tokio::time::timeout(self.timeout, self.client.get_multiplexed_async_connection())
-                .await
-                .map_err(|_| StoreError::Unavailable("redis: connect timed out".into()))?
-                .map_err(error)?;
+        let config = ::redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(error)?;
+        let pattern = format!("{}*", self.prefix);
         let mut loaded = 0;
-        for kind in ["jti", "rsid", "cut"] {
-            let pattern = format!("{}{kind}:*", self.prefix);
-            let mut cursor: u64 = 0;
-            loop {
-                let (next_cursor, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
+        let mut cursor: u64 = 0;
+        loop {
+            let (next_cursor, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(error)?;
+            // Revocation keys only: `jti:`, `rsid:`, `cut:`.
+            let wanted: Vec<(&'static str, &str, &String)> = keys
+                .iter()
+                .filter_map(|key| {
+                    let rest = key.get(self.prefix.len()..)?;
+                    let (kind, id) = rest.split_once(':')?;
+                    let kind = match kind {
+                        "jti" => "j",
+                        "rsid" => "s",
+                        "cut" => "c",
+                        _ => return None,
+                    };
+                    Some((kind, id, key))
+                })
+                .collect();
+            if !wanted.is_empty() {
+                let names: Vec<&String> = wanted.iter().map(|(_, _, key)| *key).collect();
+                let values: Vec<Option<String>> = ::redis::cmd("MGET")
+                    .arg(&names)
                     .query_async(&mut conn)
                     .await
                     .map_err(error)?;
-                if !keys.is_empty() {
-                    let values: Vec<Option<String>> = ::redis::cmd("MGET")
-                        .arg(&keys)
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(error)?;
-                    let strip = self.prefix.len() + kind.len() + 1;
-                    for (key, value) in keys.iter().zip(values) {
-                        let (Some(id), Some(value)) = (key.get(strip..), value) else {
-                            continue;
-                        };
-                        let event = match kind {
-                            "jti" => format!("j {id} {value}"),
-                            "rsid" => format!("s {id} {value}"),
-                            _ => format!("c {value} {id}"),
-                        };
-                        self.apply(&event).await;
-                        loaded += 1;
-                    }
-                }
-                cursor = next_cursor;
-                if cursor == 0 {
-                    break;
+                for ((kind, id, _), value) in wanted.iter().zip(values) {
+                    let Some(value) = value else { continue };
+                    let event = if *kind == "c" {
+                        format!("c {value} {id}")
+                    } else {
+                        format!("{kind} {id} {value}")
+                    };
+                    self.apply(&event).await;
+                    loaded += 1;
                 }
             }
+            cursor = next_cursor;
+            if cursor == 0 {
+                return Ok(loaded);
+            }
         }
-        Ok(loaded)
     }
 
     /// Applies one event: `j <jti> <until>`, `s <sid> <until>` or

@@ -118,18 +118,33 @@ async fn two_instances_share_sessions_rotation_and_revocation() {
                 (*b).clone()
             };
             let cookie = cookie.clone();
-            tokio::spawn(async move { client.refresh_by_cookie(&cookie).await.status })
+            tokio::spawn(async move { client.refresh_by_cookie(&cookie).await })
         })
         .collect();
-    let mut wins = 0;
+    let mut winners = Vec::new();
     for t in tasks {
-        match t.await.unwrap().as_u16() {
-            200 => wins += 1,
+        let r = t.await.unwrap();
+        match r.status.as_u16() {
+            200 => winners.push(r),
             401 => {}
             other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(wins, 1, "exactly one refresh wins across instances");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one refresh wins across instances"
+    );
+    // The losers were superseded, not reuse: the winner's pair lives on.
+    let winner = &winners[0];
+    assert_eq!(
+        a.get("/profile", Some(&winner.field("accessToken")))
+            .await
+            .status,
+        200
+    );
+    let next = b.refresh_by_cookie(&winner.set_cookie().unwrap()).await;
+    assert_eq!(next.status, 200, "{}", next.json);
 
     // A stale token replayed later revokes the session everywhere.
     tokio::time::sleep(Duration::from_millis(2100)).await; // past the reuse grace
@@ -174,5 +189,19 @@ async fn a_redis_restart_fails_closed_then_recovers_without_forgetting() {
         r.status, 200,
         "the session survived the restart: {}",
         r.json
+    );
+    // A process started after the restart knows the revocation from Redis
+    // itself (its append-only file), not from a mirror.
+    let c = spawn(&redis).await;
+    let revoked = c.get("/profile", Some(&ended.field("accessToken"))).await;
+    assert_eq!(
+        revoked.status, 401,
+        "Redis forgot a revocation across its restart"
+    );
+    assert_eq!(
+        c.get("/profile", Some(&r.field("accessToken")))
+            .await
+            .status,
+        200
     );
 }
