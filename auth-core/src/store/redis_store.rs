@@ -22,6 +22,11 @@
 //!   default), pings going out every quarter of it.
 //! - Pub/sub ignores the database number: deployments sharing a Redis
 //!   server need distinct prefixes, not just distinct databases.
+//! - A rotation whose reply is lost after Redis committed it (a timeout at
+//!   the wrong moment) reports a failure; the client's retry of the same
+//!   refresh token is then superseded within the reuse grace, or reuse after
+//!   it. Entry TTLs are computed from the writer's clock, so a writer whose
+//!   clock runs ahead keeps entries for less time by that skew.
 //! - Tested with Redis 7.0.
 //! - Keys: `{prefix}jti:{jti}`, `{prefix}rsid:{sid}`, `{prefix}cut:{subject}`
 //!   (value: the `until`, plus the cut-off), `{prefix}sess:{sid}` (a hash) and
