@@ -116,17 +116,23 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     /// into any `Router<S>`.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, RoutesError> {
         let prefix = self.prefix.trim_end_matches('/').to_owned();
-        if !prefix.is_empty() && !prefix.starts_with('/') {
+        // Plain path characters only: axum panics on malformed route patterns.
+        let path_ok = |p: &str| {
+            p.starts_with('/')
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
+        };
+        if !prefix.is_empty() && !path_ok(&prefix) {
             return Err(RoutesError(format!(
-                "prefix {prefix:?} must start with '/'"
+                "prefix {prefix:?} must start with '/' and hold only letters, digits and -._~/"
             )));
         }
         let cookie = self.cookie.with_default_path(&prefix);
         cookie.check().map_err(RoutesError)?;
         let jwks_path = self.jwks_path.unwrap_or_else(|| format!("{prefix}/jwks"));
-        if !jwks_path.starts_with('/') {
+        if !path_ok(&jwks_path) {
             return Err(RoutesError(format!(
-                "JWKS path {jwks_path:?} must start with '/'"
+                "JWKS path {jwks_path:?} must start with '/' and hold only letters, digits and -._~/"
             )));
         }
         let jwks = self.authority.keys().jwks();

@@ -701,7 +701,19 @@ fn bad_configurations_are_errors_not_panics() {
     assert!(build(
         routes().cookie(RefreshCookie::new().name("__Host-rt"))
     ));
+    assert!(!build(
+        routes().cookie(RefreshCookie::new().name("__Host-rt").path("/"))
+    ));
+    assert!(build(
+        routes().cookie(RefreshCookie::new().path("/a;Domain=evil"))
+    ));
+    assert!(build(routes().cookie(RefreshCookie::new().domain("a b"))));
+    // Route patterns axum would panic on, or capture with.
+    assert!(build(routes().prefix("/a{b")));
+    assert!(build(routes().prefix("/auth/{id}")));
+    assert!(build(routes().jwks_path("/.well-known/*jwks")));
     assert!(!build(routes().prefix("/api/auth/")));
+    assert!(!build(routes().prefix("")));
 }
 
 #[tokio::test]
