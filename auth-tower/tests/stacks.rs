@@ -116,12 +116,17 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// `GET path` with `Authorization: Bearer <token>`.
+async fn get_bearer(addr: SocketAddr, path: &str, token: &str) -> Reply {
+    get_with(addr, path, &[("authorization", &bearer(token))]).await
+}
+
 #[tokio::test]
 async fn axum_protected_route_accepts_a_valid_token_and_hands_over_typed_claims() {
     let app = app();
     let addr = serve_protected(&app).await;
     let token = access(&app, &["user"]).await;
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
+    let r = get_bearer(addr, "/profile", &token).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "alice"));
     let lower = format!("bearer {token}");
     assert_eq!(
@@ -162,7 +167,7 @@ async fn axum_refusals_carry_the_exact_status_and_challenge() {
         .test_tokens()
         .expired_access("alice", &RoleClaims::default())
         .expect("mint");
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&expired))]).await;
+    let r = get_bearer(addr, "/profile", &expired).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.challenge, Some(invalid("the token has expired")));
 
@@ -172,7 +177,7 @@ async fn axum_refusals_carry_the_exact_status_and_challenge() {
         .revoked_access("alice", &RoleClaims::default())
         .await
         .expect("mint");
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&revoked))]).await;
+    let r = get_bearer(addr, "/profile", &revoked).await;
     assert_eq!(
         (r.status, r.challenge),
         (
@@ -186,17 +191,12 @@ async fn axum_refusals_carry_the_exact_status_and_challenge() {
         .issue("alice", &RoleClaims::default())
         .await
         .expect("issue");
-    let r = get_with(
-        addr,
-        "/profile",
-        &[("authorization", &bearer(&pair.refresh_token))],
-    )
-    .await;
+    let r = get_bearer(addr, "/profile", &pair.refresh_token).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.challenge, Some(invalid("the token is of the wrong type")));
 
     let huge = "a".repeat(9000);
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&huge))]).await;
+    let r = get_bearer(addr, "/profile", &huge).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -206,16 +206,12 @@ async fn axum_a_token_expires_when_the_clock_moves() {
     let addr = serve_protected(&app).await;
     let token = access(&app, &[]).await;
     assert_eq!(
-        get_with(addr, "/profile", &[("authorization", &bearer(&token))])
-            .await
-            .status,
+        get_bearer(addr, "/profile", &token).await.status,
         StatusCode::OK
     );
     app.clock.advance(std::time::Duration::from_secs(16 * 60));
     assert_eq!(
-        get_with(addr, "/profile", &[("authorization", &bearer(&token))])
-            .await
-            .status,
+        get_bearer(addr, "/profile", &token).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -232,7 +228,7 @@ async fn axum_optional_mode_passes_anonymous_requests_but_not_bad_tokens() {
     let r = get_with(addr, "/profile", &[("authorization", "Bearer garbage")]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let token = access(&app, &[]).await;
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
+    let r = get_bearer(addr, "/profile", &token).await;
     assert_eq!(r.body, "alice");
     // The role guard refuses an anonymous request with 401, not 403.
     assert_eq!(
@@ -246,14 +242,14 @@ async fn axum_role_guard_answers_403_insufficient_scope() {
     let app = app();
     let addr = serve_protected(&app).await;
     let user = access(&app, &["user"]).await;
-    let r = get_with(addr, "/admin", &[("authorization", &bearer(&user))]).await;
+    let r = get_bearer(addr, "/admin", &user).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let challenge = r.challenge.expect("challenge");
     assert!(
         challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"admin\"")
     );
     let admin = access(&app, &["user", "admin"]).await;
-    let r = get_with(addr, "/admin", &[("authorization", &bearer(&admin))]).await;
+    let r = get_bearer(addr, "/admin", &admin).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "admin area"));
 }
 
@@ -324,7 +320,7 @@ async fn axum_a_store_that_answers_later_is_awaited_and_one_that_is_down_gives_5
     let app = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), false))));
     let addr = serve_protected(&app).await;
     let token = access(&app, &[]).await;
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
+    let r = get_bearer(addr, "/profile", &token).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "alice"));
     let revoked = app
         .authority
@@ -333,16 +329,14 @@ async fn axum_a_store_that_answers_later_is_awaited_and_one_that_is_down_gives_5
         .await
         .expect("mint");
     assert_eq!(
-        get_with(addr, "/profile", &[("authorization", &bearer(&revoked))])
-            .await
-            .status,
+        get_bearer(addr, "/profile", &revoked).await.status,
         StatusCode::UNAUTHORIZED
     );
 
     let down = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), true))));
     let addr = serve_protected(&down).await;
     let token = access(&down, &[]).await;
-    let r = get_with(addr, "/profile", &[("authorization", &bearer(&token))]).await;
+    let r = get_bearer(addr, "/profile", &token).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.challenge, None);
 }
@@ -381,7 +375,7 @@ async fn hyper_service_fn_behind_the_same_layer() {
         (StatusCode::UNAUTHORIZED, Some("Bearer realm=\"api\""))
     );
     let token = access(&app, &[]).await;
-    let r = get_with(addr, "/", &[("authorization", &bearer(&token))]).await;
+    let r = get_bearer(addr, "/", &token).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "alice"));
     let r = get_with(addr, "/", &[("authorization", "Bearer x.y.z")]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
