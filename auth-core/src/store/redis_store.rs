@@ -20,14 +20,6 @@
 //!   is noticed at once; a silent one (a partition) by a heartbeat: checks
 //!   refuse once nothing was heard from Redis for the timeout (1 s by
 //!   default), pings going out every quarter of it.
-//! - Pub/sub ignores the database number: deployments sharing a Redis
-//!   server need distinct prefixes, not just distinct databases.
-//! - A rotation whose reply is lost after Redis committed it (a timeout at
-//!   the wrong moment) reports a failure; the client's retry of the same
-//!   refresh token is then superseded within the reuse grace, or reuse after
-//!   it. Entry TTLs are computed from the writer's clock, so a writer whose
-//!   clock runs ahead keeps entries for less time by that skew.
-//! - Tested with Redis 7.0.
 //! - Keys: `{prefix}jti:{jti}`, `{prefix}rsid:{sid}`, `{prefix}cut:{subject}`
 //!   (value: the `until`, plus the cut-off), `{prefix}sess:{sid}` (a hash) and
 //!   `{prefix}subj:{subject}` (the subject's sids, scored by session end,
@@ -35,11 +27,20 @@
 //!   lifetime of what it shadows, so nothing grows without bound. Revocations
 //!   go to `{prefix}events`.
 //!
-//! A production Redis holding revocations should persist them
-//! (`appendonly yes`): a revocation lost by Redis is forgotten by the mirrors
-//! at their next resync only if they restart, but a fresh instance would not
-//! learn it. The scripts build their keys from the prefix, so use a single
-//! Redis (or a primary with replicas), not Redis Cluster.
+//! # Deployment notes
+//!
+//! - Persist revocations (`appendonly yes`): running instances keep what
+//!   they mirrored through a Redis restart, but an instance started after a
+//!   Redis that lost its data would not learn those revocations.
+//! - Pub/sub ignores the database number: deployments sharing a Redis
+//!   server need distinct prefixes, not just distinct databases.
+//! - The scripts build their keys from the prefix, so use a single Redis (or
+//!   a primary with replicas), not Redis Cluster. Tested with Redis 7.0.
+//! - A rotation whose reply is lost after Redis committed it (a timeout at
+//!   the wrong moment) reports a failure; the client's retry of the same
+//!   refresh token is then superseded within the reuse grace, or reuse after
+//!   it. Entry TTLs are computed from the writer's clock, so a writer whose
+//!   clock runs ahead keeps entries for less time by that skew.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -58,11 +59,11 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisError, Script};
+use futures_core::Stream;
 use uuid::Uuid;
 
 use super::{
@@ -856,12 +857,5 @@ impl Listener {
 
 /// The next message of a subscription stream.
 async fn next(stream: &mut ::redis::aio::PubSubStream) -> Option<::redis::Msg> {
-    std::future::poll_fn(|cx| {
-        let stream: Pin<&mut ::redis::aio::PubSubStream> = Pin::new(&mut *stream);
-        match futures_core::Stream::poll_next(stream, cx) {
-            Poll::Ready(item) => Poll::Ready(item),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
+    std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
 }
