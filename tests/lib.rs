@@ -1,12 +1,10 @@
-//! Helpers for the example-server contract tests: start the server from its
-//! command-line flags on a loopback port, and talk to it with a real HTTP
-//! client.
+//! A real HTTP client for the end-to-end tests (the example-server contract,
+//! the auth routes of auth-axum-extras, the multi-process Redis tests): JSON
+//! bodies in, status, headers and JSON out, parsed `Set-Cookie`.
 
 use std::net::SocketAddr;
 
-use clap::Parser;
 use cookie::Cookie;
-use example_axum_server::Args;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -14,20 +12,6 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-
-/// A server started in this process, stopped when dropped. Dereferences to
-/// a [`Client`] of it.
-pub struct Instance {
-    client: Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl std::ops::Deref for Instance {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        &self.client
-    }
-}
 
 /// An HTTP client of one server.
 #[derive(Clone)]
@@ -59,10 +43,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The `Set-Cookie` header, parsed.
+    /// The `Set-Cookie` header, parsed; panics when it does not parse.
     pub fn set_cookie(&self) -> Option<Cookie<'static>> {
         let v = self.headers.get(http::header::SET_COOKIE)?;
-        Cookie::parse(v.to_str().ok()?.to_owned()).ok()
+        Some(Cookie::parse(v.to_str().ok()?.to_owned()).expect("Set-Cookie parses"))
     }
 
     /// A string field of the JSON body.
@@ -74,39 +58,9 @@ impl Reply {
     }
 }
 
-/// Parses flags as the binary would (`--addr` defaults to a free port here).
-pub fn args(flags: &[&str]) -> Result<Args, clap::Error> {
-    let mut argv = vec!["example-axum-server", "--addr", "127.0.0.1:0"];
-    argv.extend_from_slice(flags);
-    Args::try_parse_from(argv)
-}
-
-impl Instance {
-    /// Starts the example server with these flags and `AUTH_JWT_SECRET`.
-    pub async fn start(flags: &[&str], secret: Option<&str>) -> Result<Instance, String> {
-        let args = args(flags).map_err(|e| e.to_string())?;
-        let authority = example_axum_server::authority(&args, secret.map(str::to_owned))
-            .await
-            .map_err(|e| e.to_string())?;
-        let users = example_axum_server::demo_users().map_err(|e| e.to_string())?;
-        let app = example_axum_server::app(authority, users).map_err(|e| e.to_string())?;
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(example_axum_server::serve(listener, app, async move {
-            let _ = stopped.await;
-        }));
-        Ok(Instance {
-            client: Client::new(addr),
-            stop: Some(stop),
-        })
-    }
-}
-
 impl Client {
-    /// Sends a request; `body` is sent as JSON.
+    /// Sends a request; `body` is sent as JSON unless `headers` name another
+    /// content type.
     pub async fn send(
         &self,
         method: Method,
@@ -117,7 +71,11 @@ impl Client {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("http://{}{}", self.addr, path));
-        if body.is_some() {
+        if body.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             req = req.header("content-type", "application/json");
         }
         for (k, v) in headers {
@@ -143,6 +101,11 @@ impl Client {
         }
     }
 
+    /// `POST path`.
+    pub async fn post(&self, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Reply {
+        self.send(Method::POST, path, headers, body).await
+    }
+
     /// `GET path`, with a bearer token if given.
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
         let auth = bearer.map(|t| format!("Bearer {t}"));
@@ -154,22 +117,19 @@ impl Client {
     /// `POST /auth/login`.
     pub async fn login(&self, user: &str, password: &str) -> Reply {
         let body = json!({ "username": user, "password": password }).to_string();
-        self.send(Method::POST, "/auth/login", &[], Some(&body))
-            .await
+        self.post("/auth/login", &[], Some(&body)).await
+    }
+
+    /// `POST /auth/refresh` with `{"refreshToken"}` in the body.
+    pub async fn refresh_body(&self, token: &str) -> Reply {
+        let body = json!({ "refreshToken": token }).to_string();
+        self.post("/auth/refresh", &[], Some(&body)).await
     }
 
     /// `POST /auth/refresh` with the token in the cookie only, no body.
     pub async fn refresh_by_cookie(&self, cookie: &Cookie<'_>) -> Reply {
         let header = format!("{}={}", cookie.name(), cookie.value());
-        self.send(Method::POST, "/auth/refresh", &[("cookie", &header)], None)
+        self.post("/auth/refresh", &[("cookie", &header)], None)
             .await
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
