@@ -6,15 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use auth_core::store::{Check, Verdict};
-use auth_core::{AccessClaims, AuthError};
+use auth_core::AccessClaims;
+use auth_core::store::Check;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::layer::Config;
 use crate::rejection::Rejection;
-use crate::service::log;
+use crate::service::{log, refusal};
 
 pin_project! {
     /// The future [`AuthService`](crate::AuthService) returns.
@@ -110,12 +110,7 @@ where
                         state.set(State::Rejected { res: None });
                         continue;
                     };
-                    let refusal = match verdict {
-                        Ok(Verdict::Allowed) => None,
-                        Ok(Verdict::Revoked(by)) => Some(AuthError::Revoked(by)),
-                        Err(e) => Some(AuthError::Store(e)),
-                    };
-                    match refusal {
+                    match refusal(verdict) {
                         None => {
                             let Pending {
                                 mut service,

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use auth_core::store::Verdict;
+use auth_core::store::{StoreError, Verdict};
 use auth_core::{AccessClaims, AuthError};
 use http::{Request, Response};
 use serde::de::DeserializeOwned;
@@ -86,14 +86,13 @@ where
             Err(e) => return reject(Rejection::Token(e), req.headers()),
         };
         match c.validator.check(&claims.token_ref()).now() {
-            Ok(Ok(Verdict::Allowed)) => {
-                req.extensions_mut().insert(claims);
-                ResponseFuture::inner(self.inner.call(req))
-            }
-            Ok(Ok(Verdict::Revoked(by))) => {
-                reject(Rejection::Token(AuthError::Revoked(by)), req.headers())
-            }
-            Ok(Err(e)) => reject(Rejection::Token(AuthError::Store(e)), req.headers()),
+            Ok(verdict) => match refusal(verdict) {
+                None => {
+                    req.extensions_mut().insert(claims);
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Some(e) => reject(Rejection::Token(e), req.headers()),
+            },
             Err(pending) => {
                 // The store must do I/O. Take the service that was driven to
                 // readiness and leave a fresh clone in its place (tower's
@@ -104,6 +103,16 @@ where
                 ResponseFuture::checking(pending, ready, req, claims, self.config.clone(), grpc)
             }
         }
+    }
+}
+
+/// Why the store's verdict refuses the token, if it does: revoked, or the
+/// store unavailable (fail closed).
+pub(crate) fn refusal(verdict: Result<Verdict, StoreError>) -> Option<AuthError> {
+    match verdict {
+        Ok(Verdict::Allowed) => None,
+        Ok(Verdict::Revoked(by)) => Some(AuthError::Revoked(by)),
+        Err(e) => Some(AuthError::Store(e)),
     }
 }
 
