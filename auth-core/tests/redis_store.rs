@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::store::{NewSession, RedisStore, RotateOutcome, Rotation, Store, Verdict};
+use auth_core::store::{RedisStore, RotateOutcome, Store, Verdict};
 use auth_core::testing::redis_server::RedisServer;
-use auth_core::testing::store_suite;
+use auth_core::testing::store_suite::{self, rotation_with_grace, session, token};
 use auth_core::{Clock, RevokedBy, StoreError, SystemClock, TokenRef};
 use uuid::Uuid;
 
@@ -31,28 +31,6 @@ async fn store_with_timeout(server: &RedisServer, timeout: Duration) -> RedisSto
         .build()
         .await
         .expect("store")
-}
-
-fn session(subject: &str, now: u64) -> NewSession {
-    NewSession {
-        sid: Uuid::new_v4(),
-        subject: subject.into(),
-        refresh_jti: Uuid::new_v4(),
-        created_at: now,
-        refresh_expires_at: now + 3600,
-        expires_at: now + 7200,
-        revoke_until: now + 7205,
-        claims: "{}".into(),
-    }
-}
-
-fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
-    TokenRef {
-        jti: Uuid::new_v4(),
-        sid: s.sid,
-        sub: &s.subject,
-        iat,
-    }
 }
 
 /// Polls `check` until it refuses; returns how long that took.
@@ -162,14 +140,7 @@ async fn concurrent_rotations_across_instances_have_one_winner() {
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let store = stores[i % 2].clone();
-            let r = Rotation {
-                sid: s.sid,
-                presented: s.refresh_jti,
-                next: Uuid::new_v4(),
-                now,
-                refresh_ttl: 3600,
-                grace: 2,
-            };
+            let r = rotation_with_grace(&s, s.refresh_jti, now, 2);
             tokio::spawn(async move { store.rotate(r).await.unwrap() })
         })
         .collect();
@@ -184,14 +155,7 @@ async fn concurrent_rotations_across_instances_have_one_winner() {
     assert_eq!(rotated, 1);
 
     // A stale token past the grace revokes the session on both instances.
-    let stale = Rotation {
-        sid: s.sid,
-        presented: s.refresh_jti,
-        next: Uuid::new_v4(),
-        now: now + 10,
-        refresh_ttl: 3600,
-        grace: 2,
-    };
+    let stale = rotation_with_grace(&s, s.refresh_jti, now + 10, 2);
     assert_eq!(
         stores[1].rotate(stale).await.unwrap(),
         RotateOutcome::Reused
@@ -232,14 +196,7 @@ async fn a_killed_redis_fails_closed_and_recovers_with_every_revocation() {
         a.check(&fine).await,
         Err(StoreError::Unavailable(_))
     ));
-    let r = Rotation {
-        sid: s.sid,
-        presented: s.refresh_jti,
-        next: Uuid::new_v4(),
-        now,
-        refresh_ttl: 3600,
-        grace: 2,
-    };
+    let r = rotation_with_grace(&s, s.refresh_jti, now, 2);
     assert!(matches!(a.rotate(r).await, Err(StoreError::Unavailable(_))));
     assert!(matches!(
         b.revoke_token(Uuid::new_v4(), now + 60).await,

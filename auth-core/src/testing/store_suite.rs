@@ -58,7 +58,9 @@ where
     case!(sessions_are_listed_per_subject_oldest_first);
 }
 
-fn session(subject: &str, now: u64) -> NewSession {
+/// A session of `subject` created at `now`: refresh token for an hour,
+/// session for two. Also a building block for store-specific tests.
+pub fn session(subject: &str, now: u64) -> NewSession {
     NewSession {
         sid: Uuid::new_v4(),
         subject: subject.to_owned(),
@@ -71,7 +73,8 @@ fn session(subject: &str, now: u64) -> NewSession {
     }
 }
 
-fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
+/// A fresh token (new `jti`) of session `s`, issued at `iat`.
+pub fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
     TokenRef {
         jti: Uuid::new_v4(),
         sid: s.sid,
@@ -80,7 +83,8 @@ fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
     }
 }
 
-fn rotation(s: &NewSession, presented: Uuid, now: u64) -> Rotation {
+/// A rotation of `s` presenting `presented` at `now`, strict (no grace).
+pub fn rotation(s: &NewSession, presented: Uuid, now: u64) -> Rotation {
     Rotation {
         sid: s.sid,
         presented,
@@ -91,7 +95,8 @@ fn rotation(s: &NewSession, presented: Uuid, now: u64) -> Rotation {
     }
 }
 
-fn rotation_with_grace(s: &NewSession, presented: Uuid, now: u64, grace: u64) -> Rotation {
+/// [`rotation`] with a reuse grace of `grace` seconds.
+pub fn rotation_with_grace(s: &NewSession, presented: Uuid, now: u64, grace: u64) -> Rotation {
     Rotation {
         grace,
         ..rotation(s, presented, now)

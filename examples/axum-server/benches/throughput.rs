@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use auth_core::store::{NewSession, RedisStore, Store, Verdict};
+use auth_core::store::{RedisStore, Store, Verdict};
 use auth_core::testing::redis_server::RedisServer;
-use auth_core::{Algorithm, Clock, Key, KeySet, RoleClaims, SystemClock, TokenAuthority, TokenRef};
+use auth_core::testing::store_suite::{session, token};
+use auth_core::{Algorithm, Clock, Key, KeySet, RoleClaims, SystemClock, TokenAuthority};
 use auth_tower::AuthLayer;
 use axum::Router;
 use axum::routing::get;
@@ -98,22 +99,8 @@ async fn revocation_delays(redis: &RedisServer, rounds: usize) -> Vec<Duration> 
     let now = SystemClock.now();
     let mut delays = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        let session = NewSession {
-            sid: Uuid::new_v4(),
-            subject: "alice".into(),
-            refresh_jti: Uuid::new_v4(),
-            created_at: now,
-            refresh_expires_at: now + 600,
-            expires_at: now + 600,
-            revoke_until: now + 605,
-            claims: "{}".into(),
-        };
-        let t = TokenRef {
-            jti: Uuid::new_v4(),
-            sid: session.sid,
-            sub: "alice",
-            iat: now,
-        };
+        let session = session("alice", now);
+        let t = token(&session, now);
         let start = Instant::now();
         a.revoke_token(t.jti, now + 600).await.unwrap();
         while b.check(&t).await.unwrap() == Verdict::Allowed {
