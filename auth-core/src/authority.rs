@@ -18,7 +18,8 @@
 //! | refresh lifetime | 14 days ([`DEFAULT_REFRESH_TTL`]) | an idle user logs in again after two weeks |
 //! | session lifetime | 30 days ([`DEFAULT_SESSION_LIFETIME`]) | rotation never extends a session past it, so a stolen family cannot live forever |
 //! | leeway | 5 s ([`DEFAULT_LEEWAY`]) | tolerates clock skew between instances; 0 is allowed |
-//! | reuse grace | 2 s ([`DEFAULT_REUSE_GRACE`]) | a refresh racing the one that just rotated its token (two tabs, a retry) is refused without revoking the session; 0 makes every stale token reuse |
+//! | reuse grace | 2 s ([`DEFAULT_REUSE_GRACE`]), measured in milliseconds | a refresh racing the one that just rotated its token (two tabs, a retry) is refused without revoking the session; 0 makes every stale token reuse |
+//! | sessions per subject | 100 ([`DEFAULT_MAX_SESSIONS_PER_SUBJECT`]) | more than anyone logs in from, yet bounds what logout-all has to revoke in one step; the login past it revokes the subject's oldest session |
 //! | max token size | 8 KiB ([`DEFAULT_MAX_TOKEN_BYTES`]) | checked before any decoding |
 //! | issuer, audience | none | checked when set |
 //!
@@ -71,8 +72,14 @@ pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default leeway for `exp` and `nbf`: 5 seconds.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
-/// Default reuse grace: 2 seconds.
+/// Default reuse grace: 2 seconds, enough for two tabs or a retried request
+/// racing the refresh that won, short enough to leave a thief little room.
 pub const DEFAULT_REUSE_GRACE: Duration = Duration::from_secs(2);
+/// Default cap on one subject's live sessions: 100. Far more devices and
+/// browsers than a person uses, and small enough that revoking them all
+/// (logout-all) is one short, bounded step for the store, even on Redis
+/// where a script blocks every other client while it runs.
+pub const DEFAULT_MAX_SESSIONS_PER_SUBJECT: usize = 100;
 /// Default limit on a token's length, checked before decoding: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -96,6 +103,8 @@ pub struct Config {
     pub audience: Option<String>,
     /// Longest token accepted, in bytes.
     pub max_token_bytes: usize,
+    /// Most live sessions per subject; a login past it revokes the oldest.
+    pub max_sessions_per_subject: usize,
 }
 
 impl Default for Config {
@@ -109,6 +118,7 @@ impl Default for Config {
             issuer: None,
             audience: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            max_sessions_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
         }
     }
 }
@@ -174,8 +184,12 @@ impl AuthorityBuilder {
 
     /// How long after a rotation the replaced refresh token, presented again,
     /// is refused as [`AuthError::RefreshSuperseded`] without revoking the
-    /// session (default 2 s). Past it, or with zero, a stale refresh token is
-    /// reuse and revokes the session. Whole seconds.
+    /// session (default 2 s, [`DEFAULT_REUSE_GRACE`]). Past it, or with zero,
+    /// a stale refresh token is reuse and revokes the session. Measured in
+    /// milliseconds (finer fractions are dropped): with 1 s, a replay 999 ms
+    /// after the rotation is superseded and one at 1 000 ms is reuse. The
+    /// clock must read milliseconds for that ([`Clock::now_millis`];
+    /// [`SystemClock`] does).
     pub fn reuse_grace(mut self, grace: Duration) -> Self {
         self.config.reuse_grace = grace;
         self
@@ -196,6 +210,17 @@ impl AuthorityBuilder {
     /// Longest token accepted, in bytes (default 8 KiB).
     pub fn max_token_bytes(mut self, max: usize) -> Self {
         self.config.max_token_bytes = max;
+        self
+    }
+
+    /// The most live sessions one subject may have (default 100,
+    /// [`DEFAULT_MAX_SESSIONS_PER_SUBJECT`]; 0 is refused by
+    /// [`build`](Self::build)). The login that goes past it revokes the
+    /// subject's oldest session, in the store's atomic create step, with its
+    /// tokens refused like those of any revoked session. The cap keeps
+    /// logout-all (and every other store operation on a subject) bounded.
+    pub fn max_sessions_per_subject(mut self, max: usize) -> Self {
+        self.config.max_sessions_per_subject = max;
         self
     }
 
@@ -228,6 +253,9 @@ impl AuthorityBuilder {
         }
         if c.max_token_bytes < 256 {
             return Err(ConfigError::TokenLimitTooSmall);
+        }
+        if c.max_sessions_per_subject == 0 {
+            return Err(ConfigError::NoSessionsAllowed);
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = self
@@ -391,6 +419,7 @@ impl TokenAuthority {
                 revoke_until: self.accepted_until(now, s.config.session_lifetime),
                 claims: serde_json::to_string(&extra)
                     .map_err(|e| AuthError::Claims(e.to_string()))?,
+                max_sessions: s.config.max_sessions_per_subject,
             })
             .await?;
         tracing::debug!(%sid, "session started");
@@ -406,19 +435,18 @@ impl TokenAuthority {
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let s = self.shared();
         let claims = self.validator.validate_refresh(refresh_token).await?;
-        let now = s.clock.now();
-        let next = Uuid::new_v4();
-        let outcome = s
-            .store
-            .rotate(Rotation {
-                sid: claims.sid,
-                presented: claims.jti,
-                next,
-                now,
-                refresh_ttl: s.config.refresh_ttl.as_secs(),
-                grace: s.config.reuse_grace.as_secs(),
-            })
-            .await?;
+        // One reading: the grace is judged in milliseconds, the new tokens
+        // carry the same instant in seconds.
+        let rotation = Rotation {
+            sid: claims.sid,
+            presented: claims.jti,
+            next: Uuid::new_v4(),
+            now_ms: s.clock.now_millis(),
+            refresh_ttl: s.config.refresh_ttl.as_secs(),
+            grace_ms: u64::try_from(s.config.reuse_grace.as_millis()).unwrap_or(u64::MAX),
+        };
+        let (now, next) = (rotation.now(), rotation.next);
+        let outcome = s.store.rotate(rotation).await?;
         match outcome {
             RotateOutcome::Rotated(session) => {
                 if session.subject != claims.sub {

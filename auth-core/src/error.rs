@@ -199,8 +199,10 @@ impl AuthError {
             AuthError::Expired => "the token has expired",
             AuthError::NotYetValid => "the token is not valid yet",
             AuthError::Revoked(_) => "the token has been revoked",
-            AuthError::RefreshReused | AuthError::RefreshSuperseded => {
-                "the refresh token was already used"
+            AuthError::RefreshReused => "the refresh token was already used",
+            AuthError::RefreshSuperseded => {
+                "the refresh token was just replaced by a concurrent refresh; \
+                 retry once with the newest refresh token"
             }
             AuthError::SessionExpired => "the session has expired",
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
@@ -282,4 +284,23 @@ pub enum ConfigError {
     /// The token size limit is too small to hold any token this authority issues.
     #[error("max_token_bytes must be at least 256")]
     TokenLimitTooSmall,
+    /// A cap of zero sessions per subject: nobody could log in.
+    #[error("max_sessions_per_subject must be at least 1")]
+    NoSessionsAllowed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_superseded_refresh_is_described_apart_from_reuse() {
+        let superseded = AuthError::RefreshSuperseded.description();
+        assert_ne!(superseded, AuthError::RefreshReused.description());
+        assert!(superseded.contains("retry"), "{superseded}");
+        assert_eq!(
+            AuthError::RefreshSuperseded.class(),
+            ErrorClass::InvalidToken
+        );
+    }
 }

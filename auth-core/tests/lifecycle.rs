@@ -164,6 +164,86 @@ async fn with_zero_grace_concurrent_refreshes_count_as_reuse() {
 }
 
 #[tokio::test]
+async fn the_reuse_grace_is_measured_in_milliseconds() {
+    let f = fixture_with(hs256(), |b| b.reuse_grace(Duration::from_secs(1)));
+    let first = f.login("alice").await;
+    // Rotate mid-second, so a grace counted in whole seconds would end early.
+    f.clock.advance(Duration::from_millis(600));
+    let second = f
+        .authority
+        .refresh(&first.refresh_token)
+        .await
+        .expect("refresh");
+    f.clock.advance(Duration::from_millis(999));
+    let err = f.authority.refresh(&first.refresh_token).await.unwrap_err();
+    assert!(matches!(err, AuthError::RefreshSuperseded), "{err}");
+    assert_ne!(err.description(), AuthError::RefreshReused.description());
+    f.clock.advance(Duration::from_millis(2));
+    assert!(matches!(
+        f.authority.refresh(&first.refresh_token).await,
+        Err(AuthError::RefreshReused)
+    ));
+    assert!(matches!(
+        f.authority
+            .validator()
+            .validate_access::<Roles>(&second.access_token)
+            .await,
+        Err(AuthError::Revoked(RevokedBy::Session))
+    ));
+}
+
+#[tokio::test]
+async fn a_login_past_the_session_cap_logs_out_the_oldest() {
+    let f = fixture_with(hs256(), |b| b.max_sessions_per_subject(2));
+    let first = f.login("alice").await;
+    let second = f.login("alice").await;
+    let third = f.login("alice").await;
+    let v = f.authority.validator();
+    assert!(matches!(
+        v.validate_access::<Roles>(&first.access_token).await,
+        Err(AuthError::Revoked(RevokedBy::Session))
+    ));
+    assert!(matches!(
+        f.authority.refresh(&first.refresh_token).await,
+        Err(AuthError::Revoked(RevokedBy::Session))
+    ));
+    for pair in [&second, &third] {
+        v.validate_access::<Roles>(&pair.access_token)
+            .await
+            .expect("the newer sessions live");
+    }
+    let live: Vec<_> = f
+        .authority
+        .sessions("alice")
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|i| i.sid)
+        .collect();
+    assert_eq!(live, [second.session_id, third.session_id]);
+    assert_eq!(
+        f.authority.logout_all("alice").await.expect("logout-all"),
+        2
+    );
+}
+
+#[test]
+fn the_session_cap_defaults_to_100_and_refuses_zero() {
+    let keys = || KeySet::new(hs256()).expect("keys");
+    let authority = TokenAuthority::builder(keys()).build().expect("authority");
+    assert_eq!(authority.config().max_sessions_per_subject, 100);
+    assert_eq!(auth_core::DEFAULT_MAX_SESSIONS_PER_SUBJECT, 100);
+    let err = TokenAuthority::builder(keys())
+        .max_sessions_per_subject(0)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, auth_core::ConfigError::NoSessionsAllowed),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn an_expired_refresh_token_is_refused_and_nothing_is_revoked() {
     let f = fixture();
     let pair = f.login("alice").await;

@@ -1,15 +1,56 @@
 //! The Redis store against a real `redis-server` started by the test: the
-//! shared store suite, two instances on one Redis, and a Redis killed with
-//! SIGKILL and restarted from its append-only file.
+//! shared store suite, two instances on one Redis, a Redis killed with
+//! SIGKILL and restarted from its append-only file, foreign and garbage keys,
+//! what a resync reads, and the URL's password kept out of sight.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::store::{RedisStore, RotateOutcome, Store, Verdict};
+use auth_core::store::{NewSession, RedisStore, RotateOutcome, Store, Verdict};
 use auth_core::testing::redis_server::RedisServer;
 use auth_core::testing::store_suite::{self, rotation_with_grace, session, token};
 use auth_core::{Clock, RevokedBy, StoreError, SystemClock, TokenRef};
 use uuid::Uuid;
+
+async fn connect(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection")
+}
+
+/// Waits until every store is in sync again.
+async fn all_in_sync(stores: &[&RedisStore], limit: Duration) {
+    let start = Instant::now();
+    while !stores.iter().all(|s| s.is_in_sync()) {
+        assert!(start.elapsed() < limit, "not back in sync within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `INFO commandstats` as command → calls.
+async fn command_calls(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> std::collections::HashMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("info");
+    info.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
 
 fn prefix() -> String {
     format!("t{}:", Uuid::new_v4().simple())
@@ -111,13 +152,16 @@ async fn revocations_reach_the_other_instance_within_100ms() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    for kind in ["jti:", "rsid:", "cut:", "sess:", "subj:"] {
+    for kind in [
+        "jti:", "rsid:", "cut:", "sess:", "subj:", "idx:jti", "idx:rsid", "idx:cut",
+    ] {
         assert!(
             keys.iter().any(|k| k.starts_with(&format!("{p}{kind}"))),
             "no {kind} key in {keys:?}"
         );
     }
-    for key in keys {
+    // The one key meant to stay: a few bytes saying the indexes are complete.
+    for key in keys.into_iter().filter(|k| *k != format!("{p}idx:ready")) {
         let ttl: i64 = redis::cmd("TTL")
             .arg(&key)
             .query_async(&mut conn)
@@ -140,7 +184,7 @@ async fn concurrent_rotations_across_instances_have_one_winner() {
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let store = stores[i % 2].clone();
-            let r = rotation_with_grace(&s, s.refresh_jti, now, 2);
+            let r = rotation_with_grace(&s, s.refresh_jti, now, Duration::from_secs(2));
             tokio::spawn(async move { store.rotate(r).await.unwrap() })
         })
         .collect();
@@ -155,7 +199,7 @@ async fn concurrent_rotations_across_instances_have_one_winner() {
     assert_eq!(rotated, 1);
 
     // A stale token past the grace revokes the session on both instances.
-    let stale = rotation_with_grace(&s, s.refresh_jti, now + 10, 2);
+    let stale = rotation_with_grace(&s, s.refresh_jti, now + 10, Duration::from_secs(2));
     assert_eq!(
         stores[1].rotate(stale).await.unwrap(),
         RotateOutcome::Reused
@@ -196,7 +240,7 @@ async fn a_killed_redis_fails_closed_and_recovers_with_every_revocation() {
         a.check(&fine).await,
         Err(StoreError::Unavailable(_))
     ));
-    let r = rotation_with_grace(&s, s.refresh_jti, now, 2);
+    let r = rotation_with_grace(&s, s.refresh_jti, now, Duration::from_secs(2));
     assert!(matches!(a.rotate(r).await, Err(StoreError::Unavailable(_))));
     assert!(matches!(
         b.revoke_token(Uuid::new_v4(), now + 60).await,
@@ -311,4 +355,263 @@ async fn a_silent_redis_is_noticed_by_the_heartbeat() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(store.check(&t).await.unwrap(), Verdict::Allowed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_and_garbage_keys_do_not_stop_the_resync() {
+    let Some(mut server) = RedisServer::start_persistent() else {
+        return;
+    };
+    let mut conn = connect(&server).await;
+    let now = SystemClock.now();
+    let later = (now + 600).to_string();
+    // Under the default prefix: a key that is not UTF-8, and garbage under
+    // each revocation family, written before any store indexed them.
+    for (key, value) in [
+        (&b"auth:\xff\xfe"[..], &b"x"[..]),
+        (b"auth:jti:\xff\xfe", later.as_bytes()),
+        (b"auth:jti:not-a-uuid", later.as_bytes()),
+        (
+            b"auth:rsid:6d7d4b1e-8a84-4ad5-a2f9-2c5f5c1b7a00",
+            b"garbage",
+        ),
+        (b"auth:cut:\xff", b"1 2"),
+        (b"auth:cut:carol", b"\xfe\xff"),
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let a = RedisStore::builder(server.url())
+        .build()
+        .await
+        .expect("a fresh store builds past foreign and garbage keys");
+    let s = session("alice", now);
+    a.create_session(s.clone()).await.unwrap();
+    let revoked = token(&s, now);
+    a.revoke_token(revoked.jti, now + 600).await.unwrap();
+    // Garbage in the indexes themselves.
+    for (index, member) in [
+        ("auth:idx:jti", &b"\xff\xfe"[..]),
+        ("auth:idx:rsid", b"not-a-uuid"),
+        ("auth:idx:cut", b"\xff"),
+        ("auth:idx:cut", b"carol"),
+    ] {
+        let _: () = redis::cmd("ZADD")
+            .arg(index)
+            .arg(now + 600)
+            .arg(member)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let b = RedisStore::builder(server.url())
+        .build()
+        .await
+        .expect("a fresh store builds past garbage in the indexes");
+    assert_eq!(
+        b.check(&revoked).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Token),
+        "the real revocation is loaded"
+    );
+    // Instances that reconnect resync past the garbage too.
+    server.restart();
+    all_in_sync(&[&a, &b], Duration::from_secs(10)).await;
+    assert_eq!(
+        a.check(&revoked).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Token)
+    );
+    let fine = token(&s, now);
+    assert_eq!(b.check(&fine).await.unwrap(), Verdict::Allowed);
+    a.revoke_token(fine.jti, now + 60).await.unwrap();
+    refused_within(&b, &fine, Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_reads_the_revocations_and_no_session() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let a = store(&server, &p).await;
+    let now = SystemClock.now();
+    let mut sessions = Vec::new();
+    for i in 0..5_000 {
+        let s = session(&format!("user{}", i % 50), now);
+        a.create_session(s.clone()).await.unwrap();
+        sessions.push(s);
+    }
+    // Three revocations, one of each kind.
+    let t = token(&sessions[0], now);
+    a.revoke_token(t.jti, now + 600).await.unwrap();
+    assert!(a.revoke_session(sessions[1].sid, now + 600).await.unwrap());
+    let bob = session("bob", now);
+    a.create_session(bob.clone()).await.unwrap();
+    assert_eq!(a.revoke_subject("bob", now, now + 600).await.unwrap(), 1);
+
+    let mut conn = connect(&server).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let b = store(&server, &p).await;
+    // And both reconnect: their subscriptions are cut.
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let calls = loop {
+        let calls = command_calls(&mut conn).await;
+        // Each of the three resyncs scans three indexes.
+        if calls.get("zscan").copied().unwrap_or(0) >= 9 {
+            break calls;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no resync after the reconnect: {calls:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    all_in_sync(&[&a, &b], Duration::from_secs(10)).await;
+    for walk in ["scan", "keys", "hgetall", "hmget", "hget", "exists"] {
+        if walk == "exists" {
+            // The index-ready marker, once per resync.
+            assert!(calls.get(walk).copied().unwrap_or(0) <= 3, "{calls:?}");
+        } else {
+            assert_eq!(calls.get(walk), None, "a resync used {walk}: {calls:?}");
+        }
+    }
+    let work: u64 = calls
+        .iter()
+        .filter(|(name, _)| {
+            !["ping", "info", "config", "client", "subscribe"].contains(&name.as_str())
+        })
+        .map(|(_, calls)| calls)
+        .sum();
+    assert!(
+        work < 100,
+        "3 resyncs with 3 revocations cost {work} commands: {calls:?}"
+    );
+    assert_eq!(
+        b.check(&t).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Token)
+    );
+    assert_eq!(
+        b.check(&token(&sessions[1], now)).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    assert_eq!(
+        b.check(&token(&bob, now)).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    assert_eq!(
+        b.check(&token(&sessions[2], now)).await.unwrap(),
+        Verdict::Allowed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_revocation_reaches_the_other_instance() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (store(&server, &p).await, store(&server, &p).await);
+    let now = SystemClock.now();
+    let capped = || NewSession {
+        max_sessions: 3,
+        ..session("alice", now)
+    };
+    let first = capped();
+    a.create_session(first.clone()).await.unwrap();
+    for _ in 0..3 {
+        a.create_session(capped()).await.unwrap();
+    }
+    let t = token(&first, now);
+    assert_eq!(
+        a.check(&t).await.unwrap(),
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    refused_within(&b, &t, Duration::from_millis(100)).await;
+    assert_eq!(b.sessions("alice").await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_all_of_more_sessions_than_a_batch_revokes_every_one() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let (a, b) = (store(&server, &p).await, store(&server, &p).await);
+    let now = SystemClock.now();
+    let mut sessions = Vec::new();
+    for _ in 0..600 {
+        let s = NewSession {
+            max_sessions: 1_000,
+            ..session("alice", now)
+        };
+        a.create_session(s.clone()).await.unwrap();
+        sessions.push(s);
+    }
+    assert_eq!(
+        a.revoke_subject("alice", now, now + 600).await.unwrap(),
+        600
+    );
+    let last = token(&sessions[599], now);
+    refused_within(&b, &last, Duration::from_millis(100)).await;
+    for s in &sessions {
+        assert_eq!(
+            b.check(&token(s, now)).await.unwrap(),
+            Verdict::Revoked(RevokedBy::Session)
+        );
+    }
+    assert!(a.sessions("alice").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_password_is_never_shown() {
+    let builder = RedisStore::builder("redis://:hunter2@127.0.0.1:1/0");
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("redis://:***@127.0.0.1:1/0"), "{shown}");
+    let err = builder
+        .timeout(Duration::from_millis(100))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut conn = connect(&server).await;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("hunter2")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("redis://:hunter2@127.0.0.1:{}/0", server.port());
+    let store = RedisStore::builder(url.as_str())
+        .prefix(prefix())
+        .build()
+        .await
+        .expect("store");
+    let shown = format!("{store:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains(":***@"), "{shown}");
+    let err = RedisStore::builder(url.replace("hunter2", "wrong-hunter2"))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
 }

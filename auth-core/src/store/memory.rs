@@ -1,6 +1,6 @@
 //! The in-memory store: the default, and the reference semantics.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -15,7 +15,9 @@ use crate::claims::TokenRef;
 use crate::clock::{Clock, SystemClock};
 use crate::error::RevokedBy;
 
-/// The default purge interval.
+/// The default purge interval: a minute. Expired entries are refused by
+/// their own `exp` anyway, so the purge only bounds memory; once a minute
+/// keeps that near the live tokens at a negligible cost.
 pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A [`Store`] in process memory, on [`DashMap`]s: the default store, right for
@@ -52,8 +54,46 @@ struct Inner {
     cutoffs: DashMap<String, (u64, u64)>,
     /// Live sessions.
     sessions: DashMap<Uuid, SessionRecord>,
-    /// Subject → its live session ids. Lock order: `by_subject`, then `sessions`.
-    by_subject: DashMap<String, HashSet<Uuid>>,
+    /// Subject → its live session ids, in login order. Lock order:
+    /// `by_subject`, then `sessions`.
+    by_subject: DashMap<String, SubjectSessions>,
+}
+
+/// A subject's sessions in login order, so the oldest goes first when a
+/// login passes the cap (logins in the same second keep their order).
+#[derive(Debug, Default)]
+struct SubjectSessions {
+    next: u64,
+    by_order: BTreeMap<u64, Uuid>,
+    order_of: HashMap<Uuid, u64>,
+}
+
+impl SubjectSessions {
+    fn insert(&mut self, sid: Uuid) {
+        let n = self.next;
+        self.next += 1;
+        self.by_order.insert(n, sid);
+        self.order_of.insert(sid, n);
+    }
+
+    fn remove(&mut self, sid: Uuid) {
+        if let Some(n) = self.order_of.remove(&sid) {
+            self.by_order.remove(&n);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.order_of.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order_of.is_empty()
+    }
+
+    /// Oldest first.
+    fn iter(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.by_order.values().copied()
+    }
 }
 
 /// Builds a [`MemoryStore`].
@@ -184,7 +224,7 @@ impl Inner {
 
     fn unindex(&self, subject: &str, sid: Uuid) {
         if let Some(mut set) = self.by_subject.get_mut(subject) {
-            set.remove(&sid);
+            set.remove(sid);
         }
         self.by_subject.remove_if(subject, |_, set| set.is_empty());
     }
@@ -199,13 +239,17 @@ impl Inner {
                 true
             }
             None => {
-                self.revoked_sessions
-                    .entry(sid)
-                    .and_modify(|u| *u = (*u).max(until))
-                    .or_insert(until);
+                self.deny_session(sid, until);
                 false
             }
         }
+    }
+
+    fn deny_session(&self, sid: Uuid, until: u64) {
+        self.revoked_sessions
+            .entry(sid)
+            .and_modify(|u| *u = (*u).max(until))
+            .or_insert(until);
     }
 
     fn check(&self, t: &TokenRef<'_>) -> Verdict {
@@ -241,7 +285,9 @@ impl Inner {
             }
             _ => {
                 // Only if still dead: a rotation that won in between keeps it.
-                if let Some((_, rec)) = self.sessions.remove_if(&r.sid, |_, rec| rec.is_dead(r.now))
+                if let Some((_, rec)) = self
+                    .sessions
+                    .remove_if(&r.sid, |_, rec| rec.is_dead(r.now()))
                 {
                     self.unindex(&rec.subject, r.sid);
                 }
@@ -251,12 +297,35 @@ impl Inner {
     }
 
     fn create_session(&self, s: NewSession) {
-        let sid = s.sid;
-        // Hold the subject's entry while inserting, so a concurrent
-        // logout-all either sees this session or runs entirely before it.
+        let (sid, max) = (s.sid, s.max_sessions.max(1));
+        // Hold the subject's entry while inserting and enforcing the cap, so
+        // a concurrent logout-all or login either sees all of it or none.
         let mut set = self.by_subject.entry(s.subject.clone()).or_default();
         set.insert(sid);
         self.sessions.insert(sid, SessionRecord::new(s));
+        if set.len() <= max {
+            return;
+        }
+        // Past the cap: first drop the sessions that ended by themselves
+        // (the purge had not come yet), then revoke the oldest live ones.
+        let now = self.clock.now();
+        let ended: Vec<Uuid> = set
+            .iter()
+            .filter(|sid| self.sessions.get(sid).is_none_or(|r| r.is_dead(now)))
+            .collect();
+        for old in ended {
+            set.remove(old);
+            self.sessions.remove(&old);
+        }
+        while set.len() > max {
+            let Some(oldest) = set.iter().next() else {
+                break;
+            };
+            set.remove(oldest);
+            if let Some((_, rec)) = self.sessions.remove(&oldest) {
+                self.deny_session(oldest, rec.revoke_until);
+            }
+        }
     }
 
     fn revoke_subject(&self, subject: &str, cutoff: u64, until: u64) -> usize {
@@ -270,7 +339,7 @@ impl Inner {
             .map(|(_, s)| s)
             .unwrap_or_default();
         let mut revoked = 0;
-        for sid in sids {
+        for sid in sids.by_order.into_values() {
             if self.revoke_session(sid, until) {
                 revoked += 1;
             }
@@ -283,7 +352,7 @@ impl Inner {
         let sids: Vec<Uuid> = self
             .by_subject
             .get(subject)
-            .map(|s| s.iter().copied().collect())
+            .map(|s| s.iter().collect())
             .unwrap_or_default();
         let mut out: Vec<SessionInfo> = sids
             .into_iter()
@@ -291,7 +360,8 @@ impl Inner {
             .filter(|r| !r.is_dead(now))
             .map(|r| r.info())
             .collect();
-        out.sort_by_key(|s| (s.created_at, s.sid));
+        // Stable: logins in the same second stay in login order.
+        out.sort_by_key(|s| s.created_at);
         out
     }
 }

@@ -12,9 +12,13 @@
 //!   one wins. The `jti` it replaced, presented again within the rotation's
 //!   grace (a racing tab, a retried request), is *superseded*: refused, but
 //!   the session lives on. Any other stale `jti` is reuse, and revokes the
-//!   session. Rotation never extends a session past its absolute expiry.
+//!   session. The grace is measured in milliseconds. Rotation never extends a
+//!   session past its absolute expiry.
 //! - **Subjects**: live sessions are indexed by subject, so logout-all revokes
-//!   each of them, and a user's sessions can be listed.
+//!   each of them, and a user's sessions can be listed. A subject has at most
+//!   [`NewSession::max_sessions`] live sessions: the login that goes past it
+//!   revokes the oldest, atomically with its own creation, so the work of
+//!   logout-all (and of every store operation) stays bounded.
 //! - **Cut-offs**: logout-all also records a cut-off second; tokens of the
 //!   subject issued in an *earlier* second are refused. Tokens issued in the
 //!   cut-off second itself are judged by their session alone, so a login made
@@ -49,11 +53,11 @@ use crate::claims::TokenRef;
 pub use crate::error::{RevokedBy, StoreError};
 
 mod memory;
-pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use memory::{DEFAULT_PURGE_INTERVAL, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
-mod redis_store;
+mod redis;
 #[cfg(feature = "redis")]
-pub use redis_store::{RedisStore, RedisStoreBuilder};
+pub use self::redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
 
 /// A boxed, `Send` future, as returned by the store's less frequent operations.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -69,7 +73,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// by its `jti`, its session, or its subject's cut-off.
     fn check(&self, token: &TokenRef<'_>) -> Check;
 
-    /// Records a new session. Its `sid` is fresh (a random UUID).
+    /// Records a new session. Its `sid` is fresh (a random UUID). When the
+    /// subject then has more than [`NewSession::max_sessions`] live sessions,
+    /// the oldest ones are revoked (like [`Store::revoke_session`]) in the
+    /// same atomic step.
     fn create_session(&self, session: NewSession) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Atomically swaps the session's current refresh `jti` for the next one,
@@ -94,7 +101,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         until: u64,
     ) -> BoxFuture<'a, Result<usize, StoreError>>;
 
-    /// The live sessions of `subject`, oldest first.
+    /// The live sessions of `subject`, oldest first (logins in the same
+    /// second in login order).
     fn sessions<'a>(
         &'a self,
         subject: &'a str,
@@ -187,6 +195,10 @@ pub struct NewSession {
     pub revoke_until: u64,
     /// The application's claims (a JSON object), re-issued on every refresh.
     pub claims: String,
+    /// The most live sessions the subject may have, this one included: past
+    /// it the oldest are revoked. From the authority's
+    /// `max_sessions_per_subject`; 0 counts as 1.
+    pub max_sessions: usize,
 }
 
 /// A rotation request: "the holder of `presented` asks for `next`".
@@ -198,14 +210,23 @@ pub struct Rotation {
     pub presented: Uuid,
     /// The `jti` of the refresh token about to be issued.
     pub next: Uuid,
-    /// Now.
-    pub now: u64,
+    /// Now, in milliseconds since the Unix epoch
+    /// ([`Clock::now_millis`](crate::Clock::now_millis)); [`Rotation::now`]
+    /// gives the seconds that token times use.
+    pub now_ms: u64,
     /// The refresh token lifetime, in seconds; the new expiry is
     /// `min(now + refresh_ttl, expires_at)`.
     pub refresh_ttl: u64,
-    /// Seconds after a rotation during which the replaced `jti` is
+    /// Milliseconds after a rotation during which the replaced `jti` is
     /// [`RotateOutcome::Superseded`] rather than reuse; 0 for strict reuse.
-    pub grace: u64,
+    pub grace_ms: u64,
+}
+
+impl Rotation {
+    /// Now, in whole seconds since the Unix epoch (`now_ms / 1000`).
+    pub fn now(&self) -> u64 {
+        self.now_ms / 1000
+    }
 }
 
 /// What [`Store::rotate`] found.
@@ -239,8 +260,9 @@ pub struct SessionRecord {
     pub previous_jti: Option<Uuid>,
     /// Login time.
     pub created_at: u64,
-    /// Last rotation (equal to `created_at` before the first).
-    pub last_refreshed_at: u64,
+    /// Last rotation, in milliseconds since the Unix epoch (`created_at`
+    /// in milliseconds before the first); the reuse grace runs from it.
+    pub last_refreshed_ms: u64,
     /// Expiry of the current refresh token.
     pub refresh_expires_at: u64,
     /// The absolute end of the session.
@@ -260,12 +282,17 @@ impl SessionRecord {
             current_jti: s.refresh_jti,
             previous_jti: None,
             created_at: s.created_at,
-            last_refreshed_at: s.created_at,
+            last_refreshed_ms: s.created_at.saturating_mul(1000),
             refresh_expires_at: s.refresh_expires_at,
             expires_at: s.expires_at,
             revoke_until: s.revoke_until,
             claims: s.claims,
         }
+    }
+
+    /// Last rotation, in whole seconds (`created_at` before the first).
+    pub fn last_refreshed_at(&self) -> u64 {
+        self.last_refreshed_ms / 1000
     }
 
     /// Whether the session can no longer be refreshed at `now`.
@@ -279,7 +306,7 @@ impl SessionRecord {
             sid: self.sid,
             subject: self.subject.clone(),
             created_at: self.created_at,
-            last_refreshed_at: self.last_refreshed_at,
+            last_refreshed_at: self.last_refreshed_at(),
             refresh_expires_at: self.refresh_expires_at,
             expires_at: self.expires_at,
         }
@@ -289,20 +316,22 @@ impl SessionRecord {
     pub fn rotate(&mut self, r: &Rotation) {
         self.previous_jti = Some(self.current_jti);
         self.current_jti = r.next;
-        self.last_refreshed_at = r.now;
-        self.refresh_expires_at = r.now.saturating_add(r.refresh_ttl).min(self.expires_at);
+        self.last_refreshed_ms = r.now_ms;
+        self.refresh_expires_at = r.now().saturating_add(r.refresh_ttl).min(self.expires_at);
     }
 
     /// The outcome of a rotation against this record, without applying it.
+    /// The grace is compared in milliseconds: with a 1 s grace, the replaced
+    /// token is superseded 999 ms after the rotation and reuse at 1 000 ms.
     pub fn judge(&self, r: &Rotation) -> RotateVerdict {
         if r.presented != self.current_jti {
-            let recent = r.now.saturating_sub(self.last_refreshed_at) < r.grace;
+            let recent = r.now_ms.saturating_sub(self.last_refreshed_ms) < r.grace_ms;
             if recent && self.previous_jti == Some(r.presented) {
                 RotateVerdict::Superseded
             } else {
                 RotateVerdict::Reused
             }
-        } else if self.is_dead(r.now) {
+        } else if self.is_dead(r.now()) {
             RotateVerdict::Expired
         } else {
             RotateVerdict::Rotate

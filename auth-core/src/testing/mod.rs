@@ -1,5 +1,5 @@
 //! Test helpers (feature `testing`): a manual clock, tokens minted without a
-//! login round trip, and the conformance suite every [`Store`] must pass.
+//! login round trip, and the conformance suite every [`Store`](crate::store::Store) must pass.
 //!
 //! ```
 //! use std::sync::Arc;

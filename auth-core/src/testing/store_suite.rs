@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::clock::{Clock, ManualClock};
 use crate::store::{NewSession, RotateOutcome, Rotation, Store, Verdict};
-use crate::{RevokedBy, TokenRef};
+use crate::{DEFAULT_MAX_SESSIONS_PER_SUBJECT, RevokedBy, TokenRef};
 
 /// The time every case starts at.
 pub const START: u64 = 1_700_000_000;
@@ -56,10 +56,14 @@ where
     case!(logout_all_racing_logins_leaves_no_half_revoked_session);
     case!(login_in_the_cutoff_second_survives_logout_all);
     case!(sessions_are_listed_per_subject_oldest_first);
+    case!(the_reuse_grace_is_measured_in_milliseconds);
+    case!(a_login_past_the_cap_revokes_the_oldest_session);
+    case!(sessions_that_ended_do_not_count_toward_the_cap);
 }
 
 /// A session of `subject` created at `now`: refresh token for an hour,
-/// session for two. Also a building block for store-specific tests.
+/// session for two, the default session cap. Also a building block for
+/// store-specific tests.
 pub fn session(subject: &str, now: u64) -> NewSession {
     NewSession {
         sid: Uuid::new_v4(),
@@ -70,6 +74,7 @@ pub fn session(subject: &str, now: u64) -> NewSession {
         expires_at: now + 7200,
         revoke_until: now + 7205,
         claims: "{}".to_owned(),
+        max_sessions: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
     }
 }
 
@@ -83,23 +88,32 @@ pub fn token(s: &NewSession, iat: u64) -> TokenRef<'_> {
     }
 }
 
-/// A rotation of `s` presenting `presented` at `now`, strict (no grace).
+/// A rotation of `s` presenting `presented` at `now` (seconds, on the
+/// second), strict (no grace).
 pub fn rotation(s: &NewSession, presented: Uuid, now: u64) -> Rotation {
+    rotation_at_millis(s, presented, now.saturating_mul(1000), Duration::ZERO)
+}
+
+/// [`rotation`] with a reuse grace.
+pub fn rotation_with_grace(s: &NewSession, presented: Uuid, now: u64, grace: Duration) -> Rotation {
+    rotation_at_millis(s, presented, now.saturating_mul(1000), grace)
+}
+
+/// A rotation of `s` presenting `presented` at `now_ms` (milliseconds since
+/// the Unix epoch, as [`Clock::now_millis`] reads), with a reuse grace.
+pub fn rotation_at_millis(
+    s: &NewSession,
+    presented: Uuid,
+    now_ms: u64,
+    grace: Duration,
+) -> Rotation {
     Rotation {
         sid: s.sid,
         presented,
         next: Uuid::new_v4(),
-        now,
+        now_ms,
         refresh_ttl: 3600,
-        grace: 0,
-    }
-}
-
-/// [`rotation`] with a reuse grace of `grace` seconds.
-pub fn rotation_with_grace(s: &NewSession, presented: Uuid, now: u64, grace: u64) -> Rotation {
-    Rotation {
-        grace,
-        ..rotation(s, presented, now)
+        grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
     }
 }
 
@@ -196,7 +210,7 @@ pub async fn rotation_swaps_the_current_jti(store: Arc<dyn Store>, clock: &Manua
         panic!("first rotation must succeed");
     };
     assert_eq!(rec.current_jti, r1.next);
-    assert_eq!(rec.last_refreshed_at, START + 10);
+    assert_eq!(rec.last_refreshed_at(), START + 10);
     assert_eq!(rec.refresh_expires_at, START + 10 + 3600);
     assert_eq!(rec.subject, "alice");
     assert_eq!(rec.claims, "{}");
@@ -294,13 +308,13 @@ pub async fn a_superseded_token_within_the_grace_leaves_the_session_alive(
 ) {
     let s = session("alice", START);
     store.create_session(s.clone()).await.expect("create");
-    let r1 = rotation_with_grace(&s, s.refresh_jti, START, 5);
+    let r1 = rotation_with_grace(&s, s.refresh_jti, START, Duration::from_secs(5));
     assert!(matches!(
         store.rotate(r1).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
     clock.advance(Duration::from_secs(4));
-    let late = rotation_with_grace(&s, s.refresh_jti, clock.now(), 5);
+    let late = rotation_with_grace(&s, s.refresh_jti, clock.now(), Duration::from_secs(5));
     assert_eq!(
         store.rotate(late).await.expect("late"),
         RotateOutcome::Superseded
@@ -311,7 +325,7 @@ pub async fn a_superseded_token_within_the_grace_leaves_the_session_alive(
         "session alive"
     );
     clock.advance(Duration::from_secs(1));
-    let replay = rotation_with_grace(&s, s.refresh_jti, clock.now(), 5);
+    let replay = rotation_with_grace(&s, s.refresh_jti, clock.now(), Duration::from_secs(5));
     assert_eq!(
         store.rotate(replay).await.expect("replay"),
         RotateOutcome::Reused,
@@ -334,7 +348,7 @@ pub async fn concurrent_rotations_have_exactly_one_winner(
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let store = store.clone();
-            let r = rotation_with_grace(&s, s.refresh_jti, START + 1, 5);
+            let r = rotation_with_grace(&s, s.refresh_jti, START + 1, Duration::from_secs(5));
             tokio::spawn(async move { store.rotate(r).await.map(|o| (r.next, o)) })
         })
         .collect();
@@ -490,4 +504,168 @@ pub async fn sessions_are_listed_per_subject_oldest_first(
     assert_eq!(list[1].created_at, START + 5);
     assert_eq!(list[0].expires_at, first.expires_at);
     assert!(store.sessions("nobody").await.expect("sessions").is_empty());
+}
+
+/// The grace is measured in milliseconds: with a 1 s grace, the replaced
+/// token presented 999 ms after a rotation (made mid-second) is superseded,
+/// and at 1 001 ms it is reuse, which revokes the session.
+pub async fn the_reuse_grace_is_measured_in_milliseconds(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let grace = Duration::from_secs(1);
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    clock.advance(Duration::from_millis(250));
+    let r1 = rotation_at_millis(&s, s.refresh_jti, clock.now_millis(), grace);
+    assert!(matches!(
+        store.rotate(r1).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    clock.advance(Duration::from_millis(999));
+    let racing = rotation_at_millis(&s, s.refresh_jti, clock.now_millis(), grace);
+    assert_eq!(
+        store.rotate(racing).await.expect("racing"),
+        RotateOutcome::Superseded,
+        "999 ms after the rotation, within a 1 s grace"
+    );
+    assert_eq!(
+        verdict(&*store, &token(&s, START)).await,
+        Verdict::Allowed,
+        "superseded leaves the session alive"
+    );
+    clock.advance(Duration::from_millis(2));
+    let replay = rotation_at_millis(&s, s.refresh_jti, clock.now_millis(), grace);
+    assert_eq!(
+        store.rotate(replay).await.expect("replay"),
+        RotateOutcome::Reused,
+        "1 001 ms after the rotation, past a 1 s grace"
+    );
+    assert_eq!(
+        verdict(&*store, &token(&s, START)).await,
+        Verdict::Revoked(RevokedBy::Session)
+    );
+    let newest = rotation_at_millis(&s, r1.next, clock.now_millis(), grace);
+    assert_eq!(
+        store.rotate(newest).await.expect("newest"),
+        RotateOutcome::Unknown,
+        "reuse revoked the whole session"
+    );
+}
+
+/// With a cap of 100, the 101st login (all in the same second) revokes the
+/// first session: its refresh token is unknown, its tokens are refused; the
+/// 100 others live on, and logout-all then revokes all of them.
+pub async fn a_login_past_the_cap_revokes_the_oldest_session(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let mut logins = Vec::new();
+    for _ in 0..101 {
+        let s = NewSession {
+            max_sessions: 100,
+            ..session("alice", clock.now())
+        };
+        store.create_session(s.clone()).await.expect("create");
+        logins.push(s);
+    }
+    let bob = session("bob", clock.now());
+    store.create_session(bob.clone()).await.expect("create");
+    let first = &logins[0];
+    assert_eq!(
+        verdict(&*store, &token(first, START)).await,
+        Verdict::Revoked(RevokedBy::Session),
+        "the oldest session's access tokens are refused"
+    );
+    assert_eq!(
+        store
+            .rotate(rotation(first, first.refresh_jti, START))
+            .await
+            .expect("rotate"),
+        RotateOutcome::Unknown,
+        "the oldest session's refresh token is refused"
+    );
+    let live: Vec<Uuid> = store
+        .sessions("alice")
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|i| i.sid)
+        .collect();
+    assert_eq!(
+        live,
+        logins[1..].iter().map(|s| s.sid).collect::<Vec<_>>(),
+        "the 100 newest, listed in login order"
+    );
+    for s in &logins[1..] {
+        assert_eq!(verdict(&*store, &token(s, START)).await, Verdict::Allowed);
+    }
+    let second = &logins[1];
+    assert!(matches!(
+        store
+            .rotate(rotation(second, second.refresh_jti, START))
+            .await
+            .expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let n = store
+        .revoke_subject("alice", START, START + 7200)
+        .await
+        .expect("logout-all");
+    assert_eq!(n, 100);
+    for s in &logins {
+        assert_eq!(
+            verdict(&*store, &token(s, START)).await,
+            Verdict::Revoked(RevokedBy::Session)
+        );
+    }
+    assert!(store.sessions("alice").await.expect("sessions").is_empty());
+    assert_eq!(
+        verdict(&*store, &token(&bob, START)).await,
+        Verdict::Allowed
+    );
+}
+
+/// Only live sessions count toward the cap: one that ended by itself (its
+/// refresh token expired) makes room, and no live session is revoked.
+pub async fn sessions_that_ended_do_not_count_toward_the_cap(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let capped = |now| NewSession {
+        max_sessions: 2,
+        ..session("alice", now)
+    };
+    let older = capped(START);
+    store.create_session(older.clone()).await.expect("create");
+    let idle = NewSession {
+        refresh_expires_at: START + 10,
+        ..capped(START)
+    };
+    store.create_session(idle.clone()).await.expect("create");
+    clock.advance(Duration::from_secs(20));
+    let newer = capped(clock.now());
+    store.create_session(newer.clone()).await.expect("create");
+    for s in [&older, &newer] {
+        assert_eq!(
+            verdict(&*store, &token(s, START)).await,
+            Verdict::Allowed,
+            "a live session was revoked though an ended one made room"
+        );
+    }
+    let live: Vec<Uuid> = store
+        .sessions("alice")
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|i| i.sid)
+        .collect();
+    assert_eq!(live, [older.sid, newer.sid]);
+    let next = capped(clock.now());
+    store.create_session(next.clone()).await.expect("create");
+    assert_eq!(
+        verdict(&*store, &token(&older, START)).await,
+        Verdict::Revoked(RevokedBy::Session),
+        "past the cap again: the oldest live session goes"
+    );
 }

@@ -1,0 +1,227 @@
+//! Building a [`RedisStore`]: settings, connecting, the first sync, and the
+//! URL as it may be shown (password masked).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::feed::{Health, Listener};
+use super::scripts::Scripts;
+use super::{Inner, RedisStore};
+use crate::clock::{Clock, SystemClock};
+use crate::store::{MemoryStore, StoreError};
+
+/// The default key prefix: short, and names what the keys are for.
+pub const DEFAULT_REDIS_PREFIX: &str = "auth:";
+/// The default timeout for connecting and for each command: 1 s. Far above
+/// a healthy Redis's answer (well under a millisecond), and short enough that
+/// an outage turns into quick 503s (fail closed) instead of hung requests.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Builds a [`RedisStore`]. Defaults: prefix [`DEFAULT_REDIS_PREFIX`], timeouts
+/// [`DEFAULT_REDIS_TIMEOUT`], the system clock. `Debug` masks the URL's password.
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &redact(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl RedisStoreBuilder {
+    pub(super) fn new(url: String) -> Self {
+        RedisStoreBuilder {
+            url,
+            prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            timeout: DEFAULT_REDIS_TIMEOUT,
+            clock: None,
+        }
+    }
+
+    /// The prefix of every key and of the event channel (default
+    /// [`DEFAULT_REDIS_PREFIX`]). Letters, digits and `:_-.` only (it is used in
+    /// `SCAN` patterns).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The timeout for connecting and for each command (default
+    /// [`DEFAULT_REDIS_TIMEOUT`]); past it an operation fails closed. Also how long
+    /// the revocation feed may stay silent before checks fail closed. At
+    /// least 10 ms.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The clock (default [`SystemClock`]; tests pass a manual one).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Connects, subscribes and loads the current revocations. Fails when
+    /// Redis cannot be reached now; later outages are survived. Must run
+    /// inside a Tokio runtime, which keeps the subscription task. Errors name
+    /// the URL with its password masked.
+    pub async fn build(self) -> Result<RedisStore, StoreError> {
+        if self.prefix.is_empty()
+            || !self
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b))
+        {
+            return Err(StoreError::Unavailable(format!(
+                "invalid Redis key prefix {:?}: use letters, digits and :_-.",
+                self.prefix
+            )));
+        }
+        let url = redact(&self.url);
+        let unreachable =
+            |e: ::redis::RedisError| StoreError::Unavailable(format!("redis at {url}: {e}"));
+        let client = ::redis::Client::open(self.url.as_str()).map_err(unreachable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(unreachable)?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let mirror = MemoryStore::builder().clock(clock.clone()).build();
+        let health = Arc::new(Health::new(self.timeout));
+        let scripts = Arc::new(Scripts::new());
+        let channel = format!("{}events", self.prefix);
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
+        let listener = Listener {
+            client,
+            conn: conn.clone(),
+            prefix: self.prefix.clone(),
+            channel: channel.clone(),
+            clock: clock.clone(),
+            mirror: mirror.clone(),
+            health: health.clone(),
+            timeout: self.timeout,
+            synced: synced_tx,
+            scripts: scripts.clone(),
+            warned: Mutex::default(),
+        };
+        tokio::spawn(listener.run(stopped));
+        let first_sync =
+            tokio::time::timeout(self.timeout.saturating_mul(5), synced_rx.wait_for(|s| *s)).await;
+        if !matches!(first_sync, Ok(Ok(_))) {
+            return Err(StoreError::Unavailable(format!(
+                "could not subscribe to Redis at {url} and load the revocations"
+            )));
+        }
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                conn,
+                url,
+                prefix: self.prefix,
+                channel,
+                clock,
+                mirror,
+                health,
+                scripts,
+                _stop: stop,
+            }),
+        })
+    }
+}
+
+/// A Redis URL as it may be shown: `redis://user:***@host:port/db`. Parsed
+/// the way the client parses it; the password (also a `pass`/`password`
+/// query value, as in `redis+unix:` URLs) is masked, a path that is not a
+/// database number too, and a URL that does not parse is not shown at all.
+pub(super) fn redact(url: &str) -> String {
+    let Some(u) = ::redis::parse_redis_url(url) else {
+        return "<unparseable Redis URL>".to_owned();
+    };
+    let mut out = format!("{}://", u.scheme());
+    match (u.username(), u.password()) {
+        ("", None) => {}
+        (user, None) => out.push_str(&format!("{user}@")),
+        (user, Some(_)) => out.push_str(&format!("{user}:***@")),
+    }
+    out.push_str(u.host_str().unwrap_or_default());
+    if let Some(port) = u.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    let path = u.path();
+    if path.trim_matches('/').bytes().all(|b| b.is_ascii_digit()) || u.host_str().is_none() {
+        // A database number, or a socket path (`redis+unix:`).
+        if u.host_str().is_none() || path != "/" {
+            out.push_str(path);
+        }
+    } else {
+        out.push_str("/***");
+    }
+    let query: Vec<String> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            if k.to_ascii_lowercase().contains("pass") {
+                format!("{k}=***")
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        for (url, shown) in [
+            (
+                "redis://user:hunter2@example.com:6380/2",
+                "redis://user:***@example.com:6380/2",
+            ),
+            (
+                "redis://:hunter2@127.0.0.1:1/0",
+                "redis://:***@127.0.0.1:1/0",
+            ),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("rediss://user@host", "rediss://user@host"),
+            (
+                "redis+unix:///run/redis.sock?db=1&pass=hunter2",
+                "redis+unix:///run/redis.sock?db=1&pass=***",
+            ),
+            ("redis://h/hunter2", "redis://h/***"),
+            ("not a url hunter2", "<unparseable Redis URL>"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn the_builder_debug_masks_the_password() {
+        let b = RedisStore::builder("redis://admin:hunter2@127.0.0.1:1/0");
+        let shown = format!("{b:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redis://admin:***@127.0.0.1:1/0"), "{shown}");
+    }
+}

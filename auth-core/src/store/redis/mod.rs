@@ -1,0 +1,456 @@
+//! The Redis store (feature `redis`): see [`RedisStore`].
+
+mod builder;
+mod feed;
+mod scripts;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use ::redis::RedisError;
+use ::redis::aio::ConnectionManager;
+use uuid::Uuid;
+
+pub use self::builder::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStoreBuilder};
+use self::feed::Health;
+use self::scripts::Scripts;
+use super::{
+    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, SessionRecord,
+    Store, StoreError,
+};
+use crate::claims::TokenRef;
+use crate::clock::Clock;
+
+/// Times are capped here (year 9999) so they survive Lua's doubles and
+/// Redis's expiry arithmetic.
+const MAX_SECS: u64 = 253_402_300_799;
+/// How many sessions one logout-all script revokes before handing back to
+/// Redis's other clients: about a millisecond of work. With the default cap
+/// of 100 sessions per subject, one batch does it all.
+const REVOKE_BATCH: usize = 256;
+/// A logout-all gives up (fails closed, to be retried) after this many
+/// batches, which only sessions created faster than it revokes them reach.
+const MAX_REVOKE_BATCHES: usize = 1024;
+
+/// The Redis store (feature `redis`): revocations and sessions shared by every
+/// instance, atomic rotation, and per-request checks answered from a local
+/// mirror.
+///
+/// # How it works
+///
+/// - Every write (denylisting a token, revoking a session, logout-all,
+///   creating and rotating sessions) is one Lua script, so it is atomic
+///   across instances: of concurrent rotations with one token, on any mix of
+///   instances, exactly one wins. Each script's work is bounded (Redis serves
+///   nobody else while one runs): a subject has at most the authority's
+///   `max_sessions_per_subject` live sessions, logout-all revokes them in
+///   batches, and expired index entries are pruned a few at a time.
+/// - Revocation scripts also `PUBLISH` the revocation. Each instance keeps a
+///   subscription open and applies what it hears to a local mirror (a
+///   [`MemoryStore`] holding only denylists), so [`Store::check`] is an
+///   in-memory lookup with no round trip. On every (re)subscription the mirror
+///   is resynchronized from the revocation indexes, so nothing revoked while
+///   an instance was cut off is missed; that costs what the live revocations
+///   cost, however many sessions there are, and entries it cannot read are
+///   skipped (and logged), never fatal.
+/// - While the subscription is down, checks fail closed
+///   ([`StoreError::Unavailable`], 503 from the layer); writes fail closed
+///   too. Both recover by themselves when Redis is back. A closed connection
+///   is noticed at once; a silent one (a partition) by a heartbeat: checks
+///   refuse once nothing was heard from Redis for the timeout (1 s by
+///   default), pings going out every quarter of it.
+/// - Keys: `{prefix}jti:{jti}`, `{prefix}rsid:{sid}`, `{prefix}cut:{subject}`
+///   (value: the `until`, plus the cut-off), each also indexed in
+///   `{prefix}idx:jti`, `idx:rsid`, `idx:cut` (sorted sets scored by
+///   `until`); `{prefix}sess:{sid}` (a hash) and `{prefix}subj:{subject}`
+///   (the subject's sids in login order). Every one has a TTL equal to the
+///   lifetime of what it shadows, so nothing grows without bound, except
+///   `{prefix}idx:ready`, a few bytes saying the indexes are complete.
+///   Revocations go to `{prefix}events`.
+///
+/// # Deployment notes
+///
+/// - Persist revocations (`appendonly yes`): running instances keep what
+///   they mirrored through a Redis restart, but an instance started after a
+///   Redis that lost its data would not learn those revocations.
+/// - Pub/sub ignores the database number: deployments sharing a Redis
+///   server need distinct prefixes, not just distinct databases.
+/// - The scripts build their keys from the prefix, so use a single Redis (or
+///   a primary with replicas), not Redis Cluster. Needs Redis 6.2 or later;
+///   tested with Redis 7.0.
+/// - Upgrading from a version without the revocation indexes: the first
+///   instance to sync indexes the existing revocations once (a `SCAN` of each
+///   revocation key family) and sets `{prefix}idx:ready`. Revocations that
+///   instances of the older version write after that are not indexed: running
+///   instances still hear them, but one started later would not load them. So
+///   stop the old instances before starting new ones, or delete
+///   `{prefix}idx:ready` once the last old one is gone, to index again.
+/// - A rotation whose reply is lost after Redis committed it (a timeout at
+///   the wrong moment) reports a failure; the client's retry of the same
+///   refresh token is then superseded within the reuse grace, or reuse after
+///   it. Entry TTLs are computed from the writer's clock, so a writer whose
+///   clock runs ahead keeps entries for less time by that skew; the reuse
+///   grace is measured between the clocks of two instances, so their skew
+///   widens or narrows it.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use auth_core::store::RedisStore;
+/// use auth_core::{Algorithm, Key, KeySet, TokenAuthority};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::builder("redis://127.0.0.1:6379").prefix("myapp:auth:").build().await?;
+/// let keys = KeySet::new(Key::generate(Algorithm::EdDSA)?)?;
+/// let authority = TokenAuthority::builder(keys).store(Arc::new(store)).build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    /// The URL with its password masked.
+    url: String,
+    prefix: String,
+    channel: String,
+    clock: Arc<dyn Clock>,
+    mirror: MemoryStore,
+    health: Arc<Health>,
+    scripts: Arc<Scripts>,
+    /// Dropped with the store: ends the subscription task.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.inner.url)
+            .field("prefix", &self.inner.prefix)
+            .field("in_sync", &self.inner.health.in_sync())
+            .field("mirror_entries", &self.inner.mirror.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A builder for the Redis at `url` (`redis://[user:pass@]host:port[/db]`).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder::new(url.into())
+    }
+
+    /// Whether the local mirror is subscribed and synchronized; while it is
+    /// not, checks fail closed.
+    pub fn is_in_sync(&self) -> bool {
+        self.inner.health.in_sync()
+    }
+
+    /// How many revocations the local mirror holds.
+    pub fn mirror_len(&self) -> usize {
+        self.inner.mirror.len()
+    }
+}
+
+/// Maps a Redis failure onto the store's errors: anything about reaching
+/// Redis is `Unavailable` (503, retry), the rest `Backend`.
+fn error(e: RedisError) -> StoreError {
+    use ::redis::{ErrorKind, ServerErrorKind};
+    let transient = matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::ReadOnly
+        )
+    );
+    if transient
+        || e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+    {
+        StoreError::Unavailable(format!("redis: {e}"))
+    } else {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+/// A short, lossy, quoted form of bytes read from Redis, for logs.
+fn short(raw: &[u8]) -> String {
+    const MAX: usize = 24;
+    let text = String::from_utf8_lossy(raw.get(..MAX).unwrap_or(raw));
+    let more = if raw.len() > MAX { "…" } else { "" };
+    format!("{text:?}{more} ({} bytes)", raw.len())
+}
+
+fn cap(t: u64) -> u64 {
+    t.min(MAX_SECS)
+}
+
+fn cap_ms(t: u64) -> u64 {
+    t.min(MAX_SECS * 1000)
+}
+
+/// A field of a script's reply.
+fn parse<T: std::str::FromStr>(s: Option<&String>) -> Result<T, StoreError> {
+    s.and_then(|s| s.parse().ok())
+        .ok_or_else(|| StoreError::Unavailable("redis: malformed reply".into()))
+}
+
+/// A session record from `HGETALL` field/value pairs.
+fn record(sid: Uuid, pairs: &[String]) -> Result<SessionRecord, StoreError> {
+    let m: HashMap<&str, &String> = pairs
+        .chunks_exact(2)
+        .map(|kv| (kv[0].as_str(), &kv[1]))
+        .collect();
+    let get = |k: &str| m.get(k).copied();
+    // `lastms` since the grace is measured in ms; `last` (seconds) counts
+    // when an older version rotated last.
+    let last_ms = get("lastms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        .max(parse::<u64>(get("last"))?.saturating_mul(1000));
+    Ok(SessionRecord {
+        sid,
+        subject: get("sub").cloned().unwrap_or_default(),
+        current_jti: parse::<Uuid>(get("cur"))?,
+        previous_jti: get("prev").and_then(|p| p.parse().ok()),
+        created_at: parse::<u64>(get("created"))?,
+        last_refreshed_ms: last_ms,
+        refresh_expires_at: parse::<u64>(get("rexp"))?,
+        expires_at: parse::<u64>(get("exp"))?,
+        revoke_until: parse::<u64>(get("ru"))?,
+        claims: get("claims").cloned().unwrap_or_default(),
+    })
+}
+
+/// `(sid, until)` pairs of a script's reply: sessions it revoked.
+fn revoked_pairs(out: &[String]) -> Result<Vec<(Uuid, u64)>, StoreError> {
+    out.chunks_exact(2)
+        .map(|pair| Ok((parse::<Uuid>(pair.first())?, parse::<u64>(pair.get(1))?)))
+        .collect()
+}
+
+impl Inner {
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn revoke_token(&self, jti: Uuid, until: u64) -> Result<(), StoreError> {
+        let until = cap(until);
+        let _: i64 = self
+            .scripts
+            .revoke_token
+            .arg(&self.prefix)
+            .arg(jti.to_string())
+            .arg(until)
+            .arg(self.now())
+            .arg(&self.channel)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(error)?;
+        self.mirror.revoke_token(jti, until).await
+    }
+
+    async fn revoke_session(&self, sid: Uuid, until: u64) -> Result<bool, StoreError> {
+        let (live, until): (u64, u64) = self
+            .scripts
+            .revoke_session
+            .arg(&self.prefix)
+            .arg(sid.to_string())
+            .arg(cap(until))
+            .arg(self.now())
+            .arg(&self.channel)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(error)?;
+        self.mirror.revoke_session(sid, until).await?;
+        Ok(live == 1)
+    }
+
+    async fn revoke_subject(
+        &self,
+        subject: &str,
+        cutoff: u64,
+        until: u64,
+    ) -> Result<usize, StoreError> {
+        let mut revoked: u64 = 0;
+        for batch in 0..MAX_REVOKE_BATCHES {
+            let out: Vec<String> = self
+                .scripts
+                .revoke_subject
+                .arg(&self.prefix)
+                .arg(subject)
+                .arg(cap(cutoff))
+                .arg(cap(until))
+                .arg(self.now())
+                .arg(&self.channel)
+                .arg(REVOKE_BATCH)
+                .arg(u8::from(batch == 0))
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(error)?;
+            revoked = revoked.saturating_add(parse::<u64>(out.first())?);
+            if batch == 0 {
+                let (cutoff, until) = (parse::<u64>(out.get(1))?, parse::<u64>(out.get(2))?);
+                self.mirror.revoke_subject(subject, cutoff, until).await?;
+            }
+            for (sid, until) in revoked_pairs(out.get(4..).unwrap_or_default())? {
+                self.mirror.revoke_session(sid, until).await?;
+            }
+            if parse::<u64>(out.get(3))? == 0 {
+                return Ok(usize::try_from(revoked).unwrap_or(usize::MAX));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "logout-all: sessions kept appearing faster than they were revoked".into(),
+        ))
+    }
+
+    async fn create_session(&self, s: NewSession) -> Result<(), StoreError> {
+        let now_ms = cap_ms(
+            self.clock
+                .now_millis()
+                .max(s.created_at.saturating_mul(1000)),
+        );
+        let evicted: Vec<String> = self
+            .scripts
+            .create_session
+            .arg(&self.prefix)
+            .arg(s.sid.to_string())
+            .arg(&s.subject)
+            .arg(s.refresh_jti.to_string())
+            .arg(cap(s.created_at))
+            .arg(cap(s.refresh_expires_at))
+            .arg(cap(s.expires_at))
+            .arg(cap(s.revoke_until))
+            .arg(&s.claims)
+            .arg(now_ms / 1000)
+            .arg(cap(s.created_at) * 1000)
+            .arg(now_ms)
+            .arg(s.max_sessions.max(1))
+            .arg(&self.channel)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(error)?;
+        for (sid, until) in revoked_pairs(&evicted)? {
+            tracing::debug!(%sid, "session cap reached: oldest session revoked");
+            self.mirror.revoke_session(sid, until).await?;
+        }
+        Ok(())
+    }
+
+    async fn rotate(&self, r: Rotation) -> Result<RotateOutcome, StoreError> {
+        let now_ms = cap_ms(r.now_ms);
+        let out: Vec<String> = self
+            .scripts
+            .rotate
+            .arg(&self.prefix)
+            .arg(r.sid.to_string())
+            .arg(r.presented.to_string())
+            .arg(r.next.to_string())
+            .arg(now_ms / 1000)
+            .arg(r.refresh_ttl.min(MAX_SECS))
+            .arg(cap_ms(r.grace_ms))
+            .arg(&self.channel)
+            .arg(now_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(error)?;
+        Ok(match out.first().map(String::as_str) {
+            Some("rotated") => RotateOutcome::Rotated(record(r.sid, &out[1..])?),
+            Some("superseded") => RotateOutcome::Superseded,
+            Some("reused") => {
+                self.mirror
+                    .revoke_session(r.sid, parse::<u64>(out.get(1))?)
+                    .await?;
+                RotateOutcome::Reused
+            }
+            Some("expired") => RotateOutcome::Expired,
+            Some("unknown") => RotateOutcome::Unknown,
+            _ => return Err(StoreError::Unavailable("redis: malformed reply".into())),
+        })
+    }
+
+    async fn sessions(&self, subject: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut conn = self.conn.clone();
+        let sids: Vec<String> = ::redis::cmd("ZRANGE")
+            .arg(format!("{}subj:{subject}", self.prefix))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(error)?;
+        let sids: Vec<Uuid> = sids.iter().filter_map(|s| s.parse().ok()).collect();
+        if sids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for sid in &sids {
+            pipe.cmd("HGETALL")
+                .arg(format!("{}sess:{sid}", self.prefix));
+        }
+        let records: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(error)?;
+        let now = self.now();
+        let mut out = Vec::new();
+        for (sid, pairs) in sids.into_iter().zip(records) {
+            if pairs.is_empty() {
+                continue; // expired or revoked since
+            }
+            let rec = record(sid, &pairs)?;
+            if !rec.is_dead(now) {
+                out.push(rec.info());
+            }
+        }
+        // Stable: logins in the same second stay in login order.
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+}
+
+impl Store for RedisStore {
+    fn check(&self, token: &TokenRef<'_>) -> Check {
+        if !self.inner.health.in_sync() {
+            return Check::ready(Err(StoreError::Unavailable(
+                "the Redis revocation feed is down".into(),
+            )));
+        }
+        self.inner.mirror.check(token)
+    }
+
+    fn create_session(&self, session: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.inner.create_session(session))
+    }
+
+    fn rotate(&self, rotation: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>> {
+        Box::pin(self.inner.rotate(rotation))
+    }
+
+    fn revoke_token(&self, jti: Uuid, until: u64) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.inner.revoke_token(jti, until))
+    }
+
+    fn revoke_session(&self, sid: Uuid, until: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.inner.revoke_session(sid, until))
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(self.inner.revoke_subject(subject, cutoff, until))
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Box::pin(self.inner.sessions(subject))
+    }
+}
