@@ -226,8 +226,7 @@ impl Key {
             });
         }
         let encoding = EncodingKey::from_secret(secret);
-        let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(|e| invalid(alg, e))?;
-        let kid = thumbprint(&jwk, alg)?;
+        let kid = hmac_kid(&encoding, alg)?;
         Ok(Key(Arc::new(KeyInner {
             kid,
             alg,
@@ -419,13 +418,11 @@ fn check_public_params(alg: Algorithm, params: &AlgorithmParameters) -> Result<(
             let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(&p.n)
                 .map_err(|e| invalid(alg, e))?;
-            let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
+            let bits = bit_length(&n);
             if bits < 2048 {
                 return Err(KeyError::InvalidKey {
                     alg,
-                    reason: format!(
-                        "RSA keys must have at least 2048 bits, this one has about {bits}"
-                    ),
+                    reason: format!("RSA keys must have at least 2048 bits, this one has {bits}"),
                 });
             }
             true
@@ -440,6 +437,31 @@ fn check_public_params(alg: Algorithm, params: &AlgorithmParameters) -> Result<(
             reason: "the key type or curve does not match the algorithm".into(),
         })
     }
+}
+
+/// The exact bit length of a big-endian unsigned integer (a modulus of
+/// 2041 bits is 256 bytes long, yet under 2048 bits).
+fn bit_length(n: &[u8]) -> usize {
+    let n = &n[n.iter().take_while(|b| **b == 0).count()..];
+    match n.first() {
+        Some(top) => n.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    }
+}
+
+/// The `kid` of an HMAC key: an HMAC, under the secret itself, of a fixed
+/// label naming the algorithm, truncated to 128 bits (22 base64url
+/// characters). Stable across restarts, like a thumbprint, but not a plain
+/// hash of the secret: no table of precomputed SHA-256 digests matches it,
+/// and testing a guessed secret against it costs exactly what testing it
+/// against any token's signature costs, so it tells an attacker nothing a
+/// token does not. Two deployments sharing a secret still share the `kid`:
+/// give each its own secret (or its own [`Key::with_kid`]).
+fn hmac_kid(secret: &EncodingKey, alg: Algorithm) -> Result<String, KeyError> {
+    let label = format!("auth-core key id v1 {}", alg.as_str());
+    let mac = jsonwebtoken::crypto::sign(label.as_bytes(), secret, alg.to_jwt())
+        .map_err(|e| invalid(alg, e))?;
+    Ok(mac.chars().take(22).collect())
 }
 
 fn thumbprint(jwk: &Jwk, alg: Algorithm) -> Result<String, KeyError> {

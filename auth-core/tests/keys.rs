@@ -86,6 +86,47 @@ fn kid_is_derived_from_the_key_and_stable_across_loads() {
     assert_eq!(a.kid().len(), 43);
 }
 
+/// The `kid` of an HMAC key was the SHA-256 thumbprint of its `oct` JWK, a
+/// plain hash of the secret: matchable against precomputed digests of
+/// common secrets. It is now a keyed function of the secret.
+#[test]
+fn an_hmac_kid_is_keyed_not_a_plain_hash_of_the_secret() {
+    use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+    let key = hs256();
+    let encoding = jsonwebtoken::EncodingKey::from_secret(SECRET);
+    let jwk = Jwk::from_encoding_key(&encoding, jsonwebtoken::Algorithm::HS256).unwrap();
+    assert_ne!(key.kid(), jwk.thumbprint(ThumbprintHash::SHA256).unwrap());
+    // Stable across loads, 128 bits, and distinct per algorithm and secret.
+    assert_eq!(key.kid(), hs256().kid());
+    assert_eq!(key.kid().len(), 22);
+    let long = [SECRET, SECRET].concat();
+    assert_ne!(
+        Key::hmac(Algorithm::HS512, &long).unwrap().kid(),
+        Key::hmac(Algorithm::HS256, &long).unwrap().kid()
+    );
+}
+
+/// A modulus of 2041 to 2047 bits is 256 bytes long: counting bytes let it
+/// pass the 2048-bit minimum.
+#[test]
+fn rsa_moduli_are_measured_to_the_bit() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = |top: u8| {
+        let mut n = vec![0xffu8; 256];
+        n[0] = top;
+        serde_json::from_value::<auth_core::jwk::Jwk>(serde_json::json!({
+            "kty": "RSA", "alg": "RS256", "n": b64(&n), "e": "AQAB"
+        }))
+        .unwrap()
+    };
+    for (top, bits) in [(0x01, 2041), (0x7f, 2047)] {
+        let err = Key::from_jwk(&jwk(top)).unwrap_err();
+        assert!(err.to_string().contains(&format!("has {bits}")), "{err}");
+    }
+    assert!(Key::from_jwk(&jwk(0x80)).is_ok(), "2048 bits is enough");
+}
+
 #[tokio::test]
 async fn tokens_survive_a_restart_with_the_same_key() {
     let first = fixture_with(
