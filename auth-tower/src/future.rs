@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use auth_core::AccessClaims;
-use auth_core::store::Check;
+use auth_core::store::{Check, StoreError};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -35,7 +35,11 @@ pin_project! {
     {
         Inner { #[pin] fut: S::Future },
         Rejected { res: Option<S::Response> },
-        Checking { check: Check, pending: Option<Pending<S, Req, E>> },
+        Checking {
+            check: Check,
+            deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+            pending: Option<Pending<S, Req, E>>,
+        },
     }
 }
 
@@ -68,9 +72,15 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
         config: Arc<Config>,
         grpc: bool,
     ) -> Self {
+        // A timer needs a tokio runtime; outside one the check is awaited as is.
+        let deadline = tokio::runtime::Handle::try_current()
+            .ok()
+            .and(config.check_timeout)
+            .map(|t| Box::pin(tokio::time::sleep(t)));
         ResponseFuture {
             state: State::Checking {
                 check,
+                deadline,
                 pending: Some(Pending {
                     service,
                     req,
@@ -104,8 +114,23 @@ where
                         r
                     })));
                 }
-                StateProj::Checking { check, pending } => {
-                    let verdict = ready!(Pin::new(check).poll(cx));
+                StateProj::Checking {
+                    check,
+                    deadline,
+                    pending,
+                } => {
+                    let verdict = match Pin::new(check).poll(cx) {
+                        Poll::Ready(verdict) => verdict,
+                        Poll::Pending => {
+                            let Some(deadline) = deadline else {
+                                return Poll::Pending;
+                            };
+                            ready!(deadline.as_mut().poll(cx));
+                            Err(StoreError::Unavailable(
+                                "the revocation check timed out".into(),
+                            ))
+                        }
+                    };
                     let Some(p) = pending.take() else {
                         state.set(State::Rejected { res: None });
                         continue;

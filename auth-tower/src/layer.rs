@@ -3,6 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth_core::{NoClaims, Validator};
 use tower_layer::Layer;
@@ -13,12 +14,19 @@ use crate::source::TokenSource;
 /// The default `realm` of the `WWW-Authenticate` challenge.
 pub const DEFAULT_REALM: &str = "api";
 
+/// The default limit on a revocation check that needs I/O: 2 s. The built-in
+/// stores answer from memory and never wait; a custom store that asks a
+/// remote service must not hold requests forever when it hangs.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A [`Layer`] that requires a valid access token on every request and puts
 /// its [`AccessClaims<E>`](auth_core::AccessClaims) into the request
 /// extensions.
 ///
 /// Defaults: the token is read from `Authorization: Bearer` only; it is
-/// required; the realm is [`DEFAULT_REALM`].
+/// required; the realm is [`DEFAULT_REALM`]; a store check that has to wait
+/// gets [`DEFAULT_CHECK_TIMEOUT`], then the request is refused with 503
+/// (fail closed).
 pub struct AuthLayer<E = NoClaims> {
     pub(crate) config: Arc<Config>,
     _claims: PhantomData<fn() -> E>,
@@ -30,6 +38,7 @@ pub(crate) struct Config {
     pub(crate) sources: Vec<TokenSource>,
     pub(crate) optional: bool,
     pub(crate) realm: String,
+    pub(crate) check_timeout: Option<Duration>,
 }
 
 impl<E> AuthLayer<E> {
@@ -41,6 +50,7 @@ impl<E> AuthLayer<E> {
                 sources: vec![TokenSource::Bearer],
                 optional: false,
                 realm: DEFAULT_REALM.to_owned(),
+                check_timeout: Some(DEFAULT_CHECK_TIMEOUT),
             }),
             _claims: PhantomData,
         }
@@ -78,6 +88,15 @@ impl<E> AuthLayer<E> {
         self.config_mut().realm = realm.into();
         self
     }
+
+    /// How long a revocation check that needs I/O may take before the
+    /// request is refused with 503 (default [`DEFAULT_CHECK_TIMEOUT`]);
+    /// `None` waits as long as the store does. The timer needs a tokio
+    /// runtime: outside one, checks are awaited without a limit.
+    pub fn check_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config_mut().check_timeout = timeout;
+        self
+    }
 }
 
 impl<E> Clone for AuthLayer<E> {
@@ -95,6 +114,7 @@ impl<E> fmt::Debug for AuthLayer<E> {
             .field("sources", &self.config.sources)
             .field("optional", &self.config.optional)
             .field("realm", &self.config.realm)
+            .field("check_timeout", &self.config.check_timeout)
             .finish_non_exhaustive()
     }
 }

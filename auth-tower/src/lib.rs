@@ -97,8 +97,8 @@ mod service;
 mod source;
 
 pub use future::ResponseFuture;
-pub use layer::{AuthLayer, DEFAULT_REALM};
+pub use layer::{AuthLayer, DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
 pub use rejection::Rejection;
 pub use require::{Authorize, HasRole, HasScope, Require, RequireLayer};
 pub use service::AuthService;
-pub use source::TokenSource;
+pub use source::{TokenSource, cookie_values};

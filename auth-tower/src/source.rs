@@ -102,23 +102,42 @@ fn is_b64token(token: &str) -> bool {
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Malformed> {
     let mut found: Option<&str> = None;
-    for value in headers.get_all(COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            let Some((k, v)) = pair.trim().split_once('=') else {
-                continue;
-            };
-            if k != name {
-                continue;
-            }
-            let v = v.trim_matches('"');
-            match found {
-                Some(prev) if prev != v => return Err(Malformed("the token cookie is sent twice")),
-                _ => found = Some(v),
-            }
+    for v in cookie_values(headers, name) {
+        match found {
+            Some(prev) if prev != v => return Err(Malformed("the token cookie is sent twice")),
+            _ => found = Some(v),
         }
     }
     Ok(found.filter(|v| !v.is_empty()))
+}
+
+/// Every value of the cookie `name` in `headers`, in order, duplicates
+/// included (a browser sends one per matching `Domain`/`Path`, so a cookie
+/// planted from a sibling domain appears beside the real one). Surrounding
+/// double quotes are removed; `Cookie` headers that are not visible ASCII
+/// are skipped.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::COOKIE};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(COOKIE, HeaderValue::from_static("a=1; rt=x; rt=\"y\""));
+/// let values: Vec<_> = auth_tower::cookie_values(&headers, "rt").collect();
+/// assert_eq!(values, ["x", "y"]);
+/// ```
+pub fn cookie_values<'h, 'n>(
+    headers: &'h HeaderMap,
+    name: &'n str,
+) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(move |pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.trim_matches('"'))
+        })
 }
 
 #[cfg(test)]

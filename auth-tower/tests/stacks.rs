@@ -267,16 +267,27 @@ async fn axum_token_from_a_cookie() {
 /// Wraps the memory store but answers checks through a future, as a store
 /// that does I/O would: exercises the layer's awaiting path.
 #[derive(Debug)]
-struct AsyncCheck(MemoryStore, bool);
+struct AsyncCheck(MemoryStore, Backend);
+
+/// How the remote side of [`AsyncCheck`] behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    Up,
+    Down,
+    /// Never answers.
+    Hung,
+}
 
 impl Store for AsyncCheck {
     fn check(&self, token: &TokenRef<'_>) -> Check {
         let answer = self.0.check(token).now();
-        let down = self.1;
+        let backend = self.1;
         Check::pending(async move {
             tokio::task::yield_now().await;
-            if down {
-                return Err(StoreError::Unavailable("backend down".into()));
+            match backend {
+                Backend::Up => {}
+                Backend::Down => return Err(StoreError::Unavailable("backend down".into())),
+                Backend::Hung => std::future::pending::<()>().await,
             }
             match answer {
                 Ok(v) => v,
@@ -317,7 +328,7 @@ impl Store for AsyncCheck {
 
 #[tokio::test]
 async fn axum_a_store_that_answers_later_is_awaited_and_one_that_is_down_gives_503() {
-    let app = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), false))));
+    let app = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), Backend::Up))));
     let addr = serve_protected(&app).await;
     let token = access(&app, &[]).await;
     let r = get_bearer(addr, "/profile", &token).await;
@@ -333,12 +344,47 @@ async fn axum_a_store_that_answers_later_is_awaited_and_one_that_is_down_gives_5
         StatusCode::UNAUTHORIZED
     );
 
-    let down = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), true))));
+    let down = app_with(Some(Arc::new(AsyncCheck(
+        MemoryStore::new(),
+        Backend::Down,
+    ))));
     let addr = serve_protected(&down).await;
     let token = access(&down, &[]).await;
     let r = get_bearer(addr, "/profile", &token).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.challenge, None);
+}
+
+/// A store whose check never answers must not hold requests forever: the
+/// layer times the check out and refuses with 503 (fail closed).
+#[tokio::test]
+async fn axum_a_store_check_that_hangs_is_timed_out_with_503() {
+    let app = app_with(Some(Arc::new(AsyncCheck(
+        MemoryStore::new(),
+        Backend::Hung,
+    ))));
+    let layer = AuthLayer::new(app.authority.validator().clone())
+        .check_timeout(Some(std::time::Duration::from_millis(200)));
+    let addr = serve_axum(axum_app(layer)).await;
+    let token = access(&app, &[]).await;
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        get_bearer(addr, "/profile", &token),
+    )
+    .await
+    .expect("the layer answers instead of waiting for the store forever");
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    // The default applies without any setting.
+    let addr = serve_protected(&app).await;
+    let r = tokio::time::timeout(
+        auth_tower::DEFAULT_CHECK_TIMEOUT * 5,
+        get_bearer(addr, "/profile", &token),
+    )
+    .await
+    .expect("the default timeout applies");
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]
@@ -457,7 +503,10 @@ async fn tonic_missing_role_is_permission_denied_and_store_outage_unavailable() 
     let admin = access(&app, &["admin"]).await;
     health_check(url, Some(&admin)).await.expect("admin passes");
 
-    let down = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), true))));
+    let down = app_with(Some(Arc::new(AsyncCheck(
+        MemoryStore::new(),
+        Backend::Down,
+    ))));
     let url = serve_tonic(&down, false).await;
     let token = access(&down, &[]).await;
     assert_eq!(
