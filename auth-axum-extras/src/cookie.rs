@@ -6,6 +6,9 @@ use http::header::HeaderValue;
 
 /// The default cookie name.
 pub const DEFAULT_COOKIE_NAME: &str = "refresh_token";
+/// The recommended cookie name for HTTPS deployments: the `__Secure-`
+/// prefix makes browsers refuse it from insecure origins.
+pub const SECURE_COOKIE_NAME: &str = "__Secure-refresh_token";
 
 /// How the refresh cookie is written. Defaults:
 ///
@@ -19,8 +22,16 @@ pub const DEFAULT_COOKIE_NAME: &str = "refresh_token";
 /// | `SameSite` | `Strict` | not sent with cross-site requests |
 /// | `Max-Age` | the refresh token's remaining lifetime | the cookie dies with the token |
 ///
-/// A name starting with `__Secure-` adds the browser-enforced guarantee that
-/// the cookie was set over HTTPS; it requires `Secure`.
+/// In production, prefer [`SECURE_COOKIE_NAME`] (`__Secure-refresh_token`,
+/// see [`RefreshCookie::secure_prefixed`]): browsers accept a `__Secure-`
+/// cookie only from a secure origin with `Secure` set, so a plain-HTTP page
+/// or a man-in-the-middle on HTTP cannot plant or overwrite it. A `__Host-`
+/// name goes further (no `Domain`, so no sibling subdomain can set it) but
+/// needs `Path=/`, which sends the refresh token with every request.
+///
+/// A cookie that a sibling subdomain plants with `Domain=` is sent beside
+/// the real one: refresh refuses such an ambiguous request (400), logout
+/// revokes the session of every value it is shown and clears the cookie.
 #[derive(Debug, Clone)]
 pub struct RefreshCookie {
     name: String,
@@ -55,6 +66,12 @@ impl RefreshCookie {
             enabled: false,
             ..Self::default()
         }
+    }
+
+    /// The defaults, named [`SECURE_COOKIE_NAME`] (`__Secure-refresh_token`).
+    /// Browsers honour it on HTTPS origins and on `localhost`.
+    pub fn secure_prefixed() -> Self {
+        Self::default().name(SECURE_COOKIE_NAME)
     }
 
     /// The cookie name.
@@ -178,5 +195,24 @@ impl RefreshCookie {
             Ok(token) => Ok(token),
             Err(rejection) => Err(rejection.description()),
         }
+    }
+
+    /// Every distinct, non-empty value of the refresh cookie in the request,
+    /// at most `limit` of them (a browser sends one per matching domain and
+    /// path; the rest is noise).
+    pub(crate) fn read_all<'h>(&self, headers: &'h HeaderMap, limit: usize) -> Vec<&'h str> {
+        let mut values: Vec<&str> = Vec::new();
+        if !self.enabled {
+            return values;
+        }
+        for v in auth_tower::cookie_values(headers, &self.name) {
+            if values.len() == limit {
+                break;
+            }
+            if !v.is_empty() && !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        values
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! | route | input | success | failure |
 //! |---|---|---|---|
-//! | `POST {prefix}/login` | JSON `{"username","password"}` | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
-//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 invalid, expired, revoked or reused token |
-//! | `POST {prefix}/logout` | refresh token (body or cookie) and/or bearer access token | 204, cookie cleared | only 503 (store down) |
+//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true` | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
+//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked or reused: log in again) |
+//! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared | only 503 (store down) |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
 //! | `GET {prefix}/jwks` | | 200 JWKS | 404 when only HMAC keys are in use |
 //!
@@ -13,19 +13,48 @@
 //! `cross_origin_request`); errors are JSON
 //! `{"error","error_description"}` ([`ApiError`]); token responses carry
 //! `Cache-Control: no-store`.
+//!
+//! # Where the refresh token goes
+//!
+//! A response body is readable by any script on the page, so the refresh
+//! token goes into a body only for clients that handle it themselves:
+//!
+//! - **Browsers** should log in with `"cookieOnly": true`: the answer
+//!   carries `accessToken`, `tokenType` and `expiresIn`, and the refresh
+//!   token travels only in the `HttpOnly` cookie. Without the cookie
+//!   configured, such a login is refused (400), since the token would be
+//!   lost.
+//! - A **refresh authenticated by the cookie** (no `refreshToken` in the
+//!   body) never answers with the refresh token in the body: the new one
+//!   goes only into the cookie. So a script injected into the page (XSS)
+//!   can obtain access tokens while the page is open, but never the
+//!   long-lived credential.
+//! - **API clients** that send `{"refreshToken"}` in the body get the new
+//!   one in the body (and in the cookie, when enabled).
+//!
+//! # A refresh that lost a race
+//!
+//! Two refreshes with the same token (two tabs, a retried request) race; one
+//! wins and rotates the token. The loser, within the reuse grace
+//! ([`auth_core::DEFAULT_REUSE_GRACE`]), gets 401 with
+//! `"error": "refresh_superseded"`: the session is alive, and the client
+//! retries **once** with its newest refresh token (a browser's cookie jar
+//! already holds the winner's cookie: just send the request again). Any
+//! other 401 from refresh (`invalid_token`) means "log in again". The same
+//! token presented after the grace is reuse and revokes the session.
 
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::{ErrorClass, LogoutTokens, NoClaims, TokenAuthority, TokenPair};
+use auth_core::{AuthError, ErrorClass, LogoutTokens, NoClaims, TokenAuthority, TokenPair};
 use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::routing::{get, post};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA, SET_COOKIE};
-use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use crate::body::read_json;
@@ -183,7 +212,23 @@ type St<V> = State<Arc<Shared<V>>>;
 struct LoginBody {
     username: String,
     password: String,
+    /// Deliver the refresh token in the cookie only, never in the body.
+    #[serde(default, rename = "cookieOnly")]
+    cookie_only: bool,
 }
+
+/// Whether a token response may carry the refresh token in its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Body and cookie: the client sent or asked for the token itself.
+    BodyAndCookie,
+    /// Cookie only: a browser, whose scripts must never see it.
+    CookieOnly,
+}
+
+/// The most refresh cookies of our name that logout revokes from one
+/// request (a browser sends one per matching domain and path).
+const MAX_LOGOUT_COOKIES: usize = 8;
 
 /// The refresh tokens a request carries.
 struct PresentedTokens {
@@ -251,9 +296,18 @@ impl<V: CredentialVerifier> Shared<V> {
     async fn login(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
         let (parts, body) = req.into_parts();
-        let LoginBody { username, password } = read_json(&parts.headers, body, self.max_body)
+        let LoginBody {
+            username,
+            password,
+            cookie_only,
+        } = read_json(&parts.headers, body, self.max_body)
             .await?
             .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
+        if cookie_only && !self.cookie.is_enabled() {
+            return Err(ApiError::bad_request(
+                "cookieOnly needs the refresh cookie, which this server does not use",
+            ));
+        }
         if username.is_empty() || username.len() > MAX_USERNAME || password.len() > MAX_PASSWORD {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -288,12 +342,17 @@ impl<V: CredentialVerifier> Shared<V> {
             .authority
             .issue(&verified.subject, &verified.claims)
             .await?;
-        tracing::info!(sid = %pair.session_id, "login");
-        self.tokens(&pair)
+        tracing::info!(sid = %pair.session_id, cookie_only, "login");
+        let delivery = if cookie_only {
+            Delivery::CookieOnly
+        } else {
+            Delivery::BodyAndCookie
+        };
+        self.tokens(&pair, delivery)
     }
 
     /// The refresh tokens of the JSON body and of the cookie.
-    async fn refresh_tokens(&self, req: Request) -> Result<(HeaderMap, PresentedTokens), ApiError> {
+    async fn refresh_tokens(&self, req: Request) -> Result<PresentedTokens, ApiError> {
         let (parts, body) = req.into_parts();
         let body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
             .await?
@@ -303,14 +362,19 @@ impl<V: CredentialVerifier> Shared<V> {
             .read(&parts.headers)
             .map_err(ApiError::bad_request)?
             .map(str::to_owned);
-        Ok((parts.headers, PresentedTokens { body, cookie }))
+        Ok(PresentedTokens { body, cookie })
     }
 
     async fn refresh(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
-        let (_, tokens) = self.refresh_tokens(req).await?;
-        // The body wins: a client that sends one means it.
-        let Some(token) = tokens.body.or(tokens.cookie) else {
+        let tokens = self.refresh_tokens(req).await?;
+        // The body wins: a client that sends one means it. A token that came
+        // from the cookie goes back only in the cookie.
+        let (token, delivery) = match (tokens.body, tokens.cookie) {
+            (Some(body), _) => (Some(body), Delivery::BodyAndCookie),
+            (None, cookie) => (cookie, Delivery::CookieOnly),
+        };
+        let Some(token) = token else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -321,31 +385,41 @@ impl<V: CredentialVerifier> Shared<V> {
             // An oversized refresh token is as invalid as any other: 401.
             if e.class() == ErrorClass::InvalidRequest {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.description())
+            } else if matches!(e, AuthError::RefreshSuperseded) {
+                tracing::info!("refresh superseded by a concurrent refresh");
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "refresh_superseded",
+                    e.description(),
+                )
             } else {
                 ApiError::from(e)
             }
         })?;
-        self.tokens(&pair)
+        self.tokens(&pair, delivery)
     }
 
     async fn logout(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
-        let (headers, tokens) = self.refresh_tokens(req).await?;
+        let (parts, body) = req.into_parts();
+        let body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
+            .await?
+            .and_then(|b| b.refresh_token);
+        // Every cookie value, not just an unambiguous one: a cookie planted
+        // from a sibling domain must not shield the real session, which
+        // ends here since its cookie is cleared below.
+        let cookies = self.cookie.read_all(&parts.headers, MAX_LOGOUT_COOKIES);
         // A malformed Authorization header revokes nothing, like an invalid token.
-        let access = TokenSource::Bearer.read(&headers).ok().flatten();
+        let access = TokenSource::Bearer.read(&parts.headers).ok().flatten();
         let outcome = self
             .authority
             .logout(LogoutTokens {
-                refresh_token: tokens.body.as_deref().or(tokens.cookie.as_deref()),
+                refresh_token: body.as_deref(),
                 access_token: access,
             })
             .await?;
         let mut sessions = outcome.sessions_revoked;
-        // The cookie is cleared below, so its session must end too even when
-        // the body named another one.
-        if let (Some(body), Some(cookie)) = (&tokens.body, &tokens.cookie)
-            && body != cookie
-        {
+        for cookie in cookies.into_iter().filter(|c| Some(*c) != body.as_deref()) {
             let more = self
                 .authority
                 .logout(LogoutTokens {
@@ -384,9 +458,18 @@ impl<V: CredentialVerifier> Shared<V> {
         Ok(self.no_content_clearing_cookie())
     }
 
-    /// 200 with the pair as JSON and the refresh cookie.
-    fn tokens(&self, pair: &TokenPair) -> Result<Response, ApiError> {
-        let body = serde_json::to_vec(pair).map_err(|e| {
+    /// 200 with the pair as JSON (without the refresh token for
+    /// [`Delivery::CookieOnly`]) and the refresh cookie.
+    fn tokens(&self, pair: &TokenPair, delivery: Delivery) -> Result<Response, ApiError> {
+        let json = match delivery {
+            Delivery::BodyAndCookie => serde_json::to_vec(pair),
+            Delivery::CookieOnly => serde_json::to_vec(&serde_json::json!({
+                "accessToken": pair.access_token,
+                "tokenType": pair.token_type,
+                "expiresIn": pair.expires_in,
+            })),
+        };
+        let body = json.map_err(|e| {
             tracing::error!(error = %e, "token pair did not serialize");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

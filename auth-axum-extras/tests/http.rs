@@ -244,12 +244,91 @@ async fn refresh_rotates_by_body_and_by_cookie_alone() {
     // The cookie alone, no body at all.
     let third = s.refresh_cookie(c.value()).await;
     assert_eq!(third.status, 200, "{}", third.json);
-    assert_eq!(
-        third.set_cookie().unwrap().value(),
-        third.field("refreshToken")
-    );
     let p = s.get("/profile", Some(&third.field("accessToken"))).await;
     assert_eq!(p.json["sub"], "alice");
+    // The new refresh token went into the cookie, and works from there.
+    let fourth = s.refresh_cookie(third.set_cookie().unwrap().value()).await;
+    assert_eq!(fourth.status, 200, "{}", fourth.json);
+}
+
+/// A refresh authenticated by the HttpOnly cookie must not hand the refresh
+/// token to scripts: a page script (XSS) calling `/auth/refresh` would turn
+/// the cookie into a 14-day credential it can read.
+#[tokio::test]
+async fn a_cookie_refresh_never_puts_the_refresh_token_in_the_body() {
+    let s = server().await;
+    let login = s.login_ok("alice").await;
+    let cookie = login.set_cookie().unwrap();
+    let r = s.refresh_cookie(cookie.value()).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json.get("refreshToken").is_none(), "body: {}", r.json);
+    assert!(!r.json.to_string().contains(cookie.value()));
+    let next = r.set_cookie().expect("the new token is in the cookie");
+    assert_ne!(next.value(), cookie.value());
+    assert!(!r.json.to_string().contains(next.value()));
+    assert_eq!(r.json["tokenType"], "Bearer");
+    assert!(r.json["expiresIn"].as_u64().unwrap() > 0);
+    // A body that is present but names no token is the cookie flow too.
+    let r = s
+        .post(
+            "/auth/refresh",
+            &[("cookie", &format!("refresh_token={}", next.value()))],
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json.get("refreshToken").is_none(), "body: {}", r.json);
+}
+
+/// A browser asks at login for cookie-only delivery: no response body it
+/// ever receives carries its refresh token.
+#[tokio::test]
+async fn cookie_only_login_keeps_the_refresh_token_out_of_every_body() {
+    let s = server().await;
+    let body = json!({ "username": "alice", "password": "alice-password", "cookieOnly": true })
+        .to_string();
+    let login = s.post("/auth/login", &[], Some(&body)).await;
+    assert_eq!(login.status, 200, "{}", login.json);
+    assert!(login.json.get("refreshToken").is_none(), "{}", login.json);
+    let cookie = login.set_cookie().expect("the refresh cookie");
+    assert!(cookie.http_only().unwrap_or(false));
+    let p = s.get("/profile", Some(&login.field("accessToken"))).await;
+    assert_eq!(p.status, 200);
+    let r = s.refresh_cookie(cookie.value()).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json.get("refreshToken").is_none(), "{}", r.json);
+    // Not a boolean: a clear 422, not a silent body delivery.
+    let bad = json!({ "username": "alice", "password": "alice-password", "cookieOnly": "yes" })
+        .to_string();
+    assert_eq!(s.post("/auth/login", &[], Some(&bad)).await.status, 422);
+    // An API client that does not ask keeps getting the token in the body.
+    assert!(s.login_ok("alice").await.json.get("refreshToken").is_some());
+}
+
+#[tokio::test]
+async fn cookie_only_login_without_a_cookie_is_refused() {
+    let s = server_with(Algorithm::HS256, |r| r.cookie(RefreshCookie::disabled())).await;
+    let body = json!({ "username": "alice", "password": "alice-password", "cookieOnly": true })
+        .to_string();
+    let r = s.post("/auth/login", &[], Some(&body)).await;
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert_eq!(r.json["error"], "invalid_request");
+    assert!(s.authority.sessions("alice").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_secure_prefixed_cookie_name_is_offered() {
+    let s = server_with(Algorithm::HS256, |r| {
+        r.cookie(RefreshCookie::secure_prefixed())
+    })
+    .await;
+    let login = s.login_ok("alice").await;
+    let c = login.set_cookie().unwrap();
+    assert_eq!(c.name(), "__Secure-refresh_token");
+    assert_eq!(c.secure(), Some(true));
+    let header = format!("__Secure-refresh_token={}", c.value());
+    let r = s.post("/auth/refresh", &[("cookie", &header)], None).await;
+    assert_eq!(r.status, 200, "{}", r.json);
 }
 
 #[tokio::test]
@@ -314,6 +393,8 @@ async fn eight_concurrent_refreshes_have_one_winner_and_no_fork() {
         match r.status.as_u16() {
             200 => winners.push(r),
             401 => {
+                // Lost the race within the grace: its own code, retry once.
+                assert_eq!(r.json["error"], "refresh_superseded", "{}", r.json);
                 assert!(r.set_cookie().is_none(), "a loser gets no cookie");
                 assert!(
                     r.json.get("accessToken").is_none(),
@@ -655,6 +736,53 @@ async fn a_refresh_cookie_sent_twice_with_different_values_is_refused() {
     assert_eq!(
         s.refresh_body(&planted.field("refreshToken")).await.status,
         200
+    );
+}
+
+/// Two cookies of our name (one planted from a sibling subdomain) made
+/// logout answer 400 without revoking or clearing anything.
+#[tokio::test]
+async fn logout_with_duplicate_refresh_cookies_ends_every_session_shown() {
+    let s = server().await;
+    let mine = s.login_ok("alice").await;
+    let planted = s.login_ok("root").await;
+    let header = format!(
+        "refresh_token={}; refresh_token={}",
+        planted.field("refreshToken"),
+        mine.field("refreshToken")
+    );
+    let r = s.post("/auth/logout", &[("cookie", &header)], None).await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let cleared = r.set_cookie().expect("the cookie is cleared");
+    assert_eq!(cleared.name(), "refresh_token");
+    assert_eq!(cleared.max_age(), Some(cookie::time::Duration::ZERO));
+    for pair in [&mine, &planted] {
+        assert_eq!(
+            s.refresh_body(&pair.field("refreshToken")).await.status,
+            401
+        );
+        assert_eq!(
+            s.get("/profile", Some(&pair.field("accessToken")))
+                .await
+                .status,
+            401
+        );
+    }
+    // Garbage beside a real cookie does not shield it either.
+    let real = s.login_ok("alice").await;
+    let header = format!(
+        "refresh_token=garbage; refresh_token={}",
+        real.field("refreshToken")
+    );
+    assert_eq!(
+        s.post("/auth/logout", &[("cookie", &header)], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        s.refresh_body(&real.field("refreshToken")).await.status,
+        401
     );
 }
 
