@@ -74,6 +74,10 @@ fn flags_have_the_documented_defaults_and_help() {
     assert_eq!(a.leeway, Duration::from_secs(5));
     assert_eq!(a.alg, Alg::Hs256);
     assert_eq!(a.redis_url, None);
+    // Services sharing a key must not accept each other's tokens: iss and
+    // aud are set by default.
+    assert_eq!(a.issuer, example_axum_server::DEFAULT_ISSUER);
+    assert_eq!(a.audience, example_axum_server::DEFAULT_AUDIENCE);
 
     let a = args(&[
         "--access-ttl",
@@ -102,6 +106,8 @@ fn flags_have_the_documented_defaults_and_help() {
         "--leeway",
         "--alg",
         "--redis-url",
+        "--issuer",
+        "--audience",
         "AUTH_JWT_SECRET",
         "alice",
     ] {
@@ -311,4 +317,133 @@ async fn short_lifetimes_from_the_flags_are_enforced() {
             .status,
         200
     );
+}
+
+/// Tokens carry the server's `iss` and `aud`, and a server configured with
+/// another issuer or audience refuses them, though it holds the same key.
+#[tokio::test]
+async fn issuer_and_audience_are_set_and_enforced_by_default() {
+    let s = Instance::start(&[], Some(SECRET)).await.unwrap();
+    let access = s
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    let payload = access.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["iss"], example_axum_server::DEFAULT_ISSUER);
+    assert_eq!(claims["aud"], example_axum_server::DEFAULT_AUDIENCE);
+    for flags in [
+        &["--issuer", "billing"][..],
+        &["--audience", "billing-api"][..],
+    ] {
+        let other = Instance::start(flags, Some(SECRET)).await.unwrap();
+        assert_eq!(
+            other.get("/profile", Some(&access)).await.status,
+            401,
+            "{flags:?}"
+        );
+    }
+}
+
+/// Starts the example app with these limits and returns its address.
+async fn start_with_limits(limits: example_axum_server::Limits) -> std::net::SocketAddr {
+    let a = args(&[]).unwrap();
+    let authority = example_axum_server::authority(&a, Some(SECRET.into()))
+        .await
+        .unwrap();
+    let app =
+        example_axum_server::app(authority, example_axum_server::demo_users().unwrap()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(example_axum_server::serve_with(
+        listener,
+        app,
+        std::future::pending(),
+        limits,
+    ));
+    addr
+}
+
+/// Reads until the server closes the connection; what it sent.
+async fn read_until_closed(conn: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tokio::time::timeout(limit, conn.read_to_end(&mut got))
+        .await
+        .ok()
+        .map(|_| String::from_utf8_lossy(&got).into_owned())
+}
+
+/// Slowloris: a client that sends its headers a byte at a time, or opens a
+/// connection and sends nothing, is cut off after the header-read timeout;
+/// one that sends headers but trickles its body gets 408.
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let limits = example_axum_server::Limits {
+        header_read_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    assert_eq!(
+        example_axum_server::Limits::default().header_read_timeout,
+        Duration::from_secs(10)
+    );
+    let addr = start_with_limits(limits).await;
+
+    // Headers never finished.
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    assert!(
+        read_until_closed(&mut conn, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a connection with unfinished headers stays open"
+    );
+    // Nothing sent at all.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(
+        read_until_closed(&mut idle, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "an idle connection stays open"
+    );
+    // A body that never arrives.
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(
+        b"POST /auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"user",
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut conn, Duration::from_secs(5))
+        .await
+        .expect("the server answers a stalled body");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Oversized headers: 431, not a 500 or a hang.
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!(
+        "GET /profile HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let _ = conn.write_all(big.as_bytes()).await;
+    let answer = read_until_closed(&mut conn, Duration::from_secs(5))
+        .await
+        .expect("the server closes a connection with oversized headers");
+    // The answer can be lost to the reset that closing with unread input
+    // causes; what arrives is a 431.
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+    // And it still serves.
+    let ok = contract_tests::Client::new(addr)
+        .get("/healthz", None)
+        .await;
+    assert_eq!(ok.status, 200);
 }

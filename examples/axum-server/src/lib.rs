@@ -58,7 +58,49 @@ pub struct Args {
     /// between instances instead of keeping them in memory.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// `iss` set on issued tokens and required on validated ones. Set it (and
+    /// --audience) per deployment: services sharing a key must not accept
+    /// each other's tokens.
+    #[arg(long, default_value = DEFAULT_ISSUER)]
+    pub issuer: String,
+    /// `aud` set on issued tokens and required on validated ones.
+    #[arg(long, default_value = DEFAULT_AUDIENCE)]
+    pub audience: String,
 }
+
+/// The default `--issuer`.
+pub const DEFAULT_ISSUER: &str = "example-axum-server";
+/// The default `--audience`.
+pub const DEFAULT_AUDIENCE: &str = "example-api";
+
+/// The limits [`serve`] puts on connections and requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection stays open: a slowloris client holding
+    /// connections with a trickle of bytes is cut off after this. Default
+    /// 10 s.
+    pub header_read_timeout: Duration,
+    /// How long one request may take, body and handler included (408
+    /// after). Default 30 s.
+    pub request_timeout: Duration,
+    /// The most bytes of request line and headers read before answering
+    /// 431: room for an 8 KiB token several times over. Default 64 KiB.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// How long shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The algorithms the example offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,7 +228,9 @@ pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAutho
         .refresh_ttl(args.refresh_ttl)
         // A session may last as long as its refresh tokens, at least 30 days.
         .session_lifetime(args.refresh_ttl.max(Duration::from_secs(30 * 24 * 3600)))
-        .leeway(args.leeway);
+        .leeway(args.leeway)
+        .issuer(args.issuer.as_str())
+        .audience(args.audience.as_str());
     if let Some(store) = store(args).await? {
         builder = builder.store(store);
     }
@@ -216,17 +260,93 @@ pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Resul
     ))
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains
-/// in-flight requests.
+/// Serves `app` on `listener` with the default [`Limits`]; see
+/// [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    serve_with(listener, app, shutdown, Limits::default()).await
+}
+
+/// Serves `app` on `listener` (HTTP/1.1) until `shutdown` completes, then
+/// drains in-flight requests for at most [`SHUTDOWN_GRACE`].
+///
+/// Unlike a bare `axum::serve`, connections have [`Limits`]: headers must
+/// arrive within `header_read_timeout` (also the keep-alive idle limit) and
+/// fit in `max_header_bytes` (else 431), and a request gets
+/// `request_timeout` in all (else 408).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+) -> Result<(), Error> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let timeout = limits.request_timeout;
+    let app = app.layer(axum::middleware::from_fn(move |req, next| {
+        request_timeout(timeout, req, next)
+    }));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, a reset before accept: keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+    }
     Ok(())
+}
+
+/// 408 for a request that takes longer than `limit`.
+async fn request_timeout(
+    limit: Duration,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => (
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Json(json!({
+                "error": "request_timeout",
+                "error_description": "the request took too long",
+            })),
+        )
+            .into_response(),
+    }
 }
 
 /// Builds everything from `args`, binds, logs and serves until Ctrl-C or

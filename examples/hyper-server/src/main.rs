@@ -4,6 +4,7 @@
 //! commands to try with and without it.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use auth_core::{AccessClaims, Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
@@ -11,7 +12,7 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 
@@ -46,14 +47,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "with the demo token (200):\n  curl -i -H 'Authorization: Bearer {}' http://{addr}/",
         pair.access_token
     );
+    // Slowloris: headers (and the next request on a kept-alive connection)
+    // must arrive within 10 s, and fit in 64 KiB (431 otherwise).
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_header_size(64 * 1024);
     loop {
         let (stream, peer) = listener.accept().await?;
         let service = TowerToHyperService::new(service.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(e) = conn.await {
                 eprintln!("connection from {peer}: {e}");
             }
         });
