@@ -2,69 +2,13 @@
 //! revocation hold across both, and a Redis killed with SIGKILL and restarted
 //! from its append-only file is survived without restarting them.
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::Stdio;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use auth_core::testing::redis_server::RedisServer;
-use contract_tests::{Client, Reply};
-use http::Method;
-use tokio::process::{Child, Command};
-
-const SECRET: &str = "a-shared-secret-of-at-least-32-bytes-for-both";
-
-/// An example-server process, killed when dropped.
-struct Server {
-    client: Client,
-    _child: Child,
-}
-
-impl std::ops::Deref for Server {
-    type Target = Client;
-    fn deref(&self) -> &Client {
-        &self.client
-    }
-}
-
-async fn spawn(redis: &RedisServer) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
-        .args(["--addr", &addr.to_string(), "--redis-url", &redis.url()])
-        .env("AUTH_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("example-axum-server starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "example-axum-server did not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Server {
-        client: Client::new(addr),
-        _child: child,
-    }
-}
-
-async fn logout(s: &Client, pair: &Reply) -> Reply {
-    let bearer = format!("Bearer {}", pair.field("accessToken"));
-    let body = serde_json::json!({ "refreshToken": pair.field("refreshToken") }).to_string();
-    s.send(
-        Method::POST,
-        "/auth/logout",
-        &[("authorization", &bearer)],
-        Some(&body),
-    )
-    .await
-}
+use common::{logout, spawn};
+use contract_tests::Client;
 
 /// Polls `GET /profile` until it answers `status`; returns how long it took.
 async fn profile_becomes(s: &Client, access: &str, status: u16, limit: Duration) -> Duration {
