@@ -137,6 +137,14 @@ impl Server {
         r
     }
 
+    /// Neither the refresh token nor the access token of `pair` works.
+    async fn assert_session_dead(&self, pair: &Reply) {
+        let refresh = self.refresh_body(&pair.field("refreshToken")).await;
+        assert_eq!(refresh.status, 401, "{}", refresh.json);
+        let access = self.get("/profile", Some(&pair.field("accessToken"))).await;
+        assert_eq!(access.status, 401, "{}", access.json);
+    }
+
     async fn refresh_cookie(&self, token: &str) -> Reply {
         let cookie = format!("refresh_token={token}");
         self.post("/auth/refresh", &[("cookie", &cookie)], None)
@@ -498,16 +506,7 @@ async fn logout_all_ends_every_session_of_the_user() {
         Some(cookie::time::Duration::ZERO)
     );
     for pair in [&a, &b] {
-        assert_eq!(
-            s.refresh_body(&pair.field("refreshToken")).await.status,
-            401
-        );
-        assert_eq!(
-            s.get("/profile", Some(&pair.field("accessToken")))
-                .await
-                .status,
-            401
-        );
+        s.assert_session_dead(pair).await;
     }
     // Another user is untouched, and alice can log in again.
     assert_eq!(
@@ -757,16 +756,7 @@ async fn logout_with_duplicate_refresh_cookies_ends_every_session_shown() {
     assert_eq!(cleared.name(), "refresh_token");
     assert_eq!(cleared.max_age(), Some(cookie::time::Duration::ZERO));
     for pair in [&mine, &planted] {
-        assert_eq!(
-            s.refresh_body(&pair.field("refreshToken")).await.status,
-            401
-        );
-        assert_eq!(
-            s.get("/profile", Some(&pair.field("accessToken")))
-                .await
-                .status,
-            401
-        );
+        s.assert_session_dead(pair).await;
     }
     // Garbage beside a real cookie does not shield it either.
     let real = s.login_ok("alice").await;
