@@ -197,22 +197,17 @@ impl RefreshCookie {
         }
     }
 
-    /// Every distinct, non-empty value of the refresh cookie in the request,
-    /// at most `limit` of them (a browser sends one per matching domain and
-    /// path; the rest is noise).
-    pub(crate) fn read_all<'h>(&self, headers: &'h HeaderMap, limit: usize) -> Vec<&'h str> {
-        let mut values: Vec<&str> = Vec::new();
+    /// Every distinct, non-empty value of the refresh cookie in the request
+    /// (a browser sends one per matching domain and path). Not capped: a
+    /// cap would let enough planted cookies hide the real one, and the
+    /// server's header size limit bounds the list already.
+    pub(crate) fn read_all<'h>(&self, headers: &'h HeaderMap) -> Vec<&'h str> {
         if !self.enabled {
-            return values;
+            return Vec::new();
         }
-        for v in auth_tower::cookie_values(headers, &self.name) {
-            if values.len() == limit {
-                break;
-            }
-            if !v.is_empty() && !values.contains(&v) {
-                values.push(v);
-            }
-        }
-        values
+        let mut seen = std::collections::HashSet::new();
+        auth_tower::cookie_values(headers, &self.name)
+            .filter(|v| !v.is_empty() && seen.insert(*v))
+            .collect()
     }
 }

@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true` | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
 //! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked or reused: log in again) |
-//! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared | only 503 (store down) |
+//! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared, whatever the body | only 503 (store down) |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
 //! | `GET {prefix}/jwks` | | 200 JWKS | 404 when only HMAC keys are in use |
 //!
@@ -226,10 +226,6 @@ enum Delivery {
     CookieOnly,
 }
 
-/// The most refresh cookies of our name that logout revokes from one
-/// request (a browser sends one per matching domain and path).
-const MAX_LOGOUT_COOKIES: usize = 8;
-
 /// The refresh tokens a request carries.
 struct PresentedTokens {
     body: Option<String>,
@@ -402,13 +398,20 @@ impl<V: CredentialVerifier> Shared<V> {
     async fn logout(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
         let (parts, body) = req.into_parts();
-        let body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
-            .await?
-            .and_then(|b| b.refresh_token);
+        // A body that cannot be read (another media type from a beacon or a
+        // form, bad JSON, too large) names no token, but the cookie and the
+        // bearer token still end their sessions: logout never fails on input.
+        let body = match read_json::<RefreshBody>(&parts.headers, body, self.max_body).await {
+            Ok(body) => body.and_then(|b| b.refresh_token),
+            Err(e) => {
+                tracing::debug!(error = %e, "logout: request body ignored");
+                None
+            }
+        };
         // Every cookie value, not just an unambiguous one: a cookie planted
         // from a sibling domain must not shield the real session, which
         // ends here since its cookie is cleared below.
-        let cookies = self.cookie.read_all(&parts.headers, MAX_LOGOUT_COOKIES);
+        let cookies = self.cookie.read_all(&parts.headers);
         // A malformed Authorization header revokes nothing, like an invalid token.
         let access = TokenSource::Bearer.read(&parts.headers).ok().flatten();
         let outcome = self

@@ -776,6 +776,68 @@ async fn logout_with_duplicate_refresh_cookies_ends_every_session_shown() {
     );
 }
 
+/// A logout whose body cannot be read (a beacon's text, a form, bad JSON,
+/// too large) answered 415/422/413 and left the cookie's session alive.
+#[tokio::test]
+async fn logout_ends_the_cookie_session_whatever_the_body() {
+    let s = server().await;
+    let big = format!("{{\"refreshToken\":\"{}\"}}", "a".repeat(17 * 1024));
+    let bodies: [(&str, &str); 4] = [
+        ("text/plain", "bye"),
+        ("application/x-www-form-urlencoded", "logout=1"),
+        ("application/json", r#"{"refreshToken":5}"#),
+        ("application/json", &big),
+    ];
+    for (content_type, body) in bodies {
+        let pair = s.login_ok("alice").await;
+        let cookie = format!("refresh_token={}", pair.field("refreshToken"));
+        let r = s
+            .post(
+                "/auth/logout",
+                &[("cookie", &cookie), ("content-type", content_type)],
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{content_type}: {}", r.json);
+        assert!(
+            r.set_cookie().is_some(),
+            "{content_type}: the cookie is cleared"
+        );
+        s.assert_session_dead(&pair).await;
+    }
+}
+
+/// Cookies a sibling domain plants must not hide the real one from logout:
+/// neither one with bytes that are not ASCII (which made the whole Cookie
+/// header unreadable) nor many decoys ahead of it.
+#[tokio::test]
+async fn planted_cookies_do_not_hide_the_real_one_from_logout() {
+    let s = server().await;
+    let pair = s.login_ok("alice").await;
+    let header = format!(
+        "x=\u{e9}t\u{e9}; refresh_token={}",
+        pair.field("refreshToken")
+    );
+    let r = s.post("/auth/logout", &[("cookie", &header)], None).await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    s.assert_session_dead(&pair).await;
+
+    let pair = s.login_ok("alice").await;
+    let decoys: String = (0..40)
+        .map(|i| format!("refresh_token=decoy{i}; "))
+        .collect();
+    let header = format!("{decoys}refresh_token={}", pair.field("refreshToken"));
+    let r = s.post("/auth/logout", &[("cookie", &header)], None).await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    s.assert_session_dead(&pair).await;
+
+    // Refresh reads past a foreign non-ASCII cookie too.
+    let pair = s.login_ok("alice").await;
+    let header = format!("x=\u{e9}; refresh_token={}", pair.field("refreshToken"));
+    let r = s.post("/auth/refresh", &[("cookie", &header)], None).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+}
+
 #[tokio::test]
 async fn logout_ends_the_cookie_session_even_when_the_body_names_another() {
     let s = server().await;

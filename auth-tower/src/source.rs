@@ -114,8 +114,10 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Mal
 /// Every value of the cookie `name` in `headers`, in order, duplicates
 /// included (a browser sends one per matching `Domain`/`Path`, so a cookie
 /// planted from a sibling domain appears beside the real one). Surrounding
-/// double quotes are removed; `Cookie` headers that are not visible ASCII
-/// are skipped.
+/// double quotes are removed. Headers are read as bytes: a cookie of another
+/// name with bytes that are not ASCII (which a sibling domain can plant)
+/// does not hide this one; a value of this name that is not UTF-8 is
+/// skipped.
 ///
 /// ```
 /// use http::{HeaderMap, HeaderValue, header::COOKIE};
@@ -132,11 +134,15 @@ pub fn cookie_values<'h, 'n>(
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
+        .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
         .filter_map(move |pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.trim_matches('"'))
+            let pair = pair.trim_ascii();
+            let eq = pair.iter().position(|b| *b == b'=')?;
+            let (k, v) = (&pair[..eq], &pair[eq + 1..]);
+            if k != name.as_bytes() {
+                return None;
+            }
+            std::str::from_utf8(v).ok().map(|v| v.trim_matches('"'))
         })
 }
 
@@ -189,5 +195,23 @@ mod tests {
         let twice = headers(&[(&COOKIE, "t=1"), (&COOKIE, "t=2")]);
         assert!(cookie(&twice, "t").is_err());
         assert_eq!(cookie(&headers(&[(&COOKIE, "t=")]), "t"), Ok(None));
+    }
+
+    /// A sibling domain can plant a cookie whose bytes are not ASCII; the
+    /// whole header used to be skipped, hiding the real cookie beside it.
+    #[test]
+    fn a_non_ascii_cookie_of_another_name_does_not_hide_ours() {
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_bytes("x=\u{e9}t\u{e9}; t=tok; y=\u{fc}".as_bytes()).unwrap(),
+        );
+        assert_eq!(cookie(&h, "t"), Ok(Some("tok")));
+        let mut bad = HeaderMap::new();
+        bad.append(
+            COOKIE,
+            HeaderValue::from_bytes(b"t=\xff\xfe; t=tok").unwrap(),
+        );
+        assert_eq!(cookie_values(&bad, "t").collect::<Vec<_>>(), ["tok"]);
     }
 }
