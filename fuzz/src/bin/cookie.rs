@@ -1,0 +1,7 @@
+//! AFL++ target `cookie`: see [`auth_fuzz::cookie`]. Build with `cargo afl build`.
+
+fn main() {
+    // Built before the fuzz loop, so every iteration covers the same code.
+    auth_fuzz::fixture();
+    afl::fuzz!(|data: &[u8]| auth_fuzz::cookie(data));
+}

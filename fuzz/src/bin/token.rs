@@ -1,0 +1,7 @@
+//! AFL++ target `token`: see [`auth_fuzz::token`]. Build with `cargo afl build`.
+
+fn main() {
+    // Built before the fuzz loop, so every iteration covers the same code.
+    auth_fuzz::fixture();
+    afl::fuzz!(|data: &[u8]| auth_fuzz::token(data));
+}
