@@ -21,7 +21,12 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// set. A secret that is set but unusable (shorter than 32 bytes) is an
 /// error: there is no built-in fallback anyone could read in this file.
 pub fn authority_from_env() -> Result<Option<TokenAuthority>, Error> {
-    let Ok(secret) = std::env::var(SECRET_ENV) else {
+    authority_from_secret(std::env::var(SECRET_ENV).ok())
+}
+
+/// [`authority_from_env`] with the secret given: `None` without one.
+pub fn authority_from_secret(secret: Option<String>) -> Result<Option<TokenAuthority>, Error> {
+    let Some(secret) = secret else {
         return Ok(None);
     };
     let key = Key::hmac(Algorithm::HS256, secret.as_bytes()).map_err(|e| {
