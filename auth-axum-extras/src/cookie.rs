@@ -4,6 +4,11 @@ use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::HeaderValue;
 
+/// The most refresh-cookie values logout looks at in one request: 256.
+/// Browsers keep about 180 cookies per site, so decoys planted from a
+/// sibling domain cannot hide the real cookie behind this many.
+pub const MAX_COOKIE_VALUES: usize = 256;
+
 /// The default cookie name.
 pub const DEFAULT_COOKIE_NAME: &str = "refresh_token";
 /// The recommended cookie name for HTTPS deployments: the `__Secure-`
@@ -197,10 +202,11 @@ impl RefreshCookie {
         }
     }
 
-    /// Every distinct, non-empty value of the refresh cookie in the request
-    /// (a browser sends one per matching domain and path). Not capped: a
-    /// cap would let enough planted cookies hide the real one, and the
-    /// server's header size limit bounds the list already.
+    /// The distinct, non-empty values of the refresh cookie in the request
+    /// (a browser sends one per matching domain and path), at most
+    /// [`MAX_COOKIE_VALUES`]: more than a browser keeps for one site, so
+    /// planted decoys cannot push the real cookie out, while a forged
+    /// header cannot make one request cost thousands of signature checks.
     pub(crate) fn read_all<'h>(&self, headers: &'h HeaderMap) -> Vec<&'h str> {
         if !self.enabled {
             return Vec::new();
@@ -208,6 +214,7 @@ impl RefreshCookie {
         let mut seen = std::collections::HashSet::new();
         auth_tower::cookie_values(headers, &self.name)
             .filter(|v| !v.is_empty() && seen.insert(*v))
+            .take(MAX_COOKIE_VALUES)
             .collect()
     }
 }

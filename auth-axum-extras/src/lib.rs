@@ -62,7 +62,7 @@ mod extract;
 pub mod password;
 mod routes;
 
-pub use cookie::{DEFAULT_COOKIE_NAME, RefreshCookie, SECURE_COOKIE_NAME};
+pub use cookie::{DEFAULT_COOKIE_NAME, MAX_COOKIE_VALUES, RefreshCookie, SECURE_COOKIE_NAME};
 #[cfg(feature = "argon2")]
 pub use credentials::InMemoryUsers;
 pub use credentials::{CredentialVerifier, Credentials, LoginError, Verified};

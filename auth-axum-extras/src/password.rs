@@ -51,8 +51,10 @@ pub fn hash_password(password: &str) -> Result<String, HashError> {
 /// hash is done. Each verification works in one of
 /// [`MAX_CONCURRENT_HASHES`] memory buffers kept for reuse instead of
 /// allocating 19 MiB per attempt, so the memory that password checks hold
-/// is bounded by `MAX_CONCURRENT_HASHES × m_cost` (152 MiB with the
-/// defaults) however many logins come in. Callers beyond the limit wait
+/// is bounded by `MAX_CONCURRENT_HASHES × m_cost` (152 MiB with the default
+/// parameters) however many logins come in. Only buffers of the default
+/// size are kept: a stored hash with a larger `m_cost` (an older or newer
+/// parameter set) gets its own buffer, freed after use. Callers beyond the limit wait
 /// their turn (a login flood costs time, not memory).
 pub async fn verify_password(password: &str, stored: Option<&str>) -> bool {
     let Ok(permit) = hashing().permits.clone().acquire_owned().await else {
@@ -68,8 +70,9 @@ pub async fn verify_password(password: &str, stored: Option<&str>) -> bool {
     job.await.unwrap_or(false)
 }
 
-/// How many password verifications are running right now (never more than
-/// [`MAX_CONCURRENT_HASHES`]); for metrics.
+/// How many password verifications are running right now, for metrics:
+/// never more than [`MAX_CONCURRENT_HASHES`] through [`verify_password`],
+/// plus any [`verify_blocking`] calls the application makes itself.
 pub fn hashes_in_flight() -> usize {
     hashing().in_flight.load(Ordering::Relaxed)
 }
@@ -121,7 +124,9 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let h = hashing();
-        if let Ok(mut pool) = h.buffers.lock()
+        let default_size = Params::DEFAULT.block_count();
+        if self.buffer.len() <= default_size
+            && let Ok(mut pool) = h.buffers.lock()
             && pool.len() < MAX_CONCURRENT_HASHES
         {
             pool.push(std::mem::take(&mut self.buffer));

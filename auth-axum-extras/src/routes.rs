@@ -39,8 +39,11 @@
 //! ([`auth_core::DEFAULT_REUSE_GRACE`]), gets 401 with
 //! `"error": "refresh_superseded"`: the session is alive, and the client
 //! retries **once** with its newest refresh token (a browser's cookie jar
-//! already holds the winner's cookie: just send the request again). Any
-//! other 401 from refresh (`invalid_token`) means "log in again". The same
+//! already holds the winner's cookie: just send the request again). A
+//! second `refresh_superseded` means someone else holds the newest token:
+//! log out with the token in hand (`POST {prefix}/logout` ends the session,
+//! a thief's tokens included) and log in again. Any other 401 from refresh
+//! (`invalid_token`) means "log in again". The same
 //! token presented after the grace is reuse and revokes the session.
 
 use std::fmt;

@@ -80,6 +80,9 @@ pub const DEFAULT_REUSE_GRACE: Duration = Duration::from_secs(2);
 /// (logout-all) is one short, bounded step for the store, even on Redis
 /// where a script blocks every other client while it runs.
 pub const DEFAULT_MAX_SESSIONS_PER_SUBJECT: usize = 100;
+/// The largest accepted [`AuthorityBuilder::max_sessions_per_subject`]:
+/// 10 000, so the store's create step stays bounded whatever is configured.
+pub const MAX_SESSIONS_PER_SUBJECT_LIMIT: usize = 10_000;
 /// Default limit on a token's length, checked before decoding: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -214,7 +217,8 @@ impl AuthorityBuilder {
     }
 
     /// The most live sessions one subject may have (default 100,
-    /// [`DEFAULT_MAX_SESSIONS_PER_SUBJECT`]; 0 is refused by
+    /// [`DEFAULT_MAX_SESSIONS_PER_SUBJECT`]; 0 and more than
+    /// [`MAX_SESSIONS_PER_SUBJECT_LIMIT`] are refused by
     /// [`build`](Self::build)). The login that goes past it revokes the
     /// subject's oldest session, in the store's atomic create step, with its
     /// tokens refused like those of any revoked session. The cap keeps
@@ -254,7 +258,9 @@ impl AuthorityBuilder {
         if c.max_token_bytes < 256 {
             return Err(ConfigError::TokenLimitTooSmall);
         }
-        if c.max_sessions_per_subject == 0 {
+        if c.max_sessions_per_subject == 0
+            || c.max_sessions_per_subject > MAX_SESSIONS_PER_SUBJECT_LIMIT
+        {
             return Err(ConfigError::NoSessionsAllowed);
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));

@@ -284,8 +284,10 @@ pub enum ConfigError {
     /// The token size limit is too small to hold any token this authority issues.
     #[error("max_token_bytes must be at least 256")]
     TokenLimitTooSmall,
-    /// A cap of zero sessions per subject: nobody could log in.
-    #[error("max_sessions_per_subject must be at least 1")]
+    /// A cap of zero sessions per subject (nobody could log in), or one over
+    /// [`MAX_SESSIONS_PER_SUBJECT_LIMIT`](crate::MAX_SESSIONS_PER_SUBJECT_LIMIT)
+    /// (the store's work would be unbounded).
+    #[error("max_sessions_per_subject must be between 1 and 10000")]
     NoSessionsAllowed,
 }
 

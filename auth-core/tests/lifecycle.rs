@@ -241,6 +241,20 @@ fn the_session_cap_defaults_to_100_and_refuses_zero() {
         matches!(err, auth_core::ConfigError::NoSessionsAllowed),
         "{err}"
     );
+    // An unbounded cap would make the store's create step unbounded.
+    let limit = auth_core::MAX_SESSIONS_PER_SUBJECT_LIMIT;
+    assert!(
+        TokenAuthority::builder(keys())
+            .max_sessions_per_subject(limit + 1)
+            .build()
+            .is_err()
+    );
+    assert!(
+        TokenAuthority::builder(keys())
+            .max_sessions_per_subject(limit)
+            .build()
+            .is_ok()
+    );
 }
 
 #[tokio::test]

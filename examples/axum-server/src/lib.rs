@@ -206,18 +206,9 @@ pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
     let store = RedisStore::builder(url.as_str())
         .build()
         .await
-        .map_err(|e| format!("--redis-url {}: {e}", redact(url)))?;
+        // The store's errors name the URL with its password masked.
+        .map_err(|e| format!("--redis-url: {e}"))?;
     Ok(Some(Arc::new(store)))
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// The token authority the flags describe.
