@@ -436,13 +436,7 @@ pub async fn logout_all_racing_logins_leaves_no_half_revoked_session(
         created.push(l.await.expect("task").expect("create"));
     }
     logout.await.expect("task").expect("logout-all");
-    let live: Vec<Uuid> = store
-        .sessions("alice")
-        .await
-        .expect("sessions")
-        .iter()
-        .map(|i| i.sid)
-        .collect();
+    let live = live_sids(&*store, "alice").await;
     for s in &created {
         let allowed = verdict(&*store, &token(s, now)).await == Verdict::Allowed;
         assert_eq!(
@@ -585,13 +579,7 @@ pub async fn a_login_past_the_cap_revokes_the_oldest_session(
         RotateOutcome::Unknown,
         "the oldest session's refresh token is refused"
     );
-    let live: Vec<Uuid> = store
-        .sessions("alice")
-        .await
-        .expect("sessions")
-        .iter()
-        .map(|i| i.sid)
-        .collect();
+    let live = live_sids(&*store, "alice").await;
     assert_eq!(
         live,
         logins[1..].iter().map(|s| s.sid).collect::<Vec<_>>(),
@@ -653,13 +641,7 @@ pub async fn sessions_that_ended_do_not_count_toward_the_cap(
             "a live session was revoked though an ended one made room"
         );
     }
-    let live: Vec<Uuid> = store
-        .sessions("alice")
-        .await
-        .expect("sessions")
-        .iter()
-        .map(|i| i.sid)
-        .collect();
+    let live = live_sids(&*store, "alice").await;
     assert_eq!(live, [older.sid, newer.sid]);
     let next = capped(clock.now());
     store.create_session(next.clone()).await.expect("create");
@@ -668,4 +650,15 @@ pub async fn sessions_that_ended_do_not_count_toward_the_cap(
         Verdict::Revoked(RevokedBy::Session),
         "past the cap again: the oldest live session goes"
     );
+}
+
+/// The ids of `subject`'s live sessions, as the store lists them.
+async fn live_sids(store: &dyn Store, subject: &str) -> Vec<Uuid> {
+    store
+        .sessions(subject)
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|i| i.sid)
+        .collect()
 }
