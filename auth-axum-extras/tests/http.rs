@@ -137,6 +137,20 @@ impl Server {
         r
     }
 
+    /// Two sessions, and one `Cookie` header carrying both refresh tokens
+    /// under our name: root's (as if planted from a sibling domain) before
+    /// alice's. Returns alice's login, root's, and the header.
+    async fn planted_beside_mine(&self) -> (Reply, Reply, String) {
+        let mine = self.login_ok("alice").await;
+        let planted = self.login_ok("root").await;
+        let header = format!(
+            "refresh_token={}; refresh_token={}",
+            planted.field("refreshToken"),
+            mine.field("refreshToken")
+        );
+        (mine, planted, header)
+    }
+
     /// Neither the refresh token nor the access token of `pair` works.
     async fn assert_session_dead(&self, pair: &Reply) {
         let refresh = self.refresh_body(&pair.field("refreshToken")).await;
@@ -717,13 +731,7 @@ fn bad_configurations_are_errors_not_panics() {
 #[tokio::test]
 async fn a_refresh_cookie_sent_twice_with_different_values_is_refused() {
     let s = server().await;
-    let mine = s.login_ok("alice").await;
-    let planted = s.login_ok("root").await;
-    let header = format!(
-        "refresh_token={}; refresh_token={}",
-        planted.field("refreshToken"),
-        mine.field("refreshToken")
-    );
+    let (mine, planted, header) = s.planted_beside_mine().await;
     let r = s.post("/auth/refresh", &[("cookie", &header)], None).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json["error"], "invalid_request");
@@ -743,13 +751,7 @@ async fn a_refresh_cookie_sent_twice_with_different_values_is_refused() {
 #[tokio::test]
 async fn logout_with_duplicate_refresh_cookies_ends_every_session_shown() {
     let s = server().await;
-    let mine = s.login_ok("alice").await;
-    let planted = s.login_ok("root").await;
-    let header = format!(
-        "refresh_token={}; refresh_token={}",
-        planted.field("refreshToken"),
-        mine.field("refreshToken")
-    );
+    let (mine, planted, header) = s.planted_beside_mine().await;
     let r = s.post("/auth/logout", &[("cookie", &header)], None).await;
     assert_eq!(r.status, 204, "{}", r.json);
     let cleared = r.set_cookie().expect("the cookie is cleared");
