@@ -12,6 +12,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::claims::ClaimsType;
 use crate::layer::Config;
 use crate::rejection::Rejection;
 use crate::service::{log, refusal};
@@ -144,6 +145,7 @@ where
                                 ..
                             } = p;
                             req.extensions_mut().insert(claims);
+                            req.extensions_mut().insert(ClaimsType::of::<E>());
                             state.set(State::Inner {
                                 fut: service.call(req),
                             });

@@ -89,6 +89,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod claims;
 mod future;
 mod layer;
 mod rejection;
@@ -96,6 +97,7 @@ mod require;
 mod service;
 mod source;
 
+pub use claims::{ClaimsError, ClaimsType, claims};
 pub use future::ResponseFuture;
 pub use layer::{AuthLayer, DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
 pub use rejection::Rejection;

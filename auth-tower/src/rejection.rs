@@ -2,6 +2,8 @@
 //! response for gRPC. This is the one place where errors meet the wire.
 
 use auth_core::{AuthError, ErrorClass};
+
+use crate::ClaimsError;
 use http::header::{CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 
@@ -15,6 +17,9 @@ pub enum Rejection {
     InvalidRequest(&'static str),
     /// The token was refused (or the store is down); see [`AuthError::class`].
     Token(AuthError),
+    /// The service stack is wired wrongly (no `AuthLayer` before a reader of
+    /// claims, or one with another claims type): 500, logged as an error.
+    Misconfigured(ClaimsError),
 }
 
 impl Rejection {
@@ -24,6 +29,7 @@ impl Rejection {
             Rejection::Missing => None,
             Rejection::InvalidRequest(_) => Some(ErrorClass::InvalidRequest),
             Rejection::Token(e) => Some(e.class()),
+            Rejection::Misconfigured(_) => Some(ErrorClass::Internal),
         }
     }
 
@@ -34,6 +40,7 @@ impl Rejection {
             Rejection::Missing => "no access token",
             Rejection::InvalidRequest(why) => why,
             Rejection::Token(e) => e.description(),
+            Rejection::Misconfigured(_) => "the server is misconfigured",
         }
     }
 

@@ -170,12 +170,13 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let rejection = match req.extensions().get::<AccessClaims<E>>() {
-            None => Rejection::Missing,
-            Some(claims) if self.layer.predicate.authorize(claims) => {
+        let rejection = match crate::claims::claims::<E>(req.extensions()) {
+            Err(e) => Rejection::Misconfigured(e),
+            Ok(None) => Rejection::Missing,
+            Ok(Some(claims)) if self.layer.predicate.authorize(claims) => {
                 return ResponseFuture::inner(self.inner.call(req));
             }
-            Some(_) => Rejection::Token(AuthError::InsufficientScope {
+            Ok(Some(_)) => Rejection::Token(AuthError::InsufficientScope {
                 required: self.layer.required.to_string(),
             }),
         };

@@ -11,6 +11,7 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
+use crate::claims::ClaimsType;
 use crate::future::ResponseFuture;
 use crate::layer::Config;
 use crate::rejection::{Rejection, is_grpc};
@@ -77,7 +78,10 @@ where
 
         let token = match find_token(&c.sources, req.headers()) {
             Ok(Some(token)) => token,
-            Ok(None) if c.optional => return ResponseFuture::inner(self.inner.call(req)),
+            Ok(None) if c.optional => {
+                req.extensions_mut().insert(ClaimsType::of::<E>());
+                return ResponseFuture::inner(self.inner.call(req));
+            }
             Ok(None) => return reject(Rejection::Missing, req.headers()),
             Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0), req.headers()),
         };
@@ -89,6 +93,7 @@ where
             Ok(verdict) => match refusal(verdict) {
                 None => {
                     req.extensions_mut().insert(claims);
+                    req.extensions_mut().insert(ClaimsType::of::<E>());
                     ResponseFuture::inner(self.inner.call(req))
                 }
                 Some(e) => reject(Rejection::Token(e), req.headers()),
@@ -125,6 +130,9 @@ pub(crate) fn log(r: Rejection) -> Rejection {
         }
         Rejection::Token(AuthError::Store(e)) => {
             tracing::warn!(error = %e, "request refused: revocation store unavailable (failing closed)")
+        }
+        Rejection::Misconfigured(e) => {
+            tracing::error!(error = %e, "request refused: the service stack is misconfigured")
         }
         Rejection::Token(e) => {
             tracing::info!(reason = %e, "request refused: access token not accepted")
