@@ -50,6 +50,7 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -391,6 +392,18 @@ impl TokenAuthority {
         subject: &str,
         claims: &E,
     ) -> Result<TokenPair, AuthError> {
+        self.issue_with(subject, claims, SessionMeta::default())
+            .await
+    }
+
+    /// [`issue`](Self::issue), recording `meta` (a device label) with the
+    /// session, for session lists ([`sessions`](Self::sessions)).
+    pub async fn issue_with<E: Serialize>(
+        &self,
+        subject: &str,
+        claims: &E,
+        meta: SessionMeta,
+    ) -> Result<TokenPair, AuthError> {
         if subject.is_empty() {
             return Err(AuthError::Claims("the subject must not be empty".into()));
         }
@@ -425,6 +438,7 @@ impl TokenAuthority {
                 revoke_until: self.accepted_until(now, s.config.session_lifetime),
                 claims: serde_json::to_string(&extra)
                     .map_err(|e| AuthError::Claims(e.to_string()))?,
+                device: meta.device,
                 max_sessions: s.config.max_sessions_per_subject,
             })
             .await?;
@@ -439,8 +453,77 @@ impl TokenAuthority {
     /// absolute lifetime; [`AuthError::Revoked`] for a revoked session. Each
     /// means "log in again"; nothing else is revoked.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        self.refresh_with(refresh_token, |_| async { Reload::<NoClaims>::Keep })
+            .await
+    }
+
+    /// [`refresh`](Self::refresh), asking `reload` first whether the session
+    /// may go on and with which claims, so that a demoted user's new access
+    /// token carries the new roles and a disabled user's refresh fails.
+    ///
+    /// `reload` gets the session's subject once the refresh token is known
+    /// to be valid and its session alive, and before anything changes:
+    ///
+    /// - [`Reload::Keep`]: the claims given at login, as [`refresh`](Self::refresh) does;
+    /// - [`Reload::Replace`]: these claims in the new access token (the
+    ///   session keeps its login claims, so `reload` is asked on every
+    ///   refresh);
+    /// - [`Reload::Refuse`]: the session is revoked (its access tokens
+    ///   die too) and the refresh fails with [`AuthError::SessionRefused`];
+    /// - [`Reload::Unavailable`]: nothing changes, the refresh fails with
+    ///   [`AuthError::ClaimsUnavailable`] (503) and the client may retry with
+    ///   the same token.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, AuthError, Key, KeySet, Reload, RoleClaims, TokenAuthority};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), AuthError> {
+    /// let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();
+    /// let authority = TokenAuthority::builder(keys).build().unwrap();
+    /// let pair = authority.issue("alice", &RoleClaims::with_roles(["admin"])).await?;
+    ///
+    /// // alice was demoted since she logged in:
+    /// let pair = authority
+    ///     .refresh_with(&pair.refresh_token, |_subject| async {
+    ///         Reload::Replace(RoleClaims::with_roles(["user"]))
+    ///     })
+    ///     .await?;
+    /// let claims = authority.validator().validate_access::<RoleClaims>(&pair.access_token).await?;
+    /// assert_eq!(claims.extra.roles, ["user"]);
+    ///
+    /// // ... and then disabled: the session ends.
+    /// let refused = authority
+    ///     .refresh_with(&pair.refresh_token, |_| async { Reload::<RoleClaims>::Refuse("disabled".into()) })
+    ///     .await;
+    /// assert!(matches!(refused, Err(AuthError::SessionRefused(_))));
+    /// assert!(authority.validator().validate_access::<RoleClaims>(&pair.access_token).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh_with<E, F, Fut>(
+        &self,
+        refresh_token: &str,
+        reload: F,
+    ) -> Result<TokenPair, AuthError>
+    where
+        E: Serialize,
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = Reload<E>>,
+    {
         let s = self.shared();
         let claims = self.validator.validate_refresh(refresh_token).await?;
+        // Asked before the rotation: an outage of the application's user
+        // directory must leave the presented token usable for a retry.
+        let fresh = match reload(claims.sub.clone()).await {
+            Reload::Keep => None,
+            Reload::Replace(e) => Some(app_claims(&e)?),
+            Reload::Refuse(why) => {
+                let until = self.accepted_until(s.clock.now(), s.config.session_lifetime);
+                s.store.revoke_session(claims.sid, until).await?;
+                tracing::info!(sid = %claims.sid, reason = %why, "refresh refused by the application; session revoked");
+                return Err(AuthError::SessionRefused(why));
+            }
+            Reload::Unavailable(why) => return Err(AuthError::ClaimsUnavailable(why)),
+        };
         // One reading: the grace is judged in milliseconds, the new tokens
         // carry the same instant in seconds.
         let rotation = Rotation {
@@ -458,8 +541,11 @@ impl TokenAuthority {
                 if session.subject != claims.sub {
                     return Err(AuthError::Revoked(RevokedBy::Session));
                 }
-                let extra: Map<String, Value> = serde_json::from_str(&session.claims)
-                    .map_err(|e| AuthError::Claims(e.to_string()))?;
+                let extra: Map<String, Value> = match fresh {
+                    Some(fresh) => fresh,
+                    None => serde_json::from_str(&session.claims)
+                        .map_err(|e| AuthError::Claims(e.to_string()))?,
+                };
                 self.mint_pair(
                     &session.subject,
                     &extra,
@@ -687,4 +773,39 @@ pub(crate) fn app_claims<E: Serialize>(claims: &E) -> Result<Map<String, Value>,
             "application claims must serialize to a JSON object".into(),
         )),
     }
+}
+
+/// Facts recorded with a new session and shown in its user's session list
+/// ([`TokenAuthority::issue_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionMeta {
+    /// A label for the device, from [`device`](Self::device).
+    pub device: Option<String>,
+}
+
+impl SessionMeta {
+    /// Labels the session with `raw` (a `User-Agent`, say), cleaned and cut
+    /// by [`device_label`](crate::store::device_label): the label is shown to
+    /// the user and never trusted.
+    pub fn device(mut self, raw: &str) -> Self {
+        self.device = crate::store::device_label(raw);
+        self
+    }
+}
+
+/// What the application decides at refresh, in
+/// [`TokenAuthority::refresh_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload<E> {
+    /// Go on with the claims given at login.
+    Keep,
+    /// Go on, with these claims in the new access token.
+    Replace(E),
+    /// End the session (a disabled or deleted user). The reason is logged,
+    /// never sent to the client.
+    Refuse(String),
+    /// The application cannot tell now (its user directory is down): refuse
+    /// this refresh with 503 and change nothing. The reason is logged.
+    Unavailable(String),
 }

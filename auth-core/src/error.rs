@@ -83,6 +83,16 @@ pub enum AuthError {
     /// The session reached its absolute lifetime; the user must log in again.
     #[error("session expired")]
     SessionExpired,
+    /// The application refused to renew the session at refresh (the user
+    /// was disabled, for example; see [`Reload::Refuse`](crate::Reload::Refuse)).
+    /// The session is now revoked.
+    #[error("refresh refused by the application: {0}")]
+    SessionRefused(String),
+    /// The application could not say whether the session may be renewed
+    /// ([`Reload::Unavailable`](crate::Reload::Unavailable)): nothing
+    /// changed, the client may retry.
+    #[error("claims source unavailable: {0}")]
+    ClaimsUnavailable(String),
     /// The caller lacks a required role or scope.
     #[error("insufficient scope: requires {required}")]
     InsufficientScope {
@@ -184,9 +194,10 @@ impl AuthError {
             | AuthError::Revoked(_)
             | AuthError::RefreshReused
             | AuthError::RefreshSuperseded
-            | AuthError::SessionExpired => ErrorClass::InvalidToken,
+            | AuthError::SessionExpired
+            | AuthError::SessionRefused(_) => ErrorClass::InvalidToken,
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
-            AuthError::Store(_) => ErrorClass::Unavailable,
+            AuthError::Store(_) | AuthError::ClaimsUnavailable(_) => ErrorClass::Unavailable,
             AuthError::Claims(_) | AuthError::Signing(_) => ErrorClass::Internal,
         }
     }
@@ -205,9 +216,12 @@ impl AuthError {
                  retry once with the newest refresh token"
             }
             AuthError::SessionExpired => "the session has expired",
+            AuthError::SessionRefused(_) => "the session was ended by the server",
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
             AuthError::InsufficientScope { .. } => "the token lacks the required privileges",
-            AuthError::Store(_) => "the authorization service is temporarily unavailable",
+            AuthError::Store(_) | AuthError::ClaimsUnavailable(_) => {
+                "the authorization service is temporarily unavailable"
+            }
             AuthError::Claims(_) | AuthError::Signing(_) => "internal error",
             _ => "the token is invalid",
         }

@@ -65,7 +65,8 @@ mod validator;
 pub use authority::{
     AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_SESSIONS_PER_SUBJECT,
     DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME,
-    LogoutOutcome, LogoutTokens, MAX_SESSIONS_PER_SUBJECT_LIMIT, TokenAuthority, TokenPair,
+    LogoutOutcome, LogoutTokens, MAX_SESSIONS_PER_SUBJECT_LIMIT, Reload, SessionMeta,
+    TokenAuthority, TokenPair,
 };
 pub use claims::{
     AccessClaims, Audience, NoClaims, Privileges, RefreshClaims, RoleClaims, TokenKind, TokenRef,
@@ -76,6 +77,10 @@ pub use clock::{Clock, SystemClock};
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
 pub use keys::{Algorithm, Key, KeySet, UnknownAlgorithm};
 pub use validator::Validator;
+
+/// The id type of sessions and tokens (`sid`, `jti`) in public APIs, so
+/// applications need no direct `uuid` dependency to name it.
+pub use uuid::Uuid;
 
 /// JSON Web Keys, as published by [`KeySet::jwks`] and read by [`Key::from_jwk`].
 pub mod jwk {

@@ -12,7 +12,8 @@ use auth_core::store::{
 };
 use auth_core::testing::store_suite;
 use auth_core::{
-    AuthError, ErrorClass, Key, KeySet, LogoutTokens, NoClaims, RevokedBy, TokenAuthority, TokenRef,
+    AuthError, ErrorClass, Key, KeySet, LogoutTokens, NoClaims, Reload, RevokedBy, TokenAuthority,
+    TokenRef,
 };
 use common::*;
 use uuid::Uuid;
@@ -67,6 +68,96 @@ async fn refresh_rotates_keeps_the_session_and_the_claims() {
     v.validate_access::<Roles>(&first.access_token)
         .await
         .expect("old access still valid");
+}
+
+#[tokio::test]
+async fn refresh_with_reloads_claims_refuses_or_waits_for_the_application() {
+    let f = fixture();
+    let v = f.authority.validator();
+    let pair = f
+        .authority
+        .issue("alice", &roles(&["admin"]))
+        .await
+        .expect("issue");
+
+    // The directory is down: 503-class error, nothing rotated, the same
+    // token works once it is back.
+    let down = f
+        .authority
+        .refresh_with(&pair.refresh_token, |_| async {
+            Reload::<Roles>::Unavailable("ldap timeout".into())
+        })
+        .await;
+    assert!(
+        matches!(&down, Err(e @ AuthError::ClaimsUnavailable(_)) if e.class() == ErrorClass::Unavailable),
+        "{down:?}"
+    );
+
+    // Demoted: the new access token carries the new roles; the hook saw
+    // the subject.
+    let demoted = f
+        .authority
+        .refresh_with(&pair.refresh_token, |subject| async move {
+            assert_eq!(subject, "alice");
+            Reload::Replace(roles(&["user"]))
+        })
+        .await
+        .expect("refresh after the outage");
+    let c = v
+        .validate_access::<Roles>(&demoted.access_token)
+        .await
+        .expect("valid");
+    assert_eq!(c.extra.roles, ["user"]);
+
+    // Keep: the login claims again (the hook is asked every time).
+    let kept = f
+        .authority
+        .refresh_with(&demoted.refresh_token, |_| async { Reload::<Roles>::Keep })
+        .await
+        .expect("refresh");
+    let c = v
+        .validate_access::<Roles>(&kept.access_token)
+        .await
+        .expect("valid");
+    assert_eq!(c.extra.roles, ["admin"]);
+
+    // Claims that collide with a registered claim are a server error, and
+    // change nothing.
+    let bad = f
+        .authority
+        .refresh_with(&kept.refresh_token, |_| async {
+            Reload::Replace(serde_json::json!({ "sub": "mallory" }))
+        })
+        .await;
+    assert!(matches!(bad, Err(AuthError::Claims(_))), "{bad:?}");
+
+    // Disabled: refused, and the whole session is gone, access tokens too.
+    let refused = f
+        .authority
+        .refresh_with(&kept.refresh_token, |_| async {
+            Reload::<Roles>::Refuse("account disabled".into())
+        })
+        .await;
+    assert!(
+        matches!(&refused, Err(e @ AuthError::SessionRefused(_)) if e.class() == ErrorClass::InvalidToken),
+        "{refused:?}"
+    );
+    assert!(
+        f.authority
+            .sessions("alice")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let err = v
+        .validate_access::<Roles>(&kept.access_token)
+        .await
+        .expect_err("the session's access token is revoked");
+    assert!(
+        matches!(err, AuthError::Revoked(RevokedBy::Session)),
+        "{err:?}"
+    );
+    assert!(f.authority.refresh(&kept.refresh_token).await.is_err());
 }
 
 #[tokio::test]

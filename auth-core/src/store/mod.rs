@@ -195,6 +195,9 @@ pub struct NewSession {
     pub revoke_until: u64,
     /// The application's claims (a JSON object), re-issued on every refresh.
     pub claims: String,
+    /// A label for the device the session was started from (shown to its
+    /// user, never trusted), at most [`MAX_DEVICE_LABEL`] bytes.
+    pub device: Option<String>,
     /// The most live sessions the subject may have, this one included: past
     /// it the oldest are revoked. From the authority's
     /// `max_sessions_per_subject`; 0 counts as 1.
@@ -271,6 +274,8 @@ pub struct SessionRecord {
     pub revoke_until: u64,
     /// The application's claims, as JSON.
     pub claims: String,
+    /// The device label given at login.
+    pub device: Option<String>,
 }
 
 impl SessionRecord {
@@ -287,6 +292,7 @@ impl SessionRecord {
             expires_at: s.expires_at,
             revoke_until: s.revoke_until,
             claims: s.claims,
+            device: s.device,
         }
     }
 
@@ -309,6 +315,7 @@ impl SessionRecord {
             last_refreshed_at: self.last_refreshed_at(),
             refresh_expires_at: self.refresh_expires_at,
             expires_at: self.expires_at,
+            device: self.device.clone(),
         }
     }
 
@@ -368,4 +375,34 @@ pub struct SessionInfo {
     pub refresh_expires_at: u64,
     /// Absolute end of the session.
     pub expires_at: u64,
+    /// The device label given at login (for example the `User-Agent`):
+    /// informative only, never trusted.
+    pub device: Option<String>,
+}
+
+/// The longest device label a session keeps, in bytes; longer ones are cut
+/// at a character boundary.
+pub const MAX_DEVICE_LABEL: usize = 128;
+
+/// A device label fit to keep and show: control characters dropped, cut to
+/// [`MAX_DEVICE_LABEL`] bytes at a character boundary, surrounding blanks
+/// trimmed; `None` when nothing is left.
+///
+/// ```
+/// use auth_core::store::{MAX_DEVICE_LABEL, device_label};
+///
+/// assert_eq!(device_label("curl/8.5\r\nX: y").as_deref(), Some("curl/8.5X: y"));
+/// assert_eq!(device_label(&"é".repeat(100)).map(|l| l.len()), Some(MAX_DEVICE_LABEL));
+/// assert_eq!(device_label(" \t "), None);
+/// ```
+pub fn device_label(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len().min(MAX_DEVICE_LABEL));
+    for c in raw.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_DEVICE_LABEL {
+            break;
+        }
+        out.push(c);
+    }
+    let trimmed = out.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }

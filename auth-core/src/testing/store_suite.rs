@@ -56,6 +56,7 @@ where
     case!(logout_all_racing_logins_leaves_no_half_revoked_session);
     case!(login_in_the_cutoff_second_survives_logout_all);
     case!(sessions_are_listed_per_subject_oldest_first);
+    case!(sessions_keep_their_device_label);
     case!(the_reuse_grace_is_measured_in_milliseconds);
     case!(a_login_past_the_cap_revokes_the_oldest_session);
     case!(sessions_that_ended_do_not_count_toward_the_cap);
@@ -74,6 +75,7 @@ pub fn session(subject: &str, now: u64) -> NewSession {
         expires_at: now + 7200,
         revoke_until: now + 7205,
         claims: "{}".to_owned(),
+        device: None,
         max_sessions: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
     }
 }
@@ -473,6 +475,39 @@ pub async fn login_in_the_cutoff_second_survives_logout_all(
         store.rotate(r).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
+}
+
+/// A session's device label survives rotation and shows in the listing.
+pub async fn sessions_keep_their_device_label(store: Arc<dyn Store>, clock: &ManualClock) {
+    let labelled = NewSession {
+        device: Some("Mozilla/5.0 (X11; Linux x86_64) \"quoted\" é".to_owned()),
+        ..session("dana", clock.now())
+    };
+    store
+        .create_session(labelled.clone())
+        .await
+        .expect("create");
+    let plain = session("dana", clock.now());
+    store.create_session(plain.clone()).await.expect("create");
+    clock.advance(Duration::from_secs(1));
+    let next = Uuid::new_v4();
+    let rotated = store
+        .rotate(Rotation {
+            next,
+            ..rotation(&labelled, labelled.refresh_jti, clock.now())
+        })
+        .await
+        .expect("rotate");
+    match rotated {
+        RotateOutcome::Rotated(record) => assert_eq!(record.device, labelled.device),
+        other => panic!("expected a rotation, got {other:?}"),
+    }
+    let list = store.sessions("dana").await.expect("sessions");
+    let devices: Vec<_> = list.iter().map(|i| (i.sid, i.device.clone())).collect();
+    assert_eq!(
+        devices,
+        [(labelled.sid, labelled.device.clone()), (plain.sid, None)]
+    );
 }
 
 /// Sessions are listed per subject, oldest first, with their timestamps.

@@ -225,6 +225,7 @@ fn record(sid: Uuid, pairs: &[String]) -> Result<SessionRecord, StoreError> {
         expires_at: parse::<u64>(get("exp"))?,
         revoke_until: parse::<u64>(get("ru"))?,
         claims: get("claims").cloned().unwrap_or_default(),
+        device: get("dev").filter(|d| !d.is_empty()).cloned(),
     })
 }
 
@@ -334,6 +335,7 @@ impl Inner {
             .arg(now_ms)
             .arg(s.max_sessions.max(1))
             .arg(&self.channel)
+            .arg(s.device.as_deref().unwrap_or(""))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;

@@ -70,7 +70,8 @@ return out
 );
 
 /// `ARGV`: prefix, sid, subject, refresh jti, created, refresh expiry,
-/// expiry, revoke-until, claims, now, created (ms), now (ms), cap, channel.
+/// expiry, revoke-until, claims, now, created (ms), now (ms), cap, channel,
+/// device label ('' for none).
 /// Returns the sessions the cap revoked: `{sid, until, ...}`.
 const CREATE_SESSION: &str = script!(
     r#"
@@ -83,7 +84,8 @@ local p, sid, sub, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[10])
 local nowms, max, ch = tonumber(ARGV[12]), math.max(tonumber(ARGV[13]), 1), ARGV[14]
 local sk = p .. 'sess:' .. sid
 redis.call('HSET', sk, 'sub', sub, 'cur', ARGV[4], 'prev', '', 'created', ARGV[5], 'last', ARGV[5],
-  'lastms', ARGV[11], 'rexp', ARGV[6], 'exp', ARGV[7], 'ru', ARGV[8], 'claims', ARGV[9])
+  'lastms', ARGV[11], 'rexp', ARGV[6], 'exp', ARGV[7], 'ru', ARGV[8], 'claims', ARGV[9],
+  'dev', ARGV[15])
 local exp = tonumber(ARGV[7])
 redis.call('EXPIRE', sk, int(math.max(math.min(tonumber(ARGV[6]), exp) - now, 1)))
 -- The subject's index, in login order: scored in milliseconds, one past the
