@@ -3,9 +3,25 @@
 //!
 //! The layer does the validating (signature, `alg`, `typ`, time, issuer,
 //! audience, revocation); these extractors only take its result out of the
-//! request extensions. The claims type `E` must be the layer's: a handler
-//! asking for `Auth<RoleClaims>` behind an `AuthLayer<NoClaims>` finds no
-//! claims and answers 401.
+//! request extensions.
+//!
+//! # Rules
+//!
+//! - The claims type is always spelled out (`Auth<RoleClaims>`, not `Auth`)
+//!   and must be the layer's: `AuthLayer<RoleClaims>` goes with
+//!   `Auth<RoleClaims>`. A type alias keeps handlers short.
+//! - A handler whose extractor asks for another claims type than the layer
+//!   stores, or that no `AuthLayer` wraps, is a bug in the service stack:
+//!   every extractor here answers **500** `server_error` and logs an error
+//!   naming both types, so the mistake shows on the first request instead of
+//!   passing for "no token" (see [`auth_tower::ClaimsError`]).
+//! - Behind a required layer, [`Auth`] always finds claims. Behind
+//!   [`AuthLayer::optional`](auth_tower::AuthLayer::optional), [`MaybeAuth`] and
+//!   `Option<Auth<E>>` give `None` for a request without a token, and
+//!   [`Auth`] answers 401 `missing_token`. A request with an invalid token
+//!   never reaches the handler: the layer refused it.
+//! - [`RequireRole`] and [`RequireScope`] answer 403 `insufficient_scope`
+//!   without the role or scope.
 //!
 //! ```
 //! use auth_axum_extras::{Auth, MaybeAuth, RequireRole, Role};
@@ -20,14 +36,14 @@
 //!     format!("{} has roles {:?}", claims.sub, claims.extra.roles)
 //! }
 //!
-//! async fn greeting(MaybeAuth(claims): MaybeAuth) -> String {
+//! async fn greeting(MaybeAuth(claims): MaybeAuth<RoleClaims>) -> String {
 //!     match claims {
 //!         Some(c) => format!("hello {}", c.sub),
 //!         None => "hello stranger".into(),
 //!     }
 //! }
 //!
-//! async fn admin(admin: RequireRole<Admin>) -> String {
+//! async fn admin(admin: RequireRole<Admin, RoleClaims>) -> String {
 //!     format!("welcome, {}", admin.sub)
 //! }
 //! # let _ = axum::Router::<()>::new()
@@ -39,33 +55,46 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use auth_core::{AccessClaims, AuthError, NoClaims, Privileges, RoleClaims};
+use auth_core::{AccessClaims, AuthError, Privileges};
 use auth_tower::{DEFAULT_REALM, Rejection};
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
 use crate::error::ApiError;
 
-/// The validated access claims; 401 (RFC 6750 challenge, JSON body) when the
-/// layer did not run or let the request through without a token.
+/// The validated access claims; 401 `missing_token` when an optional layer
+/// let the request through without a token, 500 when no `AuthLayer<E>` ran
+/// (see the [rules](self#rules)).
 #[derive(Debug, Clone)]
-pub struct Auth<E = NoClaims>(pub AccessClaims<E>);
+pub struct Auth<E>(pub AccessClaims<E>);
 
 /// The validated access claims if the request carried a valid token. Use it
 /// behind [`AuthLayer::optional`](auth_tower::AuthLayer::optional): a request
-/// with an *invalid* token was already refused by the layer.
+/// with an *invalid* token was already refused by the layer. 500 when no
+/// `AuthLayer<E>` ran (see the [rules](self#rules)).
 #[derive(Debug, Clone)]
-pub struct MaybeAuth<E = NoClaims>(pub Option<AccessClaims<E>>);
+pub struct MaybeAuth<E>(pub Option<AccessClaims<E>>);
 
-fn claims<E: Clone + Send + Sync + 'static>(parts: &Parts) -> Option<AccessClaims<E>> {
-    parts.extensions.get::<AccessClaims<E>>().cloned()
+/// The claims of `E` the layer left, `None` for a request it let through
+/// without a token, or 500 when the stack is wired wrongly.
+fn claims<E: Clone + Send + Sync + 'static>(
+    parts: &Parts,
+) -> Result<Option<AccessClaims<E>>, ApiError> {
+    auth_tower::claims::<E>(&parts.extensions)
+        .map(|c| c.cloned())
+        .map_err(|e| {
+            tracing::error!(error = %e, path = %parts.uri.path(), "claims extractor misconfigured");
+            ApiError::from_rejection(Rejection::Misconfigured(e), DEFAULT_REALM)
+        })
 }
 
 fn missing() -> ApiError {
-    tracing::debug!(
-        "no validated access claims in the request (is AuthLayer installed with this claims type?)"
-    );
     ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)
+}
+
+/// The claims, or 401 without a token (or 500, misconfigured).
+fn required<E: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<AccessClaims<E>, ApiError> {
+    claims(parts)?.ok_or_else(missing)
 }
 
 impl<S, E> FromRequestParts<S> for Auth<E>
@@ -76,7 +105,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        claims(parts).map(Auth).ok_or_else(missing)
+        required(parts).map(Auth)
     }
 }
 
@@ -85,10 +114,10 @@ where
     S: Send + Sync,
     E: Clone + Send + Sync + 'static,
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(claims(parts).map(Auth))
+        Ok(claims(parts)?.map(Auth))
     }
 }
 
@@ -97,10 +126,10 @@ where
     S: Send + Sync,
     E: Clone + Send + Sync + 'static,
 {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(MaybeAuth(claims(parts)))
+        claims(parts).map(MaybeAuth)
     }
 }
 
@@ -152,8 +181,8 @@ pub trait Scope: Send + Sync + 'static {
 
 /// The validated claims of a caller that has the role `R`: 401 without valid
 /// claims, 403 `insufficient_scope` without the role. Dereferences to the
-/// claims. `E` defaults to [`RoleClaims`], the claims that carry roles.
-pub struct RequireRole<R, E = RoleClaims> {
+/// claims. `E` is the layer's claims type, such as [`RoleClaims`](auth_core::RoleClaims).
+pub struct RequireRole<R, E> {
     /// The caller's claims.
     pub claims: AccessClaims<E>,
     _role: PhantomData<fn() -> R>,
@@ -161,7 +190,7 @@ pub struct RequireRole<R, E = RoleClaims> {
 
 /// The validated claims of a caller granted the scope `S`: 401 without valid
 /// claims, 403 `insufficient_scope` without the scope.
-pub struct RequireScope<S, E = RoleClaims> {
+pub struct RequireScope<S, E> {
     /// The caller's claims.
     pub claims: AccessClaims<E>,
     _scope: PhantomData<fn() -> S>,
@@ -176,7 +205,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        let claims = claims::<E>(parts).ok_or_else(missing)?;
+        let claims = required::<E>(parts)?;
         require(claims.has_role(R::NAME), R::NAME)?;
         Ok(RequireRole {
             claims,
@@ -194,7 +223,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
-        let claims = claims::<E>(parts).ok_or_else(missing)?;
+        let claims = required::<E>(parts)?;
         require(claims.has_scope(S::NAME), S::NAME)?;
         Ok(RequireScope {
             claims,

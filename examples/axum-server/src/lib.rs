@@ -232,7 +232,7 @@ async fn profile(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
     Json(json!({ "sub": claims.sub, "roles": claims.extra.roles }))
 }
 
-async fn admin(admin: RequireRole<AdminRole>) -> Json<Value> {
+async fn admin(admin: RequireRole<AdminRole, RoleClaims>) -> Json<Value> {
     Json(json!({ "sub": admin.sub, "admin": true }))
 }
 
