@@ -5,15 +5,55 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 
+use auth_core::Reload;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
-/// What the login endpoint received. `Debug` never prints the password.
+/// What the login endpoint received. `Debug` never prints the password nor
+/// the values of the extra fields (a one-time code is a secret too).
 #[derive(Clone)]
 pub struct Credentials {
     /// The username as sent (not normalized).
     pub username: String,
     /// The password as sent.
     pub password: String,
+    /// The login body's other top-level fields (a tenant, a one-time code),
+    /// as sent: neither checked nor interpreted by the endpoint. `cookieOnly`
+    /// is the endpoint's own and is not repeated here. The whole body is
+    /// capped by [`AuthRoutes::max_body_bytes`](crate::AuthRoutes::max_body_bytes)
+    /// (16 KiB by default), so these fields are too; check each one's size
+    /// and type before use. [`field`](Self::field) reads one typed.
+    pub extra: Map<String, Value>,
+}
+
+impl Credentials {
+    /// Credentials without extra fields.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// The extra field `name` read as a `T`: `None` when it is absent or not
+    /// a `T`.
+    ///
+    /// ```
+    /// use auth_axum_extras::Credentials;
+    ///
+    /// let mut c = Credentials::new("alice", "secret");
+    /// c.extra.insert("tenant".into(), "acme".into());
+    /// c.extra.insert("otp".into(), 123456.into());
+    /// assert_eq!(c.field::<String>("tenant").as_deref(), Some("acme"));
+    /// assert_eq!(c.field::<u32>("otp"), Some(123456));
+    /// assert_eq!(c.field::<u32>("tenant"), None);
+    /// assert_eq!(c.field::<String>("missing"), None);
+    /// ```
+    pub fn field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        T::deserialize(self.extra.get(name)?).ok()
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -21,6 +61,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &"[redacted]")
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -54,7 +95,8 @@ pub enum LoginError {
     Unavailable(String),
 }
 
-/// Checks credentials for the login endpoint. The application implements it.
+/// Checks credentials for the login endpoint, and (optionally) whether a
+/// session may go on at each refresh. The application implements it.
 ///
 /// To resist user enumeration, answer an unknown user and a wrong password
 /// identically *and in similar time*: verify against a dummy hash when the
@@ -65,7 +107,7 @@ pub enum LoginError {
 ///
 /// ```
 /// use auth_axum_extras::{CredentialVerifier, Credentials, LoginError, Verified};
-/// use auth_core::RoleClaims;
+/// use auth_core::{Reload, RoleClaims};
 ///
 /// struct Ldap;
 ///
@@ -73,11 +115,19 @@ pub enum LoginError {
 ///     type Claims = RoleClaims;
 ///
 ///     async fn verify(&self, c: Credentials) -> Result<Verified<RoleClaims>, LoginError> {
-///         // ... ask the directory ...
+///         // ... ask the directory; `c.field::<String>("tenant")` reads an extra field ...
 ///         if c.username == "alice" && c.password == "from-the-directory" {
 ///             Ok(Verified { subject: "u-1".into(), claims: RoleClaims::with_roles(["user"]) })
 ///         } else {
 ///             Err(LoginError::InvalidCredentials)
+///         }
+///     }
+///
+///     // Optional: today's roles at every refresh, or the end of the session.
+///     async fn reload(&self, subject: &str) -> Reload<RoleClaims> {
+///         match subject {
+///             "u-1" => Reload::Replace(RoleClaims::with_roles(["user"])),
+///             _ => Reload::Refuse("no such user any more".into()),
 ///         }
 ///     }
 /// }
@@ -91,6 +141,20 @@ pub trait CredentialVerifier: Send + Sync + 'static {
         &self,
         credentials: Credentials,
     ) -> impl Future<Output = Result<Verified<Self::Claims>, LoginError>> + Send;
+
+    /// Called at each refresh, before the refresh token is rotated, with the
+    /// session's subject: [`Reload::Replace`] puts fresh claims (today's
+    /// roles) into the new access token, [`Reload::Refuse`] ends the session
+    /// (401 `invalid_token`, its tokens revoked), [`Reload::Unavailable`]
+    /// answers 503 and changes nothing. The default, [`Reload::Keep`], keeps
+    /// the claims given at login for the whole session (up to its absolute
+    /// lifetime, 30 days by default): implement this so that a demoted or
+    /// disabled user loses access at the next refresh, within one access
+    /// token lifetime.
+    fn reload(&self, subject: &str) -> impl Future<Output = Reload<Self::Claims>> + Send {
+        let _ = subject;
+        async { Reload::Keep }
+    }
 }
 
 /// A fixed table of users with argon2id password hashes: for demos, tests
@@ -157,5 +221,13 @@ where
             subject: c.username,
             claims: claims.clone(),
         })
+    }
+
+    /// The table's claims for the user, or a refusal when the user is gone.
+    async fn reload(&self, subject: &str) -> Reload<E> {
+        match self.users.get(subject) {
+            Some((_, claims)) => Reload::Replace(claims.clone()),
+            None => Reload::Refuse("unknown user".into()),
+        }
     }
 }

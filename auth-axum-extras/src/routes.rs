@@ -3,11 +3,38 @@
 //!
 //! | route | input | success | failure |
 //! |---|---|---|---|
-//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true` | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
-//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked or reused: log in again) |
+//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true`, any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
+//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked, reused, or refused by [`CredentialVerifier::reload`]: log in again), 503 (store or verifier down: retry) |
 //! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared, whatever the body | only 503 (store down) |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
+//! | `GET {prefix}/sessions` | bearer access token | 200 the caller's live sessions (below) | 401 without a valid access token |
+//! | `DELETE {prefix}/sessions/{id}` | bearer access token | 204: that session's refresh and access tokens are refused from now on (the cookie is cleared when it is the caller's own) | 404 `not_found` for an id that is not one of the caller's live sessions; 401 |
 //! | `GET {prefix}/jwks` | | 200 JWKS | 404 when only HMAC keys are in use |
+//!
+//! # Sessions
+//!
+//! `GET {prefix}/sessions` answers the caller's live sessions, oldest first,
+//! for a "where you're signed in" page; times are Unix seconds:
+//!
+//! ```json
+//! {"sessions": [{
+//!   "id": "0b7e4c1e-7c5b-4d64-9f57-3f0c2a7d1e2f",
+//!   "createdAt": 1763900000,
+//!   "lastRefreshedAt": 1763903600,
+//!   "expiresAt": 1765109600,
+//!   "absoluteExpiresAt": 1766492000,
+//!   "device": "Mozilla/5.0 (X11; Linux x86_64) ...",
+//!   "current": true
+//! }]}
+//! ```
+//!
+//! `expiresAt` is when the session ends unless refreshed before;
+//! `absoluteExpiresAt` is when it ends regardless. `device` is the login
+//! request's `User-Agent`, stripped of control characters and cut to
+//! [`MAX_DEVICE_LABEL`](auth_core::store::MAX_DEVICE_LABEL) bytes (`null`
+//! without one): what the client claimed, to help the user recognise a
+//! session, never evidence of anything. `current` marks the session of the
+//! access token that asked.
 //!
 //! Every `POST` is guarded by [`CrossOriginProtection`] (403
 //! `cross_origin_request`); errors are JSON
@@ -49,16 +76,22 @@
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::{AuthError, ErrorClass, LogoutTokens, NoClaims, TokenAuthority, TokenPair};
+use auth_core::{
+    AccessClaims, AuthError, ErrorClass, LogoutTokens, NoClaims, SessionMeta, TokenAuthority,
+    TokenPair, Uuid,
+};
 use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::routing::{get, post};
+use axum::extract::{Path, Request, State};
+use axum::routing::{delete, get, post};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA, SET_COOKIE};
-use serde::Deserialize;
+use http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, PRAGMA, SET_COOKIE, USER_AGENT,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::body::read_json;
 use crate::cookie::RefreshCookie;
@@ -184,6 +217,11 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             .route(&format!("{prefix}/refresh"), post(refresh::<V>))
             .route(&format!("{prefix}/logout"), post(logout::<V>))
             .route(&format!("{prefix}/logout-all"), post(logout_all::<V>))
+            .route(&format!("{prefix}/sessions"), get(list_sessions::<V>))
+            .route(
+                &format!("{prefix}/sessions/{{id}}"),
+                delete(delete_session::<V>),
+            )
             .route(&jwks_path, get(serve_jwks::<V>))
             .with_state(shared))
     }
@@ -218,6 +256,22 @@ struct LoginBody {
     /// Deliver the refresh token in the cookie only, never in the body.
     #[serde(default, rename = "cookieOnly")]
     cookie_only: bool,
+    /// Everything else, for the verifier.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// One entry of `GET {prefix}/sessions`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionView {
+    id: Uuid,
+    created_at: u64,
+    last_refreshed_at: u64,
+    expires_at: u64,
+    absolute_expires_at: u64,
+    device: Option<String>,
+    current: bool,
 }
 
 /// Whether a token response may carry the refresh token in its body.
@@ -261,6 +315,18 @@ async fn logout_all<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Res
     respond(s.logout_all(req).await)
 }
 
+async fn list_sessions<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
+    respond(s.list_sessions(req.headers()).await)
+}
+
+async fn delete_session<V: CredentialVerifier>(
+    State(s): St<V>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    respond(s.delete_session(req.headers(), &id).await)
+}
+
 async fn serve_jwks<V: CredentialVerifier>(State(s): St<V>) -> Response {
     match &s.jwks {
         Some(doc) => {
@@ -299,6 +365,7 @@ impl<V: CredentialVerifier> Shared<V> {
             username,
             password,
             cookie_only,
+            extra,
         } = read_json(&parts.headers, body, self.max_body)
             .await?
             .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
@@ -318,7 +385,11 @@ impl<V: CredentialVerifier> Shared<V> {
         }
         let verified = match self
             .verifier
-            .verify(Credentials { username, password })
+            .verify(Credentials {
+                username,
+                password,
+                extra,
+            })
             .await
         {
             Ok(v) => v,
@@ -337,9 +408,13 @@ impl<V: CredentialVerifier> Shared<V> {
                 ));
             }
         };
+        let mut meta = SessionMeta::default();
+        if let Some(agent) = parts.headers.get(USER_AGENT) {
+            meta = meta.device(&String::from_utf8_lossy(agent.as_bytes()));
+        }
         let pair = self
             .authority
-            .issue(&verified.subject, &verified.claims)
+            .issue_with(&verified.subject, &verified.claims, meta)
             .await?;
         tracing::info!(sid = %pair.session_id, cookie_only, "login");
         let delivery = if cookie_only {
@@ -380,21 +455,27 @@ impl<V: CredentialVerifier> Shared<V> {
                 "no refresh token in the body or the cookie",
             ));
         };
-        let pair = self.authority.refresh(&token).await.map_err(|e| {
-            // An oversized refresh token is as invalid as any other: 401.
-            if e.class() == ErrorClass::InvalidRequest {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.description())
-            } else if matches!(e, AuthError::RefreshSuperseded) {
-                tracing::info!("refresh superseded by a concurrent refresh");
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "refresh_superseded",
-                    e.description(),
-                )
-            } else {
-                ApiError::from(e)
-            }
-        })?;
+        let verifier = &self.verifier;
+        let reload = |subject: String| async move { verifier.reload(&subject).await };
+        let pair = self
+            .authority
+            .refresh_with(&token, reload)
+            .await
+            .map_err(|e| {
+                // An oversized refresh token is as invalid as any other: 401.
+                if e.class() == ErrorClass::InvalidRequest {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.description())
+                } else if matches!(e, AuthError::RefreshSuperseded) {
+                    tracing::info!("refresh superseded by a concurrent refresh");
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "refresh_superseded",
+                        e.description(),
+                    )
+                } else {
+                    ApiError::from(e)
+                }
+            })?;
         self.tokens(&pair, delivery)
     }
 
@@ -445,23 +526,87 @@ impl<V: CredentialVerifier> Shared<V> {
 
     async fn logout_all(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
-        let token = match TokenSource::Bearer.read(req.headers()) {
+        let claims = self.bearer(req.headers(), "logout-all").await?;
+        let sessions = self.authority.logout_all(&claims.sub).await?;
+        tracing::info!(sessions, "logout-all");
+        Ok(self.no_content_clearing_cookie())
+    }
+
+    /// The claims of a valid bearer access token (revocation checked), or
+    /// the layer's refusal.
+    async fn bearer(
+        &self,
+        headers: &HeaderMap,
+        what: &'static str,
+    ) -> Result<AccessClaims<NoClaims>, ApiError> {
+        let token = match TokenSource::Bearer.read(headers) {
             Ok(Some(token)) => token,
             Ok(None) => return Err(ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)),
             Err(rejection) => return Err(ApiError::from_rejection(rejection, DEFAULT_REALM)),
         };
-        let claims = self
-            .authority
+        self.authority
             .validator()
             .validate_access::<NoClaims>(token)
             .await
             .map_err(|e| {
-                tracing::info!(reason = %e, "logout-all refused");
+                tracing::info!(reason = %e, endpoint = what, "request refused");
                 ApiError::from_rejection(Rejection::Token(e), DEFAULT_REALM)
+            })
+    }
+
+    async fn list_sessions(&self, headers: &HeaderMap) -> Result<Response, ApiError> {
+        let claims = self.bearer(headers, "sessions").await?;
+        let sessions: Vec<SessionView> = self
+            .authority
+            .sessions(&claims.sub)
+            .await?
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.sid,
+                created_at: s.created_at,
+                last_refreshed_at: s.last_refreshed_at,
+                expires_at: s.refresh_expires_at.min(s.expires_at),
+                absolute_expires_at: s.expires_at,
+                current: s.sid == claims.sid,
+                device: s.device,
+            })
+            .collect();
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "sessions": sessions })).map_err(|e| {
+                tracing::error!(error = %e, "session list did not serialize");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the session list could not be written",
+                )
             })?;
-        let sessions = self.authority.logout_all(&claims.sub).await?;
-        tracing::info!(sessions, "logout-all");
-        Ok(self.no_content_clearing_cookie())
+        let mut res = Response::new(Body::from(body));
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(res)
+    }
+
+    async fn delete_session(&self, headers: &HeaderMap, id: &str) -> Result<Response, ApiError> {
+        let claims = self.bearer(headers, "delete session").await?;
+        let not_found = || {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such session among yours",
+            )
+        };
+        // Another user's session and an unknown or malformed id look alike.
+        let sid: Uuid = id.parse().map_err(|_| not_found())?;
+        if !self.authority.revoke_session_of(&claims.sub, sid).await? {
+            return Err(not_found());
+        }
+        tracing::info!(%sid, own = sid == claims.sid, "session revoked by its user");
+        if sid == claims.sid {
+            Ok(self.no_content_clearing_cookie())
+        } else {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
     }
 
     /// 200 with the pair as JSON (without the refresh token for
