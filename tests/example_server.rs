@@ -218,6 +218,91 @@ async fn logout_all_ends_both_sessions() {
 }
 
 #[tokio::test]
+async fn sessions_are_listed_and_ended_by_their_user() {
+    let s = Instance::start(&[], Some(SECRET)).await.unwrap();
+    let login = |agent: &'static str| {
+        let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
+        let client = &s.client;
+        async move {
+            client
+                .post("/auth/login", &[("user-agent", agent)], Some(&body))
+                .await
+        }
+    };
+    let phone = login("Phone/1.0").await;
+    let laptop = login("Laptop/2.0").await;
+    let bearer = format!("Bearer {}", laptop.field("accessToken"));
+    let r = s
+        .send(
+            Method::GET,
+            "/auth/sessions",
+            &[("authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let list = r.json["sessions"].as_array().unwrap();
+    let summary: Vec<(&str, bool)> = list
+        .iter()
+        .map(|e| {
+            (
+                e["device"].as_str().unwrap(),
+                e["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(summary, [("Phone/1.0", false), ("Laptop/2.0", true)]);
+    for field in [
+        "id",
+        "createdAt",
+        "lastRefreshedAt",
+        "expiresAt",
+        "absoluteExpiresAt",
+    ] {
+        assert!(!list[0][field].is_null(), "{field} missing: {}", list[0]);
+    }
+    let phone_id = list[0]["id"].as_str().unwrap();
+
+    let r = s
+        .send(
+            Method::DELETE,
+            &format!("/auth/sessions/{phone_id}"),
+            &[("authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        s.get("/profile", Some(&phone.field("accessToken")))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        s.refresh_body(&phone.field("refreshToken")).await.status,
+        401
+    );
+    let r = s
+        .send(
+            Method::DELETE,
+            &format!("/auth/sessions/{phone_id}"),
+            &[("authorization", &bearer)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert_eq!(
+        s.get("/profile", Some(&laptop.field("accessToken")))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
 async fn every_algorithm_signs_and_asymmetric_ones_publish_a_jwks() {
     for (alg, kty) in [("ES256", "EC"), ("EdDSA", "OKP"), ("RS256", "RSA")] {
         let s = Instance::start(&["--alg", alg], None).await.unwrap();
