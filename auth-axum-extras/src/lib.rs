@@ -50,6 +50,7 @@
 //! router holding the login route, or in the reverse proxy.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod body;

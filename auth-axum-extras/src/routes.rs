@@ -295,6 +295,22 @@ struct RefreshBody {
     refresh_token: Option<String>,
 }
 
+/// Counts a login attempt that reached the verifier or failed on input
+/// (feature `metrics`): `ok`, `refused` (any 4xx), `unavailable` (5xx).
+fn count_login(result: &Result<Response, ApiError>) {
+    #[cfg(feature = "metrics")]
+    {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(e) if e.status().is_server_error() => "unavailable",
+            Err(_) => "refused",
+        };
+        metrics::counter!(auth_core::metrics::LOGINS, "outcome" => outcome).increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = result;
+}
+
 fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -359,6 +375,12 @@ impl<V: CredentialVerifier> Shared<V> {
     }
 
     async fn login(&self, req: Request) -> Result<Response, ApiError> {
+        let result = self.login_inner(req).await;
+        count_login(&result);
+        result
+    }
+
+    async fn login_inner(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
         let (parts, body) = req.into_parts();
         let LoginBody {

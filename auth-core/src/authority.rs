@@ -62,6 +62,7 @@ use crate::claims::{AccessClaims, Audience, NoClaims, RESERVED, RefreshClaims, T
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthError, ConfigError, RevokedBy};
 use crate::keys::KeySet;
+use crate::metrics;
 use crate::store::{MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store};
 use crate::validator::Validator;
 
@@ -427,21 +428,19 @@ impl TokenAuthority {
             refresh_exp,
             expires_at,
         )?;
-        s.store
-            .create_session(NewSession {
-                sid,
-                subject: subject.to_owned(),
-                refresh_jti,
-                created_at: now,
-                refresh_expires_at: refresh_exp,
-                expires_at,
-                revoke_until: self.accepted_until(now, s.config.session_lifetime),
-                claims: serde_json::to_string(&extra)
-                    .map_err(|e| AuthError::Claims(e.to_string()))?,
-                device: meta.device,
-                max_sessions: s.config.max_sessions_per_subject,
-            })
-            .await?;
+        let create = s.store.create_session(NewSession {
+            sid,
+            subject: subject.to_owned(),
+            refresh_jti,
+            created_at: now,
+            refresh_expires_at: refresh_exp,
+            expires_at,
+            revoke_until: self.accepted_until(now, s.config.session_lifetime),
+            claims: serde_json::to_string(&extra).map_err(|e| AuthError::Claims(e.to_string()))?,
+            device: meta.device,
+            max_sessions: s.config.max_sessions_per_subject,
+        });
+        metrics::store_call("create_session", create).await?;
         tracing::debug!(%sid, "session started");
         Ok(pair)
     }
@@ -509,6 +508,21 @@ impl TokenAuthority {
         F: FnOnce(String) -> Fut,
         Fut: Future<Output = Reload<E>>,
     {
+        let result = self.rotate_with(refresh_token, reload).await;
+        metrics::refresh(&result);
+        result
+    }
+
+    async fn rotate_with<E, F, Fut>(
+        &self,
+        refresh_token: &str,
+        reload: F,
+    ) -> Result<TokenPair, AuthError>
+    where
+        E: Serialize,
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = Reload<E>>,
+    {
         let s = self.shared();
         let claims = self.validator.validate_refresh(refresh_token).await?;
         // Asked before the rotation: an outage of the application's user
@@ -518,7 +532,9 @@ impl TokenAuthority {
             Reload::Replace(e) => Some(app_claims(&e)?),
             Reload::Refuse(why) => {
                 let until = self.accepted_until(s.clock.now(), s.config.session_lifetime);
-                s.store.revoke_session(claims.sid, until).await?;
+                metrics::store_call("revoke_session", s.store.revoke_session(claims.sid, until))
+                    .await?;
+                metrics::revoked("session", "refused", 1);
                 tracing::info!(sid = %claims.sid, reason = %why, "refresh refused by the application; session revoked");
                 return Err(AuthError::SessionRefused(why));
             }
@@ -535,7 +551,7 @@ impl TokenAuthority {
             grace_ms: u64::try_from(s.config.reuse_grace.as_millis()).unwrap_or(u64::MAX),
         };
         let (now, next) = (rotation.now(), rotation.next);
-        let outcome = s.store.rotate(rotation).await?;
+        let outcome = metrics::store_call("rotate", s.store.rotate(rotation)).await?;
         match outcome {
             RotateOutcome::Rotated(session) => {
                 if session.subject != claims.sub {
@@ -557,6 +573,7 @@ impl TokenAuthority {
                 )
             }
             RotateOutcome::Reused => {
+                metrics::revoked("session", "reuse", 1);
                 tracing::warn!(sid = %claims.sid, "refresh token reuse detected; session revoked");
                 Err(AuthError::RefreshReused)
             }
@@ -588,7 +605,9 @@ impl TokenAuthority {
             {
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway).max(floor);
-                    if s.store.revoke_session(c.sid, until).await? {
+                    let revoke = s.store.revoke_session(c.sid, until);
+                    if metrics::store_call("revoke_session", revoke).await? {
+                        metrics::revoked("session", "logout", 1);
                         outcome.sessions_revoked += 1;
                     }
                 }
@@ -603,10 +622,14 @@ impl TokenAuthority {
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway);
                     if until > now {
-                        s.store.revoke_token(c.jti, until).await?;
+                        let revoke = s.store.revoke_token(c.jti, until);
+                        metrics::store_call("revoke_token", revoke).await?;
+                        metrics::revoked("token", "logout", 1);
                         outcome.access_token_revoked = true;
                     }
-                    if s.store.revoke_session(c.sid, until.max(floor)).await? {
+                    let revoke = s.store.revoke_session(c.sid, until.max(floor));
+                    if metrics::store_call("revoke_session", revoke).await? {
+                        metrics::revoked("session", "logout", 1);
                         outcome.sessions_revoked += 1;
                     }
                 }
@@ -629,17 +652,19 @@ impl TokenAuthority {
         let now = s.clock.now();
         let leeway = s.config.leeway.as_secs();
         let until = self.accepted_until(now, s.config.session_lifetime);
-        let n = s
+        let revoke = s
             .store
-            .revoke_subject(subject, now.saturating_sub(leeway), until)
-            .await?;
+            .revoke_subject(subject, now.saturating_sub(leeway), until);
+        let n = metrics::store_call("revoke_subject", revoke).await?;
+        metrics::revoked("session", "logout_all", n as u64);
         tracing::debug!(sessions = n, "logout-all");
         Ok(n)
     }
 
     /// The live sessions of `subject`, oldest first.
     pub async fn sessions(&self, subject: &str) -> Result<Vec<SessionInfo>, AuthError> {
-        Ok(self.shared().store.sessions(subject).await?)
+        let list = self.shared().store.sessions(subject);
+        Ok(metrics::store_call("sessions", list).await?)
     }
 
     /// Revokes one of `subject`'s sessions (for a "sign out that device"
@@ -661,7 +686,10 @@ impl TokenAuthority {
     pub async fn revoke_session(&self, sid: Uuid) -> Result<bool, AuthError> {
         let s = self.shared();
         let until = self.accepted_until(s.clock.now(), s.config.session_lifetime);
-        Ok(s.store.revoke_session(sid, until).await?)
+        let revoked =
+            metrics::store_call("revoke_session", s.store.revoke_session(sid, until)).await?;
+        metrics::revoked("session", "revoked", u64::from(revoked));
+        Ok(revoked)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -49,6 +49,7 @@
 //! `testing` adds [`ManualClock`] and the [`testing`] kit.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod authority;
@@ -57,6 +58,7 @@ mod clock;
 mod crypto;
 mod error;
 mod keys;
+pub mod metrics;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -89,6 +89,7 @@ impl Health {
     }
 
     fn set_synced(&self, synced: bool) -> bool {
+        crate::metrics::feed_up(synced);
         if synced {
             self.heard();
         }
