@@ -4,7 +4,9 @@
 //!
 //! Routes: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
 //! `POST /auth/logout-all`, `GET /profile`, `GET /admin` (role `admin`),
-//! `GET /.well-known/jwks.json` (asymmetric algorithms), `GET /healthz`.
+//! `GET /auth/sessions`, `DELETE /auth/sessions/{id}`,
+//! `GET /.well-known/jwks.json` (asymmetric algorithms), `GET /healthz`, and
+//! with `--metrics` `GET /metrics`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -66,6 +68,11 @@ pub struct Args {
     /// `aud` set on issued tokens and required on validated ones.
     #[arg(long, default_value = DEFAULT_AUDIENCE)]
     pub audience: String,
+    /// Serve the auth metrics in the Prometheus text format at GET /metrics.
+    /// Off by default: they describe the traffic, so let only your scraper
+    /// reach them.
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 /// The default `--issuer`.
@@ -251,6 +258,48 @@ pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Resul
     ))
 }
 
+/// Adds `GET /metrics` (Prometheus text format) to `app`, installing the
+/// process-wide recorder of the `metrics` facade on first use. The names are
+/// listed in [`auth_core::metrics`].
+pub fn with_metrics(app: Router) -> Result<Router, Error> {
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    let handle = match HANDLE.get() {
+        Some(handle) => handle.clone(),
+        None => {
+            let handle = PrometheusBuilder::new()
+                // Store calls take microseconds (memory) to milliseconds (Redis).
+                .set_buckets(&[
+                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                    0.1, 0.25, 0.5, 1.0,
+                ])?
+                .install_recorder()
+                .map_err(|e| format!("--metrics: {e}"))?;
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    tick.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            HANDLE.get_or_init(|| handle).clone()
+        }
+    };
+    Ok(app.route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    ))
+}
+
 /// Serves `app` on `listener` with the default [`Limits`]; see
 /// [`serve_with`].
 pub async fn serve(
@@ -346,7 +395,10 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let secret = std::env::var(SECRET_ENV).ok();
     let authority = authority(&args, secret).await?;
     let users = tokio::task::spawn_blocking(demo_users).await??;
-    let app = app(authority, users)?;
+    let mut app = app(authority, users)?;
+    if args.metrics {
+        app = with_metrics(app)?;
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
@@ -356,6 +408,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         store = if args.redis_url.is_some() { "redis" } else { "memory" },
         access_ttl = %humantime::format_duration(args.access_ttl),
         refresh_ttl = %humantime::format_duration(args.refresh_ttl),
+        metrics = args.metrics,
         "listening"
     );
     serve(listener, app, shutdown_signal()).await?;
