@@ -1,4 +1,19 @@
-//! The HTTP-only cookie that carries the refresh token.
+//! The HTTP-only cookie that carries the refresh token: [`RefreshCookie`]
+//! lists its attributes, their defaults and why.
+//!
+//! ```
+//! use auth_axum_extras::{AuthRoutes, InMemoryUsers, RefreshCookie};
+//! use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+//!
+//! let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap())
+//!     .build()
+//!     .unwrap();
+//! // HTTPS in production: the `__Secure-` name cannot be planted over plain HTTP.
+//! let routes = AuthRoutes::new(authority, InMemoryUsers::<RoleClaims>::new())
+//!     .prefix("/api/auth")
+//!     .cookie(RefreshCookie::secure_prefixed()); // Path=/api/auth
+//! let _router: axum::Router = routes.into_router().unwrap();
+//! ```
 
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;

@@ -27,8 +27,10 @@
 //!
 //! The [`AuthLayer`](auth_tower::AuthLayer) goes on the protected routes
 //! only (axum applies `.layer` to the routes added before it); the auth routes
-//! check their own tokens. [`AuthRoutes`] lists the endpoints, their inputs
-//! and answers.
+//! check their own tokens. The [`routes`] module lists the endpoints, their
+//! inputs and answers; [`extract`] has the rules of the extractors (the
+//! claims type is the layer's, and a wiring mistake is a 500, never a
+//! silent 401).
 //!
 //! # Logins
 //!
@@ -40,8 +42,8 @@
 //!
 //! Login and refresh set the refresh token in an `HttpOnly; Secure;
 //! SameSite=Strict` cookie scoped to the auth routes' path
-//! ([`RefreshCookie`]); refresh and logout accept it in place of a body. Every
-//! `POST` refuses cross-origin browser requests ([`CrossOriginProtection`]).
+//! ([`cookie`]); refresh and logout accept it in place of a body. Every
+//! `POST` refuses cross-origin browser requests ([`csrf`] has the rule).
 //!
 //! # Rate limiting
 //!
@@ -54,14 +56,14 @@
 #![deny(missing_docs)]
 
 mod body;
-mod cookie;
+pub mod cookie;
 mod credentials;
-mod csrf;
+pub mod csrf;
 mod error;
-mod extract;
+pub mod extract;
 #[cfg(feature = "argon2")]
 pub mod password;
-mod routes;
+pub mod routes;
 
 pub use cookie::{DEFAULT_COOKIE_NAME, MAX_COOKIE_VALUES, RefreshCookie, SECURE_COOKIE_NAME};
 #[cfg(feature = "argon2")]

@@ -1,5 +1,20 @@
-//! The ready-made endpoints: login, refresh, logout, logout-all and JWKS,
-//! mounted together by [`AuthRoutes`].
+//! The ready-made endpoints: login, refresh, logout, logout-all, the
+//! caller's sessions and JWKS, mounted together by [`AuthRoutes`].
+//!
+//! ```
+//! use auth_axum_extras::{AuthRoutes, InMemoryUsers, password::hash_password};
+//! use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256)?)?).build()?;
+//! let users = InMemoryUsers::new()
+//!     .user("alice", hash_password("alice-password")?, RoleClaims::with_roles(["user"]));
+//! let auth: axum::Router = AuthRoutes::new(authority, users)
+//!     .prefix("/api/auth") // POST /api/auth/login, GET /api/auth/sessions, ...
+//!     .jwks_path("/.well-known/jwks.json")
+//!     .into_router()?;
+//! # Ok(()) }
+//! ```
 //!
 //! | route | input | success | failure |
 //! |---|---|---|---|
