@@ -8,14 +8,16 @@ use std::task::{Context, Poll, ready};
 
 use auth_core::AccessClaims;
 use auth_core::store::{Check, StoreError};
+use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::body::AuthBody;
 use crate::claims::ClaimsType;
 use crate::layer::Config;
 use crate::rejection::Rejection;
-use crate::service::{log, refusal};
+use crate::service::refusal;
 
 pin_project! {
     /// The future [`AuthService`](crate::AuthService) returns.
@@ -35,7 +37,7 @@ pin_project! {
         S: Service<Req>,
     {
         Inner { #[pin] fut: S::Future },
-        Rejected { res: Option<S::Response> },
+        Rejected { res: Option<Response<Bytes>> },
         Checking {
             check: Check,
             deadline: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -49,7 +51,6 @@ struct Pending<S, Req, E> {
     req: Req,
     claims: AccessClaims<E>,
     config: Arc<Config>,
-    grpc: bool,
 }
 
 impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
@@ -59,7 +60,7 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
         }
     }
 
-    pub(crate) fn rejected(res: S::Response) -> Self {
+    pub(crate) fn rejected(res: Response<Bytes>) -> Self {
         ResponseFuture {
             state: State::Rejected { res: Some(res) },
         }
@@ -71,7 +72,6 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
         req: Req,
         claims: AccessClaims<E>,
         config: Arc<Config>,
-        grpc: bool,
     ) -> Self {
         // A timer needs a tokio runtime; outside one the check is awaited as is.
         let deadline = tokio::runtime::Handle::try_current()
@@ -87,7 +87,6 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
                     req,
                     claims,
                     config,
-                    grpc,
                 }),
             },
         }
@@ -97,23 +96,25 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
 impl<S, ReqBody, ResBody, E> Future for ResponseFuture<S, Request<ReqBody>, E>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
     E: Clone + Send + Sync + 'static,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Inner { fut } => return fut.poll(cx),
+                StateProj::Inner { fut } => {
+                    return Poll::Ready(ready!(fut.poll(cx)).map(|res| res.map(AuthBody::new)));
+                }
                 StateProj::Rejected { res } => {
                     // Polled again after completion: an empty 500 rather than a panic.
-                    return Poll::Ready(Ok(res.take().unwrap_or_else(|| {
-                        let mut r = Response::new(ResBody::default());
+                    let res = res.take().unwrap_or_else(|| {
+                        let mut r = Response::new(Bytes::new());
                         *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
                         r
-                    })));
+                    });
+                    return Poll::Ready(Ok(res.map(AuthBody::refusal)));
                 }
                 StateProj::Checking {
                     check,
@@ -151,8 +152,7 @@ where
                             });
                         }
                         Some(e) => {
-                            let res =
-                                log(Rejection::Token(e)).into_response(&p.config.realm, p.grpc);
+                            let res = p.config.responder.respond_to(Rejection::Token(e), &p.req);
                             state.set(State::Rejected { res: Some(res) });
                         }
                     }

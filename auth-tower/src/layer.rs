@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{NoClaims, Validator};
+use bytes::Bytes;
+use http::Response;
 use tower_layer::Layer;
 
+use crate::on_rejection::{RejectedRequest, Responder};
 use crate::service::AuthService;
 use crate::source::TokenSource;
 
@@ -26,7 +29,8 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Defaults: the token is read from `Authorization: Bearer` only; it is
 /// required; the realm is [`DEFAULT_REALM`]; a store check that has to wait
 /// gets [`DEFAULT_CHECK_TIMEOUT`], then the request is refused with 503
-/// (fail closed).
+/// (fail closed); refusals are [`Rejection::to_response`](crate::Rejection::to_response)
+/// (a JSON body for HTTP, trailers-only for gRPC).
 pub struct AuthLayer<E = NoClaims> {
     pub(crate) config: Arc<Config>,
     _claims: PhantomData<fn() -> E>,
@@ -37,7 +41,7 @@ pub(crate) struct Config {
     pub(crate) validator: Validator,
     pub(crate) sources: Vec<TokenSource>,
     pub(crate) optional: bool,
-    pub(crate) realm: String,
+    pub(crate) responder: Responder,
     pub(crate) check_timeout: Option<Duration>,
 }
 
@@ -49,7 +53,7 @@ impl<E> AuthLayer<E> {
                 validator,
                 sources: vec![TokenSource::Bearer],
                 optional: false,
-                realm: DEFAULT_REALM.to_owned(),
+                responder: Responder::new(DEFAULT_REALM),
                 check_timeout: Some(DEFAULT_CHECK_TIMEOUT),
             }),
             _claims: PhantomData,
@@ -76,6 +80,19 @@ impl<E> AuthLayer<E> {
         self
     }
 
+    /// Also reads the token from the query parameter `name`, after the
+    /// sources set so far: for the handshakes of browser `EventSource` and
+    /// WebSocket clients, which cannot set headers. A token in a URL ends up
+    /// in logs, history and `Referer` headers: read the warnings and rules
+    /// of [`TokenSource::Query`] first, and give this layer only to the
+    /// routes that need it.
+    pub fn query(mut self, name: impl Into<String>) -> Self {
+        self.config_mut()
+            .sources
+            .push(TokenSource::Query(name.into()));
+        self
+    }
+
     /// Sets where tokens are read from, in order; the first source that holds
     /// a token wins. An empty list refuses every request.
     pub fn sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
@@ -85,7 +102,36 @@ impl<E> AuthLayer<E> {
 
     /// The `realm` of the `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.config_mut().realm = realm.into();
+        self.config_mut().responder.realm = realm.into().into();
+        self
+    }
+
+    /// Answers refusals with `hook` instead of the default
+    /// [`Rejection::to_response`](crate::Rejection::to_response); see the
+    /// [`RejectedRequest`] it is given. It answers gRPC requests too:
+    /// return [`RejectedRequest::default_response`] for those it leaves
+    /// alone. Refusals are logged before the hook runs.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority};
+    /// use auth_tower::AuthLayer;
+    /// use http::HeaderValue;
+    ///
+    /// # let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();
+    /// # let authority = TokenAuthority::builder(keys).build().unwrap();
+    /// // The default answer, with the API's documentation link added.
+    /// let layer = AuthLayer::<NoClaims>::new(authority.validator().clone()).on_rejection(|req| {
+    ///     let mut res = req.default_response();
+    ///     res.headers_mut()
+    ///         .insert("link", HeaderValue::from_static("</docs/auth>; rel=\"help\""));
+    ///     res
+    /// });
+    /// ```
+    pub fn on_rejection<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RejectedRequest<'_>) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.config_mut().responder.set_hook(hook);
         self
     }
 
@@ -113,7 +159,7 @@ impl<E> fmt::Debug for AuthLayer<E> {
         f.debug_struct("AuthLayer")
             .field("sources", &self.config.sources)
             .field("optional", &self.config.optional)
-            .field("realm", &self.config.realm)
+            .field("responder", &self.config.responder)
             .field("check_timeout", &self.config.check_timeout)
             .finish_non_exhaustive()
     }

@@ -1,25 +1,45 @@
 //! A tower [`Layer`](tower_layer::Layer) that enforces JWT access tokens on
 //! any tower stack: an axum `Router`, a hyper `service_fn`, a tonic server.
 //!
-//! [`AuthLayer`] reads the token (`Authorization: Bearer`, optionally a
-//! cookie), validates it with an `auth-core` [`Validator`](auth_core::Validator)
+//! [`AuthLayer`] reads the token (`Authorization: Bearer`; opted into, a
+//! cookie, a query parameter or a function of yours: see [`TokenSource`]),
+//! validates it with an `auth-core` [`Validator`](auth_core::Validator)
 //! (signature, pinned `alg`, `typ`, `exp`/`nbf`, issuer/audience, revocation
 //! store) and puts the typed [`AccessClaims<E>`](auth_core::AccessClaims) into
 //! the request extensions. [`RequireLayer`] adds a role or scope check.
 //!
 //! Refusals follow RFC 6750 §3:
 //!
-//! | case | HTTP | `WWW-Authenticate` | gRPC status |
-//! |---|---|---|---|
-//! | no token | 401 | `Bearer realm="api"` | 16 UNAUTHENTICATED |
-//! | malformed `Authorization`, oversized token | 400 | `error="invalid_request"` | 16 |
-//! | bad, expired, revoked, wrong-type token | 401 | `error="invalid_token"` | 16 |
-//! | missing role or scope | 403 | `error="insufficient_scope"` | 7 PERMISSION_DENIED |
-//! | revocation store unavailable (fail closed) | 503 | none | 14 UNAVAILABLE |
+//! | case | HTTP | `WWW-Authenticate` | JSON `error` | gRPC status |
+//! |---|---|---|---|---|
+//! | no token | 401 | `Bearer realm="api"` | `missing_token` | 16 UNAUTHENTICATED |
+//! | malformed credentials, oversized token | 400 | `error="invalid_request"` | `invalid_request` | 16 |
+//! | bad, expired, revoked, wrong-type token | 401 | `error="invalid_token"` | `invalid_token` | 16 |
+//! | missing role or scope | 403 | `error="insufficient_scope"` | `insufficient_scope` | 7 PERMISSION_DENIED |
+//! | revocation store unavailable (fail closed) | 503 | none | `temporarily_unavailable` | 14 UNAVAILABLE |
+//! | stack wired wrongly ([`RequireLayer`] without an `AuthLayer` of its claims type) | 500 | none | `server_error` | 13 INTERNAL |
 //!
-//! Requests with `content-type: application/grpc*` get a trailers-only gRPC
-//! answer (HTTP 200, `grpc-status`, `grpc-message`). The body is always the
-//! response body type's `Default`, so the layer fits any body type.
+//! An HTTP refusal carries the JSON body
+//! `{"error":"<code>","error_description":"<reason>"}` with
+//! `content-type: application/json` and `cache-control: no-store`, the shape
+//! of `auth-axum-extras`' extractors and routes
+//! (see [`Rejection::to_response`]). Requests with
+//! `content-type: application/grpc*` get a trailers-only gRPC answer
+//! (HTTP 200, `grpc-status`, `grpc-message`, no body).
+//! [`AuthLayer::on_rejection`] lets the application write its own answers.
+//!
+//! The services answer with an [`AuthBody`]: the inner service's body, or
+//! the refusal. It is a body whenever the inner one is, so the layer wraps
+//! services of any body type (axum's, hyper's, tonic's).
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `aws-lc-rs` | yes | auth-core's signature backend on aws-lc-rs |
+//! | `rust-crypto` | no | auth-core's pure-Rust backend (build with `default-features = false` so no aws-lc is built) |
+//! | `tonic` | no | the layer on one tonic service, claims and role checks in handlers ([`grpc`]) |
+//! | `metrics` | no | refusals counted by class, failed store checks (see `auth_core::metrics`) |
 //!
 //! Rate limiting is not this layer's job: put a limiter (for example tower's
 //! `RateLimitLayer` or a per-client one) in front of the login route.
@@ -69,6 +89,10 @@
 //!
 //! # tonic
 //!
+//! Guarding the whole server (health checks included), as below, needs no
+//! feature; with the `tonic` feature the layer can guard one service and
+//! handlers read claims and check roles per method (see [`grpc`]).
+//!
 //! ```
 //! use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority};
 //! use auth_tower::AuthLayer;
@@ -86,21 +110,35 @@
 //! # }
 //! ```
 
+// The `grpc` module exists with the `tonic` feature only.
+#![cfg_attr(feature = "tonic", doc = "[`grpc`]: crate::grpc")]
+#![cfg_attr(
+    not(feature = "tonic"),
+    doc = "[`grpc`]: https://docs.rs/auth-tower/latest/auth_tower/grpc/"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod body;
 mod claims;
 mod future;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod grpc;
 mod layer;
+mod on_rejection;
 mod rejection;
 mod require;
 mod service;
 mod source;
 
+pub use body::AuthBody;
 pub use claims::{ClaimsError, ClaimsType, claims};
 pub use future::ResponseFuture;
 pub use layer::{AuthLayer, DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
+pub use on_rejection::RejectedRequest;
 pub use rejection::Rejection;
 pub use require::{Authorize, HasRole, HasScope, Require, RequireLayer};
 pub use service::AuthService;
-pub use source::{TokenSource, cookie_values};
+pub use source::{CustomSource, TokenSource, cookie_values};

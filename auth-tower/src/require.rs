@@ -1,10 +1,5 @@
-//! Authorization on top of authentication: [`RequireLayer`] refuses requests
-//! whose claims lack a role or scope, with 403 `insufficient_scope`.
-//!
-//! It reads the [`AccessClaims<E>`] that [`AuthLayer`](crate::AuthLayer) put
-//! into the request extensions, so it goes *inside* the `AuthLayer` (for
-//! axum: on the route, with the `AuthLayer` on the router). A request that
-//! reaches it without claims (optional mode without a token) gets 401.
+//! [`RequireLayer`]: authorization on top of authentication, a role, a
+//! scope or a predicate checked on the claims the `AuthLayer` validated.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -12,20 +7,51 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth_core::{AccessClaims, AuthError, Privileges};
+use bytes::Bytes;
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::body::AuthBody;
 use crate::future::ResponseFuture;
 use crate::layer::DEFAULT_REALM;
-use crate::rejection::{Rejection, is_grpc};
-use crate::service::log;
+use crate::on_rejection::{RejectedRequest, Responder};
+use crate::rejection::Rejection;
 
-/// Requires the claims to pass a predicate; see the [module docs](self).
+/// A [`Layer`] that requires the [`AccessClaims<E>`] an
+/// [`AuthLayer<E>`](crate::AuthLayer) validated to pass a predicate (a role,
+/// a scope, a function), or refuses with 403 `insufficient_scope`.
+///
+/// It goes *inside* the `AuthLayer` (for axum: on the route, with the
+/// `AuthLayer` on the router). A request that reaches it without claims
+/// (optional mode without a token) gets 401; one that no `AuthLayer` of the
+/// same claims type ran on gets 500 (the stack is wired wrongly; see
+/// [`ClaimsError`](crate::ClaimsError)). Its refusals have the shape of the
+/// `AuthLayer`'s; give it the same [`realm`](Self::realm) and
+/// [`on_rejection`](Self::on_rejection) hook as the `AuthLayer` when you
+/// change those.
+///
+/// ```
+/// use auth_core::{AccessClaims, RoleClaims};
+/// use auth_tower::RequireLayer;
+/// use axum::{Router, routing::get};
+///
+/// let admin = RequireLayer::<RoleClaims, _>::role("admin");
+/// let reader = RequireLayer::<RoleClaims, _>::scope("orders:read");
+/// // Any check on the claims; the name goes into the challenge and the logs.
+/// let staff = RequireLayer::new("staff", |c: &AccessClaims<RoleClaims>| {
+///     c.sub.ends_with("@example.com")
+/// });
+/// let routes: Router = Router::new()
+///     .route("/admin", get(|| async { "admin" }).layer(admin))
+///     .route("/orders", get(|| async { "orders" }).layer(reader))
+///     .route("/staff", get(|| async { "staff" }).layer(staff));
+/// // ... then `.layer(AuthLayer::<RoleClaims>::new(validator))` around them.
+/// ```
 pub struct RequireLayer<E, P> {
     predicate: P,
     required: Arc<str>,
-    realm: Arc<str>,
+    responder: Responder,
     _claims: PhantomData<fn() -> E>,
 }
 
@@ -88,14 +114,24 @@ impl<E, P: Authorize<E>> RequireLayer<E, P> {
         RequireLayer {
             predicate,
             required,
-            realm: DEFAULT_REALM.into(),
+            responder: Responder::new(DEFAULT_REALM),
             _claims: PhantomData,
         }
     }
 
     /// The `realm` of the challenge (default [`DEFAULT_REALM`]).
     pub fn realm(mut self, realm: &str) -> Self {
-        self.realm = realm.into();
+        self.responder.realm = realm.into();
+        self
+    }
+
+    /// Answers refusals with `hook` instead of the default; the same
+    /// contract as [`AuthLayer::on_rejection`](crate::AuthLayer::on_rejection).
+    pub fn on_rejection<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&RejectedRequest<'_>) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.responder.set_hook(hook);
         self
     }
 }
@@ -105,7 +141,7 @@ impl<E, P: Clone> Clone for RequireLayer<E, P> {
         RequireLayer {
             predicate: self.predicate.clone(),
             required: self.required.clone(),
-            realm: self.realm.clone(),
+            responder: self.responder.clone(),
             _claims: PhantomData,
         }
     }
@@ -115,6 +151,7 @@ impl<E, P> fmt::Debug for RequireLayer<E, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireLayer")
             .field("required", &self.required)
+            .field("responder", &self.responder)
             .finish_non_exhaustive()
     }
 }
@@ -157,11 +194,10 @@ impl<S: fmt::Debug, E, P> fmt::Debug for Require<S, E, P> {
 impl<S, E, P, ReqBody, ResBody> Service<Request<ReqBody>> for Require<S, E, P>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
     E: Clone + Send + Sync + 'static,
     P: Authorize<E>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, Request<ReqBody>, E>;
 
@@ -180,7 +216,6 @@ where
                 required: self.layer.required.to_string(),
             }),
         };
-        let grpc = is_grpc(req.headers());
-        ResponseFuture::rejected(log(rejection).into_response(&self.layer.realm, grpc))
+        ResponseFuture::rejected(self.layer.responder.respond_to(rejection, &req))
     }
 }

@@ -7,14 +7,16 @@ use std::task::{Context, Poll};
 
 use auth_core::store::{StoreError, Verdict};
 use auth_core::{AccessClaims, AuthError};
+use http::request::Parts;
 use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
+use crate::body::AuthBody;
 use crate::claims::ClaimsType;
 use crate::future::ResponseFuture;
 use crate::layer::Config;
-use crate::rejection::{Rejection, is_grpc};
+use crate::rejection::Rejection;
 use crate::source::find_token;
 
 /// The service [`AuthLayer`](crate::AuthLayer) builds around `S`.
@@ -57,10 +59,9 @@ impl<S: fmt::Debug, E> fmt::Debug for AuthService<S, E> {
 impl<S, E, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S, E>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default,
     E: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, Request<ReqBody>, E>;
 
@@ -68,35 +69,41 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let c = &self.config;
-        // The gRPC question is only asked of requests that are refused or
-        // must wait: a passing request pays nothing for it.
-        let reject = |r: Rejection, headers: &http::HeaderMap| {
-            ResponseFuture::rejected(log(r).into_response(&c.realm, is_grpc(headers)))
+        // The sources read the request's head; the body stays aside.
+        let (mut parts, body) = req.into_parts();
+        let reject = |r: Rejection, parts: &Parts| {
+            ResponseFuture::rejected(c.responder.respond(
+                r,
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+                &parts.extensions,
+            ))
         };
 
-        let token = match find_token(&c.sources, req.headers()) {
+        let token = match find_token(&c.sources, &parts) {
             Ok(Some(token)) => token,
             Ok(None) if c.optional => {
-                req.extensions_mut().insert(ClaimsType::of::<E>());
-                return ResponseFuture::inner(self.inner.call(req));
+                parts.extensions.insert(ClaimsType::of::<E>());
+                return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
             }
-            Ok(None) => return reject(Rejection::Missing, req.headers()),
-            Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0), req.headers()),
+            Ok(None) => return reject(Rejection::Missing, &parts),
+            Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0), &parts),
         };
         let claims: AccessClaims<E> = match c.validator.decode_access(token) {
             Ok(claims) => claims,
-            Err(e) => return reject(Rejection::Token(e), req.headers()),
+            Err(e) => return reject(Rejection::Token(e), &parts),
         };
         match c.validator.check(&claims.token_ref()).now() {
             Ok(verdict) => match refusal(verdict) {
                 None => {
-                    req.extensions_mut().insert(claims);
-                    req.extensions_mut().insert(ClaimsType::of::<E>());
-                    ResponseFuture::inner(self.inner.call(req))
+                    parts.extensions.insert(claims);
+                    parts.extensions.insert(ClaimsType::of::<E>());
+                    ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)))
                 }
-                Some(e) => reject(Rejection::Token(e), req.headers()),
+                Some(e) => reject(Rejection::Token(e), &parts),
             },
             Err(pending) => {
                 // The store must do I/O. Take the service that was driven to
@@ -104,8 +111,8 @@ where
                 // clone-and-swap), so the future owns a ready service.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                let grpc = is_grpc(req.headers());
-                ResponseFuture::checking(pending, ready, req, claims, self.config.clone(), grpc)
+                let req = Request::from_parts(parts, body);
+                ResponseFuture::checking(pending, ready, req, claims, self.config.clone())
             }
         }
     }
@@ -121,7 +128,9 @@ pub(crate) fn refusal(verdict: Result<Verdict, StoreError>) -> Option<AuthError>
     }
 }
 
-/// Logs a refusal (never token contents) and passes it on.
+/// Logs a refusal (never token contents), counts it (feature `metrics`:
+/// `auth_refusals_total` by class, and `auth_store_errors_total` with
+/// `op="check"` when the store could not answer), and passes it on.
 pub(crate) fn log(r: Rejection) -> Rejection {
     match &r {
         Rejection::Missing => tracing::debug!("request refused: no access token"),
@@ -129,7 +138,9 @@ pub(crate) fn log(r: Rejection) -> Rejection {
             tracing::info!(reason = why, "request refused: malformed credentials")
         }
         Rejection::Token(AuthError::Store(e)) => {
-            tracing::warn!(error = %e, "request refused: revocation store unavailable (failing closed)")
+            tracing::warn!(error = %e, "request refused: revocation store unavailable (failing closed)");
+            #[cfg(feature = "metrics")]
+            metrics::counter!(auth_core::metrics::STORE_ERRORS, "op" => "check").increment(1);
         }
         Rejection::Misconfigured(e) => {
             tracing::error!(error = %e, "request refused: the service stack is misconfigured")
@@ -138,5 +149,7 @@ pub(crate) fn log(r: Rejection) -> Rejection {
             tracing::info!(reason = %e, "request refused: access token not accepted")
         }
     }
+    #[cfg(feature = "metrics")]
+    metrics::counter!(auth_core::metrics::REFUSALS, "class" => r.code()).increment(1);
     r
 }

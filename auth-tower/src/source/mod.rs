@@ -1,10 +1,41 @@
 //! Where the access token is read from: the `Authorization: Bearer` header
-//! (RFC 6750 §2.1) and, optionally, a named cookie.
+//! (RFC 6750 §2.1), and, opted into, a named cookie, a query parameter, or a
+//! function of the application's.
+//!
+//! ```
+//! use auth_tower::TokenSource;
+//!
+//! let request = http::Request::get("/events?access_token=abc.def.ghi")
+//!     .header("x-api-token", "jkl.mno.pqr")
+//!     .body(())
+//!     .unwrap();
+//! let (parts, _body) = request.into_parts();
+//!
+//! let query = TokenSource::Query("access_token".into());
+//! assert_eq!(query.read_parts(&parts).unwrap(), Some("abc.def.ghi"));
+//!
+//! let header = TokenSource::custom(|parts| {
+//!     match parts.headers.get("x-api-token").map(|v| v.to_str()) {
+//!         None => Ok(None),
+//!         Some(Ok(token)) => Ok(Some(token)),
+//!         Some(Err(_)) => Err("X-Api-Token is not visible ASCII"),
+//!     }
+//! });
+//! assert_eq!(header.read_parts(&parts).unwrap(), Some("jkl.mno.pqr"));
+//! assert_eq!(TokenSource::Bearer.read_parts(&parts).unwrap(), None);
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
 
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
+use http::request::Parts;
 
 use crate::rejection::Rejection;
+
+mod query;
+use query::query;
 
 /// A place a request may carry its access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,9 +44,57 @@ pub enum TokenSource {
     /// `Authorization: Bearer <token>`; the scheme is case-insensitive, and
     /// exactly one token follows one space.
     Bearer,
-    /// A cookie of this name.
+    /// A cookie of this name. The same name sent twice with different values
+    /// is refused (400): a sibling domain may have planted one of them.
     Cookie(String),
+    /// The query parameter of this name (`?access_token=...`, RFC 6750 §2.3),
+    /// for the clients that cannot set a header: a browser's `EventSource`
+    /// and WebSocket handshake. Never a default: opt in with
+    /// [`AuthLayer::query`](crate::AuthLayer::query), on those routes only.
+    ///
+    /// **A token in a URL leaks.** URLs are written to access logs (the
+    /// server's, every proxy's and load balancer's, and a `TraceLayer` that
+    /// records the URI), kept in browser history, and may reach other sites
+    /// in the `Referer` header. So: give this source its own `AuthLayer` on
+    /// the GET-only handshake routes (`/events`, `/ws`), never on the whole
+    /// app; have clients use short-lived tokens there (or a one-use ticket
+    /// minted for the connection); send `Referrer-Policy: no-referrer` and
+    /// `Cache-Control: no-store` on those routes; log URIs without their query.
+    ///
+    /// Rules: the parameter sent more than once is refused (400
+    /// `invalid_request`), even with equal values, so no other parser of the
+    /// query can see a different token than the layer did; its name matches
+    /// percent-encoded as well (`access%5Ftoken`) for the same reason. The
+    /// value is taken as it is and must be one URL-safe token
+    /// (`A-Z a-z 0-9 - . _ ~`, which every JWT is): percent-encoding is not
+    /// decoded but refused with 400, so a token has one spelling. An empty
+    /// value is no token. The validator's `max_token_bytes` holds as for any
+    /// source (400 beyond it).
+    Query(String),
+    /// A function of the application's; see [`TokenSource::custom`].
+    Custom(CustomSource),
 }
+
+/// The function of a [`TokenSource::Custom`]; see [`TokenSource::custom`].
+#[derive(Clone)]
+pub struct CustomSource(Arc<CustomFn>);
+
+type CustomFn = dyn for<'a> Fn(&'a Parts) -> Result<Option<&'a str>, &'static str> + Send + Sync;
+
+impl fmt::Debug for CustomSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CustomSource(..)")
+    }
+}
+
+impl PartialEq for CustomSource {
+    /// The same function: clones of one [`TokenSource::custom`].
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CustomSource {}
 
 /// Why a request's token could not be read: the request is malformed
 /// (RFC 6750 `invalid_request`).
@@ -23,20 +102,77 @@ pub enum TokenSource {
 pub(crate) struct Malformed(pub(crate) &'static str);
 
 impl TokenSource {
-    /// The token this source finds in `headers`: `Ok(None)` when the source is
-    /// simply absent, `Err` when it is present but malformed.
-    pub(crate) fn find<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, Malformed> {
+    /// A source that is a function of the request's head: `Ok(Some(token))`
+    /// when it finds a token, `Ok(None)` when the request carries none for
+    /// it (the next source is asked), `Err(reason)` when the request is
+    /// malformed, refused with 400 `invalid_request` and `reason` as the
+    /// `error_description` (clients see it: keep it fixed and free of
+    /// request data). The token is then validated like any other.
+    ///
+    /// ```
+    /// use auth_tower::TokenSource;
+    ///
+    /// // A WebSocket client that can only set subprotocols sends
+    /// // `Sec-WebSocket-Protocol: bearer, <token>`.
+    /// let source = TokenSource::custom(|parts| {
+    ///     let Some(value) = parts.headers.get("sec-websocket-protocol") else {
+    ///         return Ok(None);
+    ///     };
+    ///     let value = value.to_str().map_err(|_| "bad Sec-WebSocket-Protocol")?;
+    ///     match value.split_once(',') {
+    ///         Some(("bearer", token)) => Ok(Some(token.trim())),
+    ///         _ => Ok(None),
+    ///     }
+    /// });
+    /// let req = http::Request::get("/ws")
+    ///     .header("sec-websocket-protocol", "bearer, abc.def.ghi")
+    ///     .body(())
+    ///     .unwrap();
+    /// let (parts, _) = req.into_parts();
+    /// assert_eq!(source.read_parts(&parts).unwrap(), Some("abc.def.ghi"));
+    /// ```
+    pub fn custom<F>(find: F) -> Self
+    where
+        F: for<'a> Fn(&'a Parts) -> Result<Option<&'a str>, &'static str> + Send + Sync + 'static,
+    {
+        TokenSource::Custom(CustomSource(Arc::new(find)))
+    }
+
+    /// The token this source finds in the request: `Ok(None)` when the
+    /// source is simply absent, `Err` when it is present but malformed.
+    pub(crate) fn find<'r>(&self, parts: &'r Parts) -> Result<Option<&'r str>, Malformed> {
         match self {
-            TokenSource::Bearer => bearer(headers),
-            TokenSource::Cookie(name) => cookie(headers, name),
+            TokenSource::Query(name) => query(&parts.uri, name),
+            TokenSource::Custom(f) => (f.0)(parts).map_err(Malformed),
+            _ => self.find_in_headers(&parts.headers),
         }
     }
 
-    /// Reads this source's token from `headers`, with the layer's rules:
-    /// `Ok(None)` when the source is absent, [`Rejection::InvalidRequest`]
-    /// when it is present but malformed (two `Authorization` headers, a
-    /// `Bearer` scheme without exactly one token, a cookie sent twice with
-    /// different values). The token itself is not validated.
+    fn find_in_headers<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, Malformed> {
+        match self {
+            TokenSource::Bearer => bearer(headers),
+            TokenSource::Cookie(name) => cookie(headers, name),
+            TokenSource::Query(_) | TokenSource::Custom(_) => Ok(None),
+        }
+    }
+
+    /// Reads this source's token from a request's head, with the layer's
+    /// rules: `Ok(None)` when the source is absent,
+    /// [`Rejection::InvalidRequest`] when it is present but malformed (two
+    /// `Authorization` headers, a `Bearer` scheme without exactly one token,
+    /// a cookie sent twice with different values, a query parameter sent
+    /// twice or percent-encoded, a custom source's `Err`). The token itself
+    /// is not validated.
+    pub fn read_parts<'r>(&self, parts: &'r Parts) -> Result<Option<&'r str>, Rejection> {
+        self.find(parts)
+            .map_err(|Malformed(why)| Rejection::InvalidRequest(why))
+    }
+
+    /// [`read_parts`](Self::read_parts) for the sources that live in
+    /// headers ([`Bearer`](Self::Bearer), [`Cookie`](Self::Cookie)).
+    /// [`Query`](Self::Query) and [`Custom`](Self::Custom) sources need the
+    /// whole head and find nothing here (`Ok(None)`): use `read_parts` for
+    /// them.
     ///
     /// ```
     /// use auth_tower::TokenSource;
@@ -48,18 +184,18 @@ impl TokenSource {
     /// assert_eq!(TokenSource::Cookie("at".into()).read(&headers).unwrap(), None);
     /// ```
     pub fn read<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, Rejection> {
-        self.find(headers)
+        self.find_in_headers(headers)
             .map_err(|Malformed(why)| Rejection::InvalidRequest(why))
     }
 }
 
 /// Reads the first source that carries a token, in order.
-pub(crate) fn find_token<'h>(
+pub(crate) fn find_token<'r>(
     sources: &[TokenSource],
-    headers: &'h HeaderMap,
-) -> Result<Option<&'h str>, Malformed> {
+    parts: &'r Parts,
+) -> Result<Option<&'r str>, Malformed> {
     for source in sources {
-        if let Some(token) = source.find(headers)? {
+        if let Some(token) = source.find(parts)? {
             return Ok(Some(token));
         }
     }
