@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{addr} (EdDSA, in-memory store)");
-    println!("without a token (401):\n  curl -i http://{addr}/");
+    println!("without a token (401, a JSON error body):\n  curl -i http://{addr}/");
     println!(
         "with the demo token (200):\n  curl -i -H 'Authorization: Bearer {}' http://{addr}/",
         pair.access_token

@@ -1,7 +1,18 @@
 //! Shared by the server and the client: the token authority, built on a
-//! secret both sides know.
+//! secret both sides know, and the server itself: the standard health
+//! service, open, beside the [`orders`] service behind the `AuthLayer`.
 
-use auth_core::{Algorithm, Key, KeySet, TokenAuthority};
+pub mod orders;
+
+use std::time::Duration;
+
+use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority, Validator};
+use auth_tower::AuthLayer;
+use orders::{Orders, OrdersServer};
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tower::ServiceBuilder;
 
 /// Where the server listens and the client connects.
 pub const ADDR: &str = "127.0.0.1:50051";
@@ -13,6 +24,10 @@ pub const SECRET_ENV: &str = "AUTH_JWT_SECRET";
 /// The environment variable from which the client takes a ready token (the
 /// server prints one when it generated its secret).
 pub const TOKEN_ENV: &str = "AUTH_TOKEN";
+
+/// The subject of the tokens this example hands out, and the owner of the
+/// demo orders.
+pub const CLIENT_SUBJECT: &str = "tonic-client";
 
 /// An error meant for the person running the example.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +61,36 @@ pub fn random_authority() -> Result<TokenAuthority, Error> {
 fn authority(key: Key) -> Result<TokenAuthority, Error> {
     Ok(TokenAuthority::builder(KeySet::new(key)?)
         .issuer("example-tonic-server")
-        .audience("grpc.health.v1")
+        .audience(orders::SERVICE_NAME)
         .build()?)
+}
+
+/// Serves on `listener` until the process ends: `grpc.health.v1.Health`
+/// open to all (load balancers probe it without a token), and
+/// `example.orders.v1.Orders` only to calls with a token `validator`
+/// accepts, each method checking its own role.
+pub async fn serve(listener: TcpListener, validator: Validator) -> Result<(), Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(orders::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+        .await;
+    Server::builder()
+        // A call gets 30 s; a connection that stops answering HTTP/2 pings
+        // within 10 s is closed; at most 64 calls at once per connection.
+        .timeout(Duration::from_secs(30))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .concurrency_limit_per_connection(64)
+        // Open: no layer on this service.
+        .add_service(health)
+        // Guarded: the layer wraps this one service, which keeps its name
+        // (`NamedService`), so tonic routes to it as before.
+        .add_service(
+            ServiceBuilder::new()
+                .layer(AuthLayer::<RoleClaims>::new(validator))
+                .service(OrdersServer::new(Orders::demo(CLIENT_SUBJECT))),
+        )
+        .serve_with_incoming(TcpIncoming::from(listener))
+        .await?;
+    Ok(())
 }

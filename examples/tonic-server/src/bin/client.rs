@@ -1,20 +1,36 @@
-//! Calls the example tonic server twice: without a token (refused), then with
-//! a token sent as `authorization` metadata: the one in `AUTH_TOKEN` (the
-//! server prints it), or one minted from the shared `AUTH_JWT_SECRET`.
+//! Calls the example tonic server: the health service without a token
+//! (open), then the orders service without a token (refused), and with a
+//! token sent as `authorization` metadata: the one in `AUTH_TOKEN` (the
+//! server prints one per role set), or one with the role `user` minted from
+//! the shared `AUTH_JWT_SECRET`.
 
-use auth_core::NoClaims;
-use example_tonic_server::{ADDR, SECRET_ENV, TOKEN_ENV, authority_from_env};
+use auth_core::RoleClaims;
+use example_tonic_server::orders::{CancelOrderRequest, ListOrdersRequest, OrdersClient};
+use example_tonic_server::{ADDR, CLIENT_SUBJECT, SECRET_ENV, TOKEN_ENV, authority_from_env};
+use tonic::Request;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request carrying `authorization: Bearer <token>`.
+fn with_token<T>(message: T, bearer: &MetadataValue<Ascii>) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.clone());
+    request
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), Error> {
     let token = match std::env::var(TOKEN_ENV) {
         Ok(token) => token,
         Err(_) => match authority_from_env()? {
             Some(authority) => {
                 authority
-                    .issue("tonic-client", &NoClaims {})
+                    .issue(CLIENT_SUBJECT, &RoleClaims::with_roles(["user"]))
                     .await?
                     .access_token
             }
@@ -30,21 +46,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {ADDR} (is example-tonic-server running?): {e}"))?;
-    let mut client = HealthClient::new(channel);
+    let bearer: MetadataValue<Ascii> = format!("Bearer {token}").parse()?;
 
-    println!("1. Check without a token");
-    match client.check(HealthCheckRequest::default()).await {
+    println!("1. Health check, no token (the health service is open)");
+    match HealthClient::new(channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+    {
+        Ok(r) => println!("   served: {:?}", r.into_inner().status()),
+        Err(status) => println!("   refused: {:?} {}", status.code(), status.message()),
+    }
+
+    let mut orders = OrdersClient::new(channel);
+    println!("2. ListOrders, no token");
+    match orders.list_orders(ListOrdersRequest {}).await {
         Ok(r) => println!("   unexpectedly served: {:?}", r.into_inner()),
         Err(status) => println!("   refused: {:?} {}", status.code(), status.message()),
     }
 
-    println!("2. Check with `authorization: Bearer <token for tonic-client>`");
-    let mut request = tonic::Request::new(HealthCheckRequest::default());
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    match client.check(request).await {
-        Ok(r) => println!("   served: {:?}", r.into_inner().status()),
+    println!("3. ListOrders with `authorization: Bearer <token>` (needs the role `user`)");
+    match orders
+        .list_orders(with_token(ListOrdersRequest {}, &bearer))
+        .await
+    {
+        Ok(r) => {
+            for order in r.into_inner().orders {
+                println!(
+                    "   served: {} {} (cancelled: {})",
+                    order.id, order.item, order.cancelled
+                );
+            }
+        }
+        Err(status) => println!("   refused: {:?} {}", status.code(), status.message()),
+    }
+
+    println!("4. CancelOrder order-1 with the same token (needs the role `admin`)");
+    let cancel = CancelOrderRequest {
+        id: "order-1".into(),
+    };
+    match orders.cancel_order(with_token(cancel, &bearer)).await {
+        Ok(r) => println!("   served: {:?}", r.into_inner().order),
         Err(status) => println!("   refused: {:?} {}", status.code(), status.message()),
     }
     Ok(())
