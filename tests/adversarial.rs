@@ -260,8 +260,6 @@ enum Challenge {
 /// What the body must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BodyIs {
-    /// Empty (the layer's refusals carry no body).
-    Empty,
     /// JSON with this `error` field.
     Error(&'static str),
     /// JSON with this `sub` (the profile of this user).
@@ -277,23 +275,23 @@ struct Expect {
     body: BodyIs,
 }
 
-/// 401 `invalid_token`, empty body: the layer refused the token.
+/// 401 `invalid_token`, JSON body: the layer refused the token.
 const INVALID_TOKEN: Expect = Expect {
     status: &[401],
     challenge: Challenge::Code("invalid_token"),
-    body: BodyIs::Empty,
+    body: BodyIs::Error("invalid_token"),
 };
-/// 400 `invalid_request`, empty body: the request itself is malformed.
+/// 400 `invalid_request`, JSON body: the request itself is malformed.
 const INVALID_REQUEST: Expect = Expect {
     status: &[400],
     challenge: Challenge::Code("invalid_request"),
-    body: BodyIs::Empty,
+    body: BodyIs::Error("invalid_request"),
 };
-/// 401 with a bare challenge: no bearer token was found.
+/// 401 with a bare challenge and `missing_token`: no bearer token was found.
 const MISSING: Expect = Expect {
     status: &[401],
     challenge: Challenge::Bare,
-    body: BodyIs::Empty,
+    body: BodyIs::Error("missing_token"),
 };
 /// `/auth/refresh` refused the token: 401 JSON `invalid_token`, no challenge.
 const REFRESH_REFUSED: Expect = Expect {
@@ -374,7 +372,6 @@ impl Got {
             ));
         }
         let body_ok = match e.body {
-            BodyIs::Empty => self.body.is_empty(),
             BodyIs::Error(code) => self.json()["error"] == code,
             BodyIs::Sub(sub) => self.json()["sub"] == sub,
             BodyIs::Any => true,

@@ -85,14 +85,13 @@ impl ApiError {
     /// A refusal of a token (or of a missing one) by the layer's rules, with
     /// its `WWW-Authenticate` challenge.
     pub(crate) fn from_rejection(rejection: auth_tower::Rejection, realm: &str) -> Self {
-        let code = rejection
-            .class()
-            // RFC 6750 §3.1: no error code in the challenge without credentials.
-            .map_or("missing_token", code_of);
-        let description = rejection.description();
-        let parts = rejection.into_response::<()>(realm, false);
-        let mut err = ApiError::new(parts.status(), code, description);
-        err.challenge = parts.headers().get(WWW_AUTHENTICATE).cloned();
+        // The layer's own status, code and challenge: one error shape.
+        let mut err = ApiError::new(
+            rejection.status(),
+            rejection.code(),
+            rejection.description(),
+        );
+        err.challenge = rejection.challenge(realm);
         err
     }
 }

@@ -259,9 +259,12 @@ pub(crate) fn refused(e: AuthError) {
     let _ = (class.http_status(), class.rfc6750_code(), e.description());
     let rejection = auth_tower::Rejection::Token(e);
     let _ = rejection.description();
-    let http: http::Response<()> = rejection.into_response("api", false);
+    let http = rejection.to_response("api", false);
     assert!(
         matches!(http.status().as_u16(), 400 | 401 | 403 | 503),
         "{http:?}"
     );
+    let body: serde_json::Value =
+        serde_json::from_slice(http.body()).expect("a refusal body is JSON");
+    assert_eq!(body["error"], rejection.code(), "{body}");
 }

@@ -258,34 +258,40 @@ pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Resul
     ))
 }
 
-/// Adds `GET /metrics` (Prometheus text format) to `app`, installing the
-/// process-wide recorder of the `metrics` facade on first use. The names are
-/// listed in [`auth_core::metrics`].
-pub fn with_metrics(app: Router) -> Result<Router, Error> {
+/// Installs the process-wide recorder of the `metrics` facade (Prometheus
+/// text format) on first use, and returns its handle. Install it before
+/// building the store, so that what the store records at start (the Redis
+/// feed gauge) is kept.
+pub fn install_metrics() -> Result<metrics_exporter_prometheus::PrometheusHandle, Error> {
     use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-    let handle = match HANDLE.get() {
-        Some(handle) => handle.clone(),
-        None => {
-            let handle = PrometheusBuilder::new()
-                // Store calls take microseconds (memory) to milliseconds (Redis).
-                .set_buckets(&[
-                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-                    0.1, 0.25, 0.5, 1.0,
-                ])?
-                .install_recorder()
-                .map_err(|e| format!("--metrics: {e}"))?;
-            let upkeep = handle.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(5));
-                loop {
-                    tick.tick().await;
-                    upkeep.run_upkeep();
-                }
-            });
-            HANDLE.get_or_init(|| handle).clone()
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        // Store calls take microseconds (memory) to milliseconds (Redis).
+        .set_buckets(&[
+            0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+            0.25, 0.5, 1.0,
+        ])?
+        .install_recorder()
+        .map_err(|e| format!("--metrics: {e}"))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
         }
-    };
+    });
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Adds `GET /metrics` (Prometheus text format) to `app`, installing the
+/// recorder if [`install_metrics`] was not called yet. The names are listed
+/// in [`auth_core::metrics`].
+pub fn with_metrics(app: Router) -> Result<Router, Error> {
+    let handle = install_metrics()?;
     Ok(app.route(
         "/metrics",
         get(move || {
@@ -392,6 +398,9 @@ async fn request_timeout(
 /// Builds everything from `args`, binds, logs and serves until Ctrl-C or
 /// SIGTERM.
 pub async fn run(args: Args) -> Result<(), Error> {
+    if args.metrics {
+        install_metrics()?;
+    }
     let secret = std::env::var(SECRET_ENV).ok();
     let authority = authority(&args, secret).await?;
     let users = tokio::task::spawn_blocking(demo_users).await??;
