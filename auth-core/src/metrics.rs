@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | `auth_logins_total` | counter | `outcome`: `ok`, `refused` (bad credentials, a disabled user, a bad request: any 4xx), `unavailable` (the verifier's backend or the store is down: 5xx) | the login route of `auth-axum-extras` |
 //! | `auth_refreshes_total` | counter | `outcome`: `ok`, `superseded`, `reused`, `expired`, `refused` (by the application's reload hook), `invalid`, `unavailable` | [`TokenAuthority::refresh`](crate::TokenAuthority::refresh) |
-//! | `auth_refusals_total` | counter | `class`: `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `temporarily_unavailable`, `server_error` | `auth-tower`'s layers, for every refused request |
+//! | `auth_refusals_total` | counter | `class`: `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `temporarily_unavailable`, `server_error` | `auth-tower`'s layers for every refused request, and its `grpc` helpers |
 //! | `auth_revocations_total` | counter | `kind`: `token`, `session`; `reason`: `logout`, `logout_all`, `reuse`, `refused`, `revoked` (by id) | [`TokenAuthority`](crate::TokenAuthority) |
 //! | `auth_store_duration_seconds` | histogram | `op`: `create_session`, `rotate`, `revoke_token`, `revoke_session`, `revoke_subject`, `sessions` | [`TokenAuthority`](crate::TokenAuthority), around each store call |
 //! | `auth_store_errors_total` | counter | `op`: the above, and `check` (a request refused because the store could not answer) | [`TokenAuthority`](crate::TokenAuthority), `auth-tower` |
