@@ -276,7 +276,13 @@ struct LoginBody {
     extra: Map<String, Value>,
 }
 
-/// One entry of `GET {prefix}/sessions`.
+/// The answer of `GET {prefix}/sessions`.
+#[derive(Serialize)]
+struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// One entry of `GET {prefix}/sessions`, fields in this order.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct SessionView {
@@ -608,15 +614,14 @@ impl<V: CredentialVerifier> Shared<V> {
                 device: s.device,
             })
             .collect();
-        let body =
-            serde_json::to_vec(&serde_json::json!({ "sessions": sessions })).map_err(|e| {
-                tracing::error!(error = %e, "session list did not serialize");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "the session list could not be written",
-                )
-            })?;
+        let body = serde_json::to_vec(&SessionList { sessions }).map_err(|e| {
+            tracing::error!(error = %e, "session list did not serialize");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the session list could not be written",
+            )
+        })?;
         let mut res = Response::new(Body::from(body));
         let h = res.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
