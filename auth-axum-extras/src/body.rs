@@ -56,13 +56,30 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
             Category::Data => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_request",
-                format!("the JSON body does not have the expected fields: {e}"),
+                describe(&e),
             ),
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request("the request body is not valid JSON")
             }
         }
     })
+}
+
+/// What is wrong with a well-formed body, in words that never repeat what
+/// the client sent (serde's "invalid type: string \"...\"" would echo a
+/// password sent with the wrong type): only our own field names and types.
+fn describe(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    let at = format!("line {}, column {}", e.line(), e.column());
+    if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+        // The field name is one of ours: a sent one would be ignored.
+        format!("the JSON body does not have the expected fields: {message}")
+    } else if let Some((_, expected)) = message.split_once(", expected ") {
+        format!("a field of the JSON body has the wrong type: expected {expected} ({at})")
+    } else {
+        format!("the JSON body does not have the expected fields ({at})")
+    }
 }
 
 /// `application/json`, or any `application/*+json`, parameters allowed.
@@ -83,6 +100,36 @@ fn is_json(headers: &HeaderMap) -> bool {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn errors_name_our_fields_and_types_never_the_values_sent() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Login {
+            username: String,
+            password: String,
+            #[serde(default, rename = "cookieOnly")]
+            cookie_only: bool,
+        }
+        let error = |json: &str| describe(&serde_json::from_str::<Login>(json).unwrap_err());
+        let e = error(r#"{"username":"alice","password":1234567890}"#);
+        assert!(
+            e.contains("expected a string") && !e.contains("1234567890"),
+            "{e}"
+        );
+        let e = error(r#"{"username":"a","password":"p","cookieOnly":"<script>SECRET</script>"}"#);
+        assert!(
+            e.contains("expected a boolean") && !e.contains("SECRET"),
+            "{e}"
+        );
+        let e = error(r#"{"username":"alice"}"#);
+        assert_eq!(
+            e,
+            "the JSON body does not have the expected fields: missing field `password`"
+        );
+        let e = error(r#"{"username":"a","username":"b","password":"p"}"#);
+        assert!(e.contains("duplicate field `username`"), "{e}");
+    }
 
     #[test]
     fn json_media_types() {

@@ -97,6 +97,7 @@ use auth_core::{
 };
 use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::routing::{delete, get, post};
 use axum_core::body::Body;
@@ -358,9 +359,12 @@ async fn list_sessions<V: CredentialVerifier>(State(s): St<V>, req: Request) -> 
 
 async fn delete_session<V: CredentialVerifier>(
     State(s): St<V>,
-    Path(id): Path<String>,
+    // An id that is not UTF-8 is as unknown as any other: 404 after the
+    // bearer check, not axum's plain-text 400.
+    id: Result<Path<String>, PathRejection>,
     req: Request,
 ) -> Response {
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     respond(s.delete_session(req.headers(), &id).await)
 }
 

@@ -249,6 +249,20 @@ async fn bad_login_bodies_get_json_errors_never_500() {
     let r = s.post("/auth/login", &[], Some(&huge)).await;
     assert_eq!(r.status, 413);
     assert_eq!(r.json["error"], "invalid_request");
+    // A wrongly typed value, a password say, is never repeated in the answer.
+    for body in [
+        r#"{"username":"alice","password":918273645}"#,
+        r#"{"username":"alice","password":"p","cookieOnly":"<b>918273645</b>"}"#,
+    ] {
+        let r = s.post("/auth/login", &[], Some(body)).await;
+        assert_eq!(r.status, 422, "{}", r.json);
+        assert!(!r.json.to_string().contains("918273645"), "{}", r.json);
+    }
+    let r = s
+        .post("/auth/refresh", &[], Some(r#"{"refreshToken":918273645}"#))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert!(!r.json.to_string().contains("918273645"), "{}", r.json);
 }
 
 #[tokio::test]

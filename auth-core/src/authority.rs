@@ -437,7 +437,9 @@ impl TokenAuthority {
             expires_at,
             revoke_until: self.accepted_until(now, s.config.session_lifetime),
             claims: serde_json::to_string(&extra).map_err(|e| AuthError::Claims(e.to_string()))?,
-            device: meta.device,
+            // Cleaned again: the field is public, so it may not have come
+            // through `SessionMeta::device`.
+            device: meta.device.as_deref().and_then(crate::store::device_label),
             max_sessions: s.config.max_sessions_per_subject,
         });
         metrics::store_call("create_session", create).await?;
@@ -824,9 +826,16 @@ impl SessionMeta {
 
 /// What the application decides at refresh, in
 /// [`TokenAuthority::refresh_with`].
+///
+/// The session keeps the claims given at login; a [`Replace`](Self::Replace)
+/// goes into the new access token only. So a hook that answers `Replace`
+/// once must answer it every time: a later [`Keep`](Self::Keep) brings the
+/// login claims back.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reload<E> {
-    /// Go on with the claims given at login.
+    /// Go on with **the claims given at login** (not those of an earlier
+    /// `Replace`).
     Keep,
     /// Go on, with these claims in the new access token.
     Replace(E),

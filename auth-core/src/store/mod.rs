@@ -57,6 +57,7 @@ pub use memory::{DEFAULT_PURGE_INTERVAL, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
 
 /// A boxed, `Send` future, as returned by the store's less frequent operations.
@@ -384,25 +385,26 @@ pub struct SessionInfo {
 /// at a character boundary.
 pub const MAX_DEVICE_LABEL: usize = 128;
 
-/// A device label fit to keep and show: control characters dropped, cut to
-/// [`MAX_DEVICE_LABEL`] bytes at a character boundary, surrounding blanks
-/// trimmed; `None` when nothing is left.
+/// A device label fit to keep and show: printable ASCII only (control
+/// characters, bidirectional overrides, zero-width and every other
+/// non-ASCII character dropped, so the label cannot disguise itself), cut to
+/// [`MAX_DEVICE_LABEL`] bytes, surrounding blanks trimmed; `None` when
+/// nothing is left. `User-Agent` values are ASCII in practice.
 ///
 /// ```
 /// use auth_core::store::{MAX_DEVICE_LABEL, device_label};
 ///
 /// assert_eq!(device_label("curl/8.5\r\nX: y").as_deref(), Some("curl/8.5X: y"));
-/// assert_eq!(device_label(&"é".repeat(100)).map(|l| l.len()), Some(MAX_DEVICE_LABEL));
-/// assert_eq!(device_label(" \t "), None);
+/// assert_eq!(device_label("Phone\u{202E}exe.gpj").as_deref(), Some("Phoneexe.gpj"));
+/// assert_eq!(device_label(&"a".repeat(300)).map(|l| l.len()), Some(MAX_DEVICE_LABEL));
+/// assert_eq!(device_label(" \t é "), None);
 /// ```
 pub fn device_label(raw: &str) -> Option<String> {
-    let mut out = String::with_capacity(raw.len().min(MAX_DEVICE_LABEL));
-    for c in raw.chars().filter(|c| !c.is_control()) {
-        if out.len() + c.len_utf8() > MAX_DEVICE_LABEL {
-            break;
-        }
-        out.push(c);
-    }
+    let out: String = raw
+        .chars()
+        .filter(|c| *c == ' ' || c.is_ascii_graphic())
+        .take(MAX_DEVICE_LABEL)
+        .collect();
     let trimmed = out.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
