@@ -222,12 +222,4 @@ where
             claims: claims.clone(),
         })
     }
-
-    /// The table's claims for the user, or a refusal when the user is gone.
-    async fn reload(&self, subject: &str) -> Reload<E> {
-        match self.users.get(subject) {
-            Some((_, claims)) => Reload::Replace(claims.clone()),
-            None => Reload::Refuse("unknown user".into()),
-        }
-    }
 }

@@ -14,12 +14,26 @@ use serde::Serialize;
 /// `{"error":"...","error_description":"..."}` (the OAuth 2.0 shape).
 ///
 /// Token failures keep the RFC 6750 `WWW-Authenticate` challenge as well.
+/// The extractors' refusals are written as the `AuthLayer` that ran writes
+/// its own (its realm and `on_rejection` hook), so the status may be the
+/// hook's.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     description: Cow<'static, str>,
     challenge: Option<HeaderValue>,
+    /// The answer as the layer wrote it, when it did (boxed: most errors
+    /// have none, and results carrying an `ApiError` stay small).
+    written: Option<Box<Written>>,
+}
+
+/// A response written by the layer's responder, kept cloneable.
+#[derive(Debug, Clone)]
+struct Written {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: axum::body::Bytes,
 }
 
 #[derive(Serialize)]
@@ -40,12 +54,13 @@ impl ApiError {
             code,
             description: description.into(),
             challenge: None,
+            written: None,
         }
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.written.as_ref().map_or(self.status, |w| w.status)
     }
 
     /// The machine-readable code (`invalid_token`, `invalid_credentials`, ...).
@@ -84,7 +99,29 @@ impl ApiError {
 
     /// A refusal of a token (or of a missing one) by the layer's rules, with
     /// its `WWW-Authenticate` challenge.
+    /// A refusal of a request an `AuthLayer` let through, answered as that
+    /// layer answers (realm, `on_rejection` hook); logged and counted there.
+    pub(crate) fn refusal_in(
+        rejection: auth_tower::Rejection,
+        parts: &http::request::Parts,
+    ) -> Self {
+        let mut err = ApiError::new(
+            rejection.status(),
+            rejection.code(),
+            rejection.description(),
+        );
+        let (head, body) = rejection.response_for(parts).into_parts();
+        err.written = Some(Box::new(Written {
+            status: head.status,
+            headers: head.headers,
+            body,
+        }));
+        err
+    }
+
     pub(crate) fn from_rejection(rejection: auth_tower::Rejection, realm: &str) -> Self {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(auth_core::metrics::REFUSALS, "class" => rejection.code()).increment(1);
         // The layer's own status, code and challenge: one error shape.
         let mut err = ApiError::new(
             rejection.status(),
@@ -123,6 +160,13 @@ impl From<AuthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(w) = self.written {
+            let w = *w;
+            let mut res = Response::new(Body::from(w.body));
+            *res.status_mut() = w.status;
+            *res.headers_mut() = w.headers;
+            return res;
+        }
         let body = serde_json::to_vec(&Body_ {
             error: self.code,
             error_description: &self.description,

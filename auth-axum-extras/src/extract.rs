@@ -9,7 +9,14 @@
 //!
 //! - The claims type is always spelled out (`Auth<RoleClaims>`, not `Auth`)
 //!   and must be the layer's: `AuthLayer<RoleClaims>` goes with
-//!   `Auth<RoleClaims>`. A type alias keeps handlers short.
+//!   `Auth<RoleClaims>`. A type alias keeps handlers short. Leaving it out
+//!   does not compile:
+//!
+//!   ```compile_fail
+//!   async fn profile(auth: auth_axum_extras::Auth) -> String {
+//!       auth.sub.clone()
+//!   }
+//!   ```
 //! - A handler whose extractor asks for another claims type than the layer
 //!   stores, or that no `AuthLayer` wraps, is a bug in the service stack:
 //!   every extractor here answers **500** `server_error` and logs an error
@@ -76,25 +83,19 @@ pub struct Auth<E>(pub AccessClaims<E>);
 pub struct MaybeAuth<E>(pub Option<AccessClaims<E>>);
 
 /// The claims of `E` the layer left, `None` for a request it let through
-/// without a token, or 500 when the stack is wired wrongly.
+/// without a token, or 500 when the stack is wired wrongly (logged as an
+/// error naming both types).
 fn claims<E: Clone + Send + Sync + 'static>(
     parts: &Parts,
 ) -> Result<Option<AccessClaims<E>>, ApiError> {
     auth_tower::claims::<E>(&parts.extensions)
         .map(|c| c.cloned())
-        .map_err(|e| {
-            tracing::error!(error = %e, path = %parts.uri.path(), "claims extractor misconfigured");
-            ApiError::from_rejection(Rejection::Misconfigured(e), DEFAULT_REALM)
-        })
-}
-
-fn missing() -> ApiError {
-    ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)
+        .map_err(|e| ApiError::refusal_in(Rejection::Misconfigured(e), parts))
 }
 
 /// The claims, or 401 without a token (or 500, misconfigured).
 fn required<E: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<AccessClaims<E>, ApiError> {
-    claims(parts)?.ok_or_else(missing)
+    claims(parts)?.ok_or_else(|| ApiError::refusal_in(Rejection::Missing, parts))
 }
 
 impl<S, E> FromRequestParts<S> for Auth<E>
@@ -160,11 +161,23 @@ fn require(ok: bool, required: &str) -> Result<(), ApiError> {
     }
     tracing::info!(required, "request refused: missing role or scope");
     Err(ApiError::from_rejection(
-        Rejection::Token(AuthError::InsufficientScope {
-            required: required.to_owned(),
-        }),
+        insufficient(required),
         DEFAULT_REALM,
     ))
+}
+
+fn insufficient(required: &str) -> Rejection {
+    Rejection::Token(AuthError::InsufficientScope {
+        required: required.to_owned(),
+    })
+}
+
+/// 403 for a guard, answered as the layer answers.
+fn require_in(ok: bool, required: &str, parts: &Parts) -> Result<(), ApiError> {
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::refusal_in(insufficient(required), parts))
 }
 
 /// A role, named by a type, for [`RequireRole`].
@@ -206,7 +219,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
         let claims = required::<E>(parts)?;
-        require(claims.has_role(R::NAME), R::NAME)?;
+        require_in(claims.has_role(R::NAME), R::NAME, parts)?;
         Ok(RequireRole {
             claims,
             _role: PhantomData,
@@ -224,7 +237,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
         let claims = required::<E>(parts)?;
-        require(claims.has_scope(S::NAME), S::NAME)?;
+        require_in(claims.has_scope(S::NAME), S::NAME, parts)?;
         Ok(RequireScope {
             claims,
             _scope: PhantomData,

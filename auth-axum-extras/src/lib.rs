@@ -1,6 +1,6 @@
 //! axum extras for the `auth-core` / `auth-tower` token family: typed
-//! extractors, ready-made login, refresh, logout and logout-all endpoints, and
-//! the HTTP-only refresh cookie.
+//! extractors, ready-made login, refresh, logout, logout-all and session
+//! list endpoints, and the HTTP-only refresh cookie.
 //!
 //! # Protect an app and mount the auth routes
 //!

@@ -4,10 +4,11 @@
 //! fields for the verifier.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use auth_axum_extras::{
-    Auth, AuthRoutes, CredentialVerifier, Credentials, LoginError, MaybeAuth, Verified,
+    Auth, AuthRoutes, CredentialVerifier, Credentials, LoginError, MaybeAuth, RequireRole, Role,
+    Verified,
 };
 use auth_core::{Algorithm, Key, KeySet, NoClaims, Reload, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
@@ -16,6 +17,11 @@ use axum::routing::get;
 use contract_tests::{Client, Reply};
 use http::Method;
 use serde_json::{Value, json};
+
+struct AdminRole;
+impl Role for AdminRole {
+    const NAME: &'static str = "admin";
+}
 
 /// The application's user directory: it can change while sessions live.
 #[derive(Clone, Default)]
@@ -103,7 +109,39 @@ async fn roles(Auth(c): Auth<RoleClaims>) -> axum::Json<Value> {
     axum::Json(json!({ "sub": c.sub, "roles": c.extra.roles }))
 }
 
+/// Everything this test binary logs, from the first [`app`] on.
+fn logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Sink(sink.clone()))
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 async fn app() -> App {
+    log_buffer();
     let authority =
         TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap())
             .build()
@@ -147,6 +185,27 @@ async fn app() -> App {
             get(|_: MaybeAuth<NoClaims>| async { "unreachable" }),
         )
         .layer(layer.optional());
+    // A layer with its own realm and refusal shape: the extractors behind it
+    // answer the same way.
+    let shop = Router::new()
+        .route("/shop/maybe-auth", get(roles))
+        .route(
+            "/shop/admin",
+            get(|a: RequireRole<AdminRole, RoleClaims>| async move { a.sub.clone() }),
+        )
+        .layer(
+            AuthLayer::<RoleClaims>::new(authority.validator().clone())
+                .optional()
+                .realm("shop")
+                .on_rejection(|req| {
+                    let mut res = req.default_response();
+                    *res.body_mut() =
+                        format!(r#"{{"problem":"{}"}}"#, req.rejection().code()).into();
+                    let len = res.body().len();
+                    res.headers_mut().insert("content-length", len.into());
+                    res
+                }),
+        );
     // No layer at all.
     let bare = Router::new().route("/no-layer", get(roles));
     let routes = AuthRoutes::new(authority, directory.clone())
@@ -156,6 +215,7 @@ async fn app() -> App {
     let app = Router::new()
         .merge(required)
         .merge(optional)
+        .merge(shop)
         .merge(bare)
         .merge(routes);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -220,6 +280,19 @@ async fn a_claims_type_mismatch_or_a_missing_layer_is_a_500_never_no_token() {
     // No layer at all: 500 too, with or without a token.
     assert_server_error(&s.get("/no-layer", Some(&token)).await);
     assert_server_error(&s.get("/no-layer", None).await);
+    // Each is logged as an error naming the type asked for and the layer's.
+    let logs = logs();
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.iter().any(|l| l.contains("misconfigured")
+            && l.contains("AccessClaims<auth_core::claims::RoleClaims>")
+            && l.contains("AccessClaims<auth_core::claims::NoClaims>")),
+        "{logs}"
+    );
+    assert!(
+        errors.iter().any(|l| l.contains("no AuthLayer ran")),
+        "{logs}"
+    );
 
     // The right type behind an optional layer: no token is "anonymous" for
     // the optional extractors and 401 missing_token for Auth.
@@ -379,7 +452,12 @@ async fn users_list_and_end_their_own_sessions() {
     assert_eq!(bob_list.len(), 1);
     let bob_id = bob_list[0]["id"].as_str().unwrap();
     let laptop_token = laptop.field("accessToken");
-    for id in [bob_id, "00000000-0000-0000-0000-000000000000", "not-a-uuid"] {
+    for id in [
+        bob_id,
+        "00000000-0000-0000-0000-000000000000",
+        "not-a-uuid",
+        "%FF%FE",
+    ] {
         let r = s
             .bearer(
                 Method::DELETE,
@@ -395,6 +473,14 @@ async fn users_list_and_end_their_own_sessions() {
     }
     assert_eq!(s.sessions(&bob.field("accessToken")).await.status, 200);
     assert_eq!(s.refresh(&bob.field("refreshToken")).await.status, 200);
+    // Without a bearer token even a malformed id is a 401 first.
+    let r = s
+        .send(Method::DELETE, "/api/auth/sessions/%FF", &[], None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json["error"].as_str()),
+        (401, Some("missing_token"))
+    );
     // No bearer token: 401, nothing revoked.
     let r = s
         .send(
@@ -461,5 +547,59 @@ async fn users_list_and_end_their_own_sessions() {
             .await
             .status,
         200
+    );
+}
+
+#[tokio::test]
+async fn the_layer_and_the_extractors_refuse_with_the_same_bytes() {
+    let s = app().await;
+    // The layer's 401 (required layer, no token) and the extractor's
+    // (optional layer let the request through, `Auth` finds no token).
+    let from_layer = s.get("/roles", None).await;
+    let from_extractor = s.get("/optional/auth", None).await;
+    assert_eq!(from_layer.status, 401);
+    assert_eq!(from_layer.status, from_extractor.status);
+    assert_eq!(from_layer.json, from_extractor.json);
+    assert_eq!(
+        from_layer.json.to_string(),
+        r#"{"error":"missing_token","error_description":"no access token"}"#
+    );
+    for header in [
+        "content-type",
+        "cache-control",
+        "www-authenticate",
+        "content-length",
+    ] {
+        assert_eq!(
+            from_layer.headers.get(header),
+            from_extractor.headers.get(header),
+            "{header}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn extractors_answer_with_the_layers_realm_and_hook() {
+    let s = app().await;
+    let bob = s.login_as("bob", None).await.field("accessToken");
+    // The extractor's 401 (optional layer, no token) and the guard's 403.
+    let r = s.get("/shop/maybe-auth", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json, json!({ "problem": "missing_token" }));
+    assert_eq!(r.headers["www-authenticate"], "Bearer realm=\"shop\"");
+    let r = s.get("/shop/admin", Some(&bob)).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json, json!({ "problem": "insufficient_scope" }));
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer realm=\"shop\", error=\"insufficient_scope\"")
+    );
+    // The layer's own refusal looks the same.
+    let r = s.get("/shop/admin", Some("garbage")).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json.clone()),
+        (401, json!({ "problem": "invalid_token" }))
     );
 }

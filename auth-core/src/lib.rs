@@ -46,7 +46,10 @@
 //!
 //! Features: `aws-lc-rs` (default) signs and verifies with aws-lc-rs, several
 //! times faster for ES/RS/PS/EdDSA than `rust-crypto`, the pure-Rust backend.
-//! `testing` adds [`ManualClock`] and the [`testing`] kit.
+//! `redis` adds `store::RedisStore`, revocations and sessions
+//! shared by several instances. `metrics` records the counters and
+//! histograms listed in [`metrics`]. `testing` adds [`ManualClock`] and the
+//! [`testing`] kit.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -61,6 +64,7 @@ mod keys;
 pub mod metrics;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod validator;
 
@@ -74,6 +78,7 @@ pub use claims::{
     AccessClaims, Audience, NoClaims, Privileges, RefreshClaims, RoleClaims, TokenKind, TokenRef,
 };
 #[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};

@@ -8,9 +8,9 @@
 //! |---|---|---|---|
 //! | `auth_logins_total` | counter | `outcome`: `ok`, `refused` (bad credentials, a disabled user, a bad request: any 4xx), `unavailable` (the verifier's backend or the store is down: 5xx) | the login route of `auth-axum-extras` |
 //! | `auth_refreshes_total` | counter | `outcome`: `ok`, `superseded`, `reused`, `expired`, `refused` (by the application's reload hook), `invalid`, `unavailable` | [`TokenAuthority::refresh`](crate::TokenAuthority::refresh) |
-//! | `auth_refusals_total` | counter | `class`: `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `temporarily_unavailable`, `server_error` | `auth-tower`'s layers for every refused request, and its `grpc` helpers |
+//! | `auth_refusals_total` | counter | `class`: `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `temporarily_unavailable`, `server_error` | `auth-tower`'s layers for every refused request, its `grpc` helpers, and `auth-axum-extras`' extractors and bearer-checked routes |
 //! | `auth_revocations_total` | counter | `kind`: `token`, `session`; `reason`: `logout`, `logout_all`, `reuse`, `refused`, `revoked` (by id) | [`TokenAuthority`](crate::TokenAuthority) |
-//! | `auth_store_duration_seconds` | histogram | `op`: `create_session`, `rotate`, `revoke_token`, `revoke_session`, `revoke_subject`, `sessions` | [`TokenAuthority`](crate::TokenAuthority), around each store call |
+//! | `auth_store_duration_seconds` | histogram | `op`: `create_session`, `rotate`, `revoke_token`, `revoke_session`, `revoke_subject`, `sessions`; and `check` for per-request checks that had to wait on I/O (the built-in stores answer from memory, untimed) | [`TokenAuthority`](crate::TokenAuthority) around each store call; `auth-tower` for checks |
 //! | `auth_store_errors_total` | counter | `op`: the above, and `check` (a request refused because the store could not answer) | [`TokenAuthority`](crate::TokenAuthority), `auth-tower` |
 //! | `auth_store_feed_up` | gauge | | the Redis store: 1 while its revocation feed is in sync, 0 while checks fail closed |
 //!

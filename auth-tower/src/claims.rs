@@ -26,26 +26,47 @@
 
 use std::any::{TypeId, type_name};
 use std::fmt;
+use std::sync::Arc;
 
 use auth_core::AccessClaims;
 use http::Extensions;
 
+use crate::layer::Config;
+use crate::on_rejection::Responder;
+
 /// The claims type of the [`AuthLayer`](crate::AuthLayer) that ran on a
 /// request: a request extension the layer inserts on every request it lets
-/// through.
-#[derive(Clone, Copy)]
+/// through. It also tells [`Rejection::response_for`](crate::Rejection::response_for)
+/// how that layer answers refusals (its realm and `on_rejection` hook).
+#[derive(Clone)]
 pub struct ClaimsType {
     id: TypeId,
     name: &'static str,
+    layer: Option<Arc<Config>>,
 }
 
 impl ClaimsType {
-    /// The marker of an `AuthLayer<E>`.
+    /// The marker of an `AuthLayer<E>` (with the default way of answering
+    /// refusals).
     pub fn of<E: 'static>() -> Self {
         ClaimsType {
             id: TypeId::of::<E>(),
             name: type_name::<E>(),
+            layer: None,
         }
+    }
+
+    /// The marker the layer with `config` inserts: one reference count more.
+    pub(crate) fn of_layer<E: 'static>(config: &Arc<Config>) -> Self {
+        ClaimsType {
+            layer: Some(config.clone()),
+            ..ClaimsType::of::<E>()
+        }
+    }
+
+    /// How the layer that ran answers refusals, if known.
+    pub(crate) fn responder(&self) -> Option<&Responder> {
+        self.layer.as_deref().map(|c| &c.responder)
     }
 
     /// Whether the layer stores `AccessClaims<E>`.

@@ -51,6 +51,9 @@ struct Pending<S, Req, E> {
     req: Req,
     claims: AccessClaims<E>,
     config: Arc<Config>,
+    /// When the check started waiting (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
 }
 
 impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
@@ -87,6 +90,8 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
                     req,
                     claims,
                     config,
+                    #[cfg(feature = "metrics")]
+                    started: std::time::Instant::now(),
                 }),
             },
         }
@@ -137,16 +142,23 @@ where
                         state.set(State::Rejected { res: None });
                         continue;
                     };
+                    // Only checks that waited are timed: the built-in stores
+                    // answer from memory, which is not worth two clock reads.
+                    #[cfg(feature = "metrics")]
+                    metrics::histogram!(auth_core::metrics::STORE_DURATION, "op" => "check")
+                        .record(p.started.elapsed().as_secs_f64());
                     match refusal(verdict) {
                         None => {
                             let Pending {
                                 mut service,
                                 mut req,
                                 claims,
+                                config,
                                 ..
                             } = p;
                             req.extensions_mut().insert(claims);
-                            req.extensions_mut().insert(ClaimsType::of::<E>());
+                            req.extensions_mut()
+                                .insert(ClaimsType::of_layer::<E>(&config));
                             state.set(State::Inner {
                                 fut: service.call(req),
                             });

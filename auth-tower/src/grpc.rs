@@ -168,3 +168,51 @@ where
     });
     Err(log(refused).into())
 }
+
+/// The helpers of this module as methods of [`tonic::Request`], so a
+/// handler names only the claims type:
+///
+/// ```
+/// use auth_core::RoleClaims;
+/// use auth_tower::grpc::RequestClaims;
+///
+/// async fn cancel_order(request: tonic::Request<()>) -> Result<tonic::Response<()>, tonic::Status> {
+///     let admin = request.require_role::<RoleClaims>("admin")?;
+///     println!("{} cancels an order", admin.sub);
+///     Ok(tonic::Response::new(()))
+/// }
+/// ```
+pub trait RequestClaims {
+    /// See [`claims`].
+    fn claims<E: Send + Sync + 'static>(&self) -> Result<&AccessClaims<E>, Status>;
+    /// See [`require_role`].
+    fn require_role<E: Privileges + Send + Sync + 'static>(
+        &self,
+        role: &str,
+    ) -> Result<&AccessClaims<E>, Status>;
+    /// See [`require_scope`].
+    fn require_scope<E: Privileges + Send + Sync + 'static>(
+        &self,
+        scope: &str,
+    ) -> Result<&AccessClaims<E>, Status>;
+}
+
+impl<T> RequestClaims for tonic::Request<T> {
+    fn claims<E: Send + Sync + 'static>(&self) -> Result<&AccessClaims<E>, Status> {
+        claims::<E, T>(self)
+    }
+
+    fn require_role<E: Privileges + Send + Sync + 'static>(
+        &self,
+        role: &str,
+    ) -> Result<&AccessClaims<E>, Status> {
+        require_role::<E, T>(self, role)
+    }
+
+    fn require_scope<E: Privileges + Send + Sync + 'static>(
+        &self,
+        scope: &str,
+    ) -> Result<&AccessClaims<E>, Status> {
+        require_scope::<E, T>(self, scope)
+    }
+}

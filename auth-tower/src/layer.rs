@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_core::{NoClaims, Validator};
+use auth_core::Validator;
 use bytes::Bytes;
 use http::Response;
 use tower_layer::Layer;
@@ -31,7 +31,7 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// gets [`DEFAULT_CHECK_TIMEOUT`], then the request is refused with 503
 /// (fail closed); refusals are [`Rejection::to_response`](crate::Rejection::to_response)
 /// (a JSON body for HTTP, trailers-only for gRPC).
-pub struct AuthLayer<E = NoClaims> {
+pub struct AuthLayer<E> {
     pub(crate) config: Arc<Config>,
     _claims: PhantomData<fn() -> E>,
 }

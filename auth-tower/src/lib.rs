@@ -67,15 +67,24 @@
 //!
 //! ```
 //! use std::convert::Infallible;
-//! use auth_core::{Algorithm, Key, KeySet, NoClaims, AccessClaims, TokenAuthority};
+//! use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority};
 //! use auth_tower::AuthLayer;
 //! use http_body_util::Full;
-//! use hyper::{Request, Response, body::{Bytes, Incoming}};
+//! use hyper::{Request, Response, StatusCode, body::{Bytes, Incoming}};
 //! use tower::ServiceBuilder;
 //!
 //! async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-//!     let sub = req.extensions().get::<AccessClaims<NoClaims>>().map(|c| c.sub.clone());
-//!     Ok(Response::new(Full::from(sub.unwrap_or_default())))
+//!     // `Err`: no AuthLayer<NoClaims> ran, a wiring bug rather than a missing token.
+//!     Ok(match auth_tower::claims::<NoClaims>(req.extensions()) {
+//!         Ok(Some(claims)) => Response::new(Full::from(format!("hello {}", claims.sub))),
+//!         Ok(None) => Response::new(Full::from("hello stranger")), // optional layer, no token
+//!         Err(e) => {
+//!             eprintln!("{e}");
+//!             let mut res = Response::new(Full::from("server misconfigured"));
+//!             *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+//!             res
+//!         }
+//!     })
 //! }
 //!
 //! let keys = KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();

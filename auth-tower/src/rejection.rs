@@ -110,6 +110,45 @@ impl Rejection {
         HeaderValue::from_str(&v).ok()
     }
 
+    /// The answer to this refusal of a request that an
+    /// [`AuthLayer`](crate::AuthLayer) let through (an extractor or handler
+    /// refusing it later): written as that layer writes its own, with its
+    /// realm and [`on_rejection`](crate::AuthLayer::on_rejection) hook, so
+    /// an application's refusals all look alike. Without a layer, the
+    /// default ([`to_response`](Self::to_response) with
+    /// [`DEFAULT_REALM`](crate::DEFAULT_REALM)). The refusal is logged and
+    /// counted like the layer's.
+    ///
+    /// ```
+    /// use auth_tower::Rejection;
+    ///
+    /// let (parts, ()) = http::Request::new(()).into_parts();
+    /// let res = Rejection::Missing.response_for(&parts);
+    /// assert_eq!(res.status(), 401);
+    /// assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    /// ```
+    pub fn response_for(self, parts: &http::request::Parts) -> Response<Bytes> {
+        let layer = parts
+            .extensions
+            .get::<crate::ClaimsType>()
+            .and_then(|t| t.responder());
+        let default;
+        let responder = match layer {
+            Some(r) => r,
+            None => {
+                default = crate::on_rejection::Responder::new(crate::DEFAULT_REALM);
+                &default
+            }
+        };
+        responder.respond(
+            self,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &parts.extensions,
+        )
+    }
+
     /// The answer the layer sends by default.
     ///
     /// HTTP (`grpc` false): [`status`](Self::status), the
@@ -158,7 +197,7 @@ impl Rejection {
     /// The status and headers of the answer over an empty `B::default()`
     /// body: the JSON body is missing.
     #[deprecated(
-        since = "0.1.0",
+        since = "0.2.0",
         note = "use `to_response`, which carries the JSON body, or `status`, `code` and `challenge`"
     )]
     pub fn into_response<B: Default>(self, realm: &str, grpc: bool) -> Response<B> {
@@ -189,6 +228,9 @@ impl Rejection {
         let mut res = Response::new(Bytes::new());
         let h: &mut HeaderMap = res.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        // Any client can send a gRPC content type to a plain HTTP route: no
+        // cache may keep this 200 for others.
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert("grpc-status", HeaderValue::from(self.grpc_code()));
         if let Ok(msg) = HeaderValue::from_str(&percent_encode(self.description())) {
             h.insert("grpc-message", msg);
@@ -304,6 +346,7 @@ mod tests {
         assert!(r.body().is_empty());
         assert_eq!(r.headers()["grpc-status"], "16");
         assert_eq!(r.headers()["grpc-message"], "no access token");
+        assert_eq!(r.headers()["cache-control"], "no-store");
         assert_eq!(percent_encode("50% é"), "50%25 %C3%A9");
     }
 }

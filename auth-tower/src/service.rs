@@ -86,7 +86,7 @@ where
         let token = match find_token(&c.sources, &parts) {
             Ok(Some(token)) => token,
             Ok(None) if c.optional => {
-                parts.extensions.insert(ClaimsType::of::<E>());
+                parts.extensions.insert(ClaimsType::of_layer::<E>(c));
                 return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
             }
             Ok(None) => return reject(Rejection::Missing, &parts),
@@ -100,7 +100,7 @@ where
             Ok(verdict) => match refusal(verdict) {
                 None => {
                     parts.extensions.insert(claims);
-                    parts.extensions.insert(ClaimsType::of::<E>());
+                    parts.extensions.insert(ClaimsType::of_layer::<E>(c));
                     ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)))
                 }
                 Some(e) => reject(Rejection::Token(e), &parts),

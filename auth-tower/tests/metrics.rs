@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use auth_core::RoleClaims;
-use auth_core::metrics::{REFUSALS, STORE_ERRORS};
+use auth_core::metrics::{REFUSALS, STORE_DURATION, STORE_ERRORS};
 use auth_core::store::MemoryStore;
 use auth_tower::{AuthLayer, RequireLayer};
 use common::*;
@@ -53,8 +53,25 @@ impl Recorder for Counts {
         Gauge::noop()
     }
 
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        // Counts samples, under the same naming as counters.
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        let count = Arc::new(AtomicU64::new(0));
+        self.0.lock().expect("lock").push((name, count.clone()));
+        Histogram::from_arc(Arc::new(Samples(count)))
+    }
+}
+
+/// A histogram that counts its samples.
+struct Samples(Arc<AtomicU64>);
+
+impl metrics::HistogramFn for Samples {
+    fn record(&self, _: f64) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -124,4 +141,22 @@ fn a_store_that_cannot_answer_a_check_is_a_store_error() {
     assert_eq!(send(&counts, layer, get(Some(&token))), 503);
     assert_eq!(counts.get(STORE_ERRORS, "op=\"check\""), 1);
     assert_eq!(counts.get(REFUSALS, "class=\"temporarily_unavailable\""), 1);
+}
+
+#[test]
+fn checks_that_wait_on_the_store_are_timed_and_memory_answers_are_not() {
+    let waiting = app_with(Some(Arc::new(AsyncCheck(MemoryStore::new(), Backend::Up))));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let token = runtime.block_on(access(&waiting, &["admin"]));
+    let counts = Counts::default();
+    let layer = AuthLayer::new(waiting.authority.validator().clone());
+    assert_eq!(send(&counts, layer, get(Some(&token))), 200);
+    assert_eq!(counts.get(STORE_DURATION, "op=\"check\""), 1);
+
+    let memory = app();
+    let token = runtime.block_on(access(&memory, &["admin"]));
+    let counts = Counts::default();
+    let layer = AuthLayer::new(memory.authority.validator().clone());
+    assert_eq!(send(&counts, layer, get(Some(&token))), 200);
+    assert_eq!(counts.get(STORE_DURATION, "op=\"check\""), 0);
 }

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use auth_core::{AccessClaims, Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -17,10 +17,19 @@ use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 
 /// The protected service: it only runs for requests the layer accepted.
+/// `auth_tower::claims` tells a wiring bug (no layer, or a layer of another
+/// claims type: `Err`) from a request without a token.
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let claims = req.extensions().get::<AccessClaims<RoleClaims>>();
-    let who = claims.map_or("nobody".to_owned(), |c| c.sub.clone());
-    Ok(Response::new(Full::from(format!("hello {who}\n"))))
+    Ok(match auth_tower::claims::<RoleClaims>(req.extensions()) {
+        Ok(Some(claims)) => Response::new(Full::from(format!("hello {}\n", claims.sub))),
+        Ok(None) => Response::new(Full::from("hello stranger\n")),
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut res = Response::new(Full::from("server misconfigured\n"));
+            *res.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            res
+        }
+    })
 }
 
 #[tokio::main]

@@ -21,13 +21,13 @@
 //! The messages, the server and the client are written by hand, in the shape
 //! `tonic-build` generates, so the example builds without `protoc`. The part
 //! to read is [`Orders`]: each method checks its role with
-//! [`auth_tower::grpc`], inside the `AuthLayer` that validated the token.
+//! [`auth_tower::grpc::RequestClaims`], inside the `AuthLayer` that validated the token.
 
 use std::convert::Infallible;
 use std::sync::{Mutex, PoisonError};
 
 use auth_core::RoleClaims;
-use auth_tower::grpc;
+use auth_tower::grpc::RequestClaims;
 use tonic::codegen::{Arc, Body, BoxFuture, Context, Poll, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::transport::Channel;
@@ -110,7 +110,7 @@ impl Orders {
         &self,
         request: Request<ListOrdersRequest>,
     ) -> Result<Response<ListOrdersResponse>, Status> {
-        let claims = grpc::require_role::<RoleClaims, _>(&request, "user")?;
+        let claims = request.require_role::<RoleClaims>("user")?;
         let orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
         let orders = orders
             .iter()
@@ -125,7 +125,7 @@ impl Orders {
         &self,
         request: Request<CancelOrderRequest>,
     ) -> Result<Response<CancelOrderResponse>, Status> {
-        grpc::require_role::<RoleClaims, _>(&request, "admin")?;
+        request.require_role::<RoleClaims>("admin")?;
         let mut orders = self.orders.lock().unwrap_or_else(PoisonError::into_inner);
         let order = orders
             .iter_mut()
