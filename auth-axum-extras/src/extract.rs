@@ -61,6 +61,7 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use auth_core::{AccessClaims, AuthError, Privileges};
 use auth_tower::{DEFAULT_REALM, Rejection};
@@ -69,39 +70,40 @@ use http::request::Parts;
 
 use crate::error::ApiError;
 
-/// The validated access claims; 401 `missing_token` when an optional layer
+/// The validated access claims (shared, not copied: the layer and its token
+/// cache hold the same `Arc`); 401 `missing_token` when an optional layer
 /// let the request through without a token, 500 when no `AuthLayer<E>` ran
 /// (see the [rules](self#rules)).
 #[derive(Debug, Clone)]
-pub struct Auth<E>(pub AccessClaims<E>);
+pub struct Auth<E>(pub Arc<AccessClaims<E>>);
 
 /// The validated access claims if the request carried a valid token. Use it
 /// behind [`AuthLayer::optional`](auth_tower::AuthLayer::optional): a request
 /// with an *invalid* token was already refused by the layer. 500 when no
 /// `AuthLayer<E>` ran (see the [rules](self#rules)).
 #[derive(Debug, Clone)]
-pub struct MaybeAuth<E>(pub Option<AccessClaims<E>>);
+pub struct MaybeAuth<E>(pub Option<Arc<AccessClaims<E>>>);
 
 /// The claims of `E` the layer left, `None` for a request it let through
 /// without a token, or 500 when the stack is wired wrongly (logged as an
 /// error naming both types).
-fn claims<E: Clone + Send + Sync + 'static>(
+fn claims<E: Send + Sync + 'static>(
     parts: &Parts,
-) -> Result<Option<AccessClaims<E>>, ApiError> {
+) -> Result<Option<Arc<AccessClaims<E>>>, ApiError> {
     auth_tower::claims::<E>(&parts.extensions)
         .map(|c| c.cloned())
         .map_err(|e| ApiError::refusal_in(Rejection::Misconfigured(e), parts))
 }
 
 /// The claims, or 401 without a token (or 500, misconfigured).
-fn required<E: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<AccessClaims<E>, ApiError> {
+fn required<E: Send + Sync + 'static>(parts: &Parts) -> Result<Arc<AccessClaims<E>>, ApiError> {
     claims(parts)?.ok_or_else(|| ApiError::refusal_in(Rejection::Missing, parts))
 }
 
 impl<S, E> FromRequestParts<S> for Auth<E>
 where
     S: Send + Sync,
-    E: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
 {
     type Rejection = ApiError;
 
@@ -113,7 +115,7 @@ where
 impl<S, E> OptionalFromRequestParts<S> for Auth<E>
 where
     S: Send + Sync,
-    E: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
 {
     type Rejection = ApiError;
 
@@ -125,7 +127,7 @@ where
 impl<S, E> FromRequestParts<S> for MaybeAuth<E>
 where
     S: Send + Sync,
-    E: Clone + Send + Sync + 'static,
+    E: Send + Sync + 'static,
 {
     type Rejection = ApiError;
 
@@ -197,7 +199,7 @@ pub trait Scope: Send + Sync + 'static {
 /// claims. `E` is the layer's claims type, such as [`RoleClaims`](auth_core::RoleClaims).
 pub struct RequireRole<R, E> {
     /// The caller's claims.
-    pub claims: AccessClaims<E>,
+    pub claims: Arc<AccessClaims<E>>,
     _role: PhantomData<fn() -> R>,
 }
 
@@ -205,7 +207,7 @@ pub struct RequireRole<R, E> {
 /// claims, 403 `insufficient_scope` without the scope.
 pub struct RequireScope<S, E> {
     /// The caller's claims.
-    pub claims: AccessClaims<E>,
+    pub claims: Arc<AccessClaims<E>>,
     _scope: PhantomData<fn() -> S>,
 }
 
@@ -213,7 +215,7 @@ impl<St, R, E> FromRequestParts<St> for RequireRole<R, E>
 where
     St: Send + Sync,
     R: Role,
-    E: Privileges + Clone + Send + Sync + 'static,
+    E: Privileges + Send + Sync + 'static,
 {
     type Rejection = ApiError;
 
@@ -231,7 +233,7 @@ impl<St, S, E> FromRequestParts<St> for RequireScope<S, E>
 where
     St: Send + Sync,
     S: Scope,
-    E: Privileges + Clone + Send + Sync + 'static,
+    E: Privileges + Send + Sync + 'static,
 {
     type Rejection = ApiError;
 

@@ -170,13 +170,13 @@ async fn app() -> App {
         .route(
             "/optional/maybe",
             get(|MaybeAuth(c): MaybeAuth<RoleClaims>| async move {
-                c.map_or("anonymous".to_owned(), |c| c.sub)
+                c.map_or("anonymous".to_owned(), |c| c.sub.clone())
             }),
         )
         .route(
             "/optional/option",
             get(|c: Option<Auth<RoleClaims>>| async move {
-                c.map_or("anonymous".to_owned(), |c| c.0.sub)
+                c.map_or("anonymous".to_owned(), |c| c.0.sub.clone())
             }),
         )
         .route("/optional/auth", get(roles))

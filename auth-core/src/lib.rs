@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 mod authority;
+pub mod cache;
 mod claims;
 mod clock;
 mod crypto;

@@ -218,13 +218,19 @@ impl Validator {
         Ok(claims)
     }
 
+    /// Whether a token expiring at `exp` is refused now: valid while
+    /// `now < exp + leeway` (RFC 7519 §4.1.4: "on or after" the expiry it
+    /// must be refused).
+    pub(crate) fn expired(&self, exp: u64) -> bool {
+        let leeway = self.shared.config.leeway.as_secs();
+        self.shared.clock.now() >= exp.saturating_add(leeway)
+    }
+
     fn check_registered(&self, claims: &impl Registered, check_exp: bool) -> Result<(), AuthError> {
         let config = &self.shared.config;
         let now = self.shared.clock.now();
         let leeway = config.leeway.as_secs();
-        // Valid while now < exp + leeway (RFC 7519 §4.1.4: "on or after" the
-        // expiry it must be refused).
-        if check_exp && now >= claims.exp().saturating_add(leeway) {
+        if check_exp && self.expired(claims.exp()) {
             return Err(AuthError::Expired);
         }
         if claims

@@ -120,14 +120,16 @@ pub enum ClaimsError {
     },
 }
 
-/// The access claims an `AuthLayer<E>` validated for this request:
+/// The access claims an `AuthLayer<E>` validated for this request (the
+/// layer stores them as an `Arc<AccessClaims<E>>` extension, shared with
+/// its token cache):
 /// `Ok(Some(_))` with a valid token, `Ok(None)` when the layer let a request
 /// without a token through ([`optional`](crate::AuthLayer::optional)), and
 /// [`ClaimsError`] when no layer, or a layer of another claims type, ran.
 pub fn claims<E: Send + Sync + 'static>(
     extensions: &Extensions,
-) -> Result<Option<&AccessClaims<E>>, ClaimsError> {
-    if let Some(claims) = extensions.get::<AccessClaims<E>>() {
+) -> Result<Option<&Arc<AccessClaims<E>>>, ClaimsError> {
+    if let Some(claims) = extensions.get::<Arc<AccessClaims<E>>>() {
         return Ok(Some(claims));
     }
     match extensions.get::<ClaimsType>() {

@@ -49,7 +49,7 @@ pin_project! {
 struct Pending<S, Req, E> {
     service: S,
     req: Req,
-    claims: AccessClaims<E>,
+    claims: Arc<AccessClaims<E>>,
     config: Arc<Config>,
     /// When the check started waiting (feature `metrics`).
     #[cfg(feature = "metrics")]
@@ -73,7 +73,7 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
         check: Check,
         service: S,
         req: Req,
-        claims: AccessClaims<E>,
+        claims: Arc<AccessClaims<E>>,
         config: Arc<Config>,
     ) -> Self {
         // A timer needs a tokio runtime; outside one the check is awaited as is.

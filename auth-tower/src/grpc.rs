@@ -110,7 +110,7 @@ where
     E: Send + Sync + 'static,
 {
     match crate::claims::claims::<E>(request.extensions()) {
-        Ok(Some(claims)) => Ok(claims),
+        Ok(Some(claims)) => Ok(claims.as_ref()),
         Ok(None) => Err(log(Rejection::Missing).into()),
         Err(e) => Err(log(Rejection::Misconfigured(e)).into()),
     }

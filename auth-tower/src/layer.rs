@@ -1,11 +1,11 @@
 //! [`AuthLayer`]: the configuration, cheap to clone, that wraps services.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::Validator;
+use auth_core::cache::TokenCache;
 use bytes::Bytes;
 use http::Response;
 use tower_layer::Layer;
@@ -33,7 +33,7 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// (a JSON body for HTTP, trailers-only for gRPC).
 pub struct AuthLayer<E> {
     pub(crate) config: Arc<Config>,
-    _claims: PhantomData<fn() -> E>,
+    pub(crate) cache: Option<Arc<TokenCache<E>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,19 +50,46 @@ impl<E> AuthLayer<E> {
     pub fn new(validator: Validator) -> Self {
         AuthLayer {
             config: Arc::new(Config {
-                validator,
+                validator: validator.clone(),
                 sources: vec![TokenSource::Bearer],
                 optional: false,
                 responder: Responder::new(DEFAULT_REALM),
                 check_timeout: Some(DEFAULT_CHECK_TIMEOUT),
             }),
-            _claims: PhantomData,
+            cache: Some(Arc::new(TokenCache::new(validator))),
         }
     }
 
     fn config_mut(&mut self) -> &mut Config {
         // Configured before it is cloned into services, so this rarely copies.
         Arc::make_mut(&mut self.config)
+    }
+
+    /// Sets the cache of verified tokens: `None` turns it off (every
+    /// request verifies its token's signature), `Some` shares one cache
+    /// between layers. By default each layer has its own
+    /// [`TokenCache`] with the default bounds (32 768 tokens, 32 MiB); a
+    /// cached token still has its `exp` and its revocation checked on every
+    /// request. The cache decodes with its own validator: build it from
+    /// this layer's.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::cache::TokenCache;
+    /// use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+    /// use auth_tower::AuthLayer;
+    ///
+    /// # let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();
+    /// # let authority = TokenAuthority::builder(keys).build().unwrap();
+    /// let validator = authority.validator().clone();
+    /// let small = Arc::new(TokenCache::with_capacity(validator.clone(), 1_000, 1 << 20));
+    /// let api = AuthLayer::<RoleClaims>::new(validator.clone()).cache(Some(small.clone()));
+    /// let admin = AuthLayer::<RoleClaims>::new(validator.clone()).cache(Some(small));
+    /// let uncached = AuthLayer::<RoleClaims>::new(validator).cache(None);
+    /// ```
+    pub fn cache(mut self, cache: Option<Arc<TokenCache<E>>>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Lets requests without a token through, with no claims inserted.
@@ -149,7 +176,7 @@ impl<E> Clone for AuthLayer<E> {
     fn clone(&self) -> Self {
         AuthLayer {
             config: self.config.clone(),
-            _claims: PhantomData,
+            cache: self.cache.clone(),
         }
     }
 }
@@ -169,6 +196,6 @@ impl<S, E> Layer<S> for AuthLayer<E> {
     type Service = AuthService<S, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.config.clone())
+        AuthService::new(inner, self.config.clone(), self.cache.clone())
     }
 }

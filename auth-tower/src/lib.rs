@@ -47,12 +47,14 @@
 //! # axum
 //!
 //! ```
+//! use std::sync::Arc;
 //! use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority, AccessClaims};
 //! use auth_tower::{AuthLayer, RequireLayer};
 //! use axum::{Extension, Router, routing::get};
 //!
-//! async fn profile(Extension(claims): Extension<AccessClaims<RoleClaims>>) -> String {
-//!     claims.sub
+//! // The claims are shared (`Arc`) with the layer's cache of verified tokens.
+//! async fn profile(Extension(claims): Extension<Arc<AccessClaims<RoleClaims>>>) -> String {
+//!     claims.sub.clone()
 //! }
 //!
 //! let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();

@@ -1,10 +1,10 @@
 //! [`AuthService`]: validates the token, then calls the inner service.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use auth_core::cache::TokenCache;
 use auth_core::store::{StoreError, Verdict};
 use auth_core::{AccessClaims, AuthError};
 use http::request::Parts;
@@ -23,15 +23,15 @@ use crate::source::find_token;
 pub struct AuthService<S, E> {
     inner: S,
     config: Arc<Config>,
-    _claims: PhantomData<fn() -> E>,
+    cache: Option<Arc<TokenCache<E>>>,
 }
 
 impl<S, E> AuthService<S, E> {
-    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+    pub(crate) fn new(inner: S, config: Arc<Config>, cache: Option<Arc<TokenCache<E>>>) -> Self {
         AuthService {
             inner,
             config,
-            _claims: PhantomData,
+            cache,
         }
     }
 
@@ -43,7 +43,7 @@ impl<S, E> AuthService<S, E> {
 
 impl<S: Clone, E> Clone for AuthService<S, E> {
     fn clone(&self) -> Self {
-        AuthService::new(self.inner.clone(), self.config.clone())
+        AuthService::new(self.inner.clone(), self.config.clone(), self.cache.clone())
     }
 }
 
@@ -92,7 +92,11 @@ where
             Ok(None) => return reject(Rejection::Missing, &parts),
             Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0), &parts),
         };
-        let claims: AccessClaims<E> = match c.validator.decode_access(token) {
+        let decoded = match &self.cache {
+            Some(cache) => cache.decode_access(token),
+            None => c.validator.decode_access(token).map(Arc::new),
+        };
+        let claims: Arc<AccessClaims<E>> = match decoded {
             Ok(claims) => claims,
             Err(e) => return reject(Rejection::Token(e), &parts),
         };

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use auth_core::store::MemoryStore;
-use auth_core::{AccessClaims, NoClaims, RoleClaims};
+use auth_core::{NoClaims, RoleClaims};
 use auth_tower::{AuthLayer, RequireLayer};
 use common::*;
 use http::{Request, StatusCode};
@@ -247,9 +247,9 @@ async fn hyper_service_fn_behind_the_same_layer() {
             };
             let svc = ServiceBuilder::new().layer(layer.clone()).service_fn(
                 |req: Request<Incoming>| async move {
-                    let sub = req
-                        .extensions()
-                        .get::<AccessClaims<NoClaims>>()
+                    let sub = auth_tower::claims::<NoClaims>(req.extensions())
+                        .ok()
+                        .flatten()
                         .map(|c| c.sub.clone());
                     Ok::<_, Infallible>(http::Response::new(Full::<Bytes>::from(
                         sub.unwrap_or_default(),

@@ -153,9 +153,9 @@ impl Service<Request<()>> for Inner {
     }
 
     fn call(&mut self, req: Request<()>) -> Self::Future {
-        let status = match req.extensions().get::<AccessClaims<RoleClaims>>() {
-            Some(_) => StatusCode::NO_CONTENT,
-            None => StatusCode::IM_A_TEAPOT,
+        let status = match auth_tower::claims::<RoleClaims>(req.extensions()) {
+            Ok(Some(_)) => StatusCode::NO_CONTENT,
+            _ => StatusCode::IM_A_TEAPOT,
         };
         let mut res = Response::new(());
         *res.status_mut() = status;

@@ -66,8 +66,8 @@ pub fn axum_app(layer: AuthLayer<RoleClaims>) -> Router {
         .route(
             "/profile",
             get(
-                |claims: Option<Extension<AccessClaims<RoleClaims>>>| async move {
-                    claims.map_or("anonymous".to_owned(), |Extension(c)| c.sub)
+                |claims: Option<Extension<Arc<AccessClaims<RoleClaims>>>>| async move {
+                    claims.map_or("anonymous".to_owned(), |Extension(c)| c.sub.clone())
                 },
             ),
         )
