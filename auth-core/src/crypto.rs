@@ -135,3 +135,158 @@ fn generate_rsa() -> Result<String, KeyError> {
         .map(|p| p.to_string())
         .map_err(|e| KeyError::Generation(e.to_string()))
 }
+
+/// A verification key parsed once, when its [`Key`](crate::Key) is built,
+/// instead of on every token as `jsonwebtoken::crypto::verify` does (for an
+/// EC key that parse costs about as much as the signature check). With the
+/// pure-Rust backend, or a key aws-lc-rs does not take this way,
+/// verification goes through jsonwebtoken.
+#[derive(Clone)]
+pub(crate) enum Verifier {
+    /// An HMAC key schedule.
+    #[cfg(feature = "aws-lc-rs")]
+    Hmac(Box<aws_lc_rs::hmac::Key>),
+    /// A parsed public key (EC point, Ed25519 key, RSA modulus).
+    #[cfg(feature = "aws-lc-rs")]
+    Public(aws_lc_rs::signature::ParsedPublicKey),
+    /// jsonwebtoken's own path.
+    Generic,
+}
+
+impl Verifier {
+    /// The verifier of an HMAC secret.
+    pub(crate) fn hmac(alg: Algorithm, secret: &[u8]) -> Verifier {
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            use aws_lc_rs::hmac;
+            let algorithm = match alg {
+                Algorithm::HS256 => hmac::HMAC_SHA256,
+                Algorithm::HS384 => hmac::HMAC_SHA384,
+                Algorithm::HS512 => hmac::HMAC_SHA512,
+                _ => return Verifier::Generic,
+            };
+            Verifier::Hmac(Box::new(hmac::Key::new(algorithm, secret)))
+        }
+        #[cfg(not(feature = "aws-lc-rs"))]
+        {
+            let _ = (alg, secret);
+            Verifier::Generic
+        }
+    }
+
+    /// The verifier of a public JWK (already checked against `alg`).
+    pub(crate) fn public(alg: Algorithm, jwk: &jsonwebtoken::jwk::Jwk) -> Verifier {
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            parsed_public(alg, jwk).map_or(Verifier::Generic, Verifier::Public)
+        }
+        #[cfg(not(feature = "aws-lc-rs"))]
+        {
+            let _ = (alg, jwk);
+            Verifier::Generic
+        }
+    }
+
+    /// Whether `signature` (base64url, unpadded) signs `message`; `None`
+    /// when this verifier defers to jsonwebtoken.
+    pub(crate) fn verify(&self, message: &[u8], signature: &str) -> Option<bool> {
+        #[cfg(feature = "aws-lc-rs")]
+        {
+            use base64::Engine;
+            let decode = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s);
+            match self {
+                Verifier::Hmac(key) => Some(decode(signature).is_ok_and(|tag| {
+                    // Constant time.
+                    aws_lc_rs::hmac::verify(key, message, &tag).is_ok()
+                })),
+                Verifier::Public(key) => {
+                    Some(decode(signature).is_ok_and(|sig| key.verify_sig(message, &sig).is_ok()))
+                }
+                Verifier::Generic => None,
+            }
+        }
+        #[cfg(not(feature = "aws-lc-rs"))]
+        {
+            let _ = (message, signature);
+            None
+        }
+    }
+}
+
+/// aws-lc-rs's parsed form of a public JWK: the uncompressed point for EC,
+/// the raw key for Ed25519, a PKCS#1 `RSAPublicKey` for RSA.
+#[cfg(feature = "aws-lc-rs")]
+fn parsed_public(
+    alg: Algorithm,
+    jwk: &jsonwebtoken::jwk::Jwk,
+) -> Option<aws_lc_rs::signature::ParsedPublicKey> {
+    use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+    use base64::Engine;
+    use jsonwebtoken::jwk::AlgorithmParameters;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()
+    };
+    let algorithm: &'static dyn VerificationAlgorithm = match alg {
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+    };
+    let bytes = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(p) => {
+            let (x, y) = (b64(&p.x)?, b64(&p.y)?);
+            let mut point = Vec::with_capacity(1 + x.len() + y.len());
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            point
+        }
+        AlgorithmParameters::OctetKeyPair(p) => b64(&p.x)?,
+        AlgorithmParameters::RSA(p) => rsa_public_key_der(&b64(&p.n)?, &b64(&p.e)?),
+        _ => return None,
+    };
+    ParsedPublicKey::new(algorithm, bytes).ok()
+}
+
+/// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`
+/// (RFC 8017 §A.1.1) from big-endian unsigned `n` and `e`.
+#[cfg(feature = "aws-lc-rs")]
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn length(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+    }
+    fn integer(out: &mut Vec<u8>, value: &[u8]) {
+        let value = &value[value.iter().take_while(|b| **b == 0).count()..];
+        // A leading zero keeps a high first bit from reading as negative.
+        let pad = value.first().is_none_or(|b| b & 0x80 != 0);
+        out.push(0x02);
+        length(out, value.len() + usize::from(pad));
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(value);
+    }
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    integer(&mut body, n);
+    integer(&mut body, e);
+    let mut der = Vec::with_capacity(body.len() + 8);
+    der.push(0x30);
+    length(&mut der, body.len());
+    der.extend_from_slice(&body);
+    der
+}

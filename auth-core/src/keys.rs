@@ -192,6 +192,8 @@ struct KeyInner {
     alg: Algorithm,
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
+    /// The verification key, parsed once.
+    verifier: crypto::Verifier,
     /// The public JWK (asymmetric keys only); never holds private material.
     public_jwk: Option<Jwk>,
 }
@@ -232,6 +234,7 @@ impl Key {
             alg,
             encoding: Some(encoding),
             decoding: DecodingKey::from_secret(secret),
+            verifier: crypto::Verifier::hmac(alg, secret),
             public_jwk: None,
         })))
     }
@@ -358,8 +361,16 @@ impl Key {
 
     /// Verifies `signature` (base64url) over `message` with the pinned algorithm.
     pub(crate) fn verify(&self, message: &[u8], signature: &str) -> bool {
-        jsonwebtoken::crypto::verify(signature, message, &self.0.decoding, self.0.alg.to_jwt())
-            .unwrap_or(false)
+        match self.0.verifier.verify(message, signature) {
+            Some(valid) => valid,
+            None => jsonwebtoken::crypto::verify(
+                signature,
+                message,
+                &self.0.decoding,
+                self.0.alg.to_jwt(),
+            )
+            .unwrap_or(false),
+        }
     }
 
     fn from_encoding_key(alg: Algorithm, encoding: EncodingKey) -> Result<Key, KeyError> {
@@ -398,6 +409,7 @@ impl Key {
             alg,
             encoding: None,
             decoding,
+            verifier: crypto::Verifier::public(alg, &jwk),
             public_jwk: Some(jwk),
         })))
     }
@@ -539,6 +551,52 @@ impl KeySet {
     pub fn jwks(&self) -> JwkSet {
         JwkSet {
             keys: self.keys.iter().filter_map(Key::public_jwk).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With aws-lc-rs, every algorithm verifies through a key parsed once,
+    /// and agrees with jsonwebtoken on good, altered and malformed signatures.
+    #[test]
+    fn parsed_verifiers_agree_with_jsonwebtoken() {
+        use Algorithm::*;
+        for alg in [HS256, HS384, HS512, ES256, ES384, EdDSA, RS256, PS384] {
+            let key = Key::generate(alg).expect("key");
+            if cfg!(feature = "aws-lc-rs") {
+                assert!(
+                    !matches!(key.0.verifier, crypto::Verifier::Generic),
+                    "{alg:?} is verified through jsonwebtoken's per-call parse"
+                );
+            }
+            let message = b"header.payload";
+            let good = jsonwebtoken::crypto::sign(message, key.encoding().unwrap(), alg.to_jwt())
+                .expect("sign");
+            let mut altered = good.clone().into_bytes();
+            altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(altered).unwrap();
+            for signature in [
+                good.as_str(),
+                altered.as_str(),
+                "",
+                "!!",
+                "AAAA",
+                &good[1..],
+            ] {
+                let reference =
+                    jsonwebtoken::crypto::verify(signature, message, &key.0.decoding, alg.to_jwt())
+                        .unwrap_or(false);
+                assert_eq!(
+                    key.verify(message, signature),
+                    reference,
+                    "{alg:?} {signature:?}"
+                );
+            }
+            assert!(key.verify(message, &good), "{alg:?}");
+            assert!(!key.verify(b"header.payloaD", &good), "{alg:?}");
         }
     }
 }
