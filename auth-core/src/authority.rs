@@ -269,6 +269,9 @@ impl AuthorityBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::builder().clock(clock.clone()).build()));
+        // Access tokens are accepted at most this long: per-request
+        // revocations need keeping no longer (see Store::set_access_window).
+        store.set_access_window(self.config.access_ttl + self.config.leeway);
         Ok(TokenAuthority {
             validator: Validator {
                 shared: Arc::new(Shared {

@@ -610,19 +610,18 @@ async fn expired_entries_are_purged_so_memory_follows_live_tokens() {
     assert_eq!(f.store.purge_expired(), 0, "nothing expired yet");
     f.clock.advance(Duration::from_secs(15 * 60));
     let purged = f.store.purge_expired();
-    assert_eq!(purged, 10, "the denied access tokens expired");
+    // Every access token of the revoked sessions and of carol has expired
+    // too, so their revocations go with the denied tokens: the per-request
+    // denylist follows one access lifetime, not the session lifetime.
+    assert_eq!(
+        purged, 21,
+        "10 denied jtis, 10 revoked sessions and the cut-off"
+    );
     f.clock.advance(Duration::from_secs(3600));
     assert_eq!(
         f.store.purge_expired(),
         1,
         "bob's session can no longer be refreshed"
-    );
-    // Revoked sessions and the cut-off are kept for the session lifetime.
-    f.clock.advance(Duration::from_secs(30 * 24 * 3600));
-    assert_eq!(
-        f.store.purge_expired(),
-        11,
-        "10 revoked sessions and the cut-off"
     );
     assert!(f.store.is_empty(), "{} entries left", f.store.len());
     assert!(f.authority.refresh(&live.refresh_token).await.is_err());
@@ -758,4 +757,45 @@ async fn the_default_store_is_in_memory_and_works_out_of_the_box() {
         authority.refresh(&pair.refresh_token).await,
         Err(AuthError::RefreshSuperseded)
     ));
+}
+
+#[tokio::test]
+async fn revocations_stay_in_the_request_path_for_one_access_lifetime_only() {
+    let f = fixture_with(hs256(), |b| {
+        b.access_ttl(Duration::from_secs(60))
+            .leeway(Duration::from_secs(5))
+    });
+    let ended = f.login("alice").await;
+    let everywhere = f.login("bob").await;
+    let empty = f.store.len();
+    f.logout(Some(&ended.refresh_token), Some(&ended.access_token))
+        .await;
+    f.authority.logout_all("bob").await.unwrap();
+    assert!(f.store.len() > empty - 2, "revocations recorded");
+    let v = f.authority.validator();
+    f.clock.advance(Duration::from_secs(30));
+    for token in [&ended.access_token, &everywhere.access_token] {
+        assert!(matches!(
+            v.validate_access::<NoClaims>(token).await,
+            Err(AuthError::Revoked(_))
+        ));
+    }
+    // One access lifetime plus leeway later, every token of those sessions
+    // has expired by itself: the denylist entries go at the next purge...
+    f.clock.advance(Duration::from_secs(36));
+    f.store.purge_expired();
+    assert_eq!(f.store.len(), 0, "nothing of the revocations is left");
+    for token in [&ended.access_token, &everywhere.access_token] {
+        assert!(matches!(
+            v.validate_access::<NoClaims>(token).await,
+            Err(AuthError::Expired)
+        ));
+    }
+    // ... while their refresh tokens stay refused: the session records are gone.
+    for token in [&ended.refresh_token, &everywhere.refresh_token] {
+        assert!(matches!(
+            f.authority.refresh(token).await,
+            Err(AuthError::Revoked(RevokedBy::Session))
+        ));
+    }
 }

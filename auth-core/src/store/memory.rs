@@ -1,6 +1,7 @@
 //! The in-memory store: the default, and the reference semantics.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -54,6 +55,10 @@ struct Inner {
     cutoffs: DashMap<String, (u64, u64)>,
     /// Live sessions.
     sessions: DashMap<Uuid, SessionRecord>,
+    /// How long a session or subject revocation stays in the denylist
+    /// [`check`](Store::check) reads, in seconds (see
+    /// [`Store::set_access_window`]); `u64::MAX` until told.
+    window: AtomicU64,
     /// Subject → its live session ids, in login order. Lock order:
     /// `by_subject`, then `sessions`.
     by_subject: DashMap<String, SubjectSessions>,
@@ -129,6 +134,7 @@ impl MemoryStoreBuilder {
                 cutoffs: DashMap::new(),
                 sessions: DashMap::new(),
                 by_subject: DashMap::new(),
+                window: AtomicU64::new(u64::MAX),
             }),
         };
         if let (Some(every), Ok(rt)) = (self.purge_interval, tokio::runtime::Handle::try_current())
@@ -222,6 +228,13 @@ impl Inner {
         purged
     }
 
+    /// `until`, but no later than the access window from now: how long a
+    /// session or subject revocation has to stay in the denylist.
+    fn capped(&self, until: u64) -> u64 {
+        let window = self.window.load(Ordering::Relaxed);
+        until.min(self.clock.now().saturating_add(window))
+    }
+
     fn unindex(&self, subject: &str, sid: Uuid) {
         if let Some(mut set) = self.by_subject.get_mut(subject) {
             set.remove(sid);
@@ -234,7 +247,7 @@ impl Inner {
         match self.sessions.remove(&sid) {
             Some((_, rec)) => {
                 self.revoked_sessions
-                    .insert(sid, rec.revoke_until.max(until));
+                    .insert(sid, self.capped(rec.revoke_until.max(until)));
                 self.unindex(&rec.subject, sid);
                 true
             }
@@ -246,6 +259,7 @@ impl Inner {
     }
 
     fn deny_session(&self, sid: Uuid, until: u64) {
+        let until = self.capped(until);
         self.revoked_sessions
             .entry(sid)
             .and_modify(|u| *u = (*u).max(until))
@@ -329,6 +343,7 @@ impl Inner {
     }
 
     fn revoke_subject(&self, subject: &str, cutoff: u64, until: u64) -> usize {
+        let until = self.capped(until);
         self.cutoffs
             .entry(subject.to_owned())
             .and_modify(|c| *c = (c.0.max(cutoff), c.1.max(until)))
@@ -411,5 +426,18 @@ impl Store for MemoryStore {
         subject: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
         Box::pin(std::future::ready(Ok(self.inner.sessions(subject))))
+    }
+
+    fn set_access_window(&self, window: Duration) {
+        // Whole seconds, rounded up.
+        let secs = window.as_secs() + u64::from(window.subsec_nanos() > 0);
+        // The largest window wins: a shorter one would forget revocations
+        // that a longer-lived token still needs.
+        let _ = self
+            .inner
+            .window
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some(if w == u64::MAX { secs } else { w.max(secs) })
+            });
     }
 }

@@ -108,6 +108,19 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         &'a self,
         subject: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>>;
+
+    /// Tells the store the longest an access token is accepted, leeway
+    /// included: the authority calls it when built. A revoked session or a
+    /// subject cut-off then only has to stay in what [`Store::check`] reads
+    /// for that long after the revocation: every access token issued before
+    /// it has expired by then, and refresh tokens are refused by the session
+    /// record, which the revocation removed. So the per-request denylist
+    /// follows the revocations of the last access-token lifetime, not of
+    /// the last session lifetime. Called again, the largest window wins.
+    /// The default ignores it (entries kept for their whole `until`).
+    fn set_access_window(&self, window: std::time::Duration) {
+        let _ = window;
+    }
 }
 
 /// The outcome of [`Store::check`].

@@ -455,4 +455,11 @@ impl Store for RedisStore {
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
         Box::pin(self.inner.sessions(subject))
     }
+
+    /// The local mirror keeps session and subject revocations for one
+    /// access-token lifetime (plus leeway) after they are made; Redis keeps
+    /// them longer, for the session records' sake.
+    fn set_access_window(&self, window: std::time::Duration) {
+        self.inner.mirror.set_access_window(window);
+    }
 }
