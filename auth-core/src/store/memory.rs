@@ -201,6 +201,15 @@ impl MemoryStore {
     }
 }
 
+/// Shrinks a map holding less than a quarter of what it has room for
+/// (beyond a small floor, so small maps do not churn).
+fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(map: &DashMap<K, V>) {
+    let capacity = map.capacity();
+    if capacity > 4096 && map.len() < capacity / 4 {
+        map.shrink_to_fit();
+    }
+}
+
 impl Inner {
     fn purge(&self) -> usize {
         let now = self.clock.now();
@@ -225,6 +234,12 @@ impl Inner {
         for (subject, sid) in dead {
             self.unindex(&subject, sid);
         }
+        // A table keeps its capacity when entries go: after a burst of
+        // revocations has expired, give the memory back.
+        shrink_if_sparse(&self.tokens);
+        shrink_if_sparse(&self.revoked_sessions);
+        shrink_if_sparse(&self.cutoffs);
+        shrink_if_sparse(&self.sessions);
         purged
     }
 
@@ -439,5 +454,30 @@ impl Store for MemoryStore {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                 Some(if w == u64::MAX { secs } else { w.max(secs) })
             });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[tokio::test]
+    async fn a_purge_gives_back_the_room_of_expired_entries() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let store = MemoryStore::builder()
+            .clock(clock.clone())
+            .purge_interval(None)
+            .build();
+        let until = clock.now() + 10;
+        for _ in 0..50_000 {
+            store.revoke_token(Uuid::new_v4(), until).await.unwrap();
+        }
+        let full = store.inner.tokens.capacity();
+        assert!(full >= 50_000);
+        clock.advance(Duration::from_secs(11));
+        assert_eq!(store.purge_expired(), 50_000);
+        let after = store.inner.tokens.capacity();
+        assert!(after < full / 8, "capacity {full} -> {after}");
     }
 }
