@@ -242,6 +242,8 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, Malformed> {
 
 /// Whether `b` may appear in a b64token before its `=` padding.
 #[inline]
+// Written with `&` and `|` rather than `contains` and `||` on purpose.
+#[allow(clippy::manual_range_contains)]
 fn b64token_byte(b: u8) -> bool {
     // Letters of either case land in a..=z once the 0x20 bit is set; no
     // other byte does. Non-short-circuit operators keep the loop below
