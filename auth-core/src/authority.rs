@@ -440,8 +440,7 @@ impl TokenAuthority {
             expires_at,
             revoke_until: self.accepted_until(now, s.config.session_lifetime),
             claims: serde_json::to_string(&extra).map_err(|e| AuthError::Claims(e.to_string()))?,
-            // Cleaned again: the field is public, so it may not have come
-            // through `SessionMeta::device`.
+            // Cleaned here, the one place every label passes (the field is public).
             device: meta.device.as_deref().and_then(crate::store::device_label),
             max_sessions: s.config.max_sessions_per_subject,
         });
@@ -813,16 +812,17 @@ pub(crate) fn app_claims<E: Serialize>(claims: &E) -> Result<Map<String, Value>,
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionMeta {
-    /// A label for the device, from [`device`](Self::device).
+    /// A label for the device, as given; the session keeps it cleaned (see
+    /// [`device`](Self::device)).
     pub device: Option<String>,
 }
 
 impl SessionMeta {
-    /// Labels the session with `raw` (a `User-Agent`, say), cleaned and cut
-    /// by [`device_label`](crate::store::device_label): the label is shown to
-    /// the user and never trusted.
+    /// Labels the session with `raw` (a `User-Agent`, say). The session
+    /// keeps it cleaned and cut by [`device_label`](crate::store::device_label):
+    /// the label is shown to the user and never trusted.
     pub fn device(mut self, raw: &str) -> Self {
-        self.device = crate::store::device_label(raw);
+        self.device = Some(raw.to_owned());
         self
     }
 }
