@@ -191,14 +191,8 @@ async fn logout_all_ends_both_sessions() {
     let s = Instance::start(&[], Some(SECRET)).await.unwrap();
     let a = s.login("alice", "alice-password").await;
     let b = s.login("alice", "alice-password").await;
-    let bearer = format!("Bearer {}", b.field("accessToken"));
     let r = s
-        .send(
-            Method::POST,
-            "/auth/logout-all",
-            &[("authorization", &bearer)],
-            None,
-        )
+        .bearer(Method::POST, "/auth/logout-all", &b.field("accessToken"))
         .await;
     assert_eq!(r.status, 204);
     for pair in [&a, &b] {
@@ -231,15 +225,8 @@ async fn sessions_are_listed_and_ended_by_their_user() {
     };
     let phone = login("Phone/1.0").await;
     let laptop = login("Laptop/2.0").await;
-    let bearer = format!("Bearer {}", laptop.field("accessToken"));
-    let r = s
-        .send(
-            Method::GET,
-            "/auth/sessions",
-            &[("authorization", &bearer)],
-            None,
-        )
-        .await;
+    let bearer = laptop.field("accessToken");
+    let r = s.bearer(Method::GET, "/auth/sessions", &bearer).await;
     assert_eq!(r.status, 200, "{}", r.json);
     let list = r.json["sessions"].as_array().unwrap();
     let summary: Vec<(&str, bool)> = list
@@ -264,11 +251,10 @@ async fn sessions_are_listed_and_ended_by_their_user() {
     let phone_id = list[0]["id"].as_str().unwrap();
 
     let r = s
-        .send(
+        .bearer(
             Method::DELETE,
             &format!("/auth/sessions/{phone_id}"),
-            &[("authorization", &bearer)],
-            None,
+            &bearer,
         )
         .await;
     assert_eq!(r.status, 204);
@@ -283,11 +269,10 @@ async fn sessions_are_listed_and_ended_by_their_user() {
         401
     );
     let r = s
-        .send(
+        .bearer(
             Method::DELETE,
             &format!("/auth/sessions/{phone_id}"),
-            &[("authorization", &bearer)],
-            None,
+            &bearer,
         )
         .await;
     assert_eq!(

@@ -106,6 +106,13 @@ impl Client {
         self.send(Method::POST, path, headers, body).await
     }
 
+    /// `method path` with `Authorization: Bearer <token>` and no body.
+    pub async fn bearer(&self, method: Method, path: &str, token: &str) -> Reply {
+        let auth = format!("Bearer {token}");
+        self.send(method, path, &[("authorization", &auth)], None)
+            .await
+    }
+
     /// `GET path`, with a bearer token if given.
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
         let auth = bearer.map(|t| format!("Bearer {t}"));

@@ -247,12 +247,6 @@ impl App {
         self.post("/api/auth/refresh", &[], Some(&body)).await
     }
 
-    async fn bearer(&self, method: Method, path: &str, token: &str) -> Reply {
-        let auth = format!("Bearer {token}");
-        self.send(method, path, &[("authorization", &auth)], None)
-            .await
-    }
-
     async fn sessions(&self, token: &str) -> Reply {
         self.bearer(Method::GET, "/api/auth/sessions", token).await
     }

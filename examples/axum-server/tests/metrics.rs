@@ -50,13 +50,11 @@ async fn the_metrics_endpoint_counts_logins_refreshes_refusals_and_store_calls()
     assert_eq!(s.get("/profile", Some("not-a-token")).await.status, 401);
     assert_eq!(s.get("/profile", None).await.status, 401);
     let fresh = s.login("root", "root-password").await;
-    let bearer = format!("Bearer {}", fresh.field("accessToken"));
     let r = s
-        .send(
+        .bearer(
             Method::POST,
             "/auth/logout-all",
-            &[("authorization", &bearer)],
-            None,
+            &fresh.field("accessToken"),
         )
         .await;
     assert_eq!(r.status, 204);
