@@ -55,6 +55,22 @@ async fn serve(router: Router) -> String {
     format!("http://{addr}")
 }
 
+/// The `Monitored` health service (role `monitoring` for `Check`) behind
+/// `layer`, alone on a server.
+async fn serve_monitored<E>(layer: AuthLayer<E>) -> String
+where
+    E: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    serve(
+        Server::builder().add_service(
+            ServiceBuilder::new()
+                .layer(layer)
+                .service(monitored::<RoleClaims>()),
+        ),
+    )
+    .await
+}
+
 async fn client(url: String) -> HealthClient<tonic::transport::Channel> {
     let channel = tonic::transport::Channel::from_shared(url)
         .expect("url")
@@ -93,14 +109,7 @@ async fn watch(url: &str, token: Option<&str>) -> Result<(), Status> {
 async fn one_service_behind_the_layer_with_a_role_per_method() {
     let app = app();
     let auth = AuthLayer::<RoleClaims>::new(app.authority.validator().clone());
-    let url = serve(
-        Server::builder().add_service(
-            ServiceBuilder::new()
-                .layer(auth)
-                .service(monitored::<RoleClaims>()),
-        ),
-    )
-    .await;
+    let url = serve_monitored(auth).await;
 
     let err = check(&url, None).await.expect_err("no token");
     assert_eq!(
@@ -142,14 +151,7 @@ async fn one_service_behind_the_layer_with_a_role_per_method() {
 async fn a_handler_behind_an_optional_layer_says_unauthenticated_without_a_token() {
     let app = app();
     let auth = AuthLayer::<RoleClaims>::new(app.authority.validator().clone()).optional();
-    let url = serve(
-        Server::builder().add_service(
-            ServiceBuilder::new()
-                .layer(auth)
-                .service(monitored::<RoleClaims>()),
-        ),
-    )
-    .await;
+    let url = serve_monitored(auth).await;
     let err = check(&url, None).await.expect_err("no token");
     assert_eq!(
         (err.code(), err.message()),
@@ -161,14 +163,7 @@ async fn a_handler_behind_an_optional_layer_says_unauthenticated_without_a_token
 async fn a_handler_reading_another_claims_type_is_internal() {
     let app = app();
     let auth = AuthLayer::<NoClaims>::new(app.authority.validator().clone());
-    let url = serve(
-        Server::builder().add_service(
-            ServiceBuilder::new()
-                .layer(auth)
-                .service(monitored::<RoleClaims>()),
-        ),
-    )
-    .await;
+    let url = serve_monitored(auth).await;
     let token = access(&app, &["monitoring"]).await;
     let err = check(&url, Some(&token)).await.expect_err("mismatch");
     assert_eq!(
