@@ -60,8 +60,8 @@ use uuid::Uuid;
 
 use crate::claims::{AccessClaims, Audience, NoClaims, RESERVED, RefreshClaims, TokenKind};
 use crate::clock::{Clock, SystemClock};
-use crate::error::{AuthError, ConfigError, RevokedBy};
-use crate::keys::KeySet;
+use crate::error::{AuthError, ConfigError, KeyError, RevokedBy};
+use crate::keys::{Key, KeyRing, KeySet, KeySource};
 use crate::metrics;
 use crate::store::{MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store};
 use crate::validator::Validator;
@@ -129,8 +129,10 @@ impl Default for Config {
 }
 
 pub(crate) struct Shared {
-    pub(crate) keys: KeySet,
+    pub(crate) keys: Arc<dyn KeySource>,
     pub(crate) config: Config,
+    /// The audiences of which a token must name one; empty: not checked.
+    pub(crate) audiences: Box<[String]>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -149,6 +151,8 @@ impl fmt::Debug for Shared {
 #[derive(Clone, Debug)]
 pub struct TokenAuthority {
     validator: Validator,
+    /// The same keys as the validator's source, with the signing key.
+    keys: Arc<KeyRing>,
 }
 
 /// Builds a [`TokenAuthority`]; every setting has a documented default.
@@ -265,6 +269,9 @@ impl AuthorityBuilder {
         {
             return Err(ConfigError::NoSessionsAllowed);
         }
+        if self.keys.signing_key().is_none() {
+            return Err(ConfigError::NoSigningKey);
+        }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = self
             .store
@@ -272,15 +279,19 @@ impl AuthorityBuilder {
         // Access tokens are accepted at most this long: per-request
         // revocations need keeping no longer (see Store::set_access_window).
         store.set_access_window(self.config.access_ttl + self.config.leeway);
+        let keys = Arc::new(KeyRing::new(self.keys));
+        let audiences = self.config.audience.iter().cloned().collect();
         Ok(TokenAuthority {
             validator: Validator {
                 shared: Arc::new(Shared {
-                    keys: self.keys,
+                    keys: keys.clone(),
                     config: self.config,
+                    audiences,
                     store,
                     clock,
                 }),
             },
+            keys,
         })
     }
 }
@@ -361,9 +372,52 @@ impl TokenAuthority {
         &self.shared().config
     }
 
-    /// The keys (for a JWKS endpoint: [`KeySet::jwks`]).
-    pub fn keys(&self) -> &KeySet {
-        &self.shared().keys
+    /// The keys in force now (for a JWKS endpoint: [`KeySet::jwks`]).
+    /// Verification keys whose retirement time has come are dropped first.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.retire_expired(self.shared().clock.now());
+        self.keys.current()
+    }
+
+    /// The key ring itself, to [`replace`](KeyRing::replace) the whole set
+    /// (keys loaded from elsewhere) while serving.
+    pub fn key_ring(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// Rotates the signing key while serving: every token issued from now on
+    /// is signed with `key` (so its public half is in [`keys`](Self::keys)'
+    /// JWKS at once), and the previous signing key keeps verifying until the
+    /// last token it signed has expired (`now + refresh_ttl + leeway`), then
+    /// leaves the set. Nobody is logged out.
+    ///
+    /// Each instance has its own key ring: with several instances of one
+    /// issuer, give every instance the same keys and roll them in two steps
+    /// (see the README's "Several services").
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let before = authority.issue("alice", &NoClaims {}).await.unwrap();
+    /// let next = Key::generate(Algorithm::ES256).unwrap();
+    /// authority.rotate_signing_key(next.clone()).unwrap();
+    /// assert_eq!(authority.keys().jwks().keys.len(), 2);
+    ///
+    /// let after = authority.issue("alice", &NoClaims {}).await.unwrap();
+    /// let v = authority.validator();
+    /// assert!(v.validate_access::<NoClaims>(&before.access_token).await.is_ok());
+    /// assert!(v.validate_access::<NoClaims>(&after.access_token).await.is_ok());
+    /// # }
+    /// ```
+    pub fn rotate_signing_key(&self, key: Key) -> Result<(), KeyError> {
+        let now = self.shared().clock.now();
+        self.keys.retire_expired(now);
+        let retire_at = self.accepted_until(now, self.shared().config.refresh_ttl);
+        self.keys.rotate(key, retire_at)
     }
 
     /// The clock.
@@ -769,7 +823,10 @@ impl TokenAuthority {
 
     fn sign(&self, kind: TokenKind, claims: &impl Serialize) -> Result<String, AuthError> {
         let s = self.shared();
-        let key = s.keys.signing_key();
+        let keys = self.keys.current();
+        let key = keys
+            .signing_key()
+            .ok_or_else(|| AuthError::Signing("the key set has no signing key".into()))?;
         let encoding = key
             .encoding()
             .ok_or_else(|| AuthError::Signing("the signing key has no private part".into()))?;

@@ -103,6 +103,10 @@ pub enum AuthError {
     /// (fail closed).
     #[error("store unavailable: {0}")]
     Store(#[from] StoreError),
+    /// The verification keys are not known yet (a JWKS not fetched since
+    /// start); the request is refused (fail closed, HTTP 503).
+    #[error("the verification keys are not available yet")]
+    KeysUnavailable,
     /// The application's claims could not be used (not a JSON object, or a
     /// key that collides with a registered claim).
     #[error("application claims rejected: {0}")]
@@ -197,7 +201,11 @@ impl AuthError {
             | AuthError::SessionExpired
             | AuthError::SessionRefused(_) => ErrorClass::InvalidToken,
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
-            AuthError::Store(_) | AuthError::ClaimsUnavailable(_) => ErrorClass::Unavailable,
+            // A write sent to a read-only store is a deployment fault, not an outage.
+            AuthError::Store(StoreError::ReadOnly(_)) => ErrorClass::Internal,
+            AuthError::Store(_) | AuthError::ClaimsUnavailable(_) | AuthError::KeysUnavailable => {
+                ErrorClass::Unavailable
+            }
             AuthError::Claims(_) | AuthError::Signing(_) => ErrorClass::Internal,
         }
     }
@@ -219,10 +227,12 @@ impl AuthError {
             AuthError::SessionRefused(_) => "the session was ended by the server",
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
             AuthError::InsufficientScope { .. } => "the token lacks the required privileges",
-            AuthError::Store(_) | AuthError::ClaimsUnavailable(_) => {
+            AuthError::Store(StoreError::ReadOnly(_))
+            | AuthError::Claims(_)
+            | AuthError::Signing(_) => "internal error",
+            AuthError::Store(_) | AuthError::ClaimsUnavailable(_) | AuthError::KeysUnavailable => {
                 "the authorization service is temporarily unavailable"
             }
-            AuthError::Claims(_) | AuthError::Signing(_) => "internal error",
             _ => "the token is invalid",
         }
     }
@@ -239,6 +249,11 @@ pub enum StoreError {
     /// The backend answered with something this store cannot use.
     #[error("store backend error: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// A write sent to a store that only checks (a read-only Redis store, or
+    /// a validator without revocation checks): the deployment sends
+    /// logins, refreshes or logouts to a service that only verifies.
+    #[error("the store is read-only: cannot {0}")]
+    ReadOnly(&'static str),
 }
 
 /// A key could not be built or used.
@@ -303,6 +318,15 @@ pub enum ConfigError {
     /// (the store's work would be unbounded).
     #[error("max_sessions_per_subject must be between 1 and 10000")]
     NoSessionsAllowed,
+    /// An authority was given a [verifying](crate::KeySet::verifying) key
+    /// set: it has nothing to sign with.
+    #[error("the authority's key set has no signing key")]
+    NoSigningKey,
+    /// A verify-only validator was built without choosing how revocations are
+    /// checked: give it a store, or say
+    /// [`without_revocation_checks`](crate::ValidatorBuilder::without_revocation_checks).
+    #[error("choose the revocation store of the validator, or call without_revocation_checks()")]
+    RevocationChecksUnset,
 }
 
 #[cfg(test)]

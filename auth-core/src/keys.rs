@@ -14,7 +14,7 @@
 //! let old = Key::hmac(Algorithm::HS256, b"an-old-secret-of-at-least-32-bytes!!").unwrap();
 //! let new = Key::generate(Algorithm::EdDSA).unwrap();
 //! let keys = KeySet::new(new.clone()).unwrap().with_key(old.clone()).unwrap();
-//! assert_eq!(keys.signing_key().kid(), new.kid());
+//! assert_eq!(keys.signing_key().unwrap().kid(), new.kid());
 //! assert!(keys.get(old.kid()).is_some());
 //! // Only public keys are published; the HMAC secret never is.
 //! assert_eq!(keys.jwks().keys.len(), 1);
@@ -25,7 +25,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
@@ -34,6 +34,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 
 use crate::crypto;
 use crate::error::KeyError;
+use crate::store::BoxFuture;
 
 /// The signature algorithms a key can be pinned to. `none` does not exist here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -502,11 +503,15 @@ fn hmac_from_document(alg: Algorithm) -> KeyError {
     }
 }
 
-/// One active signing key plus verification keys, looked up by `kid`.
+/// Keys looked up by `kid`: one active signing key (for an authority) plus
+/// verification keys, or verification keys only (for a service that only
+/// checks tokens, see [`KeySet::verifying`]). An immutable value: a set that
+/// changes while serving lives in a [`KeyRing`].
 #[derive(Clone, Debug)]
 pub struct KeySet {
-    /// `keys[0]` is the signing key.
+    /// With `signs`, `keys[0]` is the signing key.
     keys: Vec<Key>,
+    signs: bool,
 }
 
 impl KeySet {
@@ -517,7 +522,32 @@ impl KeySet {
         }
         Ok(KeySet {
             keys: vec![signing],
+            signs: true,
         })
+    }
+
+    /// A set that only verifies, such as another service's public keys for a
+    /// verify-only [`Validator`](crate::Validator). Private keys are accepted
+    /// (and only used to verify). Fails on a duplicate `kid`. An empty set
+    /// verifies nothing.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key, KeySet};
+    ///
+    /// let issuer = Key::generate(Algorithm::ES256).unwrap();
+    /// let public = Key::from_jwk(&issuer.public_jwk().unwrap()).unwrap();
+    /// let keys = KeySet::verifying([public]).unwrap();
+    /// assert!(keys.signing_key().is_none());
+    /// assert!(keys.get(issuer.kid()).is_some_and(|k| !k.can_sign()));
+    /// ```
+    pub fn verifying(keys: impl IntoIterator<Item = Key>) -> Result<KeySet, KeyError> {
+        keys.into_iter().try_fold(
+            KeySet {
+                keys: Vec::new(),
+                signs: false,
+            },
+            KeySet::with_key,
+        )
     }
 
     /// Adds a key that verifies (but does not sign) tokens, such as the
@@ -530,9 +560,9 @@ impl KeySet {
         Ok(self)
     }
 
-    /// The active signing key.
-    pub fn signing_key(&self) -> &Key {
-        &self.keys[0]
+    /// The active signing key; `None` for a [verifying](KeySet::verifying) set.
+    pub fn signing_key(&self) -> Option<&Key> {
+        self.keys.first().filter(|_| self.signs)
     }
 
     /// The key with this `kid`, if any.
@@ -541,7 +571,7 @@ impl KeySet {
         self.keys.iter().find(|k| k.kid() == kid)
     }
 
-    /// Every key, the signing key first.
+    /// Every key, the signing key (if any) first.
     pub fn keys(&self) -> &[Key] {
         &self.keys
     }
@@ -552,6 +582,182 @@ impl KeySet {
         JwkSet {
             keys: self.keys.iter().filter_map(Key::public_jwk).collect(),
         }
+    }
+
+    /// This set without the keys `drop` names.
+    fn without(&self, mut drop: impl FnMut(&Key) -> bool) -> KeySet {
+        let signs = self.signs && self.keys.first().is_some_and(|k| !drop(k));
+        KeySet {
+            keys: self.keys.iter().filter(|k| !drop(k)).cloned().collect(),
+            signs,
+        }
+    }
+}
+
+/// What a [`KeySource`] knows about a `kid`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum KeyLookup {
+    /// The key to verify with.
+    Found(Key),
+    /// No key has this `kid` (the token is refused as
+    /// [`AuthError::UnknownKey`](crate::AuthError::UnknownKey), unless a
+    /// [refetch](KeySource::refetch) finds it).
+    Unknown,
+    /// The source has no keys yet (a key set not fetched since start): the
+    /// token is refused as
+    /// [`AuthError::KeysUnavailable`](crate::AuthError::KeysUnavailable),
+    /// HTTP 503, failing closed.
+    Unavailable,
+}
+
+/// Where a [`Validator`](crate::Validator) finds verification keys: a fixed
+/// [`KeySet`], a [`KeyRing`] that changes while serving, or a JWKS client
+/// (auth-tower's `jwks` feature) that fetches another service's keys.
+pub trait KeySource: Send + Sync + fmt::Debug + 'static {
+    /// The key with this `kid`. Called for every token that is decoded (not
+    /// for the verified-token cache's hits): keep it to a lookup.
+    fn key(&self, kid: &str) -> KeyLookup;
+
+    /// Asked when a token names a `kid` that [`key`](KeySource::key) does
+    /// not know, as after the issuer started signing with a new key: a
+    /// future that completes once the source has looked again (the token is
+    /// then decoded once more), or `None` when it will not look now. A
+    /// source that fetches must rate-limit this itself: every token with a
+    /// made-up `kid` asks. The default never looks again.
+    fn refetch(&self) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
+}
+
+impl KeySource for KeySet {
+    fn key(&self, kid: &str) -> KeyLookup {
+        self.get(kid)
+            .map_or(KeyLookup::Unknown, |k| KeyLookup::Found(k.clone()))
+    }
+}
+
+impl<T: KeySource + ?Sized> KeySource for Arc<T> {
+    fn key(&self, kid: &str) -> KeyLookup {
+        (**self).key(kid)
+    }
+
+    fn refetch(&self) -> Option<BoxFuture<'static, ()>> {
+        (**self).refetch()
+    }
+}
+
+/// A [`KeySet`] that changes while serving: the keys of a
+/// [`TokenAuthority`](crate::TokenAuthority) (see
+/// [`rotate_signing_key`](crate::TokenAuthority::rotate_signing_key)), or of a
+/// verifier that loads them itself. Readers see the old set or the new one,
+/// never a mix.
+///
+/// ```
+/// use auth_core::{Algorithm, Key, KeyRing, KeySet};
+///
+/// let first = Key::generate(Algorithm::EdDSA).unwrap();
+/// let ring = KeyRing::new(KeySet::new(first.clone()).unwrap());
+/// let second = Key::generate(Algorithm::EdDSA).unwrap();
+/// // The old key keeps verifying until t = 1000 (its last token's expiry).
+/// ring.rotate(second.clone(), 1000).unwrap();
+/// assert_eq!(ring.current().signing_key().unwrap().kid(), second.kid());
+/// assert_eq!(ring.retire_expired(999), 0);
+/// assert!(ring.current().get(first.kid()).is_some());
+/// assert_eq!(ring.retire_expired(1000), 1);
+/// assert!(ring.current().get(first.kid()).is_none());
+/// ```
+#[derive(Debug)]
+pub struct KeyRing {
+    state: RwLock<RingState>,
+}
+
+#[derive(Debug)]
+struct RingState {
+    set: Arc<KeySet>,
+    /// Verification keys to drop at a time (Unix seconds), by `kid`.
+    retiring: Vec<(String, u64)>,
+}
+
+impl KeyRing {
+    /// A ring holding `set`.
+    pub fn new(set: KeySet) -> KeyRing {
+        KeyRing {
+            state: RwLock::new(RingState {
+                set: Arc::new(set),
+                retiring: Vec::new(),
+            }),
+        }
+    }
+
+    /// The set as it is now.
+    pub fn current(&self) -> Arc<KeySet> {
+        self.read().set.clone()
+    }
+
+    /// Replaces the whole set (forgetting scheduled retirements).
+    pub fn replace(&self, set: KeySet) {
+        let mut state = self.write();
+        state.set = Arc::new(set);
+        state.retiring.clear();
+    }
+
+    /// Makes `signing` the signing key. The previous signing key stays, as a
+    /// verification key, until `retire_old_at` (Unix seconds; pass the
+    /// expiry of the last token it may have signed), when
+    /// [`retire_expired`](KeyRing::retire_expired) drops it. Fails if
+    /// `signing` cannot sign or its `kid` is already in the set.
+    pub fn rotate(&self, signing: Key, retire_old_at: u64) -> Result<(), KeyError> {
+        if !signing.can_sign() {
+            return Err(KeyError::NotASigningKey);
+        }
+        let mut state = self.write();
+        if state.set.get(signing.kid()).is_some() {
+            return Err(KeyError::DuplicateKid(signing.kid().to_owned()));
+        }
+        if let Some(old) = state.set.signing_key() {
+            let kid = old.kid().to_owned();
+            state.retiring.push((kid, retire_old_at));
+        }
+        let mut keys = Vec::with_capacity(state.set.keys.len() + 1);
+        keys.push(signing);
+        keys.extend(state.set.keys.iter().cloned());
+        state.set = Arc::new(KeySet { keys, signs: true });
+        Ok(())
+    }
+
+    /// Drops the verification keys whose retirement time has come (`now`
+    /// in Unix seconds); returns how many.
+    pub fn retire_expired(&self, now: u64) -> usize {
+        if !self.read().retiring.iter().any(|(_, at)| *at <= now) {
+            return 0;
+        }
+        let mut state = self.write();
+        let (due, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.retiring)
+            .into_iter()
+            .partition(|(_, at)| *at <= now);
+        state.retiring = kept;
+        let before = state.set.keys.len();
+        let signing = state.set.signing_key().map(|k| k.kid().to_owned());
+        let set = state.set.without(|k| {
+            Some(k.kid()) != signing.as_deref() && due.iter().any(|(kid, _)| kid == k.kid())
+        });
+        state.set = Arc::new(set);
+        before - state.set.keys.len()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, RingState> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, RingState> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl KeySource for KeyRing {
+    fn key(&self, kid: &str) -> KeyLookup {
+        self.read().set.key(kid)
     }
 }
 

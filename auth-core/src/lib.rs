@@ -83,8 +83,8 @@ pub use claims::{
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
-pub use keys::{Algorithm, Key, KeySet, UnknownAlgorithm};
-pub use validator::Validator;
+pub use keys::{Algorithm, Key, KeyLookup, KeyRing, KeySet, KeySource, UnknownAlgorithm};
+pub use validator::{Validator, ValidatorBuilder};
 
 /// The id type of sessions and tokens (`sid`, `jti`) in public APIs, so
 /// applications need no direct `uuid` dependency to name it.

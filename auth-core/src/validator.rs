@@ -37,10 +37,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::authority::Shared;
+use crate::authority::{Config, Shared};
 use crate::claims::{AccessClaims, Audience, RefreshClaims, TokenKind, TokenRef};
+use crate::clock::{Clock, SystemClock};
 use crate::error::AuthError;
-use crate::store::{Check, Store, Verdict};
+use crate::error::{ConfigError, StoreError};
+use crate::keys::{KeyLookup, KeySource};
+use crate::store::{
+    BoxFuture, Check, NewSession, RotateOutcome, Rotation, SessionInfo, Store, Verdict,
+};
 
 /// Validates tokens. Cheap to clone (one `Arc`); get one from
 /// [`TokenAuthority::validator`](crate::TokenAuthority::validator).
@@ -125,14 +130,46 @@ impl JoseHeader<'_> {
 }
 
 impl Validator {
-    /// Validates an access token completely, the store check included.
+    /// A verify-only validator for a service that checks tokens but never
+    /// issues them: public keys (or a key source such as a JWKS client),
+    /// the expected issuer and audiences, and how revocations are checked.
+    /// See [`ValidatorBuilder`] for the settings and their defaults.
+    pub fn builder(keys: impl KeySource) -> ValidatorBuilder {
+        ValidatorBuilder {
+            keys: Arc::new(keys),
+            config: Config::default(),
+            audiences: Vec::new(),
+            store: None,
+            clock: None,
+        }
+    }
+
+    /// Validates an access token completely, the store check included. A
+    /// token naming a `kid` the key source does not know waits for one
+    /// [refetch](KeySource::refetch) of the keys, when the source offers it.
     pub async fn validate_access<E: DeserializeOwned>(
         &self,
         token: &str,
     ) -> Result<AccessClaims<E>, AuthError> {
-        let claims = self.decode_access::<E>(token)?;
+        let claims = match self.decode_access::<E>(token) {
+            Err(AuthError::UnknownKey) => match self.refetch_keys() {
+                Some(refetch) => {
+                    refetch.await;
+                    self.decode_access::<E>(token)?
+                }
+                None => return Err(AuthError::UnknownKey),
+            },
+            decoded => decoded?,
+        };
         verdict(self.check(&claims.token_ref()).await)?;
         Ok(claims)
+    }
+
+    /// After [`AuthError::UnknownKey`]: a future that completes once the
+    /// key source has looked for new keys, or `None` when it will not now
+    /// (see [`KeySource::refetch`]). Decode the token again after it.
+    pub fn refetch_keys(&self) -> Option<BoxFuture<'static, ()>> {
+        self.shared.keys.refetch()
     }
 
     /// Validates a refresh token completely, the store check included. (Its
@@ -203,7 +240,11 @@ impl Validator {
             return Err(AuthError::WrongTokenType { expected: kind });
         }
         let kid = header.kid.as_deref().ok_or(AuthError::UnknownKey)?;
-        let key = self.shared.keys.get(kid).ok_or(AuthError::UnknownKey)?;
+        let key = match self.shared.keys.key(kid) {
+            KeyLookup::Found(key) => key,
+            KeyLookup::Unavailable => return Err(AuthError::KeysUnavailable),
+            _ => return Err(AuthError::UnknownKey),
+        };
         if header.alg != key.algorithm().as_str() {
             return Err(AuthError::AlgorithmMismatch);
         }
@@ -244,9 +285,8 @@ impl Validator {
         {
             return Err(AuthError::InvalidIssuer);
         }
-        if let Some(audience) = &config.audience
-            && !claims.aud().contains(audience)
-        {
+        let audiences = &self.shared.audiences;
+        if !audiences.is_empty() && !audiences.iter().any(|a| claims.aud().contains(a)) {
             return Err(AuthError::InvalidAudience);
         }
         Ok(())
@@ -272,5 +312,172 @@ fn claims_error(e: serde_json::Error) -> AuthError {
         AuthError::InvalidClaims("a claim has the wrong type".into())
     } else {
         AuthError::Malformed("payload is not a JSON object")
+    }
+}
+
+/// Builds a verify-only [`Validator`] (from [`Validator::builder`]).
+///
+/// | setting | default |
+/// |---|---|
+/// | issuer | none: `iss` is not checked; set it |
+/// | audiences | none: `aud` is not checked; set them |
+/// | leeway on `exp`/`nbf` | 5 s ([`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY)) |
+/// | max token size | 8 KiB ([`DEFAULT_MAX_TOKEN_BYTES`](crate::DEFAULT_MAX_TOKEN_BYTES)) |
+/// | revocation checks | **no default**: [`store`](Self::store) or [`without_revocation_checks`](Self::without_revocation_checks), else [`build`](Self::build) fails |
+/// | clock | [`SystemClock`] |
+///
+/// ```
+/// use std::sync::Arc;
+/// use auth_core::store::MemoryStore;
+/// use auth_core::{Algorithm, AuthError, Key, KeySet, NoClaims, TokenAuthority, Validator};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let issuer = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())
+///     .issuer("https://auth.example")
+///     .audience("orders")
+///     .build()
+///     .unwrap();
+/// let pair = issuer.issue("alice", &NoClaims {}).await.unwrap();
+///
+/// // Another service: the issuer's public keys only.
+/// let public = KeySet::verifying(
+///     issuer.keys().jwks().keys.iter().map(|jwk| Key::from_jwk(jwk).unwrap()),
+/// )
+/// .unwrap();
+/// let validator = Validator::builder(public)
+///     .issuer("https://auth.example")
+///     .audiences(["orders", "billing"])
+///     .without_revocation_checks() // an explicit choice: logouts are not seen
+///     .build()
+///     .unwrap();
+/// let claims = validator.validate_access::<NoClaims>(&pair.access_token).await.unwrap();
+/// assert_eq!(claims.sub, "alice");
+///
+/// // Neither a store nor its absence chosen: refused.
+/// let keys = KeySet::verifying([]).unwrap();
+/// assert!(Validator::builder(keys).build().is_err());
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ValidatorBuilder {
+    keys: Arc<dyn KeySource>,
+    config: Config,
+    audiences: Vec<String>,
+    store: Option<Arc<dyn Store>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl ValidatorBuilder {
+    /// Requires `iss` to be exactly this.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.config.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Adds an accepted audience: a token must name at least one of them in
+    /// `aud`. Call it once per audience, or use [`audiences`](Self::audiences).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several accepted audiences.
+    pub fn audiences(mut self, audiences: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Leeway on `exp` and `nbf` (default 5 s; zero allowed). Whole seconds.
+    pub fn leeway(mut self, leeway: std::time::Duration) -> Self {
+        self.config.leeway = leeway;
+        self
+    }
+
+    /// Longest token accepted, in bytes (default 8 KiB; at least 256).
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.config.max_token_bytes = max;
+        self
+    }
+
+    /// Checks every token against this store: denylisted `jti`s, revoked
+    /// sessions, logout-all cut-offs. For a service beside the issuer, a
+    /// [read-only Redis store](crate::store::RedisStoreBuilder::read_only)
+    /// on the issuer's Redis.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Checks no revocations: a token stays valid until it expires, logouts
+    /// included. Only for services that accept that (short access tokens,
+    /// nothing sensitive); the validator never does this by default.
+    pub fn without_revocation_checks(mut self) -> Self {
+        self.store = Some(Arc::new(NoRevocationChecks));
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The validator, or why the settings do not fit together.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        let store = self.store.ok_or(ConfigError::RevocationChecksUnset)?;
+        if self.config.max_token_bytes < 256 {
+            return Err(ConfigError::TokenLimitTooSmall);
+        }
+        Ok(Validator {
+            shared: Arc::new(Shared {
+                keys: self.keys,
+                config: self.config,
+                audiences: self.audiences.into(),
+                store,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            }),
+        })
+    }
+}
+
+/// The store of a validator built
+/// [`without_revocation_checks`](ValidatorBuilder::without_revocation_checks):
+/// allows every token, refuses every write.
+#[derive(Debug)]
+struct NoRevocationChecks;
+
+impl NoRevocationChecks {
+    fn refuse<'a, T: Send + 'a>(what: &'static str) -> BoxFuture<'a, Result<T, StoreError>> {
+        Box::pin(std::future::ready(Err(StoreError::ReadOnly(what))))
+    }
+}
+
+impl Store for NoRevocationChecks {
+    fn check(&self, _: &TokenRef<'_>) -> Check {
+        Check::ready(Ok(Verdict::Allowed))
+    }
+    fn create_session(&self, _: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
+        Self::refuse("create sessions")
+    }
+    fn rotate(&self, _: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>> {
+        Self::refuse("rotate refresh tokens")
+    }
+    fn revoke_token(&self, _: uuid::Uuid, _: u64) -> BoxFuture<'_, Result<(), StoreError>> {
+        Self::refuse("revoke tokens")
+    }
+    fn revoke_session(&self, _: uuid::Uuid, _: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Self::refuse("revoke sessions")
+    }
+    fn revoke_subject<'a>(
+        &'a self,
+        _: &'a str,
+        _: u64,
+        _: u64,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Self::refuse("revoke subjects")
+    }
+    fn sessions<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        Self::refuse("list sessions (none are kept)")
     }
 }

@@ -269,7 +269,10 @@ async fn another_instance_verifies_through_the_published_jwks() {
     let own = Key::generate(Algorithm::HS256).expect("own");
     for jwk in &jwks.keys {
         let key = Key::from_jwk(jwk).expect("from jwk");
-        assert_eq!(key.kid(), issuer.authority.keys().signing_key().kid());
+        assert_eq!(
+            key.kid(),
+            issuer.authority.keys().signing_key().unwrap().kid()
+        );
         set = Some(
             set.unwrap_or_else(|| KeySet::new(own.clone()).expect("set"))
                 .with_key(key)
