@@ -27,6 +27,7 @@ pub struct RedisStoreBuilder {
     prefix: String,
     timeout: Duration,
     clock: Option<Arc<dyn Clock>>,
+    read_only: bool,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -36,6 +37,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("clock", &self.clock)
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -47,14 +49,34 @@ impl RedisStoreBuilder {
             prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             clock: None,
+            read_only: false,
         }
     }
 
     /// The prefix of every key and of the event channel (default
     /// [`DEFAULT_REDIS_PREFIX`]). Letters, digits and `:_-.` only (it is used in
-    /// `SCAN` patterns).
+    /// `SCAN` patterns). It always ends in a separator: one that does not end
+    /// in `:`, `_`, `-` or `.` gets a `:`, so `myapp` makes keys such as
+    /// `myapp:rsid:…`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        let mut prefix = prefix.into();
+        if !prefix.is_empty() && !prefix.ends_with([':', '_', '-', '.']) {
+            prefix.push(':');
+        }
+        self.prefix = prefix;
+        self
+    }
+
+    /// Only checks tokens, never writes: for a service that verifies the
+    /// tokens of an issuer sharing this Redis (give it an ACL user that may
+    /// only read and subscribe). It mirrors the issuer's revocations like any
+    /// instance and answers [`Store::check`](crate::store::Store::check)
+    /// from them, and [`sessions`](crate::store::Store::sessions) from
+    /// Redis; every write fails with [`StoreError::ReadOnly`]. It never
+    /// indexes revocations written by versions without the indexes (see the
+    /// upgrade note on [`RedisStore`]): an issuer instance does that.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
         self
     }
 
@@ -119,6 +141,7 @@ impl RedisStoreBuilder {
             timeout: self.timeout,
             synced: synced_tx,
             scripts: scripts.clone(),
+            read_only: self.read_only,
             warned: Mutex::default(),
         };
         tokio::spawn(listener.run(stopped));
@@ -139,6 +162,7 @@ impl RedisStoreBuilder {
                 mirror,
                 health,
                 scripts,
+                read_only: self.read_only,
                 _stop: stop,
             }),
         })

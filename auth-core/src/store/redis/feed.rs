@@ -56,6 +56,8 @@ pub(super) struct Listener {
     pub(super) timeout: Duration,
     pub(super) synced: tokio::sync::watch::Sender<bool>,
     pub(super) scripts: Arc<Scripts>,
+    /// Never index (a read-only store).
+    pub(super) read_only: bool,
     /// Unreadable entries already logged.
     pub(super) warned: Mutex<HashSet<Vec<u8>>>,
 }
@@ -233,7 +235,12 @@ impl Listener {
             .query_async(&mut conn)
             .await
             .map_err(error)?;
-        if !indexed {
+        if !indexed && self.read_only {
+            tracing::warn!(
+                prefix = %self.prefix,
+                "read-only: the revocation indexes are not ready, so revocations written before them are not loaded until an instance that may write indexes them"
+            );
+        } else if !indexed {
             self.backfill(&mut conn).await?;
             let _: () = ::redis::cmd("SET")
                 .arg(&ready)

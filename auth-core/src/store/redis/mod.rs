@@ -86,6 +86,15 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///   instances still hear them, but one started later would not load them. So
 ///   stop the old instances before starting new ones, or delete
 ///   `{prefix}idx:ready` once the last old one is gone, to index again.
+/// - Upgrading with a prefix that did not end in a separator (`:`, `_`, `-`
+///   or `.`): keys are now `{prefix}:…` where they were `{prefix}…`, so the
+///   old keys are ignored. Sessions started before are gone (their users log
+///   in again) and revocations made before are not seen: stop every old
+///   instance, or wait one access-token lifetime after the last logout of
+///   concern, before serving from the new version.
+/// - A service that only verifies tokens (a resource server beside the
+///   issuer) builds its store [`read_only`](RedisStoreBuilder::read_only):
+///   it mirrors the revocations and refuses every write.
 /// - A rotation whose reply is lost after Redis committed it (a timeout at
 ///   the wrong moment) reports a failure; the client's retry of the same
 ///   refresh token is then superseded within the reuse grace, or reuse after
@@ -120,6 +129,8 @@ struct Inner {
     mirror: MemoryStore,
     health: Arc<Health>,
     scripts: Arc<Scripts>,
+    /// Built [`read_only`](RedisStoreBuilder::read_only): writes are refused.
+    read_only: bool,
     /// Dropped with the store: ends the subscription task.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
@@ -129,6 +140,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("url", &self.inner.url)
             .field("prefix", &self.inner.prefix)
+            .field("read_only", &self.inner.read_only)
             .field("in_sync", &self.inner.health.in_sync())
             .field("mirror_entries", &self.inner.mirror.len())
             .finish_non_exhaustive()
@@ -241,7 +253,15 @@ impl Inner {
         self.clock.now()
     }
 
+    fn writable(&self, what: &'static str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly(what));
+        }
+        Ok(())
+    }
+
     async fn revoke_token(&self, jti: Uuid, until: u64) -> Result<(), StoreError> {
+        self.writable("revoke tokens")?;
         let until = cap(until);
         let _: i64 = self
             .scripts
@@ -258,6 +278,7 @@ impl Inner {
     }
 
     async fn revoke_session(&self, sid: Uuid, until: u64) -> Result<bool, StoreError> {
+        self.writable("revoke sessions")?;
         let (live, until): (u64, u64) = self
             .scripts
             .revoke_session
@@ -279,6 +300,7 @@ impl Inner {
         cutoff: u64,
         until: u64,
     ) -> Result<usize, StoreError> {
+        self.writable("revoke subjects")?;
         let mut revoked: u64 = 0;
         for batch in 0..MAX_REVOKE_BATCHES {
             let out: Vec<String> = self
@@ -313,6 +335,7 @@ impl Inner {
     }
 
     async fn create_session(&self, s: NewSession) -> Result<(), StoreError> {
+        self.writable("create sessions")?;
         let now_ms = cap_ms(
             self.clock
                 .now_millis()
@@ -347,6 +370,7 @@ impl Inner {
     }
 
     async fn rotate(&self, r: Rotation) -> Result<RotateOutcome, StoreError> {
+        self.writable("rotate refresh tokens")?;
         let now_ms = cap_ms(r.now_ms);
         let out: Vec<String> = self
             .scripts
