@@ -6,11 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use auth_core::AccessClaims;
-use auth_core::store::{Check, StoreError};
+use std::time::Duration;
+
+use auth_core::cache::TokenCache;
+use auth_core::store::{BoxFuture, Check, StoreError};
+use auth_core::{AccessClaims, AuthError, Validator};
 use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::body::AuthBody;
@@ -43,7 +47,52 @@ pin_project! {
             deadline: Option<Pin<Box<tokio::time::Sleep>>>,
             pending: Option<Pending<S, Req, E>>,
         },
+        Refetching {
+            validated: Revalidation<E>,
+            pending: Option<(S, Req, Arc<Config>)>,
+        },
     }
+}
+
+/// A token whose `kid` was unknown, validated again (store check included)
+/// once the key source has looked for new keys. Boxed: this path is rare.
+pub(crate) type Revalidation<E> =
+    Pin<Box<dyn Future<Output = Result<Arc<AccessClaims<E>>, AuthError>> + Send>>;
+
+/// Waits for `refetch`, then decodes `token` again (through the cache when
+/// there is one) and asks the store, within `timeout`.
+pub(crate) fn revalidate<E>(
+    refetch: BoxFuture<'static, ()>,
+    token: String,
+    validator: Validator,
+    cache: Option<Arc<TokenCache<E>>>,
+    timeout: Option<Duration>,
+) -> Revalidation<E>
+where
+    E: DeserializeOwned + Send + Sync + 'static,
+{
+    Box::pin(async move {
+        refetch.await;
+        let claims = match &cache {
+            Some(cache) => cache.decode_access(&token)?,
+            None => Arc::new(validator.decode_access(&token)?),
+        };
+        let check = validator.check(&claims.token_ref());
+        let verdict = match timeout.filter(|_| tokio::runtime::Handle::try_current().is_ok()) {
+            Some(t) => tokio::time::timeout(t, check)
+                .await
+                .unwrap_or_else(|_| Err(timed_out())),
+            None => check.await,
+        };
+        match refusal(verdict) {
+            None => Ok(claims),
+            Some(e) => Err(e),
+        }
+    })
+}
+
+fn timed_out() -> StoreError {
+    StoreError::Unavailable("the revocation check timed out".into())
 }
 
 struct Pending<S, Req, E> {
@@ -66,6 +115,20 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
     pub(crate) fn rejected(res: Response<Bytes>) -> Self {
         ResponseFuture {
             state: State::Rejected { res: Some(res) },
+        }
+    }
+
+    pub(crate) fn refetching(
+        validated: Revalidation<E>,
+        service: S,
+        req: Req,
+        config: Arc<Config>,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Refetching {
+                validated,
+                pending: Some((service, req, config)),
+            },
         }
     }
 
@@ -95,6 +158,25 @@ impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
                 }),
             },
         }
+    }
+}
+
+/// Calls the inner service with the claims in the request's extensions.
+fn admit<S, ReqBody, E>(
+    mut service: S,
+    mut req: Request<ReqBody>,
+    claims: Arc<AccessClaims<E>>,
+    config: &Arc<Config>,
+) -> State<S, Request<ReqBody>, E>
+where
+    S: Service<Request<ReqBody>>,
+    E: Send + Sync + 'static,
+{
+    req.extensions_mut().insert(claims);
+    req.extensions_mut()
+        .insert(ClaimsType::of_layer::<E>(config));
+    State::Inner {
+        fut: service.call(req),
     }
 }
 
@@ -133,9 +215,7 @@ where
                                 return Poll::Pending;
                             };
                             ready!(deadline.as_mut().poll(cx));
-                            Err(StoreError::Unavailable(
-                                "the revocation check timed out".into(),
-                            ))
+                            Err(timed_out())
                         }
                     };
                     let Some(p) = pending.take() else {
@@ -150,21 +230,30 @@ where
                     match refusal(verdict) {
                         None => {
                             let Pending {
-                                mut service,
-                                mut req,
+                                service,
+                                req,
                                 claims,
                                 config,
                                 ..
                             } = p;
-                            req.extensions_mut().insert(claims);
-                            req.extensions_mut()
-                                .insert(ClaimsType::of_layer::<E>(&config));
-                            state.set(State::Inner {
-                                fut: service.call(req),
-                            });
+                            state.set(admit(service, req, claims, &config));
                         }
                         Some(e) => {
                             let res = p.config.responder.respond_to(Rejection::Token(e), &p.req);
+                            state.set(State::Rejected { res: Some(res) });
+                        }
+                    }
+                }
+                StateProj::Refetching { validated, pending } => {
+                    let validated = ready!(validated.as_mut().poll(cx));
+                    let Some((service, req, config)) = pending.take() else {
+                        state.set(State::Rejected { res: None });
+                        continue;
+                    };
+                    match validated {
+                        Ok(claims) => state.set(admit(service, req, claims, &config)),
+                        Err(e) => {
+                            let res = config.responder.respond_to(Rejection::Token(e), &req);
                             state.set(State::Rejected { res: Some(res) });
                         }
                     }

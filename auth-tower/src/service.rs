@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use crate::body::AuthBody;
 use crate::claims::ClaimsType;
-use crate::future::ResponseFuture;
+use crate::future::{ResponseFuture, revalidate};
 use crate::layer::Config;
 use crate::rejection::Rejection;
 use crate::source::find_token;
@@ -98,6 +98,25 @@ where
         };
         let claims: Arc<AccessClaims<E>> = match decoded {
             Ok(claims) => claims,
+            Err(AuthError::UnknownKey) => match c.validator.refetch_keys() {
+                // A key source that fetches (a JWKS client) may know the
+                // kid once it has looked again: wait for that, then validate
+                // anew. It rate-limits the looking itself.
+                Some(refetch) => {
+                    let validated = revalidate(
+                        refetch,
+                        token.to_owned(),
+                        c.validator.clone(),
+                        self.cache.clone(),
+                        c.check_timeout,
+                    );
+                    let clone = self.inner.clone();
+                    let ready = std::mem::replace(&mut self.inner, clone);
+                    let req = Request::from_parts(parts, body);
+                    return ResponseFuture::refetching(validated, ready, req, self.config.clone());
+                }
+                None => return reject(Rejection::Token(AuthError::UnknownKey), &parts),
+            },
             Err(e) => return reject(Rejection::Token(e), &parts),
         };
         match c.validator.check(&claims.token_ref()).now() {
