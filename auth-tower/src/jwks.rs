@@ -1,0 +1,603 @@
+//! A JWKS client (feature `jwks`): the verification keys of another service,
+//! fetched from its JWKS URL (or found through its OpenID Connect discovery
+//! document) and kept fresh in the background, for a service that only
+//! verifies tokens.
+//!
+//! [`Jwks`] is a [`KeySource`]: give it to
+//! [`Validator::builder`](auth_core::Validator::builder) and the validator to
+//! an [`AuthLayer`](crate::AuthLayer).
+//!
+//! - **Fail closed until the first fetch.** Until a key set has been loaded,
+//!   every token is refused with
+//!   [`AuthError::KeysUnavailable`](auth_core::AuthError::KeysUnavailable)
+//!   (503). The client retries with backoff (0.5 s doubling to 8 s), so a
+//!   service started before its issuer recovers by itself.
+//! - **Last good set.** A failed refresh keeps the keys already loaded.
+//! - **Refresh.** Every `Cache-Control: max-age` of the JWKS response, held
+//!   within 30 s to 24 h; 5 min when the response has none.
+//! - **Unknown `kid`.** A token naming a key the set lacks (the issuer just
+//!   rotated) waits for one refetch, then is checked again. Such refetches
+//!   happen at most once per [`refetch_interval`](JwksBuilder::refetch_interval)
+//!   (10 s): tokens with made-up `kid`s cannot make it hammer the issuer; in
+//!   between, they are refused at once.
+//! - **Only signature keys that fit.** Keys are skipped, with a log line,
+//!   when `use` is not `sig`, `key_ops` lacks `verify`, the `alg` is
+//!   missing (and cannot be told from an EC or OKP curve), unsupported, not
+//!   [allowed](JwksBuilder::algorithms) or does not fit the key; symmetric
+//!   (`oct`) keys never come from a JWKS, so HS256 tokens are never accepted
+//!   through one.
+//! - **Bounded.** Each fetch must finish within 5 s; bodies over 512 KiB
+//!   and keys past the 100th are refused.
+//! - **Plain HTTP only**: the client speaks HTTP/1.1 without TLS, for an
+//!   issuer on the same host or a private network. For an issuer across an
+//!   untrusted network, put a TLS-terminating proxy on loopback in front of
+//!   it, or load its keys yourself into a
+//!   [`KeyRing`](auth_core::KeyRing).
+//!
+//! ```no_run
+//! use auth_core::{RoleClaims, Validator};
+//! use auth_tower::AuthLayer;
+//! use auth_tower::jwks::Jwks;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let jwks = Jwks::builder("http://127.0.0.1:3000/.well-known/jwks.json").build()?;
+//! let validator = Validator::builder(jwks)
+//!     .issuer("example-axum-server")
+//!     .audience("example-api")
+//!     .without_revocation_checks() // or .store(a read-only RedisStore)
+//!     .build()?;
+//! let layer = AuthLayer::<RoleClaims>::new(validator);
+//! # let _ = layer; Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use auth_core::jwk::Jwk;
+use auth_core::store::BoxFuture;
+use auth_core::{Algorithm, Key, KeyLookup, KeySet, KeySource};
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Default for [`JwksBuilder::refetch_interval`]: 10 s.
+pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// Default refresh period when the JWKS response has no `max-age`: 5 min.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5 * 60);
+/// The shortest refresh period a `max-age` may ask for: 30 s.
+pub const MIN_REFRESH: Duration = Duration::from_secs(30);
+/// The longest refresh period a `max-age` may ask for: 24 h.
+pub const MAX_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// Default time limit of one fetch, connection included: 5 s.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest JWKS or discovery document read: 512 KiB.
+pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+/// The most keys taken from one JWKS: 100.
+pub const MAX_KEYS: usize = 100;
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(8);
+
+/// Building a [`Jwks`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The URL does not parse, or is not `http://`.
+    #[error("invalid JWKS or issuer URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// [`JwksBuilder::build`] ran outside a Tokio runtime, which keeps the
+    /// refresh task.
+    #[error("the JWKS client must be built inside a Tokio runtime")]
+    NoRuntime,
+}
+
+/// Where the keys are found.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// A JWKS URL.
+    Jwks(Uri),
+    /// An OpenID Connect issuer: its discovery document names the JWKS URL.
+    Issuer { issuer: String, discovery: Uri },
+}
+
+/// Builds a [`Jwks`]; see the [module docs](self) for the behaviour and the
+/// defaults.
+#[derive(Debug)]
+#[must_use]
+pub struct JwksBuilder {
+    origin: Result<Origin, JwksError>,
+    refetch_interval: Duration,
+    timeout: Duration,
+    algorithms: Option<Vec<Algorithm>>,
+}
+
+impl JwksBuilder {
+    /// At most one refetch for tokens naming an unknown `kid` per this
+    /// interval (default 10 s, [`DEFAULT_REFETCH_INTERVAL`]).
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// The time limit of one fetch (default 5 s, [`DEFAULT_FETCH_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Only keys pinned to these algorithms are loaded (default: every
+    /// asymmetric one). Symmetric algorithms are ignored.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Starts the client: its first fetch begins at once, in a task of the
+    /// current Tokio runtime that ends when the last clone of the [`Jwks`]
+    /// is dropped. Returns without waiting for the fetch: until it
+    /// succeeds, tokens are refused with 503 (see [`Jwks::ready`]).
+    pub fn build(self) -> Result<Jwks, JwksError> {
+        let origin = self.origin?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| JwksError::NoRuntime)?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(self.timeout));
+        let (done, _) = tokio::sync::watch::channel(0u64);
+        let inner = Arc::new(Inner {
+            origin,
+            refetch_interval: self.refetch_interval,
+            timeout: self.timeout,
+            algorithms: self.algorithms,
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            keys: RwLock::new(None),
+            jwks_uri: Mutex::new(None),
+            fetch: Mutex::new(FetchState::default()),
+            done,
+            fetches: AtomicU64::new(0),
+        });
+        runtime.spawn(refresh_loop(Arc::downgrade(&inner)));
+        Ok(Jwks { inner })
+    }
+}
+
+/// The keys of a JWKS URL, refreshed in the background: a [`KeySource`].
+/// Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct Jwks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    origin: Origin,
+    refetch_interval: Duration,
+    timeout: Duration,
+    algorithms: Option<Vec<Algorithm>>,
+    client: Client<HttpConnector, Empty<Bytes>>,
+    /// `None` until the first successful fetch.
+    keys: RwLock<Option<Arc<KeySet>>>,
+    /// The JWKS URL, once known (from discovery).
+    jwks_uri: Mutex<Option<Uri>>,
+    fetch: Mutex<FetchState>,
+    /// Counts finished fetches, successful or not; refetch waiters watch it.
+    done: tokio::sync::watch::Sender<u64>,
+    /// JWKS documents requested.
+    fetches: AtomicU64,
+}
+
+#[derive(Default)]
+struct FetchState {
+    in_flight: bool,
+    /// When a refetch for an unknown `kid` last started.
+    last_refetch: Option<Instant>,
+}
+
+impl fmt::Debug for Jwks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jwks")
+            .field("origin", &self.inner.origin)
+            .field("ready", &self.ready())
+            .field("fetches", &self.fetches())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jwks {
+    /// A client of the JWKS at `url` (`http://host[:port]/path`).
+    pub fn builder(url: impl Into<String>) -> JwksBuilder {
+        let url = url.into();
+        JwksBuilder::new(http_uri(&url).map(Origin::Jwks))
+    }
+
+    /// A client of an OpenID Connect issuer: the JWKS URL is the
+    /// `jwks_uri` of `{issuer}/.well-known/openid-configuration`, whose
+    /// `issuer` must be exactly `issuer` (OpenID Connect Discovery §4.3);
+    /// both are fetched with the same retries.
+    pub fn discover(issuer: impl Into<String>) -> JwksBuilder {
+        let issuer = issuer.into();
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        JwksBuilder::new(
+            http_uri(&issuer)
+                .and_then(|_| http_uri(&discovery))
+                .map(|discovery| Origin::Issuer { issuer, discovery }),
+        )
+    }
+
+    /// Whether a key set has been loaded (until then tokens get 503).
+    pub fn ready(&self) -> bool {
+        self.inner.current().is_some()
+    }
+
+    /// The keys loaded last, if any.
+    pub fn keys(&self) -> Option<Arc<KeySet>> {
+        self.inner.current()
+    }
+
+    /// How many JWKS documents were requested so far (discovery documents
+    /// not counted).
+    pub fn fetches(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Waits until a key set is loaded or `limit` has passed; returns
+    /// [`ready`](Self::ready).
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let mut done = self.inner.done.subscribe();
+        let inner = self.inner.clone();
+        let _ = tokio::time::timeout(limit, done.wait_for(|_| inner.current().is_some())).await;
+        self.ready()
+    }
+}
+
+impl JwksBuilder {
+    fn new(origin: Result<Origin, JwksError>) -> Self {
+        JwksBuilder {
+            origin,
+            refetch_interval: DEFAULT_REFETCH_INTERVAL,
+            timeout: DEFAULT_FETCH_TIMEOUT,
+            algorithms: None,
+        }
+    }
+}
+
+impl KeySource for Jwks {
+    fn key(&self, kid: &str) -> KeyLookup {
+        match self.inner.current() {
+            Some(set) => set.key(kid),
+            None => KeyLookup::Unavailable,
+        }
+    }
+
+    fn refetch(&self) -> Option<BoxFuture<'static, ()>> {
+        let inner = &self.inner;
+        let mut done = inner.done.subscribe();
+        let seen = *done.borrow_and_update();
+        {
+            let mut state = inner.fetch.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            if state
+                .last_refetch
+                .is_some_and(|t| now.duration_since(t) < inner.refetch_interval)
+            {
+                return None;
+            }
+            state.last_refetch = Some(now);
+            if !state.in_flight {
+                state.in_flight = true;
+                let inner = inner.clone();
+                tokio::spawn(async move { inner.fetch_once().await });
+            }
+        }
+        Some(Box::pin(async move {
+            let _ = done.wait_for(|n| *n > seen).await;
+        }))
+    }
+}
+
+/// Fetches at once, then as the last answer says, until the [`Jwks`] is
+/// dropped.
+async fn refresh_loop(inner: Weak<Inner>) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let next = match strong.fetch_if_idle().await {
+            Some(Ok(fresh_for)) => {
+                retry = FIRST_RETRY;
+                fresh_for
+            }
+            Some(Err(())) => {
+                let wait = retry;
+                retry = (retry * 2).min(MAX_RETRY);
+                wait
+            }
+            // A refetch was running: look again soon.
+            None => FIRST_RETRY,
+        };
+        drop(strong);
+        tokio::time::sleep(next).await;
+    }
+}
+
+impl Inner {
+    fn current(&self) -> Option<Arc<KeySet>> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One fetch, unless one is running; `Ok(how long the keys are fresh)`.
+    async fn fetch_if_idle(&self) -> Option<Result<Duration, ()>> {
+        {
+            let mut state = self.fetch.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.in_flight {
+                return None;
+            }
+            state.in_flight = true;
+        }
+        Some(self.fetch_once().await)
+    }
+
+    /// Fetches (the caller set `in_flight`), stores a good set, wakes the
+    /// waiters.
+    async fn fetch_once(&self) -> Result<Duration, ()> {
+        let outcome = match tokio::time::timeout(self.timeout, self.fetch()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        };
+        let result = match outcome {
+            Ok((set, fresh_for)) => {
+                let count = set.keys().len();
+                let changed = self.current().is_none_or(|old| kids(&old) != kids(&set));
+                *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(set));
+                if changed {
+                    tracing::info!(keys = count, origin = ?self.origin, "loaded the JWKS");
+                }
+                Ok(fresh_for)
+            }
+            Err(e) => {
+                if self.current().is_some() {
+                    tracing::warn!(error = %e, origin = ?self.origin, "JWKS refresh failed; keeping the keys loaded before");
+                } else {
+                    tracing::warn!(error = %e, origin = ?self.origin, "JWKS fetch failed; refusing tokens (503) until it succeeds");
+                }
+                Err(())
+            }
+        };
+        self.fetch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .in_flight = false;
+        self.done.send_modify(|n| *n += 1);
+        result
+    }
+
+    async fn fetch(&self) -> Result<(KeySet, Duration), String> {
+        let url = self.jwks_uri().await?;
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let (body, fresh_for) = self.get(&url).await?;
+        let set = self.parse_jwks(&body)?;
+        Ok((set, fresh_for))
+    }
+
+    /// The JWKS URL: given, or discovered once.
+    async fn jwks_uri(&self) -> Result<Uri, String> {
+        let (issuer, discovery) = match &self.origin {
+            Origin::Jwks(uri) => return Ok(uri.clone()),
+            Origin::Issuer { issuer, discovery } => (issuer, discovery),
+        };
+        if let Some(uri) = self
+            .jwks_uri
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            return Ok(uri);
+        }
+        #[derive(Deserialize)]
+        struct Discovery {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let (body, _) = self.get(discovery).await?;
+        let doc: Discovery = serde_json::from_slice(&body)
+            .map_err(|e| format!("the discovery document is not usable: {e}"))?;
+        if doc.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(format!(
+                "the discovery document names the issuer {:?}, not {issuer:?}",
+                doc.issuer
+            ));
+        }
+        let uri = http_uri(&doc.jwks_uri).map_err(|e| e.to_string())?;
+        *self.jwks_uri.lock().unwrap_or_else(PoisonError::into_inner) = Some(uri.clone());
+        Ok(uri)
+    }
+
+    /// GETs a JSON document: its body (at most [`MAX_DOCUMENT_BYTES`]) and
+    /// how long it may be kept.
+    async fn get(&self, url: &Uri) -> Result<(Bytes, Duration), String> {
+        let req = Request::get(url.clone())
+            .header(header::ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let res = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if res.status() != StatusCode::OK {
+            return Err(format!("GET {url}: status {}", res.status()));
+        }
+        let fresh_for = max_age(res.headers().get(header::CACHE_CONTROL));
+        let body = Limited::new(res.into_body(), MAX_DOCUMENT_BYTES)
+            .collect()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?
+            .to_bytes();
+        Ok((body, fresh_for))
+    }
+
+    /// The usable keys of a JWKS document; an error when there is none.
+    fn parse_jwks(&self, body: &[u8]) -> Result<KeySet, String> {
+        #[derive(Deserialize)]
+        struct Document {
+            keys: Vec<Value>,
+        }
+        let doc: Document =
+            serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let mut set = KeySet::verifying([]).map_err(|e| e.to_string())?;
+        for (i, raw) in doc.keys.into_iter().enumerate() {
+            if i == MAX_KEYS {
+                tracing::warn!(max = MAX_KEYS, "JWKS key skipped: too many keys");
+                break;
+            }
+            let kid = raw.get("kid").and_then(Value::as_str).map(str::to_owned);
+            match self.key(raw) {
+                Ok(key) => match set.clone().with_key(key) {
+                    Ok(bigger) => set = bigger,
+                    Err(e) => tracing::warn!(?kid, error = %e, "JWKS key skipped"),
+                },
+                Err(why) => tracing::warn!(?kid, reason = why, "JWKS key skipped"),
+            }
+        }
+        if set.keys().is_empty() {
+            return Err("the JWKS has no usable signature key".into());
+        }
+        Ok(set)
+    }
+
+    /// One JWK as a verification key, or why it is skipped.
+    fn key(&self, raw: Value) -> Result<Key, String> {
+        let field = |name: &str| raw.get(name).and_then(Value::as_str);
+        if field("kty") == Some("oct") {
+            return Err("symmetric keys are never taken from a JWKS".into());
+        }
+        if field("use").is_some_and(|u| u != "sig") {
+            return Err("`use` is not `sig`".into());
+        }
+        if let Some(ops) = raw.get("key_ops")
+            && !ops
+                .as_array()
+                .is_some_and(|ops| ops.iter().any(|op| op.as_str() == Some("verify")))
+        {
+            return Err("`key_ops` does not allow `verify`".into());
+        }
+        let alg = match field("alg") {
+            Some(name) => Algorithm::ALL
+                .into_iter()
+                .find(|a| a.as_str() == name)
+                .ok_or_else(|| format!("unsupported `alg` {name:?}"))?,
+            None => match (field("kty"), field("crv")) {
+                (Some("EC"), Some("P-256")) => Algorithm::ES256,
+                (Some("EC"), Some("P-384")) => Algorithm::ES384,
+                (Some("OKP"), Some("Ed25519")) => Algorithm::EdDSA,
+                _ => return Err("no `alg`, and the key type does not tell it".into()),
+            },
+        };
+        if alg.is_symmetric() {
+            return Err("symmetric algorithms are never taken from a JWKS".into());
+        }
+        if self.algorithms.as_ref().is_some_and(|a| !a.contains(&alg)) {
+            return Err(format!("{alg} is not an allowed algorithm"));
+        }
+        let mut raw = raw;
+        if let Some(obj) = raw.as_object_mut() {
+            obj.insert("alg".into(), Value::String(alg.as_str().into()));
+        }
+        let jwk: Jwk = serde_json::from_value(raw).map_err(|e| format!("not a JWK: {e}"))?;
+        Key::from_jwk(&jwk).map_err(|e| e.to_string())
+    }
+}
+
+fn kids(set: &KeySet) -> Vec<&str> {
+    set.keys().iter().map(Key::kid).collect()
+}
+
+/// The `max-age` of a `Cache-Control` header, held within
+/// [`MIN_REFRESH`]..=[`MAX_REFRESH`]; [`DEFAULT_REFRESH`] without one.
+fn max_age(value: Option<&HeaderValue>) -> Duration {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return DEFAULT_REFRESH;
+    };
+    let mut age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return MIN_REFRESH;
+        }
+        if let Some(secs) = lower.strip_prefix("max-age=") {
+            age = secs.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    age.map_or(DEFAULT_REFRESH, |s| {
+        Duration::from_secs(s).clamp(MIN_REFRESH, MAX_REFRESH)
+    })
+}
+
+fn http_uri(url: &str) -> Result<Uri, JwksError> {
+    let invalid = |reason| JwksError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(invalid(
+                "https is not supported by this client: use a TLS-terminating proxy on loopback, or load the keys into a KeyRing",
+            ));
+        }
+        _ => return Err(invalid("the scheme must be http")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_held_within_bounds() {
+        let h = |s: &'static str| Some(HeaderValue::from_static(s));
+        assert_eq!(max_age(None), DEFAULT_REFRESH);
+        assert_eq!(
+            max_age(h("public, max-age=600").as_ref()),
+            Duration::from_secs(600)
+        );
+        assert_eq!(max_age(h("max-age=0").as_ref()), MIN_REFRESH);
+        assert_eq!(max_age(h("max-age=99999999").as_ref()), MAX_REFRESH);
+        assert_eq!(max_age(h("no-store").as_ref()), MIN_REFRESH);
+        assert_eq!(max_age(h("max-age=abc").as_ref()), DEFAULT_REFRESH);
+    }
+
+    #[test]
+    fn only_plain_http_urls_with_a_host_are_taken() {
+        assert!(http_uri("http://127.0.0.1:3000/.well-known/jwks.json").is_ok());
+        for bad in [
+            "https://issuer.example/jwks",
+            "ftp://x/",
+            "/jwks",
+            "not a url",
+            "http:///x",
+        ] {
+            assert!(http_uri(bad).is_err(), "{bad}");
+        }
+    }
+}
