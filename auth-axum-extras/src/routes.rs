@@ -24,7 +24,7 @@
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
 //! | `GET {prefix}/sessions` | bearer access token | 200 the caller's live sessions (below) | 401 without a valid access token |
 //! | `DELETE {prefix}/sessions/{id}` | bearer access token | 204: that session's refresh and access tokens are refused from now on (the cookie is cleared when it is the caller's own) | 404 `not_found` for an id that is not one of the caller's live sessions; 401 |
-//! | `GET {prefix}/jwks` | | 200 JWKS | 404 when only HMAC keys are in use |
+//! | `GET {prefix}/jwks` | | 200 JWKS: the keys in force now, rotations included (`Cache-Control: public, max-age=300`) | 404 when only HMAC keys are in use |
 //!
 //! # Sessions
 //!
@@ -216,17 +216,12 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
                 "JWKS path {jwks_path:?} must start with '/' and hold only letters, digits and -._~/"
             )));
         }
-        let jwks = self.authority.keys().jwks();
-        let jwks = (!jwks.keys.is_empty())
-            .then(|| serde_json::to_vec(&jwks).ok())
-            .flatten();
         let shared = Arc::new(Shared {
             authority: self.authority,
             verifier: self.verifier,
             cookie,
             csrf: self.csrf,
             max_body: self.max_body,
-            jwks,
         });
         Ok(Router::new()
             .route(&format!("{prefix}/login"), post(login::<V>))
@@ -260,7 +255,6 @@ struct Shared<V> {
     cookie: RefreshCookie,
     csrf: CrossOriginProtection,
     max_body: usize,
-    jwks: Option<Vec<u8>>,
 }
 
 type St<V> = State<Arc<Shared<V>>>;
@@ -368,10 +362,17 @@ async fn delete_session<V: CredentialVerifier>(
     respond(s.delete_session(req.headers(), &id).await)
 }
 
+/// The keys in force now: a key added by
+/// [`rotate_signing_key`](TokenAuthority::rotate_signing_key) is served at
+/// once, a retired one no more.
 async fn serve_jwks<V: CredentialVerifier>(State(s): St<V>) -> Response {
-    match &s.jwks {
+    let jwks = s.authority.keys().jwks();
+    match (!jwks.keys.is_empty())
+        .then(|| serde_json::to_vec(&jwks).ok())
+        .flatten()
+    {
         Some(doc) => {
-            let mut res = Response::new(Body::from(doc.clone()));
+            let mut res = Response::new(Body::from(doc));
             let h = res.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             h.insert(

@@ -697,6 +697,28 @@ async fn jwks_is_served_for_asymmetric_keys_only() {
 }
 
 #[tokio::test]
+async fn the_jwks_follows_key_rotations() {
+    let s = server().await;
+    let kids = |r: &Reply| -> Vec<String> {
+        r.json["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let before = kids(&s.get("/auth/jwks", None).await);
+    let next = Key::generate(Algorithm::EdDSA).unwrap();
+    s.authority.rotate_signing_key(next.clone()).unwrap();
+    let during = kids(&s.get("/auth/jwks", None).await);
+    assert_eq!(during, [next.kid().to_owned(), before[0].clone()]);
+    // The old key leaves once every token it signed has expired.
+    let c = s.authority.config();
+    s.clock.advance(c.refresh_ttl + c.leeway);
+    assert_eq!(kids(&s.get("/auth/jwks", None).await), [next.kid()]);
+}
+
+#[tokio::test]
 async fn a_disabled_cookie_is_neither_set_nor_read() {
     let s = server_with(Algorithm::EdDSA, |r| r.cookie(RefreshCookie::disabled())).await;
     let pair = s.login_ok("alice").await;
