@@ -5,8 +5,10 @@
 //! Routes: `POST /auth/login`, `POST /auth/refresh`, `POST /auth/logout`,
 //! `POST /auth/logout-all`, `GET /profile`, `GET /admin` (role `admin`),
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{id}`,
-//! `GET /.well-known/jwks.json` (asymmetric algorithms), `GET /healthz`, and
-//! with `--metrics` `GET /metrics`.
+//! `GET /.well-known/jwks.json` (asymmetric algorithms),
+//! `POST /admin/keys/rotate` (role `admin`), `GET /healthz`,
+//! `GET /.well-known/openid-configuration` when `--issuer` is an http(s)
+//! URL, and with `--metrics` `GET /metrics`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,12 +16,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth_axum_extras::ApiError;
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RequireRole, Role};
 use auth_core::store::{RedisStore, Store};
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
-use axum::routing::get;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
@@ -243,19 +248,77 @@ async fn admin(admin: RequireRole<AdminRole, RoleClaims>) -> Json<Value> {
     Json(json!({ "sub": admin.sub, "admin": true }))
 }
 
+/// `POST /admin/keys/rotate` (role `admin`): signs every token issued from
+/// now on with a new key of the same algorithm, published in the JWKS at
+/// once; the previous key keeps verifying until its last token expires.
+/// Answers `{"kid","alg"}` of the new key. Each instance rotates its own
+/// key ring: with several instances, roll keys as the README's "Several
+/// services" shows.
+async fn rotate_key(
+    admin: RequireRole<AdminRole, RoleClaims>,
+    State(authority): State<TokenAuthority>,
+) -> Result<Json<Value>, ApiError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "key rotation failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the key could not be rotated",
+        )
+    };
+    let alg = authority
+        .keys()
+        .signing_key()
+        .map(Key::algorithm)
+        .ok_or_else(|| failed(&"no signing key"))?;
+    // RSA key generation takes a while: off the async workers.
+    let key = tokio::task::spawn_blocking(move || Key::generate(alg))
+        .await
+        .map_err(|e| failed(&e))?
+        .map_err(|e| failed(&e))?;
+    authority
+        .rotate_signing_key(key.clone())
+        .map_err(|e| failed(&e))?;
+    tracing::info!(by = %admin.sub, kid = key.kid(), alg = alg.as_str(), "rotated the signing key");
+    Ok(Json(json!({ "kid": key.kid(), "alg": alg.as_str() })))
+}
+
+/// The OpenID Connect discovery document of an issuer named by an http(s)
+/// URL: its `issuer` and `jwks_uri`, so verifiers can start from the issuer
+/// alone.
+fn discovery(issuer: &str) -> Option<Value> {
+    let url = issuer.trim_end_matches('/');
+    (url.starts_with("http://") || url.starts_with("https://")).then(|| {
+        json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{url}/.well-known/jwks.json"),
+        })
+    })
+}
+
 /// The application router.
 pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Result<Router, Error> {
     let protected = Router::new()
         .route("/profile", get(profile))
         .route("/admin", get(admin))
-        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
+        .route("/admin/keys/rotate", post(rotate_key))
+        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
+        .with_state(authority.clone());
+    let discovery = authority.config().issuer.as_deref().and_then(discovery);
     let auth = AuthRoutes::new(authority, users)
         .jwks_path("/.well-known/jwks.json")
         .into_router()?;
-    Ok(Router::new().merge(protected).merge(auth).route(
+    let mut app = Router::new().merge(protected).merge(auth).route(
         "/healthz",
         get(|| async { Json(json!({ "status": "ok" })) }),
-    ))
+    );
+    if let Some(doc) = discovery {
+        app = app.route(
+            "/.well-known/openid-configuration",
+            get(move || std::future::ready(Json(doc))),
+        );
+    }
+    Ok(app)
 }
 
 /// Installs the process-wide recorder of the `metrics` facade (Prometheus
