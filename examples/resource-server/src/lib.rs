@@ -1,0 +1,152 @@
+//! A service that only verifies tokens: it never logs anyone in, holds no
+//! signing key, and learns the issuer's public keys from its JWKS (or its
+//! OpenID Connect discovery document), refreshed in the background and
+//! refetched when a token names a new key. With `--redis-url` it checks
+//! revocations through a read-only store on the issuer's Redis, so a logout
+//! at the issuer is refused here too.
+//!
+//! Routes: `GET /whoami` (`{"sub","roles"}` for a valid access token, the
+//! same refusals as the issuer's routes: 401 JSON with `WWW-Authenticate`,
+//! 503 while the keys or Redis are unavailable) and `GET /healthz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_axum_extras::Auth;
+use auth_core::store::RedisStore;
+use auth_core::{RoleClaims, Validator};
+use auth_tower::AuthLayer;
+use auth_tower::jwks::Jwks;
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::{ArgGroup, Parser};
+use example_axum_server::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, Error};
+use serde_json::{Value, json};
+
+/// Example resource server: verifies the access tokens of an issuer (such
+/// as example-axum-server) from its JWKS, and answers GET /whoami.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "example-resource-server", version)]
+#[command(group(ArgGroup::new("keys").required(true).args(["jwks_url", "issuer_url"])))]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3001")]
+    pub addr: SocketAddr,
+    /// The issuer's JWKS URL (http), e.g.
+    /// http://127.0.0.1:3000/.well-known/jwks.json.
+    #[arg(long, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// The issuer's URL (http): its JWKS URL is read from
+    /// {URL}/.well-known/openid-configuration, whose `issuer` must be URL.
+    #[arg(long, value_name = "URL")]
+    pub issuer_url: Option<String>,
+    /// The `iss` tokens must carry [default: the --issuer-url, else
+    /// example-axum-server].
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// An accepted `aud`; repeat for several (a token must name one).
+    #[arg(long, default_value = DEFAULT_AUDIENCE)]
+    pub audience: Vec<String>,
+    /// The issuer's Redis: revocations (logouts) are checked through a
+    /// read-only store. Without it they are not checked, and a token stays
+    /// valid until it expires.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// At most one JWKS refetch per this interval for tokens naming an
+    /// unknown key (humantime: 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub jwks_refetch_interval: Duration,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+impl Args {
+    /// The `iss` required of tokens.
+    pub fn issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .or_else(|| self.issuer_url.clone())
+            .unwrap_or_else(|| DEFAULT_ISSUER.to_owned())
+    }
+}
+
+/// The JWKS client the flags describe; its first fetch starts at once.
+pub fn jwks(args: &Args) -> Result<Jwks, Error> {
+    let builder = match (&args.jwks_url, &args.issuer_url) {
+        (Some(url), _) => Jwks::builder(url.as_str()),
+        (None, Some(issuer)) => Jwks::discover(issuer.as_str()),
+        (None, None) => return Err("give --jwks-url or --issuer-url".into()),
+    };
+    Ok(builder
+        .refetch_interval(args.jwks_refetch_interval)
+        .build()?)
+}
+
+/// The verify-only validator: the keys of `jwks`, the issuer and audiences
+/// of the flags, and revocations checked on the issuer's Redis when
+/// `--redis-url` is given (a read-only store).
+pub async fn validator(args: &Args, jwks: Jwks) -> Result<Validator, Error> {
+    let builder = Validator::builder(jwks)
+        .issuer(args.issuer())
+        .audiences(args.audience.iter().cloned());
+    let builder = match &args.redis_url {
+        Some(url) => {
+            let store = RedisStore::builder(url.as_str())
+                .read_only()
+                .build()
+                .await
+                .map_err(|e| format!("--redis-url: {e}"))?;
+            builder.store(Arc::new(store))
+        }
+        None => {
+            tracing::warn!(
+                "no --redis-url: revocations are not checked, so a logged-out token is accepted until it expires"
+            );
+            builder.without_revocation_checks()
+        }
+    };
+    Ok(builder.build()?)
+}
+
+async fn whoami(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
+    Json(json!({ "sub": claims.sub, "roles": claims.extra.roles }))
+}
+
+/// The application router.
+pub fn app(validator: Validator, jwks: Jwks) -> Router {
+    Router::new()
+        .route("/whoami", get(whoami))
+        .layer(AuthLayer::<RoleClaims>::new(validator))
+        .route(
+            "/healthz",
+            get(move || {
+                let keys_loaded = jwks.ready();
+                async move { Json(json!({ "status": "ok", "keysLoaded": keys_loaded })) }
+            }),
+        )
+}
+
+/// Builds everything from `args`, binds, logs and serves until Ctrl-C or
+/// SIGTERM.
+pub async fn run(args: Args) -> Result<(), Error> {
+    let jwks = jwks(&args)?;
+    let validator = validator(&args, jwks.clone()).await?;
+    let app = app(validator, jwks);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        keys = args.jwks_url.as_deref().or(args.issuer_url.as_deref()).unwrap_or_default(),
+        issuer = %args.issuer(),
+        audiences = ?args.audience,
+        revocations = if args.redis_url.is_some() { "redis (read-only)" } else { "not checked" },
+        "listening on {addr}"
+    );
+    example_axum_server::serve(listener, app, example_axum_server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
