@@ -28,11 +28,12 @@
 //!   through one.
 //! - **Bounded.** Each fetch must finish within 5 s; bodies over 512 KiB
 //!   and keys past the 100th are refused.
-//! - **Plain HTTP only**: the client speaks HTTP/1.1 without TLS, for an
-//!   issuer on the same host or a private network. For an issuer across an
-//!   untrusted network, put a TLS-terminating proxy on loopback in front of
-//!   it, or load its keys yourself into a
-//!   [`KeyRing`](auth_core::KeyRing).
+//! - **HTTPS** with feature `jwks-tls` (rustls, TLS 1.2 and 1.3): the
+//!   server is checked against the system's trust store, or only against the
+//!   roots given to [`root_certificates_pem`](JwksBuilder::root_certificates_pem).
+//!   Without the feature, `https://` URLs are refused when building (never
+//!   fetched in the clear); plain `http://` is for an issuer on the same
+//!   host or a private network.
 //!
 //! ```no_run
 //! use auth_core::{RoleClaims, Validator};
@@ -67,6 +68,11 @@ use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::Value;
 
+#[cfg(feature = "jwks-tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "jwks-tls"))]
+type Connector = HttpConnector;
+
 /// Default for [`JwksBuilder::refetch_interval`]: 10 s.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 /// Default refresh period when the JWKS response has no `max-age`: 5 min.
@@ -100,6 +106,9 @@ pub enum JwksError {
     /// refresh task.
     #[error("the JWKS client must be built inside a Tokio runtime")]
     NoRuntime,
+    /// The TLS settings are not usable (no trust roots, a bad PEM).
+    #[error("JWKS client TLS: {0}")]
+    Tls(String),
 }
 
 /// Where the keys are found.
@@ -120,9 +129,20 @@ pub struct JwksBuilder {
     refetch_interval: Duration,
     timeout: Duration,
     algorithms: Option<Vec<Algorithm>>,
+    #[cfg(feature = "jwks-tls")]
+    roots: Option<Vec<u8>>,
 }
 
 impl JwksBuilder {
+    /// Trusts only the certificates of this PEM bundle (a private CA) for
+    /// `https://` URLs, instead of the system's trust store.
+    #[cfg(feature = "jwks-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks-tls")))]
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots = Some(pem.into());
+        self
+    }
+
     /// At most one refetch for tokens naming an unknown `kid` per this
     /// interval (default 10 s, [`DEFAULT_REFETCH_INTERVAL`]).
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
@@ -150,8 +170,12 @@ impl JwksBuilder {
     pub fn build(self) -> Result<Jwks, JwksError> {
         let origin = self.origin?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| JwksError::NoRuntime)?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(self.timeout));
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(self.timeout));
+        #[cfg(feature = "jwks-tls")]
+        let connector = tls::connector(http, self.roots.as_deref())?;
+        #[cfg(not(feature = "jwks-tls"))]
+        let connector = http;
         let (done, _) = tokio::sync::watch::channel(0u64);
         let inner = Arc::new(Inner {
             origin,
@@ -182,7 +206,7 @@ struct Inner {
     refetch_interval: Duration,
     timeout: Duration,
     algorithms: Option<Vec<Algorithm>>,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<Connector, Empty<Bytes>>,
     /// `None` until the first successful fetch.
     keys: RwLock<Option<Arc<KeySet>>>,
     /// The JWKS URL, once known (from discovery).
@@ -212,7 +236,8 @@ impl fmt::Debug for Jwks {
 }
 
 impl Jwks {
-    /// A client of the JWKS at `url` (`http://host[:port]/path`).
+    /// A client of the JWKS at `url` (`http://host[:port]/path`, or
+    /// `https://` with feature `jwks-tls`).
     pub fn builder(url: impl Into<String>) -> JwksBuilder {
         let url = url.into();
         JwksBuilder::new(http_uri(&url).map(Origin::Jwks))
@@ -268,6 +293,8 @@ impl JwksBuilder {
             refetch_interval: DEFAULT_REFETCH_INTERVAL,
             timeout: DEFAULT_FETCH_TIMEOUT,
             algorithms: None,
+            #[cfg(feature = "jwks-tls")]
+            roots: None,
         }
     }
 }
@@ -556,17 +583,72 @@ fn http_uri(url: &str) -> Result<Uri, JwksError> {
     let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
     match uri.scheme_str() {
         Some("http") => {}
+        Some("https") if cfg!(feature = "jwks-tls") => {}
         Some("https") => {
             return Err(invalid(
-                "https is not supported by this client: use a TLS-terminating proxy on loopback, or load the keys into a KeyRing",
+                "https needs auth-tower's `jwks-tls` feature (never fetched in the clear)",
             ));
         }
-        _ => return Err(invalid("the scheme must be http")),
+        _ => return Err(invalid("the scheme must be http or https")),
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(invalid("no host"));
     }
     Ok(uri)
+}
+
+#[cfg(feature = "jwks-tls")]
+mod tls {
+    use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::{ClientConfig, RootCertStore};
+
+    use super::JwksError;
+
+    /// HTTPS or HTTP, checking servers against `roots_pem` when given, else
+    /// the system's trust store. The crypto provider is named here, so no
+    /// process-wide default is needed.
+    pub(super) fn connector(
+        mut http: HttpConnector,
+        roots_pem: Option<&[u8]>,
+    ) -> Result<HttpsConnector<HttpConnector>, JwksError> {
+        let tls = |e: &dyn std::fmt::Display| JwksError::Tls(e.to_string());
+        let mut roots = RootCertStore::empty();
+        match roots_pem {
+            Some(pem) => {
+                for cert in CertificateDer::pem_slice_iter(pem) {
+                    roots.add(cert.map_err(|e| tls(&e))?).map_err(|e| tls(&e))?;
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                for e in &found.errors {
+                    tracing::warn!(error = %e, "JWKS client: could not read some system root certificates");
+                }
+                roots.add_parsable_certificates(found.certs);
+            }
+        }
+        if roots.is_empty() {
+            return Err(tls(
+                &"no trust roots (none in the PEM, or none found on the system)",
+            ));
+        }
+        let config = ClientConfig::builder_with_provider(
+            rustls::crypto::aws_lc_rs::default_provider().into(),
+        )
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        http.enforce_http(false);
+        Ok(HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http))
+    }
 }
 
 #[cfg(test)]
@@ -590,13 +672,11 @@ mod tests {
     #[test]
     fn only_plain_http_urls_with_a_host_are_taken() {
         assert!(http_uri("http://127.0.0.1:3000/.well-known/jwks.json").is_ok());
-        for bad in [
-            "https://issuer.example/jwks",
-            "ftp://x/",
-            "/jwks",
-            "not a url",
-            "http:///x",
-        ] {
+        assert_eq!(
+            http_uri("https://issuer.example/jwks").is_ok(),
+            cfg!(feature = "jwks-tls")
+        );
+        for bad in ["ftp://x/", "/jwks", "not a url", "http:///x"] {
             assert!(http_uri(bad).is_err(), "{bad}");
         }
     }

@@ -91,7 +91,7 @@ fn jwks_of(authority: &TokenAuthority) -> Value {
 }
 
 /// The protected app: the layer on a validator of `jwks`.
-fn app(jwks: Jwks) -> Router {
+fn app_of(jwks: Jwks) -> Router {
     let validator = Validator::builder(jwks)
         .issuer("https://issuer.example")
         .without_revocation_checks()
@@ -147,7 +147,7 @@ async fn it_fails_closed_until_the_issuer_answers_then_recovers_by_itself() {
     let jwks = Jwks::builder(format!("http://{addr}/jwks"))
         .build()
         .unwrap();
-    let app = app(jwks.clone());
+    let app = app_of(jwks.clone());
     let t = token(&authority).await;
     assert_eq!(
         call(&app, &t).await,
@@ -176,7 +176,7 @@ async fn an_unknown_kid_is_refetched_once_per_interval() {
         .build()
         .unwrap();
     assert!(jwks.wait_ready(Duration::from_secs(5)).await);
-    let app = app(jwks.clone());
+    let app = app_of(jwks.clone());
     let before = token(&authority).await;
     assert_eq!(call(&app, &before).await.0, 200);
     assert_eq!(served.jwks_hits.load(Ordering::SeqCst), 1);
@@ -284,7 +284,7 @@ async fn keys_that_do_not_fit_are_skipped_and_hmac_never_comes_from_a_jwks() {
     let good_kid = es.keys().keys()[0].kid().to_owned();
     assert_eq!(kids, ["inferred".to_owned(), good_kid]);
 
-    let app = app(jwks);
+    let app = app_of(jwks);
     assert_eq!(call(&app, &token(&es).await).await.0, 200);
     assert_eq!(
         call(&app, &token(&hs).await).await,
@@ -303,7 +303,7 @@ async fn a_failed_refresh_keeps_the_last_good_keys() {
         .build()
         .unwrap();
     assert!(jwks.wait_ready(Duration::from_secs(5)).await);
-    let app = app(jwks.clone());
+    let app = app_of(jwks.clone());
     let t = token(&authority).await;
     assert_eq!(call(&app, &t).await.0, 200);
 
@@ -350,19 +350,21 @@ async fn discovery_finds_the_jwks_of_the_named_issuer_only() {
     }));
     let right = Jwks::discover(format!("{issuer_url}/")).build().unwrap();
     assert!(right.wait_ready(Duration::from_secs(5)).await);
-    assert_eq!(call(&app(right), &token(&authority).await).await.0, 200);
+    assert_eq!(call(&app_of(right), &token(&authority).await).await.0, 200);
 }
 
 #[tokio::test]
 async fn bad_urls_are_clear_errors() {
-    for url in [
-        "https://issuer.example/jwks",
-        "ftp://x/jwks",
-        "jwks.json",
-        "",
-    ] {
+    for url in ["ftp://x/jwks", "jwks.json", ""] {
         let err = Jwks::builder(url).build().unwrap_err();
         assert!(err.to_string().contains("URL"), "{url}: {err}");
+    }
+    // Never fetched in the clear: without TLS support, https is refused.
+    if !cfg!(feature = "jwks-tls") {
+        let err = Jwks::builder("https://issuer.example/jwks")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("jwks-tls"), "{err}");
     }
     assert!(Jwks::discover("not a url").build().is_err());
 }
@@ -373,4 +375,73 @@ fn building_outside_a_runtime_is_a_clear_error() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("Tokio"), "{err}");
+}
+
+/// Over HTTPS (feature `jwks-tls`), the server's certificate is checked:
+/// against the roots given, and a self-signed one is not trusted otherwise.
+#[cfg(feature = "jwks-tls")]
+#[tokio::test]
+async fn https_servers_are_verified() {
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
+
+    let authority = issuer(Algorithm::ES256);
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&authority));
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(
+        rustls::crypto::aws_lc_rs::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        PrivateKeyDer::Pkcs8(signing_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = router(served.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), TowerToHyperService::new(app))
+                        .await;
+                }
+            });
+        }
+    });
+    let url = format!("https://localhost:{port}/jwks");
+
+    let trusted = Jwks::builder(&url)
+        .root_certificates_pem(cert.pem())
+        .build()
+        .unwrap();
+    assert!(trusted.wait_ready(Duration::from_secs(5)).await);
+    assert_eq!(
+        call(&app_of(trusted), &token(&authority).await).await.0,
+        200
+    );
+
+    // The system's trust store does not know this certificate.
+    if let Ok(untrusted) = Jwks::builder(&url).build() {
+        assert!(!untrusted.wait_ready(Duration::from_secs(1)).await);
+    }
+    assert_eq!(served.jwks_hits.load(Ordering::SeqCst), 1);
+    // A PEM without certificates is a clear error.
+    let err = Jwks::builder(&url)
+        .root_certificates_pem(b"no certificates here".to_vec())
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("TLS"), "{err}");
 }

@@ -33,11 +33,11 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3001")]
     pub addr: SocketAddr,
-    /// The issuer's JWKS URL (http), e.g.
+    /// The issuer's JWKS URL (http or https), e.g.
     /// http://127.0.0.1:3000/.well-known/jwks.json.
     #[arg(long, value_name = "URL")]
     pub jwks_url: Option<String>,
-    /// The issuer's URL (http): its JWKS URL is read from
+    /// The issuer's URL (http or https): its JWKS URL is read from
     /// {URL}/.well-known/openid-configuration, whose `issuer` must be URL.
     #[arg(long, value_name = "URL")]
     pub issuer_url: Option<String>,
