@@ -7,6 +7,9 @@
 //! time: `exp` (with the leeway) against the validator's clock; and the
 //! caller still asks the store for its revocation verdict on every request
 //! ([`Validator::check`]), so a revoked token is refused like a cold one.
+//! When a key leaves the validator's key source (a rotated key retired, a
+//! key dropped from a JWKS), every entry is dropped, so no token is accepted
+//! on the word of a key that is gone.
 //! The cache is bounded by entries and by bytes; its eviction (S3-FIFO)
 //! keeps tokens seen more than once ahead of a flood of new ones, so many
 //! distinct tokens cannot push the active clients out, nor grow it past its
@@ -40,6 +43,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use quick_cache::Weighter;
 use serde::de::DeserializeOwned;
@@ -62,6 +66,8 @@ const ENTRY_OVERHEAD: u64 = 256;
 /// Cheap to share (`Arc` it); every method takes `&self`.
 pub struct TokenCache<E> {
     validator: Validator,
+    /// The key source's generation the entries were verified under.
+    generation: AtomicU64,
     map: quick_cache::sync::Cache<Box<str>, Arc<AccessClaims<E>>, Weight<E>>,
     max_entries: usize,
     max_bytes: u64,
@@ -107,6 +113,7 @@ impl<E> TokenCache<E> {
         let floor = (max_bytes / entries as u64).max(1);
         let capacity = if max_entries == 0 { 0 } else { max_bytes };
         TokenCache {
+            generation: AtomicU64::new(validator.keys_generation()),
             validator,
             map: quick_cache::sync::Cache::with_weighter(
                 entries,
@@ -168,6 +175,12 @@ impl<E: DeserializeOwned> TokenCache<E> {
                 max,
             });
         }
+        // A key left the validator's source: what it verified goes too.
+        let generation = v.keys_generation();
+        if generation != self.generation.load(Ordering::Acquire) {
+            self.map.clear();
+            self.generation.store(generation, Ordering::Release);
+        }
         if let Some(claims) = self.map.get(token) {
             if v.expired(claims.exp) {
                 self.map.remove(token);
@@ -177,6 +190,10 @@ impl<E: DeserializeOwned> TokenCache<E> {
         }
         let claims = Arc::new(v.decode_access::<E>(token)?);
         self.map.insert(token.into(), claims.clone());
+        // Verified by a key that left meanwhile: not kept.
+        if v.keys_generation() != generation {
+            self.map.remove(token);
+        }
         Ok(claims)
     }
 }

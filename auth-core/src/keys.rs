@@ -25,6 +25,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use jsonwebtoken::jwk::{
@@ -628,6 +629,14 @@ pub trait KeySource: Send + Sync + fmt::Debug + 'static {
     fn refetch(&self) -> Option<BoxFuture<'static, ()>> {
         None
     }
+
+    /// A number that changes whenever a key leaves the source, so caches of
+    /// verified tokens ([`TokenCache`](crate::cache::TokenCache)) drop what
+    /// a removed key verified. Read on every cached request: keep it to an
+    /// atomic load. The default (a fixed set) never changes.
+    fn generation(&self) -> u64 {
+        0
+    }
 }
 
 impl KeySource for KeySet {
@@ -644,6 +653,10 @@ impl<T: KeySource + ?Sized> KeySource for Arc<T> {
 
     fn refetch(&self) -> Option<BoxFuture<'static, ()>> {
         (**self).refetch()
+    }
+
+    fn generation(&self) -> u64 {
+        (**self).generation()
     }
 }
 
@@ -670,6 +683,8 @@ impl<T: KeySource + ?Sized> KeySource for Arc<T> {
 #[derive(Debug)]
 pub struct KeyRing {
     state: RwLock<RingState>,
+    /// Bumped when a key leaves ([`KeySource::generation`]).
+    generation: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -687,6 +702,7 @@ impl KeyRing {
                 set: Arc::new(set),
                 retiring: Vec::new(),
             }),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -698,6 +714,9 @@ impl KeyRing {
     /// Replaces the whole set (forgetting scheduled retirements).
     pub fn replace(&self, set: KeySet) {
         let mut state = self.write();
+        if state.set.keys.iter().any(|k| set.get(k.kid()).is_none()) {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
         state.set = Arc::new(set);
         state.retiring.clear();
     }
@@ -743,7 +762,11 @@ impl KeyRing {
             Some(k.kid()) != signing.as_deref() && due.iter().any(|(kid, _)| kid == k.kid())
         });
         state.set = Arc::new(set);
-        before - state.set.keys.len()
+        let dropped = before - state.set.keys.len();
+        if dropped > 0 {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+        dropped
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, RingState> {
@@ -758,6 +781,10 @@ impl KeyRing {
 impl KeySource for KeyRing {
     fn key(&self, kid: &str) -> KeyLookup {
         self.read().set.key(kid)
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 

@@ -172,6 +172,12 @@ impl Validator {
         self.shared.keys.refetch()
     }
 
+    /// The key source's [`generation`](KeySource::generation): changes when
+    /// a key leaves it.
+    pub fn keys_generation(&self) -> u64 {
+        self.shared.keys.generation()
+    }
+
     /// Validates a refresh token completely, the store check included. (Its
     /// session's current `jti` is only compared by rotation.)
     pub async fn validate_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {

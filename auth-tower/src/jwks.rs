@@ -13,6 +13,8 @@
 //!   (503). The client retries with backoff (0.5 s doubling to 8 s), so a
 //!   service started before its issuer recovers by itself.
 //! - **Last good set.** A failed refresh keeps the keys already loaded.
+//! - **A key the issuer withdraws** stops verifying at the next fetch, also
+//!   for tokens the layer's cache had already verified with it.
 //! - **Refresh.** Every `Cache-Control: max-age` of the JWKS response, held
 //!   within 30 s to 24 h; 5 min when the response has none.
 //! - **Unknown `kid`.** A token naming a key the set lacks (the issuer just
@@ -188,6 +190,7 @@ impl JwksBuilder {
             fetch: Mutex::new(FetchState::default()),
             done,
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         });
         runtime.spawn(refresh_loop(Arc::downgrade(&inner)));
         Ok(Jwks { inner })
@@ -216,6 +219,8 @@ struct Inner {
     done: tokio::sync::watch::Sender<u64>,
     /// JWKS documents requested.
     fetches: AtomicU64,
+    /// Bumped when a key leaves the set ([`KeySource::generation`]).
+    generation: AtomicU64,
 }
 
 #[derive(Default)]
@@ -331,6 +336,10 @@ impl KeySource for Jwks {
             let _ = done.wait_for(|n| *n > seen).await;
         }))
     }
+
+    fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
 }
 
 /// Fetches at once, then as the last answer says, until the [`Jwks`] is
@@ -389,8 +398,16 @@ impl Inner {
         let result = match outcome {
             Ok((set, fresh_for)) => {
                 let count = set.keys().len();
-                let changed = self.current().is_none_or(|old| kids(&old) != kids(&set));
+                let old = self.current();
+                let changed = old.as_ref().is_none_or(|old| kids(old) != kids(&set));
+                let removed = old
+                    .as_ref()
+                    .is_some_and(|old| old.keys().iter().any(|k| set.get(k.kid()).is_none()));
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(set));
+                if removed {
+                    // Caches drop what the removed keys verified.
+                    self.generation.fetch_add(1, Ordering::Release);
+                }
                 if changed {
                     tracing::info!(keys = count, origin = ?self.origin, "loaded the JWKS");
                 }

@@ -16,7 +16,7 @@
 //! | malformed credentials, oversized token | 400 | `error="invalid_request"` | `invalid_request` | 16 |
 //! | bad, expired, revoked, wrong-type token | 401 | `error="invalid_token"` | `invalid_token` | 16 |
 //! | missing role or scope | 403 | `error="insufficient_scope"` | `insufficient_scope` | 7 PERMISSION_DENIED |
-//! | revocation store unavailable (fail closed) | 503 | none | `temporarily_unavailable` | 14 UNAVAILABLE |
+//! | revocation store or verification keys unavailable (fail closed) | 503 | none | `temporarily_unavailable` | 14 UNAVAILABLE |
 //! | stack wired wrongly ([`RequireLayer`] without an `AuthLayer` of its claims type) | 500 | none | `server_error` | 13 INTERNAL |
 //!
 //! An HTTP refusal carries the JSON body
@@ -40,6 +40,17 @@
 //! | `rust-crypto` | no | auth-core's pure-Rust backend (build with `default-features = false` so no aws-lc is built) |
 //! | `tonic` | no | the layer on one tonic service, claims and role checks in handlers ([`grpc`]) |
 //! | `metrics` | no | refusals counted by class, failed store checks (see `auth_core::metrics`) |
+//! | `jwks` | no | [`jwks::Jwks`]: the keys of an issuer's JWKS URL or OpenID discovery, for services that only verify (plain HTTP) |
+//! | `jwks-tls` | no | `jwks` over HTTPS (rustls) |
+//!
+//! # Services that only verify
+//!
+//! A service that never issues tokens builds its validator with
+//! [`Validator::builder`](auth_core::Validator::builder) from public keys or a
+//! [`KeySource`](auth_core::KeySource) such as [`jwks::Jwks`]. A token naming
+//! a `kid` the source does not know waits for one refetch of the keys (which
+//! the source rate-limits), so an issuer's new key is accepted on its first
+//! token.
 //!
 //! Rate limiting is not this layer's job: put a limiter (for example tower's
 //! `RateLimitLayer` or a per-client one) in front of the login route.

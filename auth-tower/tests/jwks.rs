@@ -445,3 +445,32 @@ async fn https_servers_are_verified() {
         .unwrap_err();
     assert!(err.to_string().contains("TLS"), "{err}");
 }
+
+/// A key the issuer withdraws from its JWKS stops verifying at the next
+/// fetch, also for tokens the layer's cache already verified with it.
+#[tokio::test]
+async fn a_withdrawn_key_is_no_longer_trusted_even_from_the_cache() {
+    let authority = issuer(Algorithm::ES256);
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&authority));
+    let addr = serve(served.clone()).await;
+    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
+        .refetch_interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
+    let app = app_of(jwks.clone());
+    let t = token(&authority).await;
+    assert_eq!(call(&app, &t).await.0, 200);
+    assert_eq!(call(&app, &t).await.0, 200); // now from the cache
+
+    // The issuer replaces its key (a compromise): the old one is withdrawn.
+    authority
+        .key_ring()
+        .replace(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap());
+    served.set_jwks(&jwks_of(&authority));
+    let fresh = token(&authority).await;
+    assert_eq!(call(&app, &fresh).await.0, 200); // refetched for its kid
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(call(&app, &t).await, (401, "invalid_token".into()));
+}
