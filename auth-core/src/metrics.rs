@@ -13,6 +13,8 @@
 //! | `auth_store_duration_seconds` | histogram | `op`: `create_session`, `rotate`, `revoke_token`, `revoke_session`, `revoke_subject`, `sessions`; and `check` for per-request checks that had to wait on I/O (the built-in stores answer from memory, untimed) | [`TokenAuthority`](crate::TokenAuthority) around each store call; `auth-tower` for checks |
 //! | `auth_store_errors_total` | counter | `op`: the above, and `check` (a request refused because the store could not answer) | [`TokenAuthority`](crate::TokenAuthority), `auth-tower` |
 //! | `auth_store_feed_up` | gauge | | the Redis store: 1 while its revocation feed is in sync, 0 while checks fail closed |
+//! | `auth_jwks_fetches_total` | counter | `outcome`: `ok`, `error` | `auth-tower`'s JWKS client (features `jwks` and `metrics`), per JWKS fetch |
+//! | `auth_jwks_keys` | gauge | | the JWKS client: keys loaded (0 until the first fetch: tokens get 503) |
 //!
 //! Labels take only the fixed values above, never user input, so series
 //! stay few.
@@ -36,6 +38,10 @@ pub const STORE_DURATION: &str = "auth_store_duration_seconds";
 pub const STORE_ERRORS: &str = "auth_store_errors_total";
 /// Gauge: 1 while the Redis revocation feed is in sync, else 0.
 pub const STORE_FEED_UP: &str = "auth_store_feed_up";
+/// Counter: JWKS fetches of auth-tower's client, by `outcome`.
+pub const JWKS_FETCHES: &str = "auth_jwks_fetches_total";
+/// Gauge: verification keys the JWKS client holds.
+pub const JWKS_KEYS: &str = "auth_jwks_keys";
 
 use std::future::Future;
 

@@ -411,9 +411,18 @@ impl Inner {
                 if changed {
                     tracing::info!(keys = count, origin = ?self.origin, "loaded the JWKS");
                 }
+                #[cfg(feature = "metrics")]
+                {
+                    metrics::counter!(auth_core::metrics::JWKS_FETCHES, "outcome" => "ok")
+                        .increment(1);
+                    metrics::gauge!(auth_core::metrics::JWKS_KEYS).set(count as f64);
+                }
                 Ok(fresh_for)
             }
             Err(e) => {
+                #[cfg(feature = "metrics")]
+                metrics::counter!(auth_core::metrics::JWKS_FETCHES, "outcome" => "error")
+                    .increment(1);
                 if self.current().is_some() {
                     tracing::warn!(error = %e, origin = ?self.origin, "JWKS refresh failed; keeping the keys loaded before");
                 } else {
