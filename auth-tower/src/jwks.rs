@@ -191,6 +191,7 @@ impl JwksBuilder {
             done,
             fetches: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            runtime: runtime.clone(),
         });
         runtime.spawn(refresh_loop(Arc::downgrade(&inner)));
         Ok(Jwks { inner })
@@ -221,6 +222,8 @@ struct Inner {
     fetches: AtomicU64,
     /// Bumped when a key leaves the set ([`KeySource::generation`]).
     generation: AtomicU64,
+    /// Where refetches run (validation may be asked from any thread).
+    runtime: tokio::runtime::Handle,
 }
 
 #[derive(Default)]
@@ -328,8 +331,8 @@ impl KeySource for Jwks {
             state.last_refetch = Some(now);
             if !state.in_flight {
                 state.in_flight = true;
-                let inner = inner.clone();
-                tokio::spawn(async move { inner.fetch_once().await });
+                let task = inner.clone();
+                inner.runtime.spawn(async move { task.fetch_once().await });
             }
         }
         Some(Box::pin(async move {

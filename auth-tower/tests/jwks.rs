@@ -474,3 +474,28 @@ async fn a_withdrawn_key_is_no_longer_trusted_even_from_the_cache() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(call(&app, &t).await, (401, "invalid_token".into()));
 }
+
+/// A refetch asked from a thread outside any runtime (a validator used from
+/// blocking code) runs on the client's runtime instead of panicking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refetch_from_outside_the_runtime_runs_on_the_clients_runtime() {
+    use auth_core::KeySource;
+
+    let authority = issuer(Algorithm::ES256);
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&authority));
+    let addr = serve(served.clone()).await;
+    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
+        .build()
+        .unwrap();
+    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
+    let source = jwks.clone();
+    let refetch = std::thread::spawn(move || source.refetch())
+        .join()
+        .expect("no panic outside the runtime")
+        .expect("a refetch");
+    tokio::time::timeout(Duration::from_secs(5), refetch)
+        .await
+        .unwrap();
+    assert_eq!(served.jwks_hits.load(Ordering::SeqCst), 2);
+}
