@@ -517,3 +517,39 @@ async fn slow_clients_are_cut_off() {
         .await;
     assert_eq!(ok.status, 200);
 }
+
+#[tokio::test]
+async fn admins_rotate_the_signing_key_and_a_storm_is_bounded() {
+    let s = Instance::start(&["--alg", "ES256"], None).await.unwrap();
+    let alice = s.login("alice", "alice-password").await.field("accessToken");
+    let root = s.login("root", "root-password").await.field("accessToken");
+    let path = "/admin/keys/rotate";
+    assert_eq!(s.post(path, &[], None).await.status, 401);
+    let refused = s.bearer(Method::POST, path, &alice).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json["error"], "insufficient_scope");
+
+    let mut kids = vec![];
+    for _ in 1..auth_core::MAX_RING_KEYS {
+        let r = s.bearer(Method::POST, path, &root).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        assert_eq!(r.json["alg"], "ES256");
+        kids.push(r.field("kid"));
+    }
+    let jwks = s.get("/.well-known/jwks.json", None).await;
+    let published: Vec<&str> = jwks.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(published.len(), auth_core::MAX_RING_KEYS);
+    assert_eq!(published[0], kids.last().unwrap());
+    // Every token signed since still works, the oldest included.
+    for token in [&alice, &root] {
+        assert_eq!(s.get("/profile", Some(token)).await.status, 200);
+    }
+    let full = s.bearer(Method::POST, path, &root).await;
+    assert_eq!(full.status, 409);
+    assert_eq!(full.json["error"], "too_many_keys");
+}

@@ -292,6 +292,11 @@ pub enum KeyError {
     /// Two keys in one key set have the same `kid`.
     #[error("duplicate kid {0}")]
     DuplicateKid(String),
+    /// A rotation would leave more keys in a [`KeyRing`](crate::KeyRing)
+    /// than [`MAX_RING_KEYS`](crate::MAX_RING_KEYS): older keys are
+    /// still waiting for their tokens to expire.
+    #[error("the key ring already holds {0} keys waiting for their tokens to expire")]
+    TooManyKeys(usize),
     /// The key set's active key has no private part.
     #[error("the active key of a key set must be able to sign")]
     NotASigningKey,

@@ -660,6 +660,10 @@ impl<T: KeySource + ?Sized> KeySource for Arc<T> {
     }
 }
 
+/// The most keys a [`KeyRing`] holds after a rotation: 32, enough to rotate
+/// every day with a 30-day refresh lifetime.
+pub const MAX_RING_KEYS: usize = 32;
+
 /// A [`KeySet`] that changes while serving: the keys of a
 /// [`TokenAuthority`](crate::TokenAuthority) (see
 /// [`rotate_signing_key`](crate::TokenAuthority::rotate_signing_key)), or of a
@@ -725,7 +729,9 @@ impl KeyRing {
     /// verification key, until `retire_old_at` (Unix seconds; pass the
     /// expiry of the last token it may have signed), when
     /// [`retire_expired`](KeyRing::retire_expired) drops it. Fails if
-    /// `signing` cannot sign or its `kid` is already in the set.
+    /// `signing` cannot sign, its `kid` is already in the set, or the ring
+    /// already holds [`MAX_RING_KEYS`] keys (a rotation storm would
+    /// otherwise grow the JWKS, and every verifier's lookups, without bound).
     pub fn rotate(&self, signing: Key, retire_old_at: u64) -> Result<(), KeyError> {
         if !signing.can_sign() {
             return Err(KeyError::NotASigningKey);
@@ -733,6 +739,9 @@ impl KeyRing {
         let mut state = self.write();
         if state.set.get(signing.kid()).is_some() {
             return Err(KeyError::DuplicateKid(signing.kid().to_owned()));
+        }
+        if state.set.keys.len() >= MAX_RING_KEYS {
+            return Err(KeyError::TooManyKeys(state.set.keys.len()));
         }
         if let Some(old) = state.set.signing_key() {
             let kid = old.kid().to_owned();

@@ -83,7 +83,9 @@ pub use claims::{
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
-pub use keys::{Algorithm, Key, KeyLookup, KeyRing, KeySet, KeySource, UnknownAlgorithm};
+pub use keys::{
+    Algorithm, Key, KeyLookup, KeyRing, KeySet, KeySource, MAX_RING_KEYS, UnknownAlgorithm,
+};
 pub use validator::{Validator, ValidatorBuilder};
 
 /// The id type of sessions and tokens (`sid`, `jti`) in public APIs, so

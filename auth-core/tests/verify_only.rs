@@ -265,3 +265,18 @@ async fn a_rotated_key_verifies_until_its_last_token_expires() {
     assert_eq!(authority.keys().jwks().keys.len(), 1);
     let _ = clock.now();
 }
+
+#[test]
+fn a_rotation_storm_is_bounded() {
+    let authority = issuer(Arc::new(ManualClock::starting_now()));
+    for _ in 1..auth_core::MAX_RING_KEYS {
+        authority
+            .rotate_signing_key(Key::generate(Algorithm::EdDSA).unwrap())
+            .unwrap();
+    }
+    assert_eq!(authority.keys().keys().len(), auth_core::MAX_RING_KEYS);
+    let err = authority
+        .rotate_signing_key(Key::generate(Algorithm::EdDSA).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, auth_core::KeyError::TooManyKeys(32)), "{err}");
+}

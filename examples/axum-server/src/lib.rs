@@ -20,7 +20,7 @@ use auth_axum_extras::ApiError;
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RequireRole, Role};
 use auth_core::store::{RedisStore, Store};
-use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+use auth_core::{Algorithm, Key, KeyError, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -251,7 +251,8 @@ async fn admin(admin: RequireRole<AdminRole, RoleClaims>) -> Json<Value> {
 /// `POST /admin/keys/rotate` (role `admin`): signs every token issued from
 /// now on with a new key of the same algorithm, published in the JWKS at
 /// once; the previous key keeps verifying until its last token expires.
-/// Answers `{"kid","alg"}` of the new key. Each instance rotates its own
+/// Answers `{"kid","alg"}` of the new key, or 409 `too_many_keys` once
+/// [`auth_core::MAX_RING_KEYS`] keys wait for their tokens to expire. Each instance rotates its own
 /// key ring: with several instances, roll keys as the README's "Several
 /// services" shows.
 async fn rotate_key(
@@ -278,7 +279,14 @@ async fn rotate_key(
         .map_err(|e| failed(&e))?;
     authority
         .rotate_signing_key(key.clone())
-        .map_err(|e| failed(&e))?;
+        .map_err(|e| match e {
+            KeyError::TooManyKeys(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_keys",
+                "too many keys are still waiting for their tokens to expire",
+            ),
+            e => failed(&e),
+        })?;
     tracing::info!(by = %admin.sub, kid = key.kid(), alg = alg.as_str(), "rotated the signing key");
     Ok(Json(json!({ "kid": key.kid(), "alg": alg.as_str() })))
 }
