@@ -402,6 +402,15 @@ impl Key {
     fn from_public_jwk(alg: Algorithm, jwk: Jwk, kid: Option<String>) -> Result<Key, KeyError> {
         check_public_params(alg, &jwk.algorithm)?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(alg, e))?;
+        let verifier = crypto::Verifier::public(alg, &jwk);
+        // aws-lc-rs parses every supported public key: one it refuses (a
+        // point off its curve) verifies nothing, so it is not a key.
+        if cfg!(feature = "aws-lc-rs") && matches!(verifier, crypto::Verifier::Generic) {
+            return Err(KeyError::InvalidKey {
+                alg,
+                reason: "the public key does not parse (a point off its curve?)".into(),
+            });
+        }
         let kid = match kid {
             Some(kid) => kid,
             None => thumbprint(&jwk, alg)?,
@@ -411,7 +420,7 @@ impl Key {
             alg,
             encoding: None,
             decoding,
-            verifier: crypto::Verifier::public(alg, &jwk),
+            verifier,
             public_jwk: Some(jwk),
         })))
     }
@@ -421,17 +430,23 @@ impl Key {
 /// P-384 key for ES256, an Ed25519 key for an RSA algorithm, RSA under 2048
 /// bits (RFC 7518 §3.3).
 fn check_public_params(alg: Algorithm, params: &AlgorithmParameters) -> Result<(), KeyError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // Coordinates of the curve's size, so a JWKS entry that is not a key
+    // (`"x": "AAAA"`) is refused here rather than kept as a dead key.
+    let sized = |coordinate: &str, len: usize| b64.decode(coordinate).is_ok_and(|c| c.len() == len);
     let ok = match (alg, params) {
-        (Algorithm::ES256, AlgorithmParameters::EllipticCurve(p)) => p.curve == EllipticCurve::P256,
-        (Algorithm::ES384, AlgorithmParameters::EllipticCurve(p)) => p.curve == EllipticCurve::P384,
+        (Algorithm::ES256, AlgorithmParameters::EllipticCurve(p)) => {
+            p.curve == EllipticCurve::P256 && sized(&p.x, 32) && sized(&p.y, 32)
+        }
+        (Algorithm::ES384, AlgorithmParameters::EllipticCurve(p)) => {
+            p.curve == EllipticCurve::P384 && sized(&p.x, 48) && sized(&p.y, 48)
+        }
         (Algorithm::EdDSA, AlgorithmParameters::OctetKeyPair(p)) => {
-            p.curve == EllipticCurve::Ed25519
+            p.curve == EllipticCurve::Ed25519 && sized(&p.x, 32)
         }
         (_, AlgorithmParameters::RSA(p)) if alg.family() == Family::Rsa => {
-            use base64::Engine;
-            let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(&p.n)
-                .map_err(|e| invalid(alg, e))?;
+            let n = b64.decode(&p.n).map_err(|e| invalid(alg, e))?;
             let bits = bit_length(&n);
             if bits < 2048 {
                 return Err(KeyError::InvalidKey {
@@ -448,7 +463,7 @@ fn check_public_params(alg: Algorithm, params: &AlgorithmParameters) -> Result<(
     } else {
         Err(KeyError::InvalidKey {
             alg,
-            reason: "the key type or curve does not match the algorithm".into(),
+            reason: "the key type, curve or coordinates do not match the algorithm".into(),
         })
     }
 }

@@ -280,3 +280,40 @@ fn a_rotation_storm_is_bounded() {
         .unwrap_err();
     assert!(matches!(err, auth_core::KeyError::TooManyKeys(32)), "{err}");
 }
+
+#[test]
+fn a_jwk_that_is_not_a_key_is_refused() {
+    let good = Key::generate(Algorithm::ES256)
+        .unwrap()
+        .public_jwk()
+        .unwrap();
+    let mut v = serde_json::to_value(&good).unwrap();
+    assert!(Key::from_jwk(&serde_json::from_value(v.clone()).unwrap()).is_ok());
+    // Coordinates of the wrong size.
+    v["x"] = "AAAA".into();
+    let short: auth_core::jwk::Jwk = serde_json::from_value(v.clone()).unwrap();
+    assert!(Key::from_jwk(&short).is_err());
+    // The right size, off the curve (every byte of y flipped).
+    let mut v = serde_json::to_value(&good).unwrap();
+    let y: Vec<u8> = base64_decode(v["y"].as_str().unwrap())
+        .into_iter()
+        .map(|b| !b)
+        .collect();
+    v["y"] = base64_encode(&y).into();
+    let off_curve: auth_core::jwk::Jwk = serde_json::from_value(v).unwrap();
+    if cfg!(feature = "aws-lc-rs") {
+        assert!(Key::from_jwk(&off_curve).is_err());
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
