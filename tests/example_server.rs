@@ -521,7 +521,10 @@ async fn slow_clients_are_cut_off() {
 #[tokio::test]
 async fn admins_rotate_the_signing_key_and_a_storm_is_bounded() {
     let s = Instance::start(&["--alg", "ES256"], None).await.unwrap();
-    let alice = s.login("alice", "alice-password").await.field("accessToken");
+    let alice = s
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
     let root = s.login("root", "root-password").await.field("accessToken");
     let path = "/admin/keys/rotate";
     assert_eq!(s.post(path, &[], None).await.status, 401);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority, Validator};
 use auth_tower::AuthLayer;
-use auth_tower::jwks::Jwks;
+use auth_tower::jwks::{DEFAULT_REFETCH_INTERVAL, Jwks};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -88,6 +88,34 @@ fn issuer(alg: Algorithm) -> TokenAuthority {
 
 fn jwks_of(authority: &TokenAuthority) -> Value {
     serde_json::to_value(authority.keys().jwks()).unwrap()
+}
+
+/// An issuer whose JWKS the test server publishes, a client of it (ready,
+/// refetching at most once per `refetch`), and the app it protects.
+struct Running {
+    authority: TokenAuthority,
+    served: Shared,
+    jwks: Jwks,
+    app: Router,
+}
+
+async fn running(alg: Algorithm, refetch: Duration) -> Running {
+    let authority = issuer(alg);
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&authority));
+    let addr = serve(served.clone()).await;
+    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
+        .refetch_interval(refetch)
+        .build()
+        .unwrap();
+    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
+    let app = app_of(jwks.clone());
+    Running {
+        authority,
+        served,
+        jwks,
+        app,
+    }
 }
 
 /// The protected app: the layer on a validator of `jwks`.
@@ -167,16 +195,12 @@ async fn it_fails_closed_until_the_issuer_answers_then_recovers_by_itself() {
 
 #[tokio::test]
 async fn an_unknown_kid_is_refetched_once_per_interval() {
-    let authority = issuer(Algorithm::ES256);
-    let served = Shared::default();
-    served.set_jwks(&jwks_of(&authority));
-    let addr = serve(served.clone()).await;
-    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
-        .refetch_interval(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
-    let app = app_of(jwks.clone());
+    let Running {
+        authority,
+        served,
+        app,
+        ..
+    } = running(Algorithm::ES256, Duration::from_secs(2)).await;
     let before = token(&authority).await;
     assert_eq!(call(&app, &before).await.0, 200);
     assert_eq!(served.jwks_hits.load(Ordering::SeqCst), 1);
@@ -294,16 +318,12 @@ async fn keys_that_do_not_fit_are_skipped_and_hmac_never_comes_from_a_jwks() {
 
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_last_good_keys() {
-    let authority = issuer(Algorithm::EdDSA);
-    let served = Shared::default();
-    served.set_jwks(&jwks_of(&authority));
-    let addr = serve(served.clone()).await;
-    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
-        .refetch_interval(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
-    let app = app_of(jwks.clone());
+    let Running {
+        authority,
+        served,
+        jwks,
+        app,
+    } = running(Algorithm::EdDSA, Duration::from_millis(100)).await;
     let t = token(&authority).await;
     assert_eq!(call(&app, &t).await.0, 200);
 
@@ -450,16 +470,12 @@ async fn https_servers_are_verified() {
 /// fetch, also for tokens the layer's cache already verified with it.
 #[tokio::test]
 async fn a_withdrawn_key_is_no_longer_trusted_even_from_the_cache() {
-    let authority = issuer(Algorithm::ES256);
-    let served = Shared::default();
-    served.set_jwks(&jwks_of(&authority));
-    let addr = serve(served.clone()).await;
-    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
-        .refetch_interval(Duration::from_millis(10))
-        .build()
-        .unwrap();
-    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
-    let app = app_of(jwks.clone());
+    let Running {
+        authority,
+        served,
+        app,
+        ..
+    } = running(Algorithm::ES256, Duration::from_millis(10)).await;
     let t = token(&authority).await;
     assert_eq!(call(&app, &t).await.0, 200);
     assert_eq!(call(&app, &t).await.0, 200); // now from the cache
@@ -481,14 +497,7 @@ async fn a_withdrawn_key_is_no_longer_trusted_even_from_the_cache() {
 async fn a_refetch_from_outside_the_runtime_runs_on_the_clients_runtime() {
     use auth_core::KeySource;
 
-    let authority = issuer(Algorithm::ES256);
-    let served = Shared::default();
-    served.set_jwks(&jwks_of(&authority));
-    let addr = serve(served.clone()).await;
-    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
-        .build()
-        .unwrap();
-    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
+    let Running { served, jwks, .. } = running(Algorithm::ES256, DEFAULT_REFETCH_INTERVAL).await;
     let source = jwks.clone();
     let refetch = std::thread::spawn(move || source.refetch())
         .join()
