@@ -253,8 +253,9 @@ impl Jwks {
 
     /// A client of an OpenID Connect issuer: the JWKS URL is the
     /// `jwks_uri` of `{issuer}/.well-known/openid-configuration`, whose
-    /// `issuer` must be exactly `issuer` (OpenID Connect Discovery §4.3);
-    /// both are fetched with the same retries.
+    /// `issuer` must be `issuer` (OpenID Connect Discovery §4.3; a trailing
+    /// slash aside); both are fetched with the same retries. The validator
+    /// should require the same `issuer`.
     pub fn discover(issuer: impl Into<String>) -> JwksBuilder {
         let issuer = issuer.into();
         let discovery = format!(
