@@ -556,3 +556,21 @@ async fn admins_rotate_the_signing_key_and_a_storm_is_bounded() {
     assert_eq!(full.status, 409);
     assert_eq!(full.json["error"], "too_many_keys");
 }
+
+#[test]
+fn tls_flags_go_together_and_bad_files_are_clear_errors() {
+    assert!(args(&["--tls-cert", "cert.pem"]).is_err());
+    assert!(args(&["--tls-key", "key.pem"]).is_err());
+    let a = args(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+    assert!(a.tls_cert.is_some() && a.tls_key.is_some());
+
+    let dir = std::env::temp_dir().join(format!("auth-tls-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let missing = dir.join("missing.pem");
+    let err = example_axum_server::tls_config(&empty, &empty).unwrap_err();
+    assert!(err.to_string().contains("--tls-cert"), "{err}");
+    let err = example_axum_server::tls_config(&missing, &missing).unwrap_err();
+    assert!(err.to_string().contains("--tls-cert"), "{err}");
+}

@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +74,13 @@ pub struct Args {
     /// `aud` set on issued tokens and required on validated ones.
     #[arg(long, default_value = DEFAULT_AUDIENCE)]
     pub audience: String,
+    /// PEM certificate chain: serve HTTPS (with --tls-key), and send
+    /// Strict-Transport-Security.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Serve the auth metrics in the Prometheus text format at GET /metrics.
     /// Off by default: they describe the traffic, so let only your scraper
     /// reach them.
@@ -430,6 +437,47 @@ pub fn with_metrics(app: Router) -> Result<Router, Error> {
     ))
 }
 
+/// The TLS settings of `--tls-cert` and `--tls-key` (rustls on aws-lc-rs,
+/// TLS 1.2 and 1.3, HTTP/1.1).
+pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Error> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("--tls-cert {}: no certificate in it", cert.display()).into());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(
+        rustls::crypto::aws_lc_rs::default_provider().into(),
+    )
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| format!("--tls-cert and --tls-key do not fit together: {e}"))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The `Strict-Transport-Security` sent over HTTPS: one year, so browsers
+/// never try this host over plain HTTP again.
+pub const HSTS: &str = "max-age=31536000";
+
+/// Adds [`HSTS`] to every response (for an app served over HTTPS).
+pub fn with_hsts(app: Router) -> Router {
+    app.layer(axum::middleware::map_response(
+        |mut res: axum::response::Response| async move {
+            res.headers_mut().insert(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static(HSTS),
+            );
+            res
+        },
+    ))
+}
+
 /// Serves `app` on `listener` with the default [`Limits`]; see
 /// [`serve_with`].
 pub async fn serve(
@@ -452,6 +500,18 @@ pub async fn serve_with(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: Limits,
+) -> Result<(), Error> {
+    serve_tls(listener, app, shutdown, limits, None).await
+}
+
+/// [`serve_with`], over TLS when `tls` is given: the handshake must end
+/// within the header read timeout.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(), Error> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
@@ -480,11 +540,39 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let conn = graceful.watch(conn);
+        let service = TowerToHyperService::new(app.clone());
+        let (http, watcher) = (http.clone(), graceful.watcher());
+        let tls = tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let handshake_limit = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let served =
+                match tls {
+                    None => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(handshake_limit, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
@@ -532,11 +620,23 @@ pub async fn run(args: Args) -> Result<(), Error> {
     if args.metrics {
         app = with_metrics(app)?;
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        _ => None,
+    };
+    if tls.is_some() {
+        app = with_hsts(app);
+    } else {
+        tracing::warn!(
+            "serving plain HTTP: the refresh cookie is Secure, so browsers send it only over HTTPS or to localhost; give --tls-cert and --tls-key to serve HTTPS"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     tracing::info!(
         addr = %listener.local_addr()?,
+        scheme = if tls.is_some() { "https" } else { "http" },
         alg = Algorithm::from(args.alg).as_str(),
         store = if args.redis_url.is_some() { "redis" } else { "memory" },
         access_ttl = %humantime::format_duration(args.access_ttl),
@@ -544,7 +644,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         metrics = args.metrics,
         "listening"
     );
-    serve(listener, app, shutdown_signal()).await?;
+    serve_tls(listener, app, shutdown_signal(), Limits::default(), tls).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -436,6 +436,14 @@ async fn walk_through(b: &mut Browser, base: &str) {
     );
 }
 
+/// The `Strict-Transport-Security` header of the page, as the browser sees it.
+async fn hsts(b: &Browser, base: &str) -> Value {
+    b.js(&format!(
+        "return fetch('{base}/').then(r => r.headers.get('strict-transport-security'))"
+    ))
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_page_in_a_real_browser() {
     if !browser_installed() {
@@ -444,5 +452,35 @@ async fn the_demo_page_in_a_real_browser() {
     let s = server(&[], "http").await;
     let mut b = Browser::start(&[], "http").await;
     walk_through(&mut b, &s.base).await;
+    assert_eq!(hsts(&b, &s.base).await, Value::Null);
+    b.client.close().await.expect("the session ends");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_over_https() {
+    if !browser_installed() {
+        return;
+    }
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let dir = std::env::temp_dir().join(format!("auth-tls-{}", free_port()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).expect("cert");
+    std::fs::write(&key_path, signing_key.serialize_pem()).expect("key");
+    let s = server(
+        &[
+            "--tls-cert",
+            cert_path.to_str().expect("utf-8"),
+            "--tls-key",
+            key_path.to_str().expect("utf-8"),
+        ],
+        "https",
+    )
+    .await;
+    // The certificate is this test's own: the browser is told to accept it.
+    let mut b = Browser::start(&["--ignore-certificate-errors"], "https").await;
+    walk_through(&mut b, &s.base).await;
+    assert_eq!(hsts(&b, &s.base).await, json!(example_axum_server::HSTS));
     b.client.close().await.expect("the session ends");
 }
