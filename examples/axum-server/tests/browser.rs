@@ -131,6 +131,15 @@ impl Browser {
         }
     }
 
+    /// Waits until the profile shows alice.
+    async fn until_alice(&self, what: &str) {
+        self.until(
+            "return document.getElementById('profile').textContent.startsWith('alice')",
+            what,
+        )
+        .await;
+    }
+
     async fn ready(&self) {
         self.until("return document.body.dataset.ready === 'true'", "the page")
             .await;
@@ -283,11 +292,7 @@ async fn walk_through(b: &mut Browser, base: &str) {
     )
     .await;
     b.sign_in("alice", "alice-password").await;
-    b.until(
-        "return document.getElementById('profile').textContent.startsWith('alice')",
-        "the profile",
-    )
-    .await;
+    b.until_alice("the profile").await;
     assert!(b.text("profile").await.contains("user"));
     b.screenshot("signed-in").await;
 
@@ -334,11 +339,7 @@ async fn walk_through(b: &mut Browser, base: &str) {
     // A reload keeps the session: one cookie refresh, no stored token.
     b.client.refresh().await.expect("reload");
     b.ready().await;
-    b.until(
-        "return document.getElementById('profile').textContent.startsWith('alice')",
-        "the profile after a reload",
-    )
-    .await;
+    b.until_alice("the profile after a reload").await;
     b.screenshot("reloaded").await;
 
     // Two tabs, both expired, calling at once: one rotation in all.
@@ -350,11 +351,7 @@ async fn walk_through(b: &mut Browser, base: &str) {
         .expect("switch");
     b.client.goto(&format!("{base}/")).await.expect("goto");
     b.ready().await;
-    b.until(
-        "return document.getElementById('profile').textContent.startsWith('alice')",
-        "the profile in the second tab",
-    )
-    .await;
+    b.until_alice("the profile in the second tab").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let before = rotations(b, base).await;
     let calls = "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.endsWith('GET /profile: 200')).length";
@@ -409,11 +406,7 @@ async fn walk_through(b: &mut Browser, base: &str) {
     // A cross-site form posting to /auth/refresh with the cookie is refused.
     b.ready().await;
     b.sign_in("alice", "alice-password").await;
-    b.until(
-        "return document.getElementById('profile').textContent.startsWith('alice')",
-        "signed in again",
-    )
-    .await;
+    b.until_alice("signed in again").await;
     let before = rotations(b, base).await;
     let evil = cross_site_page(base).await;
     b.client.goto(&evil).await.expect("the other site");
