@@ -590,8 +590,11 @@ impl TokenAuthority {
             Reload::Replace(e) => Some(app_claims(&e)?),
             Reload::Refuse(why) => {
                 let until = self.accepted_until(s.clock.now(), s.config.session_lifetime);
-                metrics::store_call("revoke_session", s.store.revoke_session(claims.sid, until))
-                    .await?;
+                metrics::store_call(
+                    "revoke_session",
+                    s.store.revoke_session(claims.sid, &claims.sub, until),
+                )
+                .await?;
                 metrics::revoked("session", "refused", 1);
                 tracing::info!(sid = %claims.sid, reason = %why, "refresh refused by the application; session revoked");
                 return Err(AuthError::SessionRefused(why));
@@ -602,6 +605,7 @@ impl TokenAuthority {
         // carry the same instant in seconds.
         let rotation = Rotation {
             sid: claims.sid,
+            subject: claims.sub.clone(),
             presented: claims.jti,
             next: Uuid::new_v4(),
             now_ms: s.clock.now_millis(),
@@ -663,7 +667,7 @@ impl TokenAuthority {
             {
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway).max(floor);
-                    let revoke = s.store.revoke_session(c.sid, until);
+                    let revoke = s.store.revoke_session(c.sid, &c.sub, until);
                     if metrics::store_call("revoke_session", revoke).await? {
                         metrics::revoked("session", "logout", 1);
                         outcome.sessions_revoked += 1;
@@ -685,7 +689,7 @@ impl TokenAuthority {
                         metrics::revoked("token", "logout", 1);
                         outcome.access_token_revoked = true;
                     }
-                    let revoke = s.store.revoke_session(c.sid, until.max(floor));
+                    let revoke = s.store.revoke_session(c.sid, &c.sub, until.max(floor));
                     if metrics::store_call("revoke_session", revoke).await? {
                         metrics::revoked("session", "logout", 1);
                         outcome.sessions_revoked += 1;
@@ -734,18 +738,21 @@ impl TokenAuthority {
         if !owned {
             return Ok(false);
         }
-        self.revoke_session(sid).await
+        self.revoke_session(subject, sid).await
     }
 
-    /// Revokes any session by id, whoever it belongs to: an administrator's
-    /// operation. Handlers acting for a user want
-    /// [`revoke_session_of`](Self::revoke_session_of). Returns whether a live
-    /// session was revoked.
-    pub async fn revoke_session(&self, sid: Uuid) -> Result<bool, AuthError> {
+    /// Revokes a session by id without asking who may: an administrator's
+    /// operation. `subject` is the session's subject (as
+    /// [`sessions`](Self::sessions) lists it, or the `sub` of its tokens):
+    /// stores sharded by subject find the session by it. The `sid` is
+    /// denylisted even when no live session has it. Handlers acting for a
+    /// user want [`revoke_session_of`](Self::revoke_session_of). Returns
+    /// whether a live session was revoked.
+    pub async fn revoke_session(&self, subject: &str, sid: Uuid) -> Result<bool, AuthError> {
         let s = self.shared();
         let until = self.accepted_until(s.clock.now(), s.config.session_lifetime);
-        let revoked =
-            metrics::store_call("revoke_session", s.store.revoke_session(sid, until)).await?;
+        let revoke = s.store.revoke_session(sid, subject, until);
+        let revoked = metrics::store_call("revoke_session", revoke).await?;
         metrics::revoked("session", "revoked", u64::from(revoked));
         Ok(revoked)
     }

@@ -472,7 +472,12 @@ impl Store for NoRevocationChecks {
     fn revoke_token(&self, _: uuid::Uuid, _: u64) -> BoxFuture<'_, Result<(), StoreError>> {
         Self::refuse("revoke tokens")
     }
-    fn revoke_session(&self, _: uuid::Uuid, _: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn revoke_session<'a>(
+        &'a self,
+        _: uuid::Uuid,
+        _: &'a str,
+        _: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Self::refuse("revoke sessions")
     }
     fn revoke_subject<'a>(

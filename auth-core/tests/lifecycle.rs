@@ -574,7 +574,7 @@ async fn sessions_list_created_and_last_refreshed_and_revoke_one() {
     );
     assert!(
         f.authority
-            .revoke_session(phone.session_id)
+            .revoke_session("alice", phone.session_id)
             .await
             .expect("revoke")
     );
@@ -671,7 +671,12 @@ impl Store for DownStore {
     fn revoke_token(&self, _: Uuid, _: u64) -> BoxFuture<'_, Result<(), StoreError>> {
         down()
     }
-    fn revoke_session(&self, _: Uuid, _: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn revoke_session<'a>(
+        &'a self,
+        _: Uuid,
+        _: &'a str,
+        _: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
         down()
     }
     fn revoke_subject<'a>(

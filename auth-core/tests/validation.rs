@@ -406,7 +406,7 @@ async fn revoked_jti_sid_and_subject_are_refused_by_the_store_check() {
     let pair = f.login("alice").await;
     assert!(
         f.authority
-            .revoke_session(pair.session_id)
+            .revoke_session("alice", pair.session_id)
             .await
             .expect("revoke")
     );

@@ -199,6 +199,13 @@ impl MemoryStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Denylists a session id until `until` (a mirror of revocations made
+    /// elsewhere: there is no session record here to remove).
+    #[cfg(feature = "redis")]
+    pub(crate) fn deny_session(&self, sid: Uuid, until: u64) {
+        self.inner.deny_session(sid, until);
+    }
 }
 
 /// Shrinks a map holding less than a quarter of what it has room for
@@ -259,7 +266,16 @@ impl Inner {
 
     /// Removes a session and denylists its id.
     fn revoke_session(&self, sid: Uuid, until: u64) -> bool {
-        match self.sessions.remove(&sid) {
+        self.revoke_session_of(sid, None, until)
+    }
+
+    /// Removes a session (only if it belongs to `subject`, when given) and
+    /// denylists its id.
+    fn revoke_session_of(&self, sid: Uuid, subject: Option<&str>, until: u64) -> bool {
+        let removed = self
+            .sessions
+            .remove_if(&sid, |_, rec| subject.is_none_or(|s| rec.subject == s));
+        match removed {
             Some((_, rec)) => {
                 self.revoked_sessions
                     .insert(sid, self.capped(rec.revoke_until.max(until)));
@@ -297,6 +313,9 @@ impl Inner {
         // The verdict and the swap happen under the session's shard lock, so
         // of concurrent rotations with one token exactly one sees it current.
         let verdict = match self.sessions.get_mut(&r.sid) {
+            // A session is only found under its own subject, as in a store
+            // sharded by subject.
+            Some(rec) if rec.subject != r.subject => return RotateOutcome::Unknown,
             None => return RotateOutcome::Unknown,
             Some(mut rec) => match rec.judge(r) {
                 RotateVerdict::Rotate => {
@@ -419,10 +438,17 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn revoke_session(&self, sid: Uuid, until: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(std::future::ready(Ok(self
-            .inner
-            .revoke_session(sid, until))))
+    fn revoke_session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(Ok(self.inner.revoke_session_of(
+            sid,
+            Some(subject),
+            until,
+        ))))
     }
 
     fn revoke_subject<'a>(

@@ -90,7 +90,17 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Revokes a session and every token it issued. The revocation is kept
     /// until the session's own `revoke_until` when the store knows the
     /// session, else until `until`. Returns whether a live session was removed.
-    fn revoke_session(&self, sid: Uuid, until: u64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    ///
+    /// `subject` is the session's subject, the `sub` of its tokens: a store
+    /// that shards by subject (the Redis store on Redis Cluster) finds the
+    /// session by it. A session of another subject is not removed, though
+    /// `sid` is still denylisted.
+    fn revoke_session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
     /// Logout-all: revokes every live session of `subject` and records the
     /// cut-off (tokens with `iat < cutoff` are refused), kept until `until`.
@@ -219,10 +229,14 @@ pub struct NewSession {
 }
 
 /// A rotation request: "the holder of `presented` asks for `next`".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
     /// The session.
     pub sid: Uuid,
+    /// The session's subject, the `sub` of the presented token: a store that
+    /// shards by subject finds the session by it. A session of another
+    /// subject is [`RotateOutcome::Unknown`].
+    pub subject: String,
     /// The `jti` of the refresh token presented.
     pub presented: Uuid,
     /// The `jti` of the refresh token about to be issued.

@@ -49,6 +49,7 @@ where
     case!(rotation_swaps_the_current_jti);
     case!(reuse_of_a_rotated_token_revokes_the_session);
     case!(rotation_of_an_unknown_session_is_unknown);
+    case!(a_session_is_only_found_under_its_own_subject);
     case!(rotation_never_extends_past_the_absolute_expiry);
     case!(a_superseded_token_within_the_grace_leaves_the_session_alive);
     case!(concurrent_rotations_have_exactly_one_winner);
@@ -111,6 +112,7 @@ pub fn rotation_at_millis(
 ) -> Rotation {
     Rotation {
         sid: s.sid,
+        subject: s.subject.clone(),
         presented,
         next: Uuid::new_v4(),
         now_ms,
@@ -154,13 +156,13 @@ pub async fn revoked_session_refuses_every_token_of_it(
     store.create_session(other.clone()).await.expect("create");
     assert!(
         store
-            .revoke_session(s.sid, START + 60)
+            .revoke_session(s.sid, &s.subject, START + 60)
             .await
             .expect("revoke")
     );
     assert!(
         !store
-            .revoke_session(s.sid, START + 60)
+            .revoke_session(s.sid, &s.subject, START + 60)
             .await
             .expect("revoke again")
     );
@@ -192,7 +194,7 @@ pub async fn revoking_an_unknown_session_still_refuses_it(
     let s = session("bob", START);
     assert!(
         !store
-            .revoke_session(s.sid, START + 60)
+            .revoke_session(s.sid, &s.subject, START + 60)
             .await
             .expect("revoke")
     );
@@ -208,7 +210,7 @@ pub async fn rotation_swaps_the_current_jti(store: Arc<dyn Store>, clock: &Manua
     store.create_session(s.clone()).await.expect("create");
     clock.advance(Duration::from_secs(10));
     let r1 = rotation(&s, s.refresh_jti, clock.now());
-    let RotateOutcome::Rotated(rec) = store.rotate(r1).await.expect("rotate") else {
+    let RotateOutcome::Rotated(rec) = store.rotate(r1.clone()).await.expect("rotate") else {
         panic!("first rotation must succeed");
     };
     assert_eq!(rec.current_jti, r1.next);
@@ -218,7 +220,7 @@ pub async fn rotation_swaps_the_current_jti(store: Arc<dyn Store>, clock: &Manua
     assert_eq!(rec.claims, "{}");
     let r2 = rotation(&s, r1.next, clock.now());
     assert!(matches!(
-        store.rotate(r2).await.expect("rotate"),
+        store.rotate(r2.clone()).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
     let info = store.sessions("alice").await.expect("sessions");
@@ -235,7 +237,7 @@ pub async fn reuse_of_a_rotated_token_revokes_the_session(
     store.create_session(s.clone()).await.expect("create");
     let r1 = rotation(&s, s.refresh_jti, START + 1);
     assert!(matches!(
-        store.rotate(r1).await.expect("rotate"),
+        store.rotate(r1.clone()).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
     let replay = rotation(&s, s.refresh_jti, START + 2);
@@ -268,6 +270,41 @@ pub async fn rotation_of_an_unknown_session_is_unknown(
     );
 }
 
+/// A session is found by its id *and* its subject (stores may shard by
+/// subject): a rotation naming another subject is unknown, and a revocation
+/// naming another subject leaves the session alive (though its id is
+/// denylisted).
+pub async fn a_session_is_only_found_under_its_own_subject(
+    store: Arc<dyn Store>,
+    _clock: &ManualClock,
+) {
+    let s = session("alice", START);
+    store.create_session(s.clone()).await.expect("create");
+    let as_mallory = Rotation {
+        subject: "mallory".to_owned(),
+        ..rotation(&s, s.refresh_jti, START + 1)
+    };
+    assert_eq!(
+        store.rotate(as_mallory).await.expect("rotate"),
+        RotateOutcome::Unknown
+    );
+    assert!(
+        !store
+            .revoke_session(s.sid, "mallory", START + 60)
+            .await
+            .expect("revoke"),
+        "another subject's revocation removed the session"
+    );
+    assert_eq!(store.sessions("alice").await.expect("sessions").len(), 1);
+    assert!(matches!(
+        store
+            .rotate(rotation(&s, s.refresh_jti, START + 1))
+            .await
+            .expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+}
+
 /// Refresh expiry is capped at the absolute expiry, and past it rotation fails.
 pub async fn rotation_never_extends_past_the_absolute_expiry(
     store: Arc<dyn Store>,
@@ -277,7 +314,7 @@ pub async fn rotation_never_extends_past_the_absolute_expiry(
     store.create_session(s.clone()).await.expect("create");
     clock.advance(Duration::from_secs(3000));
     let r1 = rotation(&s, s.refresh_jti, clock.now());
-    let RotateOutcome::Rotated(rec) = store.rotate(r1).await.expect("rotate") else {
+    let RotateOutcome::Rotated(rec) = store.rotate(r1.clone()).await.expect("rotate") else {
         panic!("rotation within the lifetime must succeed");
     };
     assert_eq!(
@@ -287,7 +324,7 @@ pub async fn rotation_never_extends_past_the_absolute_expiry(
     );
     clock.advance(Duration::from_secs(3000));
     let r2 = rotation(&s, r1.next, clock.now());
-    let RotateOutcome::Rotated(rec) = store.rotate(r2).await.expect("rotate") else {
+    let RotateOutcome::Rotated(rec) = store.rotate(r2.clone()).await.expect("rotate") else {
         panic!("rotation within the lifetime must succeed");
     };
     assert_eq!(
@@ -312,7 +349,7 @@ pub async fn a_superseded_token_within_the_grace_leaves_the_session_alive(
     store.create_session(s.clone()).await.expect("create");
     let r1 = rotation_with_grace(&s, s.refresh_jti, START, Duration::from_secs(5));
     assert!(matches!(
-        store.rotate(r1).await.expect("rotate"),
+        store.rotate(r1.clone()).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
     clock.advance(Duration::from_secs(4));
@@ -351,7 +388,8 @@ pub async fn concurrent_rotations_have_exactly_one_winner(
         .map(|_| {
             let store = store.clone();
             let r = rotation_with_grace(&s, s.refresh_jti, START + 1, Duration::from_secs(5));
-            tokio::spawn(async move { store.rotate(r).await.map(|o| (r.next, o)) })
+            let next = r.next;
+            tokio::spawn(async move { store.rotate(r).await.map(|o| (next, o)) })
         })
         .collect();
     let mut winners = Vec::new();
@@ -548,7 +586,7 @@ pub async fn the_reuse_grace_is_measured_in_milliseconds(
     clock.advance(Duration::from_millis(250));
     let r1 = rotation_at_millis(&s, s.refresh_jti, clock.now_millis(), grace);
     assert!(matches!(
-        store.rotate(r1).await.expect("rotate"),
+        store.rotate(r1.clone()).await.expect("rotate"),
         RotateOutcome::Rotated(_)
     ));
     clock.advance(Duration::from_millis(999));

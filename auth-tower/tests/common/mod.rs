@@ -185,12 +185,13 @@ impl Store for AsyncCheck {
     fn revoke_token(&self, jti: uuid::Uuid, until: u64) -> BoxFuture<'_, Result<(), StoreError>> {
         self.0.revoke_token(jti, until)
     }
-    fn revoke_session(
-        &self,
+    fn revoke_session<'a>(
+        &'a self,
         sid: uuid::Uuid,
+        sub: &'a str,
         until: u64,
-    ) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.0.revoke_session(sid, until)
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.0.revoke_session(sid, sub, until)
     }
     fn revoke_subject<'a>(
         &'a self,

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::{ConnectionInfo, IntoConnectionInfo};
 
+use super::conn::Conn;
 use super::feed::{Health, Listener};
 use super::scripts::Scripts;
 use super::{Inner, RedisStore};
@@ -20,22 +23,30 @@ pub const DEFAULT_REDIS_PREFIX: &str = "auth:";
 /// an outage turns into quick 503s (fail closed) instead of hung requests.
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Builds a [`RedisStore`]. Defaults: prefix [`DEFAULT_REDIS_PREFIX`], timeouts
-/// [`DEFAULT_REDIS_TIMEOUT`], the system clock. `Debug` masks the URL's password.
+/// Builds a [`RedisStore`]. Defaults: a single Redis (not a cluster), prefix
+/// [`DEFAULT_REDIS_PREFIX`], timeouts [`DEFAULT_REDIS_TIMEOUT`], no replica
+/// acknowledgement awaited, the system clock. `Debug` masks the URLs'
+/// passwords.
 pub struct RedisStoreBuilder {
-    url: String,
+    /// The Redis, or a cluster's seed nodes (at least one).
+    urls: Vec<String>,
+    cluster: bool,
     prefix: String,
     timeout: Duration,
+    replicas: u32,
     clock: Option<Arc<dyn Clock>>,
     read_only: bool,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let urls: Vec<String> = self.urls.iter().map(|u| redact(u)).collect();
         f.debug_struct("RedisStoreBuilder")
-            .field("url", &redact(&self.url))
+            .field("urls", &urls)
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("replicas", &self.replicas)
             .field("clock", &self.clock)
             .field("read_only", &self.read_only)
             .finish()
@@ -43,14 +54,38 @@ impl fmt::Debug for RedisStoreBuilder {
 }
 
 impl RedisStoreBuilder {
-    pub(super) fn new(url: String) -> Self {
+    pub(super) fn new(urls: Vec<String>, cluster: bool) -> Self {
         RedisStoreBuilder {
-            url,
+            urls,
+            cluster,
             prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             timeout: DEFAULT_REDIS_TIMEOUT,
+            replicas: 0,
             clock: None,
             read_only: false,
         }
+    }
+
+    /// Treats the URL(s) as seed nodes of a Redis Cluster: the rest of the
+    /// cluster is discovered from them, and commands follow its slots
+    /// through redirections and failovers. What
+    /// [`RedisStore::cluster_builder`] builds; this is for a URL that comes
+    /// from configuration, with a flag saying it is a cluster.
+    pub fn cluster(mut self) -> Self {
+        self.cluster = true;
+        self
+    }
+
+    /// Acknowledges a write (a revocation, a login, a rotation) only once
+    /// `replicas` replicas of its primary have it (`WAIT`, within the
+    /// timeout; fewer in time fails the write, closed). With a replica per
+    /// primary and `1` here, a failover (a replica promoted after its primary
+    /// died) loses no revocation that was acknowledged; Redis replicates
+    /// asynchronously, so with `0` (the default) the last writes before a
+    /// crash can be lost with it. Costs a round trip per write.
+    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
     }
 
     /// The prefix of every key and of the event channel (default
@@ -111,18 +146,44 @@ impl RedisStoreBuilder {
                 self.prefix
             )));
         }
-        let url = redact(&self.url);
+        let Some(first) = self.urls.first() else {
+            return Err(StoreError::Unavailable("no Redis URL given".into()));
+        };
+        let url = redact(first);
         let unreachable =
             |e: ::redis::RedisError| StoreError::Unavailable(format!("redis at {url}: {e}"));
-        let client = ::redis::Client::open(self.url.as_str()).map_err(unreachable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client.clone(), config)
-            .await
+        let nodes = self
+            .urls
+            .iter()
+            .map(|u| u.as_str().into_connection_info())
+            .collect::<Result<Vec<ConnectionInfo>, _>>()
             .map_err(unreachable)?;
+        let conn = if self.cluster {
+            // Retries cover a redirection or a failover in progress; the
+            // overall timeout still bounds every command.
+            let client = ClusterClient::builder(nodes.clone())
+                .connection_timeout(self.timeout)
+                .response_timeout(self.timeout)
+                .overall_response_timeout(Some(self.timeout))
+                .retries(3)
+                .min_retry_wait(10)
+                .max_retry_wait(200)
+                .build()
+                .map_err(unreachable)?;
+            Conn::Cluster(client.get_async_connection().await.map_err(unreachable)?)
+        } else {
+            let client = ::redis::Client::open(first.as_str()).map_err(unreachable)?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(self.timeout))
+                .set_response_timeout(Some(self.timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            Conn::Single(
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(unreachable)?,
+            )
+        };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let mirror = MemoryStore::builder().clock(clock.clone()).build();
         let health = Arc::new(Health::new(self.timeout));
@@ -131,7 +192,8 @@ impl RedisStoreBuilder {
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
         let listener = Listener {
-            client,
+            nodes,
+            cluster: self.cluster,
             conn: conn.clone(),
             prefix: self.prefix.clone(),
             channel: channel.clone(),
@@ -140,8 +202,6 @@ impl RedisStoreBuilder {
             health: health.clone(),
             timeout: self.timeout,
             synced: synced_tx,
-            scripts: scripts.clone(),
-            read_only: self.read_only,
             warned: Mutex::default(),
         };
         tokio::spawn(listener.run(stopped));
@@ -156,6 +216,9 @@ impl RedisStoreBuilder {
             inner: Arc::new(Inner {
                 conn,
                 url,
+                cluster: self.cluster,
+                replicas: self.replicas,
+                timeout: self.timeout,
                 prefix: self.prefix,
                 channel,
                 clock,

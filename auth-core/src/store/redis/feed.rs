@@ -1,6 +1,9 @@
 //! The revocation feed: a subscription task that keeps the local mirror in
 //! step with Redis, resynchronizes it from the revocation indexes on every
 //! (re)subscription, and tells checks whether the mirror can be trusted.
+//! On Redis Cluster it subscribes on one node (a `PUBLISH` reaches every
+//! node's subscribers), moves to another when that one fails, and resyncs
+//! whenever the cluster's configuration changes (a failover).
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -8,17 +11,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ::redis::aio::{ConnectionManager, MultiplexedConnection};
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{ConnectionAddr, ConnectionInfo};
 use futures_core::Stream;
 use uuid::Uuid;
 
-use super::scripts::Scripts;
+use super::conn::Conn;
+use super::keys::{BUCKETS, base};
 use super::{error, short};
 use crate::clock::Clock;
 use crate::store::{MemoryStore, Store, StoreError};
 
-/// How many entries one `ZSCAN`/`SCAN` step asks for.
+/// How many entries one `ZSCAN` step asks for.
 const PAGE: usize = 1000;
+/// How many buckets a resync reads at once.
+const PARALLEL: usize = 32;
+/// The most cluster nodes remembered as places to subscribe.
+const MAX_NODES: usize = 64;
 /// Unreadable entries are each logged once; past this many distinct ones,
 /// no more are remembered (nor logged).
 const MAX_WARNED: usize = 1024;
@@ -34,7 +43,8 @@ enum Kind {
 impl Kind {
     const ALL: [Kind; 3] = [Kind::Token, Kind::Session, Kind::Subject];
 
-    /// The key family, `{prefix}{family}:{id}`, and the index, `{prefix}idx:{family}`.
+    /// The key family: keys `{base}{family}:{id}`, indexed by that name
+    /// (without the base) in the bucket's `{base}idx`.
     fn family(self) -> &'static str {
         match self {
             Kind::Token => "jti",
@@ -46,8 +56,12 @@ impl Kind {
 
 /// The subscription task: keeps the mirror fed and says whether it is.
 pub(super) struct Listener {
-    pub(super) client: ::redis::Client,
-    pub(super) conn: ConnectionManager,
+    /// Where to subscribe: the Redis, or a cluster's seed nodes (the other
+    /// nodes are learnt from the cluster).
+    pub(super) nodes: Vec<ConnectionInfo>,
+    pub(super) cluster: bool,
+    /// The store's shared connection (a cluster's is used for resyncs).
+    pub(super) conn: Conn,
     pub(super) prefix: String,
     pub(super) channel: String,
     pub(super) clock: Arc<dyn Clock>,
@@ -55,9 +69,6 @@ pub(super) struct Listener {
     pub(super) health: Arc<Health>,
     pub(super) timeout: Duration,
     pub(super) synced: tokio::sync::watch::Sender<bool>,
-    pub(super) scripts: Arc<Scripts>,
-    /// Never index (a read-only store).
-    pub(super) read_only: bool,
     /// Unreadable entries already logged.
     pub(super) warned: Mutex<HashSet<Vec<u8>>>,
 }
@@ -118,11 +129,19 @@ impl Drop for Listener {
 impl Listener {
     pub(super) async fn run(self, mut stopped: tokio::sync::oneshot::Receiver<()>) {
         let mut backoff = Duration::from_millis(50);
+        let mut nodes = self.nodes.clone();
+        let mut attempt = 0usize;
         loop {
+            // Never empty: the builder has at least one node.
+            let Some(node) = nodes.get(attempt % nodes.len().max(1)).cloned() else {
+                return;
+            };
             let outcome = tokio::select! {
                 _ = &mut stopped => return,
-                outcome = self.follow() => outcome,
+                outcome = self.follow(&node, &mut nodes) => outcome,
             };
+            // The next attempt tries the next node (on a cluster).
+            attempt = attempt.wrapping_add(1);
             let was_in_sync = self.health.set_synced(false);
             if !*self.synced.borrow() {
                 tracing::warn!(error = %outcome, "Redis revocation feed not up yet");
@@ -140,12 +159,14 @@ impl Listener {
         }
     }
 
-    /// Subscribes, resyncs, then applies events until the connection fails;
-    /// returns why it stopped.
-    async fn follow(&self) -> StoreError {
+    /// Subscribes on `node`, resyncs, then applies events until the
+    /// connection fails (or, on a cluster, its configuration changes);
+    /// returns why it stopped. Learns the cluster's nodes into `nodes`.
+    async fn follow(&self, node: &ConnectionInfo, nodes: &mut Vec<ConnectionInfo>) -> StoreError {
         let result: Result<(), StoreError> = async {
             let timed_out = || StoreError::Unavailable("redis: timed out".into());
-            let mut pubsub = tokio::time::timeout(self.timeout, self.client.get_async_pubsub())
+            let client = ::redis::Client::open(node.clone()).map_err(error)?;
+            let mut pubsub = tokio::time::timeout(self.timeout, client.get_async_pubsub())
                 .await
                 .map_err(|_| timed_out())?
                 .map_err(error)?;
@@ -154,8 +175,34 @@ impl Listener {
                 .map_err(|_| timed_out())?
                 .map_err(error)?;
             let (mut sink, mut stream) = pubsub.split();
-            let loaded = self.resync().await?;
-            self.wake_writer().await?;
+            let config = ::redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(self.timeout))
+                .set_response_timeout(Some(self.timeout));
+            let mut direct = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(error)?;
+            // On a cluster: only a healthy one is trusted, and the epoch it
+            // was read at tells when a failover happens.
+            let epoch = if self.cluster {
+                let epoch = cluster_epoch(&mut direct).await?;
+                learn_nodes(&mut direct, node, nodes).await;
+                Some(epoch)
+            } else {
+                None
+            };
+            // A cluster's resync goes through the cluster connection, which
+            // follows the slots; a single Redis's through a connection of its
+            // own (the shared manager may still be backing off).
+            let reader = if self.cluster {
+                self.conn.clone()
+            } else {
+                Conn::Direct(direct.clone())
+            };
+            let loaded = self.resync(reader).await?;
+            if !self.cluster {
+                self.wake_writer().await?;
+            }
             // Events that arrived during the resync, before trusting the mirror.
             while let Ok(Some(msg)) = tokio::time::timeout(Duration::ZERO, next(&mut stream)).await {
                 self.receive(msg).await;
@@ -173,10 +220,18 @@ impl Listener {
                     },
                     _ = ping.tick() => {
                         match tokio::time::timeout(self.timeout, sink.ping::<::redis::Value>()).await {
-                            Ok(Ok(_)) => self.health.heard(),
+                            Ok(Ok(_)) => {}
                             Ok(Err(e)) => return Err(error(e)),
                             Err(_) => return Err(StoreError::Unavailable("redis: ping timed out".into())),
                         }
+                        if let Some(epoch) = epoch
+                            && cluster_epoch(&mut direct).await? != epoch
+                        {
+                            return Err(StoreError::Unavailable(
+                                "redis cluster: configuration changed (a failover?): resyncing".into(),
+                            ));
+                        }
+                        self.health.heard();
                     }
                 }
             }
@@ -212,122 +267,67 @@ impl Listener {
         Err(last.unwrap_or_else(|| StoreError::Unavailable("redis: no answer".into())))
     }
 
-    /// Loads the live revocations into the mirror from the three revocation
-    /// indexes (`ZSCAN`, which returns every entry present for the whole scan;
-    /// entries added meanwhile arrive on the subscription, opened before).
-    /// Reads nothing else: its cost follows the revocations, not the
-    /// sessions. Entries it cannot read are skipped and logged once. Returns
-    /// how many revocations it loaded.
-    async fn resync(&self) -> Result<usize, StoreError> {
-        // A connection of its own: the shared manager may still be backing
-        // off from the outage.
-        let config = ::redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout));
-        let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(error)?;
-        let ready = format!("{}idx:ready", self.prefix);
-        let indexed: bool = ::redis::cmd("EXISTS")
-            .arg(&ready)
-            .query_async(&mut conn)
-            .await
-            .map_err(error)?;
-        if !indexed && self.read_only {
-            tracing::warn!(
-                prefix = %self.prefix,
-                "read-only: the revocation indexes are not ready, so revocations written before them are not loaded until an instance that may write indexes them"
-            );
-        } else if !indexed {
-            self.backfill(&mut conn).await?;
-            let _: () = ::redis::cmd("SET")
-                .arg(&ready)
-                .arg(self.clock.now())
-                .query_async(&mut conn)
-                .await
-                .map_err(error)?;
-        }
+    /// Loads the live revocations into the mirror from the revocation
+    /// indexes of every bucket (`ZSCAN`, which returns every entry present
+    /// for the whole scan; entries added meanwhile arrive on the
+    /// subscription, opened before), a few buckets at a time. Reads nothing
+    /// else: its cost follows the revocations, not the sessions. Entries it
+    /// cannot read are skipped and logged once. Returns how many revocations
+    /// it loaded.
+    async fn resync(&self, conn: Conn) -> Result<usize, StoreError> {
         let now = self.clock.now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut buckets = 0..BUCKETS;
         let mut loaded = 0;
-        for kind in Kind::ALL {
-            let index = format!("{}idx:{}", self.prefix, kind.family());
-            let mut cursor: u64 = 0;
-            loop {
-                let (next_cursor, flat): (u64, Vec<Vec<u8>>) = ::redis::cmd("ZSCAN")
-                    .arg(&index)
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(PAGE)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(error)?;
-                let mut subjects = Vec::new();
-                for pair in flat.chunks_exact(2) {
-                    let (member, score) = (&pair[0], &pair[1]);
-                    let Some(until) = parse_time(score) else {
-                        self.skip(kind.family(), member);
-                        continue;
-                    };
-                    if until <= now {
-                        continue; // expired; pruned by a later write
-                    }
-                    let applied = match kind {
-                        Kind::Token => match parse_uuid(member) {
-                            Some(jti) => self.mirror.revoke_token(jti, until).await.is_ok(),
-                            None => false,
-                        },
-                        Kind::Session => match parse_uuid(member) {
-                            Some(sid) => self.mirror.revoke_session(sid, until).await.is_ok(),
-                            None => false,
-                        },
-                        Kind::Subject => {
-                            subjects.push(member.clone());
-                            continue;
-                        }
-                    };
-                    if applied {
-                        loaded += 1;
-                    } else {
-                        self.skip(kind.family(), member);
-                    }
-                }
-                loaded += self.load_cutoffs(&mut conn, subjects).await?;
-                cursor = next_cursor;
-                if cursor == 0 {
-                    break;
-                }
+        loop {
+            while tasks.len() < PARALLEL {
+                let Some(b) = buckets.next() else { break };
+                tasks.spawn(read_bucket(conn.clone(), base(&self.prefix, b)));
             }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let entries = joined
+                .map_err(|_| StoreError::Unavailable("redis: a resync task failed".into()))??;
+            loaded += self.load(entries, now).await;
         }
         Ok(loaded)
     }
 
-    /// Loads the cut-offs of `subjects` (their `cut:` keys hold the cut-off
-    /// second and the `until`).
-    async fn load_cutoffs(
-        &self,
-        conn: &mut MultiplexedConnection,
-        subjects: Vec<Vec<u8>>,
-    ) -> Result<usize, StoreError> {
-        if subjects.is_empty() {
-            return Ok(0);
-        }
-        let keys: Vec<Vec<u8>> = subjects
-            .iter()
-            .map(|s| [format!("{}cut:", self.prefix).as_bytes(), s].concat())
-            .collect();
-        let values: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(conn)
-            .await
-            .map_err(error)?;
+    /// Applies what [`read_bucket`] read; returns how many revocations it
+    /// loaded.
+    async fn load(&self, entries: BucketEntries, now: u64) -> usize {
         let mut loaded = 0;
-        for (subject, value) in subjects.iter().zip(values) {
+        for member in entries.unknown {
+            self.skip("index", &member);
+        }
+        for (kind, member, score) in entries.indexed {
+            let Some(until) = parse_time(&score) else {
+                self.skip(kind.family(), &member);
+                continue;
+            };
+            if until <= now {
+                continue; // expired; pruned by a later write
+            }
+            let applied = match (kind, parse_uuid(&member)) {
+                (Kind::Token, Some(jti)) => self.mirror.revoke_token(jti, until).await.is_ok(),
+                (Kind::Session, Some(sid)) => {
+                    self.mirror.deny_session(sid, until);
+                    true
+                }
+                _ => false,
+            };
+            if applied {
+                loaded += 1;
+            } else {
+                self.skip(kind.family(), &member);
+            }
+        }
+        for (subject, value) in entries.cutoffs {
             let Some(value) = value else { continue }; // expired since
-            let parsed = std::str::from_utf8(subject).ok().zip(parse_cutoff(&value));
+            let parsed = std::str::from_utf8(&subject).ok().zip(parse_cutoff(&value));
             match parsed {
-                Some((subject, (cutoff, until))) => {
+                Some((subject, (cutoff, until))) if until > now => {
                     if self
                         .mirror
                         .revoke_subject(subject, cutoff, until)
@@ -337,67 +337,11 @@ impl Listener {
                         loaded += 1;
                     }
                 }
-                None => self.skip("cut", subject),
+                Some(_) => {}
+                None => self.skip("cut", &subject),
             }
         }
-        Ok(loaded)
-    }
-
-    /// Indexes the revocation keys written before the indexes existed (an
-    /// upgrade from an older version): one `SCAN` per key family, matching
-    /// that family only, once per prefix. Keys it cannot read are skipped.
-    async fn backfill(&self, conn: &mut MultiplexedConnection) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        for kind in Kind::ALL {
-            let family = format!("{}{}:", self.prefix, kind.family());
-            let mut cursor: u64 = 0;
-            loop {
-                let (next_cursor, keys): (u64, Vec<Vec<u8>>) = ::redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{family}*"))
-                    .arg("COUNT")
-                    .arg(PAGE)
-                    .query_async(&mut *conn)
-                    .await
-                    .map_err(error)?;
-                if !keys.is_empty() {
-                    let values: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
-                        .arg(&keys)
-                        .query_async(&mut *conn)
-                        .await
-                        .map_err(error)?;
-                    let mut call = self.scripts.index.prepare_invoke();
-                    call.arg(&self.prefix).arg(kind.family()).arg(now);
-                    for (key, value) in keys.iter().zip(values) {
-                        let Some(value) = value else { continue };
-                        let id = key.get(family.len()..).unwrap_or_default();
-                        let until = match kind {
-                            Kind::Token | Kind::Session => {
-                                parse_uuid(id).and_then(|_| parse_time(&value))
-                            }
-                            Kind::Subject => std::str::from_utf8(id)
-                                .ok()
-                                .and(parse_cutoff(&value))
-                                .map(|(_, until)| until),
-                        };
-                        match until {
-                            Some(until) => {
-                                call.arg(id).arg(until);
-                            }
-                            None => self.skip(kind.family(), key),
-                        }
-                    }
-                    let _: i64 = call.invoke_async(&mut *conn).await.map_err(error)?;
-                }
-                cursor = next_cursor;
-                if cursor == 0 {
-                    break;
-                }
-            }
-        }
-        tracing::info!(prefix = %self.prefix, "indexed the revocations written before the index");
-        Ok(())
+        loaded
     }
 
     /// Logs an entry that cannot be read, once per entry, in a short lossy
@@ -422,7 +366,10 @@ impl Listener {
                 _ => false,
             },
             (Some("s"), Some(id), Some(until), None) => match (id.parse(), until.parse()) {
-                (Ok(sid), Ok(until)) => self.mirror.revoke_session(sid, until).await.is_ok(),
+                (Ok(sid), Ok(until)) => {
+                    self.mirror.deny_session(sid, until);
+                    true
+                }
                 _ => false,
             },
             (Some("c"), Some(cutoff), Some(until), Some(subject)) => {
@@ -440,6 +387,159 @@ impl Listener {
         if !applied {
             self.skip("event", event.as_bytes());
         }
+    }
+}
+
+/// What one bucket's revocation index holds, as read: `(kind, id, score)`
+/// of each token and session revocation, and each subject with a cut-off
+/// with its `cut:` key's value.
+#[derive(Default)]
+struct BucketEntries {
+    indexed: Vec<(Kind, Vec<u8>, Vec<u8>)>,
+    cutoffs: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Members of no known kind.
+    unknown: Vec<Vec<u8>>,
+}
+
+/// Reads the revocation index of the bucket whose keys start with `base`
+/// (its members are the revocation keys' names, `jti:…`, `rsid:…`, `cut:…`),
+/// and the cut-offs it names: one slot, which a cluster serves from one node.
+async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, StoreError> {
+    let mut out = BucketEntries::default();
+    let index = format!("{base}idx");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next_cursor, flat): (u64, Vec<Vec<u8>>) = ::redis::cmd("ZSCAN")
+            .arg(&index)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(PAGE)
+            .query_async(&mut conn)
+            .await
+            .map_err(error)?;
+        let mut cut_keys = Vec::new();
+        for pair in flat.chunks_exact(2) {
+            let (member, score) = (&pair[0], &pair[1]);
+            let kind = Kind::ALL.into_iter().find(|k| {
+                member.starts_with(k.family().as_bytes())
+                    && member.get(k.family().len()) == Some(&b':')
+            });
+            match kind {
+                Some(Kind::Subject) => cut_keys.push(member.clone()),
+                Some(kind) => {
+                    let id = member.get(kind.family().len() + 1..).unwrap_or_default();
+                    out.indexed.push((kind, id.to_vec(), score.clone()));
+                }
+                None => out.unknown.push(member.clone()),
+            }
+        }
+        if !cut_keys.is_empty() {
+            let keys: Vec<Vec<u8>> = cut_keys
+                .iter()
+                .map(|k| [base.as_bytes(), k].concat())
+                .collect();
+            let values: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .map_err(error)?;
+            let subjects = cut_keys
+                .into_iter()
+                .map(|k| k.get(b"cut:".len()..).unwrap_or_default().to_vec());
+            out.cutoffs.extend(subjects.zip(values));
+        }
+        cursor = next_cursor;
+        if cursor == 0 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A cluster's current epoch, read on one node (`CLUSTER INFO`), or an
+/// error when that node does not see the cluster healthy: it changes with
+/// every failover.
+async fn cluster_epoch(conn: &mut MultiplexedConnection) -> Result<u64, StoreError> {
+    let info: String = ::redis::cmd("CLUSTER")
+        .arg("INFO")
+        .query_async(conn)
+        .await
+        .map_err(error)?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
+    };
+    if field("cluster_state") != Some("ok") {
+        return Err(StoreError::Unavailable(
+            "redis cluster: state is not ok (a primary down?)".into(),
+        ));
+    }
+    field("cluster_current_epoch")
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(|| StoreError::Unavailable("redis cluster: no epoch in CLUSTER INFO".into()))
+}
+
+/// Adds the cluster's reachable nodes (`CLUSTER NODES`) to `nodes`, with
+/// the credentials and TLS settings of `seed`, so the feed can move to any
+/// of them when its node fails. Best effort: what it cannot read is left.
+async fn learn_nodes(
+    conn: &mut MultiplexedConnection,
+    seed: &ConnectionInfo,
+    nodes: &mut Vec<ConnectionInfo>,
+) {
+    let Ok(listing) = ::redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async::<String>(conn)
+        .await
+    else {
+        return;
+    };
+    for line in listing.lines() {
+        let mut fields = line.split(' ');
+        let (Some(addr), Some(flags)) = (fields.nth(1), fields.next()) else {
+            continue;
+        };
+        if flags
+            .split(',')
+            .any(|f| matches!(f, "fail" | "fail?" | "noaddr" | "handshake"))
+        {
+            continue;
+        }
+        // `ip:port@cport[,hostname]`
+        let hostport = addr.split(['@', ',']).next().unwrap_or_default();
+        let Some((host, port)) = hostport.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        if host.is_empty() || port == 0 || nodes.len() >= MAX_NODES {
+            continue;
+        }
+        let known = nodes.iter().any(|n| match n.addr() {
+            ConnectionAddr::Tcp(h, p)
+            | ConnectionAddr::TcpTls {
+                host: h, port: p, ..
+            } => h == host && *p == port,
+            _ => false,
+        });
+        if known {
+            continue;
+        }
+        let addr = match seed.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host: host.to_owned(),
+                port,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(host.to_owned(), port),
+        };
+        nodes.push(seed.clone().set_addr(addr));
     }
 }
 

@@ -1,7 +1,9 @@
 //! The Redis store (feature `redis`): see [`RedisStore`].
 
 mod builder;
+mod conn;
 mod feed;
+mod keys;
 mod scripts;
 
 use std::collections::HashMap;
@@ -9,10 +11,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use ::redis::RedisError;
-use ::redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 pub use self::builder::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStoreBuilder};
+use self::conn::Conn;
 use self::feed::Health;
 use self::scripts::Scripts;
 use super::{
@@ -35,7 +37,7 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 
 /// The Redis store (feature `redis`): revocations and sessions shared by every
 /// instance, atomic rotation, and per-request checks answered from a local
-/// mirror.
+/// mirror; on a single Redis (with replicas, or not) or on Redis Cluster.
 ///
 /// # How it works
 ///
@@ -51,8 +53,9 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///   [`MemoryStore`] holding only denylists), so [`Store::check`] is an
 ///   in-memory lookup with no round trip. On every (re)subscription the mirror
 ///   is resynchronized from the revocation indexes, so nothing revoked while
-///   an instance was cut off is missed; that costs what the live revocations
-///   cost, however many sessions there are, and entries it cannot read are
+///   an instance was cut off is missed; that costs one `ZSCAN` per bucket
+///   (1024 in all, 32 at a time) plus what the live revocations cost,
+///   however many sessions there are, and entries it cannot read are
 ///   skipped (and logged), never fatal.
 /// - While the subscription is down, checks fail closed
 ///   ([`StoreError::Unavailable`], 503 from the layer); writes fail closed
@@ -60,14 +63,42 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///   is noticed at once; a silent one (a partition) by a heartbeat: checks
 ///   refuse once nothing was heard from Redis for the timeout (1 s by
 ///   default), pings going out every quarter of it.
-/// - Keys: `{prefix}jti:{jti}`, `{prefix}rsid:{sid}`, `{prefix}cut:{subject}`
-///   (value: the `until`, plus the cut-off), each also indexed in
-///   `{prefix}idx:jti`, `idx:rsid`, `idx:cut` (sorted sets scored by
-///   `until`); `{prefix}sess:{sid}` (a hash) and `{prefix}subj:{subject}`
-///   (the subject's sids in login order). Every one has a TTL equal to the
-///   lifetime of what it shadows, so nothing grows without bound, except
-///   `{prefix}idx:ready`, a few bytes saying the indexes are complete.
-///   Revocations go to `{prefix}events`.
+/// - Keys are spread over 1024 buckets, each under its own hash tag:
+///   `{prefix}{bbb}:…`, `bbb` the bucket in hex. A subject's bucket (a hash
+///   of the `sub`) holds its sessions `sess:{sid}` (hashes), its index
+///   `subj:{subject}` (its sids in login order), its cut-off `cut:{subject}`
+///   (value: the cut-off and the `until`) and its sessions' revocations
+///   `rsid:{sid}` (value: the `until`); a `jti`'s bucket holds its denylist
+///   entry `jti:{jti}`. Each bucket indexes its revocations in `idx`, a
+///   sorted set of those key names scored by `until`. So every script
+///   touches one hash slot, as Redis Cluster requires. Every key has a TTL
+///   equal to the lifetime of what it shadows, so nothing grows without
+///   bound. Revocations go to `{prefix}events`.
+///
+/// # Redis Cluster
+///
+/// Build with [`RedisStore::cluster_builder`] (or
+/// [`RedisStoreBuilder::cluster`] for a URL from configuration), giving a
+/// few nodes: the rest are discovered, and commands follow the slots
+/// through redirections and failovers. Scripts declare their keys and run
+/// on the primary of their bucket's slot. Revocations are `PUBLISH`ed, which
+/// a cluster delivers to the subscribers of every node, so each instance
+/// subscribes on one node; when that node fails it moves to another it
+/// learnt from the cluster (`CLUSTER NODES`). A resync reads every bucket's
+/// index, each from the primary that holds it.
+///
+/// Failover (a primary dies, its replica is promoted): checks fail closed
+/// while the feed's node is down, or while the node sees the cluster
+/// unhealthy (`cluster_state` not `ok`, read with every heartbeat), and
+/// whenever the cluster's epoch changes (every failover changes it) the
+/// mirror is resynchronized before checks trust it again. Writes to the
+/// failed primary's slots fail closed until its replica takes over. Redis
+/// replicates asynchronously: to be sure a failover loses no acknowledged
+/// revocation, give each primary a replica and
+/// [`wait_for_replicas(1)`](RedisStoreBuilder::wait_for_replicas), so every
+/// write is acknowledged only once a replica has it (`WAIT`); a primary
+/// left without a live replica then refuses writes (fail closed) until one
+/// is back. Tested on a 3-primary cluster, primaries killed with SIGKILL.
 ///
 /// # Deployment notes
 ///
@@ -76,16 +107,18 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///   Redis that lost its data would not learn those revocations.
 /// - Pub/sub ignores the database number: deployments sharing a Redis
 ///   server need distinct prefixes, not just distinct databases.
-/// - The scripts build their keys from the prefix, so use a single Redis (or
-///   a primary with replicas), not Redis Cluster. Needs Redis 6.2 or later;
-///   tested with Redis 7.0.
-/// - Upgrading from a version without the revocation indexes: the first
-///   instance to sync indexes the existing revocations once (a `SCAN` of each
-///   revocation key family) and sets `{prefix}idx:ready`. Revocations that
-///   instances of the older version write after that are not indexed: running
-///   instances still hear them, but one started later would not load them. So
-///   stop the old instances before starting new ones, or delete
-///   `{prefix}idx:ready` once the last old one is gone, to index again.
+/// - Needs Redis 6.2 or later; tested with Redis 7.0, single
+///   and in cluster mode.
+/// - Upgrading from a version whose keys had no hash tag
+///   (`{prefix}jti:…`, `{prefix}sess:…`, `{prefix}idx:jti`): the layout
+///   changed, and the old keys are ignored (they expire by themselves).
+///   Sessions started before the upgrade are unknown, so their users log in
+///   again; revocations made before it are not seen by the new version, and
+///   they matter only until the access tokens they refused expire. So stop
+///   every old instance and wait one access-token lifetime (plus leeway)
+///   after the last revocation of concern before serving from the new
+///   version, or accept that window. Running old and new instances side by
+///   side does not work: they do not see each other's sessions.
 /// - Upgrading with a prefix that did not end in a separator (`:`, `_`, `-`
 ///   or `.`): keys are now `{prefix}:…` where they were `{prefix}…`, so the
 ///   old keys are ignored. Sessions started before are gone (their users log
@@ -110,6 +143,12 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = RedisStore::builder("redis://127.0.0.1:6379").prefix("myapp:auth:").build().await?;
+/// // Or on Redis Cluster, from a few of its nodes, every write on a replica too:
+/// let clustered = RedisStore::cluster_builder(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])
+///     .prefix("myapp:auth:")
+///     .wait_for_replicas(1)
+///     .build()
+///     .await?;
 /// let keys = KeySet::new(Key::generate(Algorithm::EdDSA)?)?;
 /// let authority = TokenAuthority::builder(keys).store(Arc::new(store)).build()?;
 /// # Ok(()) }
@@ -120,9 +159,14 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    conn: ConnectionManager,
-    /// The URL with its password masked.
+    conn: Conn,
+    /// The URL (of the first seed node, on a cluster) with its password masked.
     url: String,
+    /// On Redis Cluster.
+    cluster: bool,
+    /// Replicas every write waits for ([`RedisStoreBuilder::wait_for_replicas`]).
+    replicas: u32,
+    timeout: std::time::Duration,
     prefix: String,
     channel: String,
     clock: Arc<dyn Clock>,
@@ -139,6 +183,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("url", &self.inner.url)
+            .field("cluster", &self.inner.cluster)
             .field("prefix", &self.inner.prefix)
             .field("read_only", &self.inner.read_only)
             .field("in_sync", &self.inner.health.in_sync())
@@ -150,7 +195,19 @@ impl fmt::Debug for RedisStore {
 impl RedisStore {
     /// A builder for the Redis at `url` (`redis://[user:pass@]host:port[/db]`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder::new(url.into())
+        RedisStoreBuilder::new(vec![url.into()], false)
+    }
+
+    /// A builder for a Redis Cluster, given some of its nodes
+    /// (`redis://[user:pass@]host:port` each; `rediss://` for TLS): the rest
+    /// are discovered. Give more than one, so a store can start while one is
+    /// down.
+    pub fn cluster_builder<I>(nodes: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        RedisStoreBuilder::new(nodes.into_iter().map(Into::into).collect(), true)
     }
 
     /// Whether the local mirror is subscribed and synchronized; while it is
@@ -176,8 +233,11 @@ fn error(e: RedisError) -> StoreError {
                 | ServerErrorKind::TryAgain
                 | ServerErrorKind::MasterDown
                 | ServerErrorKind::ReadOnly
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::Moved
+                | ServerErrorKind::Ask
         )
-    );
+    ) || matches!(e.kind(), ErrorKind::ClusterConnectionNotFound);
     if transient
         || e.is_io_error()
         || e.is_timeout()
@@ -207,10 +267,13 @@ fn cap_ms(t: u64) -> u64 {
     t.min(MAX_SECS * 1000)
 }
 
+fn malformed() -> StoreError {
+    StoreError::Unavailable("redis: malformed reply".into())
+}
+
 /// A field of a script's reply.
 fn parse<T: std::str::FromStr>(s: Option<&String>) -> Result<T, StoreError> {
-    s.and_then(|s| s.parse().ok())
-        .ok_or_else(|| StoreError::Unavailable("redis: malformed reply".into()))
+    s.and_then(|s| s.parse().ok()).ok_or_else(malformed)
 }
 
 /// A session record from `HGETALL` field/value pairs.
@@ -260,37 +323,63 @@ impl Inner {
         Ok(())
     }
 
+    /// After a write to the bucket of `base`: waits for the replicas asked
+    /// for, if any.
+    async fn durable(&self, base: &str) -> Result<(), StoreError> {
+        self.conn
+            .clone()
+            .wait(base, self.replicas, self.timeout)
+            .await
+    }
+
     async fn revoke_token(&self, jti: Uuid, until: u64) -> Result<(), StoreError> {
         self.writable("revoke tokens")?;
         let until = cap(until);
+        let id = jti.to_string();
+        let p = keys::base_of(&self.prefix, &id);
         let _: i64 = self
             .scripts
             .revoke_token
-            .arg(&self.prefix)
-            .arg(jti.to_string())
+            .key(format!("{p}jti:{id}"))
+            .key(format!("{p}idx"))
+            .arg(&p)
+            .arg(&id)
             .arg(until)
             .arg(self.now())
             .arg(&self.channel)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;
+        self.durable(&p).await?;
         self.mirror.revoke_token(jti, until).await
     }
 
-    async fn revoke_session(&self, sid: Uuid, until: u64) -> Result<bool, StoreError> {
+    async fn revoke_session(
+        &self,
+        sid: Uuid,
+        subject: &str,
+        until: u64,
+    ) -> Result<bool, StoreError> {
         self.writable("revoke sessions")?;
+        let p = keys::base_of(&self.prefix, subject);
         let (live, until): (u64, u64) = self
             .scripts
             .revoke_session
-            .arg(&self.prefix)
+            .key(format!("{p}sess:{sid}"))
+            .key(format!("{p}subj:{subject}"))
+            .key(format!("{p}rsid:{sid}"))
+            .key(format!("{p}idx"))
+            .arg(&p)
             .arg(sid.to_string())
             .arg(cap(until))
             .arg(self.now())
             .arg(&self.channel)
+            .arg(subject)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;
-        self.mirror.revoke_session(sid, until).await?;
+        self.durable(&p).await?;
+        self.mirror.deny_session(sid, until);
         Ok(live == 1)
     }
 
@@ -301,12 +390,16 @@ impl Inner {
         until: u64,
     ) -> Result<usize, StoreError> {
         self.writable("revoke subjects")?;
+        let p = keys::base_of(&self.prefix, subject);
         let mut revoked: u64 = 0;
         for batch in 0..MAX_REVOKE_BATCHES {
             let out: Vec<String> = self
                 .scripts
                 .revoke_subject
-                .arg(&self.prefix)
+                .key(format!("{p}cut:{subject}"))
+                .key(format!("{p}idx"))
+                .key(format!("{p}subj:{subject}"))
+                .arg(&p)
                 .arg(subject)
                 .arg(cap(cutoff))
                 .arg(cap(until))
@@ -317,13 +410,14 @@ impl Inner {
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(error)?;
+            self.durable(&p).await?;
             revoked = revoked.saturating_add(parse::<u64>(out.first())?);
             if batch == 0 {
                 let (cutoff, until) = (parse::<u64>(out.get(1))?, parse::<u64>(out.get(2))?);
                 self.mirror.revoke_subject(subject, cutoff, until).await?;
             }
             for (sid, until) in revoked_pairs(out.get(4..).unwrap_or_default())? {
-                self.mirror.revoke_session(sid, until).await?;
+                self.mirror.deny_session(sid, until);
             }
             if parse::<u64>(out.get(3))? == 0 {
                 return Ok(usize::try_from(revoked).unwrap_or(usize::MAX));
@@ -341,10 +435,14 @@ impl Inner {
                 .now_millis()
                 .max(s.created_at.saturating_mul(1000)),
         );
+        let p = keys::base_of(&self.prefix, &s.subject);
         let evicted: Vec<String> = self
             .scripts
             .create_session
-            .arg(&self.prefix)
+            .key(format!("{p}sess:{}", s.sid))
+            .key(format!("{p}subj:{}", s.subject))
+            .key(format!("{p}idx"))
+            .arg(&p)
             .arg(s.sid.to_string())
             .arg(&s.subject)
             .arg(s.refresh_jti.to_string())
@@ -362,9 +460,10 @@ impl Inner {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;
+        self.durable(&p).await?;
         for (sid, until) in revoked_pairs(&evicted)? {
             tracing::debug!(%sid, "session cap reached: oldest session revoked");
-            self.mirror.revoke_session(sid, until).await?;
+            self.mirror.deny_session(sid, until);
         }
         Ok(())
     }
@@ -372,10 +471,15 @@ impl Inner {
     async fn rotate(&self, r: Rotation) -> Result<RotateOutcome, StoreError> {
         self.writable("rotate refresh tokens")?;
         let now_ms = cap_ms(r.now_ms);
+        let p = keys::base_of(&self.prefix, &r.subject);
         let out: Vec<String> = self
             .scripts
             .rotate
-            .arg(&self.prefix)
+            .key(format!("{p}sess:{}", r.sid))
+            .key(format!("{p}subj:{}", r.subject))
+            .key(format!("{p}rsid:{}", r.sid))
+            .key(format!("{p}idx"))
+            .arg(&p)
             .arg(r.sid.to_string())
             .arg(r.presented.to_string())
             .arg(r.next.to_string())
@@ -384,28 +488,29 @@ impl Inner {
             .arg(cap_ms(r.grace_ms))
             .arg(&self.channel)
             .arg(now_ms)
+            .arg(&r.subject)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;
+        self.durable(&p).await?;
         Ok(match out.first().map(String::as_str) {
             Some("rotated") => RotateOutcome::Rotated(record(r.sid, &out[1..])?),
             Some("superseded") => RotateOutcome::Superseded,
             Some("reused") => {
-                self.mirror
-                    .revoke_session(r.sid, parse::<u64>(out.get(1))?)
-                    .await?;
+                self.mirror.deny_session(r.sid, parse::<u64>(out.get(1))?);
                 RotateOutcome::Reused
             }
             Some("expired") => RotateOutcome::Expired,
             Some("unknown") => RotateOutcome::Unknown,
-            _ => return Err(StoreError::Unavailable("redis: malformed reply".into())),
+            _ => return Err(malformed()),
         })
     }
 
     async fn sessions(&self, subject: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.conn.clone();
+        let p = keys::base_of(&self.prefix, subject);
         let sids: Vec<String> = ::redis::cmd("ZRANGE")
-            .arg(format!("{}subj:{subject}", self.prefix))
+            .arg(format!("{p}subj:{subject}"))
             .arg(0)
             .arg(-1)
             .query_async(&mut conn)
@@ -417,8 +522,7 @@ impl Inner {
         }
         let mut pipe = ::redis::pipe();
         for sid in &sids {
-            pipe.cmd("HGETALL")
-                .arg(format!("{}sess:{sid}", self.prefix));
+            pipe.cmd("HGETALL").arg(format!("{p}sess:{sid}"));
         }
         let records: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(error)?;
         let now = self.now();
@@ -460,8 +564,13 @@ impl Store for RedisStore {
         Box::pin(self.inner.revoke_token(jti, until))
     }
 
-    fn revoke_session(&self, sid: Uuid, until: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.inner.revoke_session(sid, until))
+    fn revoke_session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.inner.revoke_session(sid, subject, until))
     }
 
     fn revoke_subject<'a>(

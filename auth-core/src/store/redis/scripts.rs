@@ -1,7 +1,9 @@
 //! The Lua scripts: every write of the Redis store is one of them, so it is
 //! atomic across instances. Each script's work is bounded (by the session
 //! cap, a batch size, or a fixed prune limit), because Redis serves nobody
-//! else while a script runs.
+//! else while a script runs. Each touches the keys of one bucket only (one
+//! hash slot; see `keys.rs`), declares in `KEYS` those known before the call,
+//! and gets the bucket's key base as `ARGV[1]`.
 
 use ::redis::Script;
 
@@ -11,7 +13,7 @@ macro_rules! script {
     };
 }
 
-/// `ARGV`: prefix, jti, until, now, channel.
+/// `KEYS`: `jti:{jti}`, `idx`. `ARGV`: base, jti, until, now, channel.
 const REVOKE_TOKEN: &str = script!(
     r#"
 local u, now = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -20,15 +22,19 @@ return 1
 "#
 );
 
-/// `ARGV`: prefix, sid, until, now, channel. Returns `{live, until}`.
+/// `KEYS`: `sess:{sid}`, `subj:{subject}`, `rsid:{sid}`, `idx`.
+/// `ARGV`: base, sid, until, now, channel, subject. The session is removed
+/// only if it is the subject's; the sid is denylisted either way. Returns
+/// `{live, until}`.
 const REVOKE_SESSION: &str = script!(
     r#"
-local live, u = revoke_sid(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5])
+local live, u = revoke_sid(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6])
 return {int(live), int(u)}
 "#
 );
 
-/// `ARGV`: prefix, subject, cutoff, until, now, channel, batch, first.
+/// `KEYS`: `cut:{subject}`, `idx`, `subj:{subject}`.
+/// `ARGV`: base, subject, cutoff, until, now, channel, batch, first.
 /// On the first call records the cut-off; every call revokes up to `batch`
 /// of the subject's indexed sessions, oldest first. Returns `{revoked,
 /// cutoff, until, left, sid, until, ...}`: the caller calls again while
@@ -69,7 +75,8 @@ return out
 "#
 );
 
-/// `ARGV`: prefix, sid, subject, refresh jti, created, refresh expiry,
+/// `KEYS`: `sess:{sid}`, `subj:{subject}`, `idx`.
+/// `ARGV`: base, sid, subject, refresh jti, created, refresh expiry,
 /// expiry, revoke-until, claims, now, created (ms), now (ms), cap, channel,
 /// device label ('' for none).
 /// Returns the sessions the cap revoked: `{sid, until, ...}`.
@@ -130,15 +137,16 @@ return out
 "#
 );
 
-/// `ARGV`: prefix, sid, presented, next, now, refresh ttl, grace (ms),
-/// channel, now (ms).
+/// `KEYS`: `sess:{sid}`, `subj:{subject}`, `rsid:{sid}`, `idx`.
+/// `ARGV`: base, sid, presented, next, now, refresh ttl, grace (ms),
+/// channel, now (ms), subject. A session of another subject is unknown.
 const ROTATE: &str = script!(
     r#"
 local p, sid, presented, nxt, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8]
 local now, ttl, grace, nowms = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[9])
 local sk = p .. 'sess:' .. sid
 local f = redis.call('HMGET', sk, 'cur', 'prev', 'last', 'rexp', 'exp', 'ru', 'sub', 'lastms')
-if not f[1] then
+if not f[1] or f[7] ~= ARGV[10] then
   return {'unknown'}
 end
 local rexp, exp = tonumber(f[4]), tonumber(f[5])
@@ -167,28 +175,12 @@ return out
 "#
 );
 
-/// `ARGV`: prefix, kind, now, then member/until pairs: indexes revocations
-/// written before the index existed (a bounded page of them per call).
-const INDEX: &str = script!(
-    r#"
-local p, kind, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-for i = 4, #ARGV - 1, 2 do
-  local u = tonumber(ARGV[i + 1])
-  if u and u > now then
-    index(p, kind, ARGV[i], u, now)
-  end
-end
-return 1
-"#
-);
-
 pub(super) struct Scripts {
     pub(super) revoke_token: Script,
     pub(super) revoke_session: Script,
     pub(super) revoke_subject: Script,
     pub(super) create_session: Script,
     pub(super) rotate: Script,
-    pub(super) index: Script,
 }
 
 impl Scripts {
@@ -199,7 +191,6 @@ impl Scripts {
             revoke_subject: Script::new(REVOKE_SUBJECT),
             create_session: Script::new(CREATE_SESSION),
             rotate: Script::new(ROTATE),
-            index: Script::new(INDEX),
         }
     }
 }

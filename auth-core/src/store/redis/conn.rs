@@ -1,0 +1,93 @@
+//! One connection type for a single Redis and for Redis Cluster, so the
+//! store's commands and scripts are written once.
+
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use ::redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use super::error;
+use crate::store::StoreError;
+
+/// The store's shared connection: a reconnecting connection to one Redis, or
+/// a cluster connection that follows the slots (redirections, failovers).
+#[derive(Clone)]
+pub(super) enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    /// A plain connection to one Redis, for a resync (the shared manager may
+    /// still be backing off from an outage).
+    Direct(MultiplexedConnection),
+}
+
+impl Conn {
+    /// Waits until `replicas` replicas have every write this connection made
+    /// to the primary that holds `key` (`WAIT`), so a failover cannot lose
+    /// it. Fewer in time is an error: the write may be lost with its primary.
+    pub(super) async fn wait(
+        &mut self,
+        key: &str,
+        replicas: u32,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
+        if replicas == 0 {
+            return Ok(());
+        }
+        // Within the command's own timeout, so Redis answers first.
+        let ms = u64::try_from(timeout.as_millis() * 3 / 4)
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let mut cmd = ::redis::cmd("WAIT");
+        cmd.arg(replicas).arg(ms);
+        let acked: u32 = match self {
+            Conn::Single(c) => cmd.query_async(c).await.map_err(error)?,
+            Conn::Direct(c) => cmd.query_async(c).await.map_err(error)?,
+            Conn::Cluster(c) => {
+                let route = Route::with_key(key, SlotAddr::Master);
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                let v = c.route_command(cmd, routing).await.map_err(error)?;
+                ::redis::from_redis_value(v)
+                    .map_err(|e| StoreError::Unavailable(format!("redis: WAIT: {e}")))?
+            }
+        };
+        if acked < replicas {
+            return Err(StoreError::Unavailable(format!(
+                "redis: the write reached {acked} of {replicas} replicas in time"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Direct(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Direct(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Direct(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The Redis store on a real Redis Cluster started by the test (three
+//! primaries, `redis-cli --cluster create`): the shared store suite, two
+//! instances, concurrent rotation across them, a fresh instance loading the
+//! revocations of every primary, and primaries killed with SIGKILL while
+//! their replicas take over.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::store::{RedisStore, RotateOutcome, Store, Verdict};
+use auth_core::testing::redis_server::RedisCluster;
+use auth_core::testing::store_suite::{self, rotation_with_grace, session, token};
+use auth_core::{Clock, RevokedBy, StoreError, SystemClock, TokenRef};
+use uuid::Uuid;
+
+fn prefix() -> String {
+    format!("t{}:", Uuid::new_v4().simple())
+}
+
+async fn store(cluster: &RedisCluster, prefix: &str) -> RedisStore {
+    RedisStore::cluster_builder(cluster.urls())
+        .prefix(prefix)
+        .build()
+        .await
+        .expect("store")
+}
+
+/// Polls `check` until it refuses; returns how long that took.
+async fn refused_within(store: &RedisStore, t: &TokenRef<'_>, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if let Ok(Verdict::Revoked(_)) = store.check(t).await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not refused within {limit:?} on the other instance"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Subjects whose keys fall on every primary: a few dozen buckets.
+fn subjects(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("user{i}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_suite_passes_on_a_cluster() {
+    let Some(cluster) = RedisCluster::start(3, 0) else {
+        return;
+    };
+    let urls = cluster.urls();
+    store_suite::run_all(|clock| {
+        let urls = urls.clone();
+        async move {
+            Arc::new(
+                RedisStore::cluster_builder(urls)
+                    .prefix(prefix())
+                    .clock(clock)
+                    .build()
+                    .await
+                    .expect("store"),
+            ) as Arc<dyn Store>
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_revocations_and_rotations() {
+    let Some(cluster) = RedisCluster::start(3, 0) else {
+        return;
+    };
+    let p = prefix();
+    // Seeded differently: each learns the rest of the cluster.
+    let a = RedisStore::cluster_builder([cluster.urls()[0].clone()])
+        .prefix(&p)
+        .build()
+        .await
+        .expect("store a");
+    let b = RedisStore::builder(cluster.urls()[2].clone())
+        .cluster()
+        .prefix(&p)
+        .build()
+        .await
+        .expect("store b");
+    let now = SystemClock.now();
+
+    // Revocations of every kind, for subjects all over the cluster, made on
+    // one instance and refused by the other.
+    let mut slowest = Duration::ZERO;
+    for (i, subject) in subjects(12).iter().enumerate() {
+        let s = session(subject, now);
+        a.create_session(s.clone()).await.expect("login");
+        let t = token(&s, now);
+        assert_eq!(b.check(&t).await.unwrap(), Verdict::Allowed);
+        match i % 3 {
+            0 => a.revoke_token(t.jti, now + 60).await.expect("revoke token"),
+            1 => assert!(a.revoke_session(s.sid, subject, now + 60).await.unwrap()),
+            _ => assert_eq!(
+                a.revoke_subject(subject, now + 1, now + 60).await.unwrap(),
+                1
+            ),
+        }
+        slowest = slowest.max(refused_within(&b, &t, Duration::from_millis(100)).await);
+    }
+    eprintln!("cluster: the slowest revocation reached the other instance after {slowest:?}");
+
+    // Concurrent rotations of one token, across both instances: one wins.
+    let s = session("alice", now);
+    a.create_session(s.clone()).await.unwrap();
+    let stores = [a.clone(), b.clone()];
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let r = rotation_with_grace(&s, s.refresh_jti, now, Duration::from_secs(2));
+            tokio::spawn(async move { store.rotate(r).await.unwrap() })
+        })
+        .collect();
+    let mut rotated = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            RotateOutcome::Rotated(_) => rotated += 1,
+            RotateOutcome::Superseded => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+    // The sessions of a subject are listed by either instance.
+    assert_eq!(b.sessions("alice").await.unwrap().len(), 1);
+
+    // A fresh instance loads every revocation, from every primary.
+    // (A token, a session, or a subject's cut-off and its session, for each
+    // subject: 4 + 4 + 8.)
+    let c = store(&cluster, &p).await;
+    assert_eq!(
+        (a.mirror_len(), b.mirror_len(), c.mirror_len()),
+        (16, 16, 16)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_reads_every_primary() {
+    let Some(cluster) = RedisCluster::start(3, 0) else {
+        return;
+    };
+    let p = prefix();
+    let a = store(&cluster, &p).await;
+    let now = SystemClock.now();
+    let mut revoked = Vec::new();
+    for subject in subjects(300) {
+        let s = session(&subject, now);
+        a.create_session(s.clone()).await.unwrap();
+        let t = token(&s, now);
+        a.revoke_token(t.jti, now + 600).await.unwrap();
+        revoked.push(t.jti);
+    }
+    // The revocations really are spread over the primaries.
+    let mut per_primary = Vec::new();
+    for port in cluster.primaries() {
+        let mut conn = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{p}*jti:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        per_primary.push(keys.len());
+    }
+    eprintln!("denylisted tokens per primary: {per_primary:?}");
+    assert_eq!(per_primary.iter().sum::<usize>(), 300);
+    assert!(per_primary.iter().all(|&n| n > 50), "{per_primary:?}");
+    let b = store(&cluster, &p).await;
+    assert_eq!(b.mirror_len(), 300);
+    for jti in revoked {
+        let t = TokenRef {
+            jti,
+            sid: Uuid::new_v4(),
+            sub: "x",
+            iat: now,
+        };
+        assert_eq!(
+            b.check(&t).await.unwrap(),
+            Verdict::Revoked(RevokedBy::Token)
+        );
+    }
+}
+
+/// Primaries killed with SIGKILL, one after the other, their replicas
+/// promoted: the instances fail closed, recover by themselves, and forget no
+/// revocation acknowledged before. Instance A listens on the first node, the
+/// first one killed, so its feed breaks; instance B listens on a replica,
+/// which lives on: only the cluster's state and epoch tell it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_fails_closed_then_recovers_without_forgetting() {
+    let Some(mut cluster) = RedisCluster::start(3, 1) else {
+        return;
+    };
+    let p = prefix();
+    let build = |urls: Vec<String>| {
+        let p = p.clone();
+        async move {
+            RedisStore::cluster_builder(urls)
+                .prefix(p)
+                .wait_for_replicas(1)
+                .build()
+                .await
+                .expect("store")
+        }
+    };
+    let a = build(cluster.urls()).await;
+    let b = build(cluster.urls()[5..].to_vec()).await;
+    let now = SystemClock.now();
+    let mut tokens = Vec::new();
+    for subject in subjects(60) {
+        let s = session(&subject, now);
+        a.create_session(s.clone()).await.unwrap();
+        let jti = token(&s, now).jti;
+        a.revoke_token(jti, now + 600).await.unwrap();
+        tokens.push((s, jti));
+    }
+    let refused = |store: &RedisStore, jti: Uuid| {
+        let t = TokenRef {
+            jti,
+            sid: Uuid::new_v4(),
+            sub: "x",
+            iat: now,
+        };
+        store.check(&t).now().ok().map(|r| r.ok())
+    };
+
+    for (round, victim) in [0usize, 1].into_iter().enumerate() {
+        let started = Instant::now();
+        cluster.kill(victim);
+        // Fail closed: at some point checks refuse with "unavailable", on
+        // both instances.
+        let mut closed = [None, None];
+        let mut back = [None, None];
+        let t = TokenRef {
+            jti: Uuid::new_v4(),
+            sid: Uuid::new_v4(),
+            sub: "x",
+            iat: now,
+        };
+        while back.iter().any(Option::is_none) {
+            for (i, store) in [&a, &b].into_iter().enumerate() {
+                match store.check(&t).await {
+                    Err(StoreError::Unavailable(_)) => {
+                        closed[i].get_or_insert(started.elapsed());
+                    }
+                    Ok(Verdict::Allowed) if closed[i].is_some() => {
+                        back[i].get_or_insert(started.elapsed());
+                    }
+                    Ok(Verdict::Allowed) => {}
+                    other => panic!("round {round}: {other:?}"),
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "round {round}: failed closed {closed:?}, back {back:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The dead primary comes back as the replica of the one that took
+        // over, so writes, which wait for a replica, can be acknowledged again.
+        cluster.restart(victim);
+        cluster.wait_healthy(Duration::from_secs(30));
+        eprintln!(
+            "round {round}: node {victim} killed; A and B failed closed after {closed:?}, were back in sync after {back:?}"
+        );
+        // Nothing revoked before is forgotten, by the running instances or a
+        // fresh one.
+        let fresh = build(cluster.urls()[2..].to_vec()).await;
+        for (_, jti) in &tokens {
+            for store in [&a, &b, &fresh] {
+                assert_eq!(
+                    refused(store, *jti),
+                    Some(Some(Verdict::Revoked(RevokedBy::Token))),
+                    "round {round}: a revocation was forgotten"
+                );
+            }
+        }
+        // Writes work again everywhere, and still reach the other instance.
+        for (s, _) in tokens.iter().skip(round).step_by(7) {
+            let t = token(s, now);
+            let start = Instant::now();
+            loop {
+                match a.revoke_token(t.jti, now + 600).await {
+                    Ok(()) => break,
+                    Err(StoreError::Unavailable(e)) => {
+                        assert!(start.elapsed() < Duration::from_secs(10), "{e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            refused_within(&b, &t, Duration::from_millis(500)).await;
+        }
+    }
+}
