@@ -66,6 +66,14 @@ pub struct Args {
     /// between instances instead of keeping them in memory.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// The --redis-url is a seed node of a Redis Cluster: the other nodes are
+    /// discovered from it.
+    #[arg(long, requires = "redis_url")]
+    pub redis_cluster: bool,
+    /// Acknowledge a login, refresh or logout only once this many replicas
+    /// of its Redis primary have it (WAIT), so a failover cannot lose it.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "redis_url")]
+    pub redis_wait_replicas: u32,
     /// `iss` set on issued tokens and required on validated ones. Set it (and
     /// --audience) per deployment: services sharing a key must not accept
     /// each other's tokens.
@@ -217,13 +225,18 @@ pub fn demo_users() -> Result<InMemoryUsers<RoleClaims>, Error> {
         ))
 }
 
-/// The revocation store the flags ask for: Redis with `--redis-url`, else
-/// `None` (the authority's in-memory default).
+/// The revocation store the flags ask for: Redis with `--redis-url` (a
+/// cluster's seed node with `--redis-cluster`), else `None` (the authority's
+/// in-memory default).
 pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
     let Some(url) = &args.redis_url else {
         return Ok(None);
     };
-    let store = RedisStore::builder(url.as_str())
+    let mut builder = RedisStore::builder(url.as_str()).wait_for_replicas(args.redis_wait_replicas);
+    if args.redis_cluster {
+        builder = builder.cluster();
+    }
+    let store = builder
         .build()
         .await
         // The store's errors name the URL with its password masked.
@@ -638,7 +651,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         addr = %listener.local_addr()?,
         scheme = if tls.is_some() { "https" } else { "http" },
         alg = Algorithm::from(args.alg).as_str(),
-        store = if args.redis_url.is_some() { "redis" } else { "memory" },
+        store = match (&args.redis_url, args.redis_cluster) {
+            (Some(_), true) => "redis cluster",
+            (Some(_), false) => "redis",
+            (None, _) => "memory",
+        },
         access_ttl = %humantime::format_duration(args.access_ttl),
         refresh_ttl = %humantime::format_duration(args.refresh_ttl),
         metrics = args.metrics,

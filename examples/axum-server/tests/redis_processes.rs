@@ -1,13 +1,14 @@
 //! Two example-server processes on one real Redis: sessions, rotation and
 //! revocation hold across both, and a Redis killed with SIGKILL and restarted
-//! from its append-only file is survived without restarting them.
+//! from its append-only file is survived without restarting them. The same
+//! on a real Redis Cluster (`--redis-cluster`), a primary killed.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use auth_core::testing::redis_server::RedisServer;
-use common::{logout, spawn};
+use auth_core::testing::redis_server::{RedisCluster, RedisServer};
+use common::{logout, spawn, spawn_on};
 use contract_tests::Client;
 
 /// Polls `GET /profile` until it answers `status`; returns how long it took.
@@ -148,4 +149,81 @@ async fn a_redis_restart_fails_closed_then_recovers_without_forgetting() {
             .status,
         200
     );
+}
+
+/// `--redis-cluster`: two processes seeded with different nodes of a
+/// 3-primary cluster (each with a replica) share sessions and revocations,
+/// and a primary killed with SIGKILL fails them closed, then they recover
+/// by themselves with every logout kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_a_redis_cluster_survive_a_failover() {
+    let Some(mut cluster) = RedisCluster::start(3, 1) else {
+        return;
+    };
+    let flags = ["--redis-cluster", "--redis-wait-replicas", "1"];
+    let urls = cluster.urls();
+    let a = spawn_on(&urls[0], &flags, "warn", std::process::Stdio::inherit()).await;
+    let b = spawn_on(&urls[4], &flags, "warn", std::process::Stdio::inherit()).await;
+
+    // Sessions made on A, refreshed on B, a third logged out on B (their
+    // access tokens' denylist entries spread over the primaries).
+    let mut live = Vec::new();
+    let mut out = Vec::new();
+    for i in 0..12 {
+        let user = if i % 2 == 0 { "alice" } else { "root" };
+        let pair = a.login(user, &format!("{user}-password")).await;
+        assert_eq!(pair.status, 200, "{}", pair.json);
+        let next = b.refresh_by_cookie(&pair.set_cookie().unwrap()).await;
+        assert_eq!(next.status, 200, "{}", next.json);
+        let access = next.field("accessToken");
+        if i % 3 == 0 {
+            assert_eq!(logout(&b, &next).await.status, 204);
+            let delay = profile_becomes(&a, &access, 401, Duration::from_millis(100)).await;
+            eprintln!("cluster: logout on B refused on A after {delay:?}");
+            out.push(access);
+        } else {
+            live.push(next);
+        }
+    }
+
+    // The first node (A's seed, a primary) dies; its replica takes over.
+    cluster.kill(0);
+    let start = Instant::now();
+    let probe = &live[0].field("accessToken");
+    let closed = profile_becomes(&a, probe, 503, Duration::from_secs(10)).await;
+    profile_becomes(&a, probe, 200, Duration::from_secs(30)).await;
+    profile_becomes(&b, probe, 200, Duration::from_secs(30)).await;
+    eprintln!(
+        "cluster: A failed closed {closed:?} after the kill, both served again after {:?}",
+        start.elapsed()
+    );
+    // Nothing logged out came back.
+    for access in &out {
+        assert_eq!(a.get("/profile", Some(access)).await.status, 401);
+        assert_eq!(b.get("/profile", Some(access)).await.status, 401);
+    }
+    // The old primary rejoins as a replica, so writes are acknowledged
+    // again; then refreshes and logouts work on both.
+    cluster.restart(0);
+    cluster.wait_healthy(Duration::from_secs(30));
+    for pair in &live {
+        let cookie = pair.set_cookie().unwrap();
+        let start = Instant::now();
+        let next = loop {
+            let r = a.refresh_by_cookie(&cookie).await;
+            if r.status != 503 || start.elapsed() > Duration::from_secs(10) {
+                break r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(next.status, 200, "{}", next.json);
+        assert_eq!(logout(&b, &next).await.status, 204);
+        profile_becomes(
+            &a,
+            &next.field("accessToken"),
+            401,
+            Duration::from_millis(100),
+        )
+        .await;
+    }
 }

@@ -53,6 +53,10 @@ pub struct Args {
     /// valid until it expires.
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// The --redis-url is a seed node of a Redis Cluster: the other nodes are
+    /// discovered from it.
+    #[arg(long, requires = "redis_url")]
+    pub redis_cluster: bool,
     /// At most one JWKS refetch per this interval for tokens naming an
     /// unknown key (humantime: 10s, 1m).
     #[arg(long, default_value = "10s", value_parser = duration)]
@@ -94,8 +98,11 @@ pub async fn validator(args: &Args, jwks: Jwks) -> Result<Validator, Error> {
         .audiences(args.audience.iter().cloned());
     let builder = match &args.redis_url {
         Some(url) => {
-            let store = RedisStore::builder(url.as_str())
-                .read_only()
+            let mut store = RedisStore::builder(url.as_str()).read_only();
+            if args.redis_cluster {
+                store = store.cluster();
+            }
+            let store = store
                 .build()
                 .await
                 .map_err(|e| format!("--redis-url: {e}"))?;

@@ -49,13 +49,19 @@ pub async fn spawn_with(
     rust_log: &str,
     stderr: Stdio,
 ) -> Server {
+    spawn_on(&redis.url(), flags, rust_log, stderr).await
+}
+
+/// An example server with `--redis-url redis_url` and more flags
+/// (`--redis-cluster`...); returns once it listens.
+pub async fn spawn_on(redis_url: &str, flags: &[&str], rust_log: &str, stderr: Stdio) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap()
         .port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
-        .args(["--addr", &addr.to_string(), "--redis-url", &redis.url()])
+        .args(["--addr", &addr.to_string(), "--redis-url", redis_url])
         .args(flags)
         .env("AUTH_JWT_SECRET", SECRET)
         .env("RUST_LOG", rust_log)
