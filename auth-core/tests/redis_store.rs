@@ -751,3 +751,46 @@ async fn a_prefix_always_ends_in_a_separator() {
         "{keys:?}"
     );
 }
+
+/// A first resync of many revocations takes longer than the deadline for
+/// reaching Redis (five timeouts): `build` waits for it instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_first_resync_is_waited_for() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let mut conn = connect(&server).await;
+    let until = SystemClock.now() + 600;
+    // 200 000 denylisted tokens, written straight into the bucket indexes
+    // (a resync reads nothing else).
+    let per_bucket = 200;
+    for chunk in (0..1024u16).collect::<Vec<_>>().chunks(64) {
+        let mut pipe = redis::pipe();
+        for b in chunk {
+            let cmd = pipe.cmd("ZADD").arg(format!("{p}{{{b:03x}}}:idx"));
+            for _ in 0..per_bucket {
+                cmd.arg(until).arg(format!("jti:{}", Uuid::new_v4()));
+            }
+        }
+        let _: () = pipe.query_async(&mut conn).await.unwrap();
+    }
+    let timeout = Duration::from_millis(50);
+    let start = Instant::now();
+    let s = RedisStore::builder(server.url())
+        .prefix(&p)
+        .timeout(timeout)
+        .build()
+        .await
+        .expect("the first resync is waited for");
+    let took = start.elapsed();
+    eprintln!(
+        "a first resync of {} revocations took {took:?}",
+        s.mirror_len()
+    );
+    assert_eq!(s.mirror_len(), 1024 * per_bucket);
+    assert!(
+        took > timeout * 5,
+        "the resync was too quick to test the deadline: {took:?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! URL as it may be shown (password masked).
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use ::redis::cluster::ClusterClient;
 use ::redis::{ConnectionInfo, IntoConnectionInfo};
 
 use super::conn::Conn;
-use super::feed::{Health, Listener};
+use super::feed::{Health, Listener, Phase};
 use super::scripts::Scripts;
 use super::{Inner, RedisStore};
 use crate::clock::{Clock, SystemClock};
@@ -131,7 +132,10 @@ impl RedisStoreBuilder {
     }
 
     /// Connects, subscribes and loads the current revocations. Fails when
-    /// Redis cannot be reached now; later outages are survived. Must run
+    /// Redis cannot be reached now (within five timeouts); a load under way
+    /// is waited for however long it takes (about 2 s per million
+    /// revocations), each of its commands bounded by the timeout. Later
+    /// outages are survived. Must run
     /// inside a Tokio runtime, which keeps the subscription task. Errors name
     /// the URL with its password masked.
     pub async fn build(self) -> Result<RedisStore, StoreError> {
@@ -190,7 +194,7 @@ impl RedisStoreBuilder {
         let scripts = Arc::new(Scripts::new());
         let channel = format!("{}events", self.prefix);
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let (synced_tx, mut synced_rx) = tokio::sync::watch::channel(false);
+        let (phase_tx, mut phase) = tokio::sync::watch::channel(Phase::Down);
         let listener = Listener {
             nodes,
             cluster: self.cluster,
@@ -201,13 +205,30 @@ impl RedisStoreBuilder {
             mirror: mirror.clone(),
             health: health.clone(),
             timeout: self.timeout,
-            synced: synced_tx,
+            phase: phase_tx,
+            ever_synced: AtomicBool::new(false),
             warned: Mutex::default(),
         };
         tokio::spawn(listener.run(stopped));
-        let first_sync =
-            tokio::time::timeout(self.timeout.saturating_mul(5), synced_rx.wait_for(|s| *s)).await;
-        if !matches!(first_sync, Ok(Ok(_))) {
+        // Reaching Redis gets five timeouts; a resync under way (millions of
+        // revocations take seconds) is waited for, since each of its
+        // commands has its own timeout.
+        let deadline = tokio::time::Instant::now() + self.timeout.saturating_mul(5);
+        let synced = loop {
+            let now = *phase.borrow_and_update();
+            let changed = match now {
+                Phase::InSync => break true,
+                Phase::Loading => phase.changed().await.is_ok(),
+                Phase::Down => matches!(
+                    tokio::time::timeout_at(deadline, phase.changed()).await,
+                    Ok(Ok(()))
+                ),
+            };
+            if !changed {
+                break false;
+            }
+        };
+        if !synced {
             return Err(StoreError::Unavailable(format!(
                 "could not subscribe to Redis at {url} and load the revocations"
             )));

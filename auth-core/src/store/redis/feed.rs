@@ -54,6 +54,17 @@ impl Kind {
     }
 }
 
+/// Where the feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Not subscribed (yet, or any more).
+    Down,
+    /// Subscribed, loading the revocations.
+    Loading,
+    /// Subscribed and synchronized.
+    InSync,
+}
+
 /// The subscription task: keeps the mirror fed and says whether it is.
 pub(super) struct Listener {
     /// Where to subscribe: the Redis, or a cluster's seed nodes (the other
@@ -68,7 +79,10 @@ pub(super) struct Listener {
     pub(super) mirror: MemoryStore,
     pub(super) health: Arc<Health>,
     pub(super) timeout: Duration,
-    pub(super) synced: tokio::sync::watch::Sender<bool>,
+    /// Where the feed is, for the first sync to wait on.
+    pub(super) phase: tokio::sync::watch::Sender<Phase>,
+    /// In sync at least once (outages are then logged as losses).
+    pub(super) ever_synced: AtomicBool,
     /// Unreadable entries already logged.
     pub(super) warned: Mutex<HashSet<Vec<u8>>>,
 }
@@ -143,7 +157,8 @@ impl Listener {
             // The next attempt tries the next node (on a cluster).
             attempt = attempt.wrapping_add(1);
             let was_in_sync = self.health.set_synced(false);
-            if !*self.synced.borrow() {
+            self.phase.send_replace(Phase::Down);
+            if !self.ever_synced.load(Ordering::Relaxed) {
                 tracing::warn!(error = %outcome, "Redis revocation feed not up yet");
             } else if was_in_sync {
                 tracing::error!(error = %outcome, "Redis revocation feed lost: failing closed until it is back");
@@ -199,6 +214,7 @@ impl Listener {
             } else {
                 Conn::Direct(direct.clone())
             };
+            self.phase.send_replace(Phase::Loading);
             let loaded = self.resync(reader).await?;
             if !self.cluster {
                 self.wake_writer().await?;
@@ -208,7 +224,8 @@ impl Listener {
                 self.receive(msg).await;
             }
             self.health.set_synced(true);
-            self.synced.send_replace(true);
+            self.ever_synced.store(true, Ordering::Relaxed);
+            self.phase.send_replace(Phase::InSync);
             tracing::info!(revocations = loaded, "Redis revocation feed in sync");
             let mut ping = tokio::time::interval(self.timeout / 4);
             ping.tick().await;
