@@ -106,6 +106,8 @@ fn flags_have_the_documented_defaults_and_help() {
         "--leeway",
         "--alg",
         "--redis-url",
+        "--redis-cluster",
+        "--redis-wait-replicas",
         "--issuer",
         "--audience",
         "AUTH_JWT_SECRET",
@@ -118,6 +120,15 @@ fn flags_have_the_documented_defaults_and_help() {
         &["--alg", "HS999"],
         &["--alg", "none"],
         &["--addr", "localhost"],
+        // Cluster settings say nothing without a Redis.
+        &["--redis-cluster"],
+        &["--redis-wait-replicas", "1"],
+        &[
+            "--redis-url",
+            "redis://127.0.0.1:1",
+            "--redis-wait-replicas",
+            "-1",
+        ],
     ] {
         assert!(args(bad).is_err(), "{bad:?} accepted");
     }

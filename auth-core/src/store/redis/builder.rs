@@ -105,12 +105,11 @@ impl RedisStoreBuilder {
 
     /// Only checks tokens, never writes: for a service that verifies the
     /// tokens of an issuer sharing this Redis (give it an ACL user that may
-    /// only read and subscribe). It mirrors the issuer's revocations like any
+    /// only read and subscribe; on a cluster, also `CLUSTER INFO`, `NODES`
+    /// and `SLOTS`, which find the nodes and watch for failovers). It mirrors the issuer's revocations like any
     /// instance and answers [`Store::check`](crate::store::Store::check)
     /// from them, and [`sessions`](crate::store::Store::sessions) from
-    /// Redis; every write fails with [`StoreError::ReadOnly`]. It never
-    /// indexes revocations written by versions without the indexes (see the
-    /// upgrade note on [`RedisStore`]): an issuer instance does that.
+    /// Redis; every write fails with [`StoreError::ReadOnly`].
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self

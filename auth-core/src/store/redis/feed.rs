@@ -95,6 +95,8 @@ pub(super) struct Health {
     /// Milliseconds since `epoch` when Redis last answered on the feed.
     last_heard: AtomicU64,
     silence_ms: u64,
+    /// Synchronizations completed, the first included.
+    syncs: AtomicU64,
 }
 
 impl Health {
@@ -104,6 +106,7 @@ impl Health {
             epoch: Instant::now(),
             last_heard: AtomicU64::new(0),
             silence_ms: u64::try_from(silence.as_millis()).unwrap_or(u64::MAX),
+            syncs: AtomicU64::new(0),
         }
     }
 
@@ -119,8 +122,14 @@ impl Health {
         crate::metrics::feed_up(synced);
         if synced {
             self.heard();
+            self.syncs.fetch_add(1, Ordering::AcqRel);
         }
         self.synced.swap(synced, Ordering::AcqRel)
+    }
+
+    /// Synchronizations completed, the first included.
+    pub(super) fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Acquire)
     }
 
     pub(super) fn in_sync(&self) -> bool {

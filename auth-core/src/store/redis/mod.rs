@@ -216,6 +216,14 @@ impl RedisStore {
         self.inner.health.in_sync()
     }
 
+    /// How many times the mirror was resynchronized since the first sync:
+    /// once after every outage of the feed (a lost connection, a silent
+    /// Redis, a cluster failover), each preceded by checks failing closed.
+    /// For monitoring and tests.
+    pub fn resyncs(&self) -> u64 {
+        self.inner.health.syncs().saturating_sub(1)
+    }
+
     /// How many revocations the local mirror holds.
     pub fn mirror_len(&self) -> usize {
         self.inner.mirror.len()
