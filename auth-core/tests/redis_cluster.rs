@@ -268,11 +268,11 @@ async fn a_failover_fails_closed_then_recovers_without_forgetting() {
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        // A's feed was on the killed node: it refused for a while.
-        assert!(
-            refusing[0].is_some(),
-            "round {round}: A never failed closed"
-        );
+        // In the first round A's feed was on the killed node (its first
+        // seed): it refused for a while.
+        if round == 0 {
+            assert!(refusing[0].is_some(), "A never failed closed");
+        }
         // The dead primary comes back as the replica of the one that took
         // over, so writes, which wait for a replica, can be acknowledged again.
         cluster.restart(victim);
