@@ -100,8 +100,9 @@ pub enum AuthError {
         required: String,
     },
     /// The revocation store could not answer; the request is refused
-    /// (fail closed).
-    #[error("store unavailable: {0}")]
+    /// (fail closed). Shown as the store error itself, which says what
+    /// failed.
+    #[error("{0}")]
     Store(#[from] StoreError),
     /// The verification keys are not known yet (a JWKS not fetched since
     /// start); the request is refused (fail closed, HTTP 503).
@@ -337,6 +338,12 @@ pub enum ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_error_is_shown_once() {
+        let e = AuthError::from(StoreError::Unavailable("redis: timed out".into()));
+        assert_eq!(e.to_string(), "store unavailable: redis: timed out");
+    }
 
     #[test]
     fn a_superseded_refresh_is_described_apart_from_reuse() {

@@ -15,12 +15,13 @@ use contract_tests::Client;
 async fn profile_becomes(s: &Client, access: &str, status: u16, limit: Duration) -> Duration {
     let start = Instant::now();
     loop {
-        if s.get("/profile", Some(access)).await.status == status {
+        let seen = s.get("/profile", Some(access)).await.status;
+        if seen == status {
             return start.elapsed();
         }
         assert!(
             start.elapsed() < limit,
-            "/profile not {status} within {limit:?}"
+            "/profile not {status} within {limit:?}: still {seen}"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
