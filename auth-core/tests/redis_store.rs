@@ -794,3 +794,33 @@ async fn a_long_first_resync_is_waited_for() {
         "the resync was too quick to test the deadline: {took:?}"
     );
 }
+
+/// `wait_for_replicas(1)` on a Redis without replicas: every write is
+/// refused (fail closed) with a clear error, checks go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_no_replica_acknowledges_fail_closed() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let s = RedisStore::builder(server.url())
+        .prefix(prefix())
+        .wait_for_replicas(1)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .expect("store");
+    let now = SystemClock.now();
+    let alice = session("alice", now);
+    match s.create_session(alice.clone()).await {
+        Err(StoreError::Unavailable(e)) => assert!(e.contains("0 of 1 replicas"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.revoke_token(Uuid::new_v4(), now + 60).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert_eq!(
+        s.check(&token(&alice, now)).await.unwrap(),
+        Verdict::Allowed
+    );
+}
