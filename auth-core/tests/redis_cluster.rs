@@ -310,3 +310,81 @@ async fn a_failover_fails_closed_then_recovers_without_forgetting() {
         }
     }
 }
+
+/// A primary left without a replica (its replica promoted, the old primary
+/// still dead): with `wait_for_replicas(1)` each write to it waits out its
+/// `WAIT` and fails. Writes keep coming to every primary, yet both
+/// instances resync after the failover and answer checks: the feed's reads
+/// do not queue behind the writers' `WAIT`s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_waiting_for_a_missing_replica_do_not_stall_the_feed() {
+    let Some(mut cluster) = RedisCluster::start(3, 1) else {
+        return;
+    };
+    let p = prefix();
+    let build = |urls: Vec<String>| {
+        let p = p.clone();
+        async move {
+            RedisStore::cluster_builder(urls)
+                .prefix(p)
+                .wait_for_replicas(1)
+                .build()
+                .await
+                .expect("store")
+        }
+    };
+    let a = build(cluster.urls()).await;
+    let b = build(cluster.urls()[5..].to_vec()).await;
+    let before = [a.resyncs(), b.resyncs()];
+    cluster.kill(0);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let store = if w % 2 == 0 { a.clone() } else { b.clone() };
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let s = session(&format!("writer{w}-{n}"), SystemClock.now());
+                    if store.create_session(s).await.is_err() {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let t = TokenRef {
+        jti: Uuid::new_v4(),
+        sid: Uuid::new_v4(),
+        sub: "x",
+        iat: SystemClock.now(),
+    };
+    let start = Instant::now();
+    let mut serving_since: Option<Instant> = None;
+    // Both resynced, and both answer every check for a whole second.
+    while serving_since.is_none_or(|s| s.elapsed() < Duration::from_secs(1)) {
+        let resynced = a.resyncs() > before[0] && b.resyncs() > before[1];
+        let answering = a.check(&t).await.is_ok() && b.check(&t).await.is_ok();
+        if resynced && answering {
+            serving_since.get_or_insert_with(Instant::now);
+        } else {
+            serving_since = None;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the feed stalled behind the writes: resyncs {:?} (before {before:?}), in sync {:?}",
+            [a.resyncs(), b.resyncs()],
+            [a.is_in_sync(), b.is_in_sync()]
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "serving again {:?} after the kill, writes still waiting for a replica",
+        start.elapsed()
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+}

@@ -47,7 +47,23 @@ impl Conn {
             Conn::Cluster(c) => {
                 let route = Route::with_key(key, SlotAddr::Master);
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                let v = c.route_command(cmd, routing).await.map_err(error)?;
+                // Right after a failover the write may have been redirected
+                // to the new primary while the client's slot map still names
+                // the old one (now a replica, which refuses `WAIT`): ask
+                // again once the map has caught up.
+                let mut attempt = 0;
+                let v = loop {
+                    let answer = c.route_command(cmd.clone(), routing.clone()).await;
+                    // An error answer can come back as a value.
+                    match answer.and_then(Value::extract_error) {
+                        Ok(v) => break v,
+                        Err(e) if attempt < 2 && misrouted(&e) => {
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => return Err(error(e)),
+                    }
+                };
                 ::redis::from_redis_value(v)
                     .map_err(|e| StoreError::Unavailable(format!("redis: WAIT: {e}")))?
             }
@@ -59,6 +75,16 @@ impl Conn {
         }
         Ok(())
     }
+}
+
+/// An answer that says the command reached a node that is not (or no
+/// longer) the primary of the slot.
+fn misrouted(e: &::redis::RedisError) -> bool {
+    use ::redis::{ErrorKind, ServerErrorKind};
+    matches!(
+        e.kind(),
+        ErrorKind::Server(ServerErrorKind::Moved | ServerErrorKind::ReadOnly)
+    ) || e.to_string().contains("replica")
 }
 
 impl ConnectionLike for Conn {

@@ -70,8 +70,11 @@ pub(super) struct Listener {
     /// Where to subscribe: the Redis, or a cluster's seed nodes (the other
     /// nodes are learnt from the cluster).
     pub(super) nodes: Vec<ConnectionInfo>,
-    pub(super) cluster: bool,
-    /// The store's shared connection (a cluster's is used for resyncs).
+    /// On a cluster: the feed's own cluster connection, for resyncs (so
+    /// they never queue behind the writers' `WAIT`s). `None` on a single
+    /// Redis, where each resync opens a connection of its own.
+    pub(super) cluster_reader: Option<Conn>,
+    /// The store's shared connection, woken after an outage (single Redis).
     pub(super) conn: Conn,
     pub(super) prefix: String,
     pub(super) channel: String,
@@ -208,24 +211,23 @@ impl Listener {
                 .map_err(error)?;
             // On a cluster: only a healthy one is trusted, and the epoch it
             // was read at tells when a failover happens.
-            let epoch = if self.cluster {
+            let epoch = if self.cluster_reader.is_some() {
                 let epoch = cluster_epoch(&mut direct).await?;
                 learn_nodes(&mut direct, node, nodes).await;
                 Some(epoch)
             } else {
                 None
             };
-            // A cluster's resync goes through the cluster connection, which
-            // follows the slots; a single Redis's through a connection of its
-            // own (the shared manager may still be backing off).
-            let reader = if self.cluster {
-                self.conn.clone()
-            } else {
-                Conn::Direct(direct.clone())
+            // A cluster's resync goes through the feed's cluster connection,
+            // which follows the slots; a single Redis's through a connection
+            // of its own (the shared manager may still be backing off).
+            let reader = match &self.cluster_reader {
+                Some(reader) => reader.clone(),
+                None => Conn::Direct(direct.clone()),
             };
             self.phase.send_replace(Phase::Loading);
             let loaded = self.resync(reader).await?;
-            if !self.cluster {
+            if self.cluster_reader.is_none() {
                 self.wake_writer().await?;
             }
             // Events that arrived during the resync, before trusting the mirror.
@@ -483,12 +485,15 @@ async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, Stor
 }
 
 /// A cluster's current epoch, read on one node (`CLUSTER INFO`), or an
-/// error when that node does not see the cluster healthy: it changes with
-/// every failover.
+/// error when that node does not see the cluster healthy: its state is not
+/// `ok`, or its link to a primary that serves slots is down. Revocations are
+/// published on the primaries and reach this node over those links, so the
+/// feed is trusted only while all of them are up (a node just restarted
+/// answers `ok` before they are). The epoch changes with every failover.
 async fn cluster_epoch(conn: &mut MultiplexedConnection) -> Result<u64, StoreError> {
     let info: String = ::redis::cmd("CLUSTER")
         .arg("INFO")
-        .query_async(conn)
+        .query_async(&mut *conn)
         .await
         .map_err(error)?;
     let field = |name: &str| {
@@ -500,9 +505,33 @@ async fn cluster_epoch(conn: &mut MultiplexedConnection) -> Result<u64, StoreErr
             "redis cluster: state is not ok (a primary down?)".into(),
         ));
     }
-    field("cluster_current_epoch")
+    let epoch = field("cluster_current_epoch")
         .and_then(|e| e.parse().ok())
-        .ok_or_else(|| StoreError::Unavailable("redis cluster: no epoch in CLUSTER INFO".into()))
+        .ok_or_else(|| StoreError::Unavailable("redis cluster: no epoch in CLUSTER INFO".into()))?;
+    let nodes: String = ::redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query_async(conn)
+        .await
+        .map_err(error)?;
+    if let Some(addr) = unlinked_primary(&nodes) {
+        return Err(StoreError::Unavailable(format!(
+            "redis cluster: the feed's node has no link to the primary at {addr}"
+        )));
+    }
+    Ok(epoch)
+}
+
+/// The address of a primary serving slots whose link is not `connected`,
+/// in a `CLUSTER NODES` listing (`<id> <addr> <flags> <primary> <ping-sent>
+/// <pong-recv> <config-epoch> <link-state> <slot>...`).
+fn unlinked_primary(listing: &str) -> Option<&str> {
+    listing.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').filter(|f| !f.is_empty()).collect();
+        let primary = fields.get(2)?.split(',').any(|f| f == "master");
+        let serving = fields.len() > 8;
+        let linked = fields.get(7) == Some(&"connected");
+        (primary && serving && !linked).then(|| fields.get(1).copied().unwrap_or("?"))
+    })
 }
 
 /// Adds the cluster's reachable nodes (`CLUSTER NODES`) to `nodes`, with
@@ -599,6 +628,23 @@ async fn next(stream: &mut ::redis::aio::PubSubStream) -> Option<::redis::Msg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_primary_without_a_link_is_found() {
+        let healthy = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001 master - 0 1733000000000 2 connected 5461-10922
+c3 127.0.0.1:7002@17002 master - 0 1733000000000 3 connected 10923-16383
+d4 127.0.0.1:7003@17003 slave a1 0 1733000000000 1 disconnected
+e5 127.0.0.1:7004@17004 master,fail - 0 0 5 disconnected
+";
+        // A replica's link, or a primary without slots, does not matter.
+        assert_eq!(unlinked_primary(healthy), None);
+        let cut = healthy.replace("3 connected 10923", "3 disconnected 10923");
+        assert_eq!(unlinked_primary(&cut), Some("127.0.0.1:7002@17002"));
+        assert_eq!(unlinked_primary(""), None);
+        assert_eq!(unlinked_primary("garbage\n\n x y master"), None);
+    }
 
     #[test]
     fn index_scores_and_values_parse_and_garbage_does_not() {

@@ -89,9 +89,13 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///
 /// Failover (a primary dies, its replica is promoted): checks fail closed
 /// while the feed's node is down, or while the node sees the cluster
-/// unhealthy (`cluster_state` not `ok`, read with every heartbeat), and
-/// whenever the cluster's epoch changes (every failover changes it) the
-/// mirror is resynchronized before checks trust it again. Writes to the
+/// unhealthy (`cluster_state` not `ok`) or has no link to a primary that
+/// serves slots (the revocations it publishes would not reach the node;
+/// a node just restarted answers `ok` before its links are up), both read
+/// with every heartbeat; and whenever the cluster's epoch changes (every
+/// failover changes it) the mirror is resynchronized before checks trust
+/// it again. The feed reads on cluster connections of its own, so its
+/// resyncs never queue behind the writers' commands. Writes to the
 /// failed primary's slots fail closed until its replica takes over. Redis
 /// replicates asynchronously: to be sure a failover loses no acknowledged
 /// revocation, give each primary a replica and
