@@ -13,6 +13,8 @@
 //! `SESSIONS=100000 REVOKED=100000` for a shorter run, `TARGET=single` or
 //! `TARGET=cluster` for one of the two. Figures go to BENCHMARKS.md.
 
+mod resident;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use auth_core::store::{NewSession, RedisStore, RotateOutcome, Rotation, Store};
 use auth_core::testing::redis_server::{RedisCluster, RedisServer};
 use auth_core::testing::store_suite::session;
 use auth_core::{Clock, SystemClock};
+use resident::rss;
 use uuid::Uuid;
 
 /// Calls in flight while writing.
@@ -30,17 +33,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Resident memory of this process, in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
 }
 
 /// `used_memory` summed over `ports` (the primaries), in bytes.

@@ -7,23 +7,16 @@
 //! `cargo bench -p auth-core --bench revocations` (`REVOKED=1000000` for a
 //! shorter run). Linux only (reads `/proc/self/status`).
 
+mod resident;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::store::{MemoryStore, Store};
 use auth_core::{Clock, ManualClock, TokenRef};
+use resident::rss;
 use uuid::Uuid;
-
-/// Resident memory of this process, in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
 
 /// A store on `clock`, without the background purge.
 fn store(clock: &Arc<ManualClock>) -> MemoryStore {

@@ -4,6 +4,8 @@
 //! revocations of every primary, and primaries killed with SIGKILL while
 //! their replicas take over.
 
+mod redis_common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,11 +13,8 @@ use auth_core::store::{RedisStore, RotateOutcome, Store, Verdict};
 use auth_core::testing::redis_server::RedisCluster;
 use auth_core::testing::store_suite::{self, rotation_with_grace, session, token};
 use auth_core::{Clock, RevokedBy, StoreError, SystemClock, TokenRef};
+use redis_common::{prefix, refused_within};
 use uuid::Uuid;
-
-fn prefix() -> String {
-    format!("t{}:", Uuid::new_v4().simple())
-}
 
 async fn store(cluster: &RedisCluster, prefix: &str) -> RedisStore {
     RedisStore::cluster_builder(cluster.urls())
@@ -25,19 +24,14 @@ async fn store(cluster: &RedisCluster, prefix: &str) -> RedisStore {
         .expect("store")
 }
 
-/// Polls `check` until it refuses; returns how long that took.
-async fn refused_within(store: &RedisStore, t: &TokenRef<'_>, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        if let Ok(Verdict::Revoked(_)) = store.check(t).await {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < limit,
-            "not refused within {limit:?} on the other instance"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+/// A cluster store whose writes wait for a replica.
+async fn durable_store(urls: Vec<String>, prefix: &str) -> RedisStore {
+    RedisStore::cluster_builder(urls)
+        .prefix(prefix)
+        .wait_for_replicas(1)
+        .build()
+        .await
+        .expect("store")
 }
 
 /// Subjects whose keys fall on every primary: a few dozen buckets.
@@ -201,17 +195,7 @@ async fn a_failover_fails_closed_then_recovers_without_forgetting() {
         return;
     };
     let p = prefix();
-    let build = |urls: Vec<String>| {
-        let p = p.clone();
-        async move {
-            RedisStore::cluster_builder(urls)
-                .prefix(p)
-                .wait_for_replicas(1)
-                .build()
-                .await
-                .expect("store")
-        }
-    };
+    let build = |urls: Vec<String>| durable_store(urls, &p);
     let a = build(cluster.urls()).await;
     let b = build(cluster.urls()[5..].to_vec()).await;
     let now = SystemClock.now();
@@ -322,17 +306,7 @@ async fn writes_waiting_for_a_missing_replica_do_not_stall_the_feed() {
         return;
     };
     let p = prefix();
-    let build = |urls: Vec<String>| {
-        let p = p.clone();
-        async move {
-            RedisStore::cluster_builder(urls)
-                .prefix(p)
-                .wait_for_replicas(1)
-                .build()
-                .await
-                .expect("store")
-        }
-    };
+    let build = |urls: Vec<String>| durable_store(urls, &p);
     let a = build(cluster.urls()).await;
     let b = build(cluster.urls()[5..].to_vec()).await;
     let before = [a.resyncs(), b.resyncs()];
