@@ -248,7 +248,9 @@ async fn a_failover_fails_closed_then_recovers_without_forgetting() {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "round {round}: refusing {refusing:?}, back {back:?}"
+                "round {round}: refusing {refusing:?}, back {back:?}; resyncs {:?} (before {resyncs:?}), in sync {:?}",
+                [a.resyncs(), b.resyncs()],
+                [a.is_in_sync(), b.is_in_sync()]
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

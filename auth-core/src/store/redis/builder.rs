@@ -161,7 +161,7 @@ impl RedisStoreBuilder {
             .map(|u| u.as_str().into_connection_info())
             .collect::<Result<Vec<ConnectionInfo>, _>>()
             .map_err(unreachable)?;
-        let (conn, reader) = if self.cluster {
+        let conn = if self.cluster {
             // Retries cover a redirection or a failover in progress; the
             // overall timeout still bounds every command.
             let client = ClusterClient::builder(nodes.clone())
@@ -173,12 +173,7 @@ impl RedisStoreBuilder {
                 .max_retry_wait(200)
                 .build()
                 .map_err(unreachable)?;
-            // The feed reads on connections of its own: a `WAIT` blocks its
-            // connection until replicas answer (or its timeout, when a
-            // primary has none), and a resync must not queue behind it.
-            let writer = client.get_async_connection().await.map_err(unreachable)?;
-            let reader = client.get_async_connection().await.map_err(unreachable)?;
-            (Conn::Cluster(writer), Some(Conn::Cluster(reader)))
+            Conn::Cluster(client.get_async_connection().await.map_err(unreachable)?)
         } else {
             let client = ::redis::Client::open(first.as_str()).map_err(unreachable)?;
             let config = ConnectionManagerConfig::new()
@@ -189,7 +184,7 @@ impl RedisStoreBuilder {
             let writer = ConnectionManager::new_with_config(client, config)
                 .await
                 .map_err(unreachable)?;
-            (Conn::Single(writer), None)
+            Conn::Single(writer)
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let mirror = MemoryStore::builder().clock(clock.clone()).build();
@@ -200,7 +195,7 @@ impl RedisStoreBuilder {
         let (phase_tx, mut phase) = tokio::sync::watch::channel(Phase::Down);
         let listener = Listener {
             nodes,
-            cluster_reader: reader,
+            cluster: self.cluster,
             conn: conn.clone(),
             prefix: self.prefix.clone(),
             channel: channel.clone(),

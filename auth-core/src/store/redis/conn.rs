@@ -50,16 +50,23 @@ impl Conn {
                 // Right after a failover the write may have been redirected
                 // to the new primary while the client's slot map still names
                 // the old one (now a replica, which refuses `WAIT`): ask
-                // again once the map has caught up.
+                // again once the map has caught up (five tries, 100 ms apart).
+                // Still misrouted after that: the failover is not settled, so
+                // the write is not known to be replicated (fail closed, 503).
                 let mut attempt = 0;
                 let v = loop {
                     let answer = c.route_command(cmd.clone(), routing.clone()).await;
                     // An error answer can come back as a value.
                     match answer.and_then(Value::extract_error) {
                         Ok(v) => break v,
-                        Err(e) if attempt < 2 && misrouted(&e) => {
+                        Err(e) if misrouted(&e) && attempt < 4 => {
                             attempt += 1;
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) if misrouted(&e) => {
+                            return Err(StoreError::Unavailable(format!(
+                                "redis: WAIT reached a node that is not the slot's primary (a failover in progress): {e}"
+                            )));
                         }
                         Err(e) => return Err(error(e)),
                     }

@@ -70,10 +70,8 @@ pub(super) struct Listener {
     /// Where to subscribe: the Redis, or a cluster's seed nodes (the other
     /// nodes are learnt from the cluster).
     pub(super) nodes: Vec<ConnectionInfo>,
-    /// On a cluster: the feed's own cluster connection, for resyncs (so
-    /// they never queue behind the writers' `WAIT`s). `None` on a single
-    /// Redis, where each resync opens a connection of its own.
-    pub(super) cluster_reader: Option<Conn>,
+    /// On Redis Cluster.
+    pub(super) cluster: bool,
     /// The store's shared connection, woken after an outage (single Redis).
     pub(super) conn: Conn,
     pub(super) prefix: String,
@@ -211,23 +209,27 @@ impl Listener {
                 .map_err(error)?;
             // On a cluster: only a healthy one is trusted, and the epoch it
             // was read at tells when a failover happens.
-            let epoch = if self.cluster_reader.is_some() {
+            let epoch = if self.cluster {
                 let epoch = cluster_epoch(&mut direct).await?;
                 learn_nodes(&mut direct, node, nodes).await;
                 Some(epoch)
             } else {
                 None
             };
-            // A cluster's resync goes through the feed's cluster connection,
-            // which follows the slots; a single Redis's through a connection
-            // of its own (the shared manager may still be backing off).
-            let reader = match &self.cluster_reader {
-                Some(reader) => reader.clone(),
-                None => Conn::Direct(direct.clone()),
+            // Resyncs read on connections of their own: never queued behind
+            // the writers' commands (a `WAIT` blocks its connection until
+            // replicas answer), nor behind a manager still backing off. On a
+            // cluster, a fresh cluster connection discovers the slots from
+            // the node just subscribed to, known to be up: a connection made
+            // before a failover may still route to the dead primary.
+            let reader = if self.cluster {
+                cluster_reader(node, nodes, self.timeout).await?
+            } else {
+                Conn::Direct(direct.clone())
             };
             self.phase.send_replace(Phase::Loading);
             let loaded = self.resync(reader).await?;
-            if self.cluster_reader.is_none() {
+            if !self.cluster {
                 self.wake_writer().await?;
             }
             // Events that arrived during the resync, before trusting the mirror.
@@ -310,7 +312,8 @@ impl Listener {
         loop {
             while tasks.len() < PARALLEL {
                 let Some(b) = buckets.next() else { break };
-                tasks.spawn(read_bucket(conn.clone(), base(&self.prefix, b)));
+                let read = read_bucket(conn.clone(), base(&self.prefix, b), self.timeout);
+                tasks.spawn(read);
             }
             let Some(joined) = tasks.join_next().await else {
                 break;
@@ -432,19 +435,20 @@ struct BucketEntries {
 /// Reads the revocation index of the bucket whose keys start with `base`
 /// (its members are the revocation keys' names, `jti:…`, `rsid:…`, `cut:…`),
 /// and the cut-offs it names: one slot, which a cluster serves from one node.
-async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, StoreError> {
+/// Each command is bounded by `timeout` here too, whatever the client does
+/// underneath (a cluster client refreshing its slots mid-failover).
+async fn read_bucket(
+    mut conn: Conn,
+    base: String,
+    timeout: Duration,
+) -> Result<BucketEntries, StoreError> {
     let mut out = BucketEntries::default();
     let index = format!("{base}idx");
     let mut cursor: u64 = 0;
     loop {
-        let (next_cursor, flat): (u64, Vec<Vec<u8>>) = ::redis::cmd("ZSCAN")
-            .arg(&index)
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(PAGE)
-            .query_async(&mut conn)
-            .await
-            .map_err(error)?;
+        let mut zscan = ::redis::cmd("ZSCAN");
+        zscan.arg(&index).arg(cursor).arg("COUNT").arg(PAGE);
+        let (next_cursor, flat): (u64, Vec<Vec<u8>>) = within(timeout, &zscan, &mut conn).await?;
         let mut cut_keys = Vec::new();
         for pair in flat.chunks_exact(2) {
             let (member, score) = (&pair[0], &pair[1]);
@@ -466,11 +470,9 @@ async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, Stor
                 .iter()
                 .map(|k| [base.as_bytes(), k].concat())
                 .collect();
-            let values: Vec<Option<Vec<u8>>> = ::redis::cmd("MGET")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .map_err(error)?;
+            let mut mget = ::redis::cmd("MGET");
+            mget.arg(&keys);
+            let values: Vec<Option<Vec<u8>>> = within(timeout, &mget, &mut conn).await?;
             let subjects = cut_keys
                 .into_iter()
                 .map(|k| k.get(b"cut:".len()..).unwrap_or_default().to_vec());
@@ -482,6 +484,44 @@ async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, Stor
         }
     }
     Ok(out)
+}
+
+/// A cluster connection for a resync, discovering the slots from `node`
+/// first (then the other known nodes).
+async fn cluster_reader(
+    node: &ConnectionInfo,
+    nodes: &[ConnectionInfo],
+    timeout: Duration,
+) -> Result<Conn, StoreError> {
+    let seeds = std::iter::once(node.clone())
+        .chain(nodes.iter().filter(|n| n.addr() != node.addr()).cloned())
+        .collect::<Vec<_>>();
+    let client = ::redis::cluster::ClusterClient::builder(seeds)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .overall_response_timeout(Some(timeout))
+        .retries(3)
+        .min_retry_wait(10)
+        .max_retry_wait(200)
+        .build()
+        .map_err(error)?;
+    let conn = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
+        .await
+        .map_err(|_| StoreError::Unavailable("redis: timed out".into()))?
+        .map_err(error)?;
+    Ok(Conn::Cluster(conn))
+}
+
+/// Runs `cmd`, giving up after `timeout`.
+async fn within<T: ::redis::FromRedisValue>(
+    timeout: Duration,
+    cmd: &::redis::Cmd,
+    conn: &mut Conn,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, cmd.query_async(conn))
+        .await
+        .map_err(|_| StoreError::Unavailable("redis: timed out".into()))?
+        .map_err(error)
 }
 
 /// A cluster's current epoch, read on one node (`CLUSTER INFO`), or an

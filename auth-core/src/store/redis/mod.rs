@@ -94,8 +94,9 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 /// a node just restarted answers `ok` before its links are up), both read
 /// with every heartbeat; and whenever the cluster's epoch changes (every
 /// failover changes it) the mirror is resynchronized before checks trust
-/// it again. The feed reads on cluster connections of its own, so its
-/// resyncs never queue behind the writers' commands. Writes to the
+/// it again. Each resync reads on a cluster connection of its own, made
+/// from the node the feed subscribed to, so it never queues behind the
+/// writers' commands nor routes by a slot map from before the failover. Writes to the
 /// failed primary's slots fail closed until its replica takes over. Redis
 /// replicates asynchronously: to be sure a failover loses no acknowledged
 /// revocation, give each primary a replica and
