@@ -2,15 +2,13 @@
 //! URL as it may be shown (password masked).
 
 use std::fmt;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::cluster::ClusterClient;
 use ::redis::{ConnectionInfo, IntoConnectionInfo};
 
-use super::conn::Conn;
+use super::conn::{Conn, cluster_client};
 use super::feed::{Health, Listener, Phase};
 use super::scripts::Scripts;
 use super::{Inner, RedisStore};
@@ -162,17 +160,7 @@ impl RedisStoreBuilder {
             .collect::<Result<Vec<ConnectionInfo>, _>>()
             .map_err(unreachable)?;
         let conn = if self.cluster {
-            // Retries cover a redirection or a failover in progress; the
-            // overall timeout still bounds every command.
-            let client = ClusterClient::builder(nodes.clone())
-                .connection_timeout(self.timeout)
-                .response_timeout(self.timeout)
-                .overall_response_timeout(Some(self.timeout))
-                .retries(3)
-                .min_retry_wait(10)
-                .max_retry_wait(200)
-                .build()
-                .map_err(unreachable)?;
+            let client = cluster_client(nodes.clone(), self.timeout).map_err(unreachable)?;
             Conn::Cluster(client.get_async_connection().await.map_err(unreachable)?)
         } else {
             let client = ::redis::Client::open(first.as_str()).map_err(unreachable)?;
@@ -204,7 +192,6 @@ impl RedisStoreBuilder {
             health: health.clone(),
             timeout: self.timeout,
             phase: phase_tx,
-            ever_synced: AtomicBool::new(false),
             warned: Mutex::default(),
         };
         tokio::spawn(listener.run(stopped));
@@ -235,7 +222,6 @@ impl RedisStoreBuilder {
             inner: Arc::new(Inner {
                 conn,
                 url,
-                cluster: self.cluster,
                 replicas: self.replicas,
                 timeout: self.timeout,
                 prefix: self.prefix,

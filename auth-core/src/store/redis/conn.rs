@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use ::redis::{Cmd, Pipeline, RedisFuture, Value};
+use ::redis::{Cmd, ConnectionInfo, Pipeline, RedisFuture, RedisResult, Value};
 
 use super::error;
 use crate::store::StoreError;
@@ -20,6 +21,24 @@ pub(super) enum Conn {
     /// A plain connection to one Redis, for a resync (the shared manager may
     /// still be backing off from an outage).
     Direct(MultiplexedConnection),
+}
+
+/// A cluster client from `seeds`, each command bounded by `timeout`: the
+/// store's writer and the feed's resync readers are made alike. Retries
+/// cover a redirection or a failover in progress; the overall timeout still
+/// bounds every command.
+pub(super) fn cluster_client(
+    seeds: Vec<ConnectionInfo>,
+    timeout: Duration,
+) -> RedisResult<ClusterClient> {
+    ClusterClient::builder(seeds)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .overall_response_timeout(Some(timeout))
+        .retries(3)
+        .min_retry_wait(10)
+        .max_retry_wait(200)
+        .build()
 }
 
 impl Conn {
@@ -42,8 +61,7 @@ impl Conn {
         let mut cmd = ::redis::cmd("WAIT");
         cmd.arg(replicas).arg(ms);
         let acked: u32 = match self {
-            Conn::Single(c) => cmd.query_async(c).await.map_err(error)?,
-            Conn::Direct(c) => cmd.query_async(c).await.map_err(error)?,
+            Conn::Single(_) | Conn::Direct(_) => cmd.query_async(self).await.map_err(error)?,
             Conn::Cluster(c) => {
                 let route = Route::with_key(key, SlotAddr::Master);
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));

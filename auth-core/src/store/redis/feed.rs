@@ -16,7 +16,7 @@ use ::redis::{ConnectionAddr, ConnectionInfo};
 use futures_core::Stream;
 use uuid::Uuid;
 
-use super::conn::Conn;
+use super::conn::{Conn, cluster_client};
 use super::keys::{BUCKETS, base};
 use super::{error, short};
 use crate::clock::Clock;
@@ -82,8 +82,6 @@ pub(super) struct Listener {
     pub(super) timeout: Duration,
     /// Where the feed is, for the first sync to wait on.
     pub(super) phase: tokio::sync::watch::Sender<Phase>,
-    /// In sync at least once (outages are then logged as losses).
-    pub(super) ever_synced: AtomicBool,
     /// Unreadable entries already logged.
     pub(super) warned: Mutex<HashSet<Vec<u8>>>,
 }
@@ -168,7 +166,8 @@ impl Listener {
             attempt = attempt.wrapping_add(1);
             let was_in_sync = self.health.set_synced(false);
             self.phase.send_replace(Phase::Down);
-            if !self.ever_synced.load(Ordering::Relaxed) {
+            // Never in sync yet: starting, not an outage.
+            if self.health.syncs() == 0 {
                 tracing::warn!(error = %outcome, "Redis revocation feed not up yet");
             } else if was_in_sync {
                 tracing::error!(error = %outcome, "Redis revocation feed lost: failing closed until it is back");
@@ -189,7 +188,6 @@ impl Listener {
     /// returns why it stopped. Learns the cluster's nodes into `nodes`.
     async fn follow(&self, node: &ConnectionInfo, nodes: &mut Vec<ConnectionInfo>) -> StoreError {
         let result: Result<(), StoreError> = async {
-            let timed_out = || StoreError::Unavailable("redis: timed out".into());
             let client = ::redis::Client::open(node.clone()).map_err(error)?;
             let mut pubsub = tokio::time::timeout(self.timeout, client.get_async_pubsub())
                 .await
@@ -237,7 +235,6 @@ impl Listener {
                 self.receive(msg).await;
             }
             self.health.set_synced(true);
-            self.ever_synced.store(true, Ordering::Relaxed);
             self.phase.send_replace(Phase::InSync);
             tracing::info!(revocations = loaded, "Redis revocation feed in sync");
             let mut ping = tokio::time::interval(self.timeout / 4);
@@ -496,20 +493,16 @@ async fn cluster_reader(
     let seeds = std::iter::once(node.clone())
         .chain(nodes.iter().filter(|n| n.addr() != node.addr()).cloned())
         .collect::<Vec<_>>();
-    let client = ::redis::cluster::ClusterClient::builder(seeds)
-        .connection_timeout(timeout)
-        .response_timeout(timeout)
-        .overall_response_timeout(Some(timeout))
-        .retries(3)
-        .min_retry_wait(10)
-        .max_retry_wait(200)
-        .build()
-        .map_err(error)?;
+    let client = cluster_client(seeds, timeout).map_err(error)?;
     let conn = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
         .await
-        .map_err(|_| StoreError::Unavailable("redis: timed out".into()))?
+        .map_err(|_| timed_out())?
         .map_err(error)?;
     Ok(Conn::Cluster(conn))
+}
+
+fn timed_out() -> StoreError {
+    StoreError::Unavailable("redis: timed out".into())
 }
 
 /// Runs `cmd`, giving up after `timeout`.
@@ -520,7 +513,7 @@ async fn within<T: ::redis::FromRedisValue>(
 ) -> Result<T, StoreError> {
     tokio::time::timeout(timeout, cmd.query_async(conn))
         .await
-        .map_err(|_| StoreError::Unavailable("redis: timed out".into()))?
+        .map_err(|_| timed_out())?
         .map_err(error)
 }
 

@@ -167,8 +167,6 @@ struct Inner {
     conn: Conn,
     /// The URL (of the first seed node, on a cluster) with its password masked.
     url: String,
-    /// On Redis Cluster.
-    cluster: bool,
     /// Replicas every write waits for ([`RedisStoreBuilder::wait_for_replicas`]).
     replicas: u32,
     timeout: std::time::Duration,
@@ -188,7 +186,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("url", &self.inner.url)
-            .field("cluster", &self.inner.cluster)
+            .field("cluster", &matches!(self.inner.conn, Conn::Cluster(_)))
             .field("prefix", &self.inner.prefix)
             .field("read_only", &self.inner.read_only)
             .field("in_sync", &self.inner.health.in_sync())
