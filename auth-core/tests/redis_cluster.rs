@@ -9,11 +9,11 @@ mod redis_common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::store::{RedisStore, RotateOutcome, Store, Verdict};
+use auth_core::store::{RedisStore, Store, Verdict};
 use auth_core::testing::redis_server::RedisCluster;
-use auth_core::testing::store_suite::{self, rotation_with_grace, session, token};
+use auth_core::testing::store_suite::{session, token};
 use auth_core::{Clock, RevokedBy, StoreError, SystemClock, TokenRef};
-use redis_common::{prefix, refused_within};
+use redis_common::{concurrent_rotation_winners, prefix, refused_within, run_store_suite};
 use uuid::Uuid;
 
 async fn store(cluster: &RedisCluster, prefix: &str) -> RedisStore {
@@ -45,20 +45,7 @@ async fn the_store_suite_passes_on_a_cluster() {
         return;
     };
     let urls = cluster.urls();
-    store_suite::run_all(|clock| {
-        let urls = urls.clone();
-        async move {
-            Arc::new(
-                RedisStore::cluster_builder(urls)
-                    .prefix(prefix())
-                    .clock(clock)
-                    .build()
-                    .await
-                    .expect("store"),
-            ) as Arc<dyn Store>
-        }
-    })
-    .await;
+    run_store_suite(|| RedisStore::cluster_builder(urls.clone())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,23 +91,7 @@ async fn two_instances_share_revocations_and_rotations() {
     // Concurrent rotations of one token, across both instances: one wins.
     let s = session("alice", now);
     a.create_session(s.clone()).await.unwrap();
-    let stores = [a.clone(), b.clone()];
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = stores[i % 2].clone();
-            let r = rotation_with_grace(&s, s.refresh_jti, now, Duration::from_secs(2));
-            tokio::spawn(async move { store.rotate(r).await.unwrap() })
-        })
-        .collect();
-    let mut rotated = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            RotateOutcome::Rotated(_) => rotated += 1,
-            RotateOutcome::Superseded => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(rotated, 1);
+    assert_eq!(concurrent_rotation_winners([&a, &b], &s, now).await, 1);
     // The sessions of a subject are listed by either instance.
     assert_eq!(b.sessions("alice").await.unwrap().len(), 1);
 

@@ -5,14 +5,13 @@
 
 mod redis_common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::store::{NewSession, RedisStore, RotateOutcome, Store, Verdict};
 use auth_core::testing::redis_server::RedisServer;
-use auth_core::testing::store_suite::{self, rotation_with_grace, session, token};
+use auth_core::testing::store_suite::{rotation_with_grace, session, token};
 use auth_core::{Clock, RevokedBy, StoreError, SystemClock};
-use redis_common::{prefix, refused_within};
+use redis_common::{concurrent_rotation_winners, prefix, refused_within, run_store_suite};
 use uuid::Uuid;
 
 async fn connect(server: &RedisServer) -> redis::aio::MultiplexedConnection {
@@ -79,20 +78,7 @@ async fn the_store_suite_passes_on_redis() {
         return;
     };
     let url = server.url();
-    store_suite::run_all(|clock| {
-        let url = url.clone();
-        async move {
-            Arc::new(
-                RedisStore::builder(url)
-                    .prefix(prefix())
-                    .clock(clock)
-                    .build()
-                    .await
-                    .expect("store"),
-            ) as Arc<dyn Store>
-        }
-    })
-    .await;
+    run_store_suite(|| RedisStore::builder(url.clone())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,22 +160,11 @@ async fn concurrent_rotations_across_instances_have_one_winner() {
     let now = SystemClock.now();
     let s = session("alice", now);
     stores[0].create_session(s.clone()).await.unwrap();
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = stores[i % 2].clone();
-            let r = rotation_with_grace(&s, s.refresh_jti, now, Duration::from_secs(2));
-            tokio::spawn(async move { store.rotate(r).await.unwrap() })
-        })
-        .collect();
-    let mut rotated = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            RotateOutcome::Rotated(_) => rotated += 1,
-            RotateOutcome::Superseded => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(rotated, 1);
+    let [first, second] = &stores;
+    assert_eq!(
+        concurrent_rotation_winners([first, second], &s, now).await,
+        1
+    );
 
     // A stale token past the grace revokes the session on both instances.
     let stale = rotation_with_grace(&s, s.refresh_jti, now + 10, Duration::from_secs(2));
