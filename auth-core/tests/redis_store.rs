@@ -756,6 +756,149 @@ async fn a_long_first_resync_is_waited_for() {
     );
 }
 
+/// A TCP proxy to the Redis on `port` whose answers travel at
+/// `bytes_per_sec` on each connection (requests go through at once), as
+/// over a slow link. Returns its address and a count of the bytes it has
+/// delivered.
+async fn slow_link(
+    port: u16,
+    bytes_per_sec: u64,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let counter = delivered.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(upstream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                continue;
+            };
+            let (mut client_rx, mut client_tx) = client.into_split();
+            let (mut up_rx, mut up_tx) = upstream.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_rx, &mut up_tx).await;
+            });
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = up_rx.read(&mut buf).await {
+                    if n == 0 || client_tx.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    counter.fetch_add(n as u64, Ordering::Relaxed);
+                    let pause = Duration::from_secs_f64(n as f64 / bytes_per_sec as f64);
+                    tokio::time::sleep(pause).await;
+                }
+            });
+        }
+    });
+    (addr, delivered)
+}
+
+/// Writes `per_bucket` denylisted tokens into each of the first `buckets`
+/// bucket indexes (a resync reads nothing else).
+async fn fill_indexes(server: &RedisServer, p: &str, buckets: u16, per_bucket: usize) {
+    let mut conn = connect(server).await;
+    let until = SystemClock.now() + 600;
+    for chunk in (0..buckets).collect::<Vec<_>>().chunks(64) {
+        let mut pipe = redis::pipe();
+        for b in chunk {
+            let cmd = pipe.cmd("ZADD").arg(format!("{p}{{{b:03x}}}:idx"));
+            for _ in 0..per_bucket {
+                cmd.arg(until).arg(format!("jti:{}", Uuid::new_v4()));
+            }
+        }
+        let _: () = pipe.query_async(&mut conn).await.unwrap();
+    }
+}
+
+/// Over a slow link (2 MB/s), each page of a resync (a thousand entries,
+/// about 60 KB) takes about 30 ms, and 32 buckets are read at once on one
+/// connection: the last page waits for the others, far longer than the
+/// store's timeout. Redis answers every command and the heartbeat all
+/// along, so the resync is not cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_over_a_slow_link_is_not_cut_off_by_the_timeout() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    fill_indexes(&server, &p, 32, 1000).await;
+    let (link, delivered) = slow_link(server.port(), 2_000_000).await;
+    let timeout = Duration::from_millis(250);
+    let start = Instant::now();
+    let s = RedisStore::builder(format!("redis://{link}"))
+        .prefix(&p)
+        .timeout(timeout)
+        .build()
+        .await
+        .expect("a resync whose commands all finish is waited for");
+    let took = start.elapsed();
+    eprintln!(
+        "a resync of {} revocations over a slow link took {took:?} ({} bytes)",
+        s.mirror_len(),
+        delivered.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert_eq!(s.mirror_len(), 32_000);
+    assert!(
+        took > timeout * 2,
+        "the link was too fast to test: {took:?}"
+    );
+    assert!(s.is_in_sync());
+}
+
+/// A Redis that stops answering in the middle of a long resync is noticed
+/// by the heartbeat within about the timeout: the resync is abandoned and
+/// the store is not built (rather than waiting for the pause to end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_goes_silent_during_a_resync_fails_the_build() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    fill_indexes(&server, &p, 64, 1000).await;
+    // About 4 MB at 1 MB/s: the resync lasts seconds.
+    let (link, delivered) = slow_link(server.port(), 1_000_000).await;
+    let building = tokio::spawn(
+        RedisStore::builder(format!("redis://{link}"))
+            .prefix(&p)
+            .timeout(Duration::from_millis(250))
+            .build(),
+    );
+    // The resync is under way once pages are flowing.
+    let start = Instant::now();
+    while delivered.load(std::sync::atomic::Ordering::Relaxed) < 200_000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the resync never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut conn = connect(&server).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(8000)
+        .arg("ALL")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let paused = Instant::now();
+    let built = building.await.expect("task");
+    let after = paused.elapsed();
+    eprintln!("the build gave up {after:?} into the pause");
+    assert!(built.is_err(), "built although Redis went silent");
+    assert!(
+        after < Duration::from_secs(6),
+        "the silence was noticed only after {after:?}, not by the heartbeat"
+    );
+}
+
 /// `wait_for_replicas(1)` on a Redis without replicas: every write is
 /// refused (fail closed) with a clear error, checks go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,7 +160,8 @@ impl RedisStoreBuilder {
             .collect::<Result<Vec<ConnectionInfo>, _>>()
             .map_err(unreachable)?;
         let conn = if self.cluster {
-            let client = cluster_client(nodes.clone(), self.timeout).map_err(unreachable)?;
+            let client =
+                cluster_client(nodes.clone(), self.timeout, self.timeout).map_err(unreachable)?;
             Conn::Cluster(client.get_async_connection().await.map_err(unreachable)?)
         } else {
             let client = ::redis::Client::open(first.as_str()).map_err(unreachable)?;
@@ -196,8 +197,8 @@ impl RedisStoreBuilder {
         };
         tokio::spawn(listener.run(stopped));
         // Reaching Redis gets five timeouts; a resync under way (millions of
-        // revocations take seconds) is waited for, since each of its
-        // commands has its own timeout.
+        // revocations take seconds, more over a slow link) is waited for as
+        // long as Redis keeps answering the feed's heartbeat.
         let deadline = tokio::time::Instant::now() + self.timeout.saturating_mul(5);
         let synced = loop {
             let now = *phase.borrow_and_update();

@@ -23,18 +23,21 @@ pub(super) enum Conn {
     Direct(MultiplexedConnection),
 }
 
-/// A cluster client from `seeds`, each command bounded by `timeout`: the
-/// store's writer and the feed's resync readers are made alike. Retries
-/// cover a redirection or a failover in progress; the overall timeout still
-/// bounds every command.
+/// A cluster client from `seeds`, connecting within `connect` and bounding
+/// each command by `respond`: the store's writer (both the store's timeout)
+/// and the feed's resync readers (a connection's timeout, and
+/// [`RESYNC_COMMAND_LIMIT`](super::feed::RESYNC_COMMAND_LIMIT) per command)
+/// are made alike. Retries cover a redirection or a failover in progress;
+/// the overall timeout still bounds every command.
 pub(super) fn cluster_client(
     seeds: Vec<ConnectionInfo>,
-    timeout: Duration,
+    connect: Duration,
+    respond: Duration,
 ) -> RedisResult<ClusterClient> {
     ClusterClient::builder(seeds)
-        .connection_timeout(timeout)
-        .response_timeout(timeout)
-        .overall_response_timeout(Some(timeout))
+        .connection_timeout(connect)
+        .response_timeout(respond)
+        .overall_response_timeout(Some(respond))
         .retries(3)
         .min_retry_wait(10)
         .max_retry_wait(200)

@@ -24,6 +24,13 @@ use crate::store::{MemoryStore, Store, StoreError};
 
 /// How many entries one `ZSCAN` step asks for.
 const PAGE: usize = 1000;
+/// The limit on one command of a resync, queueing on its connection
+/// included: a backstop for a reader connection that dies silently while
+/// Redis still answers the heartbeat. Whether Redis answers at all is the
+/// heartbeat's to judge, within the store's timeout; a resync whose
+/// commands keep finishing (a million revocations, a slow link) is never
+/// cut off by that timeout.
+pub(super) const RESYNC_COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// How many buckets a resync reads at once.
 const PARALLEL: usize = 32;
 /// The most cluster nodes remembered as places to subscribe.
@@ -198,13 +205,7 @@ impl Listener {
                 .map_err(|_| timed_out())?
                 .map_err(error)?;
             let (mut sink, mut stream) = pubsub.split();
-            let config = ::redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(self.timeout))
-                .set_response_timeout(Some(self.timeout));
-            let mut direct = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .map_err(error)?;
+            let mut direct = connect(&client, self.timeout, self.timeout).await?;
             // On a cluster: only a healthy one is trusted, and the epoch it
             // was read at tells when a failover happens.
             let epoch = if self.cluster {
@@ -220,13 +221,20 @@ impl Listener {
             // cluster, a fresh cluster connection discovers the slots from
             // the node just subscribed to, known to be up: a connection made
             // before a failover may still route to the dead primary.
+            // Their commands may queue (32 buckets at a time, pages of a
+            // thousand entries): each has a generous limit of its own, and
+            // Redis's liveness is judged by the heartbeat, which goes on
+            // during the resync on the subscription's connection.
             let reader = if self.cluster {
                 cluster_reader(node, nodes, self.timeout).await?
             } else {
-                Conn::Direct(direct.clone())
+                Conn::Direct(connect(&client, self.timeout, RESYNC_COMMAND_LIMIT).await?)
             };
             self.phase.send_replace(Phase::Loading);
-            let loaded = self.resync(reader).await?;
+            let loaded = tokio::select! {
+                loaded = self.resync(reader) => loaded?,
+                stopped = self.heartbeat(&mut sink, &mut direct, epoch) => return Err(stopped),
+            };
             if !self.cluster {
                 self.wake_writer().await?;
             }
@@ -245,21 +253,7 @@ impl Listener {
                         Some(msg) => self.receive(msg).await,
                         None => return Err(StoreError::Unavailable("redis: subscription closed".into())),
                     },
-                    _ = ping.tick() => {
-                        match tokio::time::timeout(self.timeout, sink.ping::<::redis::Value>()).await {
-                            Ok(Ok(_)) => {}
-                            Ok(Err(e)) => return Err(error(e)),
-                            Err(_) => return Err(StoreError::Unavailable("redis: ping timed out".into())),
-                        }
-                        if let Some(epoch) = epoch
-                            && cluster_epoch(&mut direct).await? != epoch
-                        {
-                            return Err(StoreError::Unavailable(
-                                "redis cluster: configuration changed (a failover?): resyncing".into(),
-                            ));
-                        }
-                        self.health.heard();
-                    }
+                    _ = ping.tick() => self.beat(&mut sink, &mut direct, epoch).await?,
                 }
             }
         }
@@ -268,6 +262,49 @@ impl Listener {
             Ok(()) => StoreError::Unavailable("redis: subscription ended".into()),
             Err(e) => e,
         }
+    }
+
+    /// Beats until a beat fails; returns why. Runs beside a resync, so a
+    /// long one is abandoned as soon as Redis stops answering, and only then.
+    async fn heartbeat(
+        &self,
+        sink: &mut ::redis::aio::PubSubSink,
+        direct: &mut MultiplexedConnection,
+        epoch: Option<u64>,
+    ) -> StoreError {
+        let mut ping = tokio::time::interval(self.timeout / 4);
+        ping.tick().await;
+        loop {
+            ping.tick().await;
+            if let Err(e) = self.beat(sink, direct, epoch).await {
+                return e;
+            }
+        }
+    }
+
+    /// One heartbeat: a `PING` on the subscription answered within the
+    /// timeout and, on a cluster, the cluster still healthy at the same
+    /// epoch (else a failover happened: resync).
+    async fn beat(
+        &self,
+        sink: &mut ::redis::aio::PubSubSink,
+        direct: &mut MultiplexedConnection,
+        epoch: Option<u64>,
+    ) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.timeout, sink.ping::<::redis::Value>()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(error(e)),
+            Err(_) => return Err(StoreError::Unavailable("redis: ping timed out".into())),
+        }
+        if let Some(epoch) = epoch
+            && cluster_epoch(direct).await? != epoch
+        {
+            return Err(StoreError::Unavailable(
+                "redis cluster: configuration changed (a failover?): resyncing".into(),
+            ));
+        }
+        self.health.heard();
+        Ok(())
     }
 
     async fn receive(&self, msg: ::redis::Msg) {
@@ -309,7 +346,7 @@ impl Listener {
         loop {
             while tasks.len() < PARALLEL {
                 let Some(b) = buckets.next() else { break };
-                let read = read_bucket(conn.clone(), base(&self.prefix, b), self.timeout);
+                let read = read_bucket(conn.clone(), base(&self.prefix, b));
                 tasks.spawn(read);
             }
             let Some(joined) = tasks.join_next().await else {
@@ -432,13 +469,11 @@ struct BucketEntries {
 /// Reads the revocation index of the bucket whose keys start with `base`
 /// (its members are the revocation keys' names, `jti:…`, `rsid:…`, `cut:…`),
 /// and the cut-offs it names: one slot, which a cluster serves from one node.
-/// Each command is bounded by `timeout` here too, whatever the client does
-/// underneath (a cluster client refreshing its slots mid-failover).
-async fn read_bucket(
-    mut conn: Conn,
-    base: String,
-    timeout: Duration,
-) -> Result<BucketEntries, StoreError> {
+/// Each command is bounded by [`RESYNC_COMMAND_LIMIT`] here too, whatever
+/// the client does underneath (a cluster client refreshing its slots
+/// mid-failover).
+async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, StoreError> {
+    let timeout = RESYNC_COMMAND_LIMIT;
     let mut out = BucketEntries::default();
     let index = format!("{base}idx");
     let mut cursor: u64 = 0;
@@ -483,8 +518,25 @@ async fn read_bucket(
     Ok(out)
 }
 
+/// A plain connection to one Redis: connecting within `connect`, each
+/// command answered within `respond`.
+async fn connect(
+    client: &::redis::Client,
+    connect: Duration,
+    respond: Duration,
+) -> Result<MultiplexedConnection, StoreError> {
+    let config = ::redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(connect))
+        .set_response_timeout(Some(respond));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(error)
+}
+
 /// A cluster connection for a resync, discovering the slots from `node`
-/// first (then the other known nodes).
+/// first (then the other known nodes); each command within
+/// [`RESYNC_COMMAND_LIMIT`].
 async fn cluster_reader(
     node: &ConnectionInfo,
     nodes: &[ConnectionInfo],
@@ -493,7 +545,7 @@ async fn cluster_reader(
     let seeds = std::iter::once(node.clone())
         .chain(nodes.iter().filter(|n| n.addr() != node.addr()).cloned())
         .collect::<Vec<_>>();
-    let client = cluster_client(seeds, timeout).map_err(error)?;
+    let client = cluster_client(seeds, timeout, RESYNC_COMMAND_LIMIT).map_err(error)?;
     let conn = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
         .await
         .map_err(|_| timed_out())?

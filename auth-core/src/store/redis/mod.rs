@@ -56,7 +56,10 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///   an instance was cut off is missed; that costs one `ZSCAN` per bucket
 ///   (1024 in all, 32 at a time) plus what the live revocations cost,
 ///   however many sessions there are, and entries it cannot read are
-///   skipped (and logged), never fatal.
+///   skipped (and logged), never fatal. A resync takes as long as it takes
+///   (a million revocations, a slow link): it is abandoned only when Redis
+///   stops answering the heartbeat, never because its commands queue past
+///   the store's timeout.
 /// - While the subscription is down, checks fail closed
 ///   ([`StoreError::Unavailable`], 503 from the layer); writes fail closed
 ///   too. Both recover by themselves when Redis is back. A closed connection
