@@ -87,6 +87,10 @@ pub const DEFAULT_MAX_SESSIONS_PER_SUBJECT: usize = 100;
 pub const MAX_SESSIONS_PER_SUBJECT_LIMIT: usize = 10_000;
 /// Default limit on a token's length, checked before decoding: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Default longest access token lifetime (`exp - iat`) a verify-only
+/// [`Validator`] accepts: 1 hour. An authority's own validator accepts its
+/// access lifetime plus the leeway.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The settings of an authority; see the module docs for the defaults.
 #[derive(Debug, Clone)]
@@ -110,6 +114,14 @@ pub struct Config {
     pub max_token_bytes: usize,
     /// Most live sessions per subject; a login past it revokes the oldest.
     pub max_sessions_per_subject: usize,
+    /// Longest access token lifetime (`exp - iat`) accepted: an authority
+    /// sets its `access_ttl + leeway`, a verify-only validator
+    /// [`DEFAULT_MAX_LIFETIME`] unless told otherwise. A token that lives
+    /// longer was not made by the issuer (or by a misconfigured one) and is
+    /// refused, so a forged long-lived token can never linger in a cache.
+    pub max_access_lifetime: Duration,
+    /// Longest refresh token lifetime accepted: `refresh_ttl + leeway`.
+    pub max_refresh_lifetime: Duration,
 }
 
 impl Default for Config {
@@ -124,6 +136,8 @@ impl Default for Config {
             audience: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             max_sessions_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
+            max_access_lifetime: DEFAULT_MAX_LIFETIME,
+            max_refresh_lifetime: DEFAULT_REFRESH_TTL + DEFAULT_LEEWAY,
         }
     }
 }
@@ -281,11 +295,15 @@ impl AuthorityBuilder {
         store.set_access_window(self.config.access_ttl + self.config.leeway);
         let keys = Arc::new(KeyRing::new(self.keys));
         let audiences = self.config.audience.iter().cloned().collect();
+        let mut config = self.config;
+        // Its own tokens live exactly this long at most.
+        config.max_access_lifetime = config.access_ttl + config.leeway;
+        config.max_refresh_lifetime = config.refresh_ttl + config.leeway;
         Ok(TokenAuthority {
             validator: Validator {
                 shared: Arc::new(Shared {
                     keys: keys.clone(),
-                    config: self.config,
+                    config,
                     audiences,
                     store,
                     clock,

@@ -62,6 +62,19 @@ pub enum AuthError {
     /// `nbf` (minus leeway) is still in the future.
     #[error("token not valid yet")]
     NotYetValid,
+    /// `iat` (minus leeway) is in the future: no honest issuer dates a
+    /// token ahead.
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `exp - iat` is longer than the validator accepts (see
+    /// `max_lifetime`): a token its issuer would never have made.
+    #[error("token lifetime of {lifetime} s is over the limit of {max} s")]
+    LifetimeTooLong {
+        /// `exp - iat`, in seconds.
+        lifetime: u64,
+        /// The limit, in seconds.
+        max: u64,
+    },
     /// `iss` is missing or not the configured issuer.
     #[error("wrong issuer")]
     InvalidIssuer,
@@ -194,6 +207,8 @@ impl AuthError {
             | AuthError::InvalidClaims(_)
             | AuthError::Expired
             | AuthError::NotYetValid
+            | AuthError::IssuedInFuture
+            | AuthError::LifetimeTooLong { .. }
             | AuthError::InvalidIssuer
             | AuthError::InvalidAudience
             | AuthError::Revoked(_)

@@ -70,10 +70,10 @@ pub mod testing;
 mod validator;
 
 pub use authority::{
-    AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_SESSIONS_PER_SUBJECT,
-    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME,
-    LogoutOutcome, LogoutTokens, MAX_SESSIONS_PER_SUBJECT_LIMIT, Reload, SessionMeta,
-    TokenAuthority, TokenPair,
+    AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL,
+    DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, LogoutOutcome, LogoutTokens,
+    MAX_SESSIONS_PER_SUBJECT_LIMIT, Reload, SessionMeta, TokenAuthority, TokenPair,
 };
 pub use claims::{
     AccessClaims, Audience, NoClaims, Privileges, RefreshClaims, RoleClaims, TokenKind, TokenRef,

@@ -6,7 +6,9 @@
 //! kind; a key with the token's `kid`; `alg` equal to that key's pinned
 //! algorithm (so `none` never passes); the signature; the payload JSON with
 //! every required claim; `exp` and `nbf` against the [`Clock`](crate::Clock)
-//! with the configured leeway; `iss` and `aud` when configured; and, for
+//! with the configured leeway, a non-empty `sub`, an `iat` not in the
+//! future and a lifetime (`exp - iat`) within the limit; `iss` and `aud`
+//! when configured; and, for
 //! [`Validator::validate_access`], the store (denylisted `jti`, revoked `sid`,
 //! subject cut-off). jsonwebtoken's own claim checks are not used: every time
 //! check happens here, once, with the injected clock.
@@ -56,6 +58,9 @@ pub struct Validator {
 
 /// The registered claims every token kind shares.
 pub(crate) trait Registered {
+    const KIND: TokenKind;
+    fn sub(&self) -> &str;
+    fn iat(&self) -> u64;
     fn exp(&self) -> u64;
     fn nbf(&self) -> Option<u64>;
     fn iss(&self) -> Option<&str>;
@@ -63,6 +68,13 @@ pub(crate) trait Registered {
 }
 
 impl<E> Registered for AccessClaims<E> {
+    const KIND: TokenKind = TokenKind::Access;
+    fn sub(&self) -> &str {
+        &self.sub
+    }
+    fn iat(&self) -> u64 {
+        self.iat
+    }
     fn exp(&self) -> u64 {
         self.exp
     }
@@ -78,6 +90,13 @@ impl<E> Registered for AccessClaims<E> {
 }
 
 impl Registered for RefreshClaims {
+    const KIND: TokenKind = TokenKind::Refresh;
+    fn sub(&self) -> &str {
+        &self.sub
+    }
+    fn iat(&self) -> u64 {
+        self.iat
+    }
     fn exp(&self) -> u64 {
         self.exp
     }
@@ -273,10 +292,17 @@ impl Validator {
         self.shared.clock.now() >= exp.saturating_add(leeway)
     }
 
-    fn check_registered(&self, claims: &impl Registered, check_exp: bool) -> Result<(), AuthError> {
+    fn check_registered<T: Registered>(
+        &self,
+        claims: &T,
+        check_exp: bool,
+    ) -> Result<(), AuthError> {
         let config = &self.shared.config;
         let now = self.shared.clock.now();
         let leeway = config.leeway.as_secs();
+        if claims.sub().is_empty() {
+            return Err(AuthError::InvalidClaims("empty `sub`".into()));
+        }
         if check_exp && self.expired(claims.exp()) {
             return Err(AuthError::Expired);
         }
@@ -285,6 +311,18 @@ impl Validator {
             .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
         {
             return Err(AuthError::NotYetValid);
+        }
+        if now.saturating_add(leeway) < claims.iat() {
+            return Err(AuthError::IssuedInFuture);
+        }
+        let max = match T::KIND {
+            TokenKind::Access => config.max_access_lifetime,
+            TokenKind::Refresh => config.max_refresh_lifetime,
+        }
+        .as_secs();
+        let lifetime = claims.exp().saturating_sub(claims.iat());
+        if lifetime > max {
+            return Err(AuthError::LifetimeTooLong { lifetime, max });
         }
         if let Some(issuer) = &config.issuer
             && claims.iss() != Some(issuer.as_str())
@@ -329,6 +367,7 @@ fn claims_error(e: serde_json::Error) -> AuthError {
 /// | audiences | none: `aud` is not checked; set them |
 /// | leeway on `exp`/`nbf` | 5 s ([`DEFAULT_LEEWAY`](crate::DEFAULT_LEEWAY)) |
 /// | max token size | 8 KiB ([`DEFAULT_MAX_TOKEN_BYTES`](crate::DEFAULT_MAX_TOKEN_BYTES)) |
+/// | max access token lifetime (`exp - iat`) | 1 h ([`DEFAULT_MAX_LIFETIME`](crate::DEFAULT_MAX_LIFETIME)) |
 /// | revocation checks | **no default**: [`store`](Self::store) or [`without_revocation_checks`](Self::without_revocation_checks), else [`build`](Self::build) fails |
 /// | clock | [`SystemClock`] |
 ///
@@ -403,6 +442,15 @@ impl ValidatorBuilder {
     /// Longest token accepted, in bytes (default 8 KiB; at least 256).
     pub fn max_token_bytes(mut self, max: usize) -> Self {
         self.config.max_token_bytes = max;
+        self
+    }
+
+    /// Longest access token lifetime accepted, `exp - iat` (default 1 h,
+    /// [`DEFAULT_MAX_LIFETIME`](crate::DEFAULT_MAX_LIFETIME)): set it to
+    /// the issuer's access lifetime plus the leeway. A token living longer
+    /// is refused ([`AuthError::LifetimeTooLong`]), whoever signed it.
+    pub fn max_lifetime(mut self, max: std::time::Duration) -> Self {
+        self.config.max_access_lifetime = max;
         self
     }
 

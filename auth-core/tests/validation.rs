@@ -470,3 +470,66 @@ async fn application_claims_may_not_shadow_registered_ones() {
         "an application bug is not the client's fault"
     );
 }
+
+/// A token dated ahead of the clock (beyond the leeway) was not made by an
+/// honest issuer: refused, even with a valid signature and no `nbf`.
+#[tokio::test]
+async fn a_token_issued_in_the_future_is_refused() {
+    let f = fixture(); // 5 s leeway
+    let now = f.clock.now();
+    let (header, payload, _) = parts(&access(&f).await);
+    let at = |iat: u64| {
+        let mut p = payload.clone();
+        p["iat"] = json!(iat);
+        p["exp"] = json!(iat + 600);
+        p.as_object_mut().expect("object").remove("nbf");
+        forge_hs256(&header, &p, SECRET)
+    };
+    decode(&f, &at(now + 5)).expect("iat within the leeway");
+    assert!(matches!(
+        decode(&f, &at(now + 6)),
+        Err(AuthError::IssuedInFuture)
+    ));
+    assert!(matches!(
+        decode(&f, &at(now + 86_400)),
+        Err(AuthError::IssuedInFuture)
+    ));
+}
+
+/// `sub` names the user: an empty one names nobody and is refused.
+#[tokio::test]
+async fn a_token_with_an_empty_subject_is_refused() {
+    let f = fixture();
+    let (header, mut payload, _) = parts(&access(&f).await);
+    payload["sub"] = json!("");
+    match decode(&f, &forge_hs256(&header, &payload, SECRET)) {
+        Err(AuthError::InvalidClaims(why)) => assert!(why.contains("sub"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An authority's validator accepts its own access lifetime (plus the
+/// leeway) and no more: a validly signed 30-day access token is refused.
+#[tokio::test]
+async fn an_access_token_living_longer_than_the_issuer_makes_them_is_refused() {
+    let f = fixture(); // 15 min access, 5 s leeway
+    let now = f.clock.now();
+    let tokens = f.authority.test_tokens();
+    let lasting = |secs: u64| {
+        tokens
+            .access_at("alice", &roles(&[]), now, now + secs)
+            .expect("mint")
+    };
+    decode(&f, &lasting(15 * 60 + 5)).expect("the access lifetime plus the leeway");
+    assert!(matches!(
+        decode(&f, &lasting(15 * 60 + 6)),
+        Err(AuthError::LifetimeTooLong {
+            lifetime: 906,
+            max: 905
+        })
+    ));
+    let month = lasting(30 * 24 * 3600);
+    let refused = decode(&f, &month).unwrap_err();
+    assert!(matches!(refused, AuthError::LifetimeTooLong { .. }));
+    assert_eq!(refused.class(), ErrorClass::InvalidToken);
+}

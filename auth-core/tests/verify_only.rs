@@ -118,6 +118,44 @@ async fn a_validator_from_public_keys_checks_everything_the_issuer_does() {
     ));
 }
 
+/// A verify-only validator accepts access tokens living at most an hour by
+/// default (`max_lifetime` moves it): an issuer with a day-long access
+/// lifetime, or a forged month-long token, is refused whatever its
+/// signature.
+#[tokio::test]
+async fn a_verify_only_validator_refuses_tokens_living_longer_than_its_limit() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let long_lived =
+        TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())
+            .access_ttl(Duration::from_secs(24 * 3600))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+    let pair = long_lived.issue("alice", &NoClaims {}).await.unwrap();
+    let strict = Validator::builder(public_keys(&long_lived))
+        .without_revocation_checks()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        strict.validate_access::<NoClaims>(&pair.access_token).await,
+        Err(AuthError::LifetimeTooLong {
+            lifetime: 86_400,
+            max: 3600
+        })
+    ));
+    let lenient = Validator::builder(public_keys(&long_lived))
+        .max_lifetime(Duration::from_secs(24 * 3600))
+        .without_revocation_checks()
+        .clock(clock)
+        .build()
+        .unwrap();
+    lenient
+        .validate_access::<NoClaims>(&pair.access_token)
+        .await
+        .expect("within the configured limit");
+}
+
 #[test]
 fn revocation_checks_are_an_explicit_choice() {
     let keys = KeySet::verifying([]).unwrap();
