@@ -375,10 +375,10 @@ async fn serve_jwks<V: CredentialVerifier>(State(s): St<V>) -> Response {
             let mut res = Response::new(Body::from(doc));
             let h = res.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            h.insert(
-                CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
+            let max_age = format!("public, max-age={}", auth_core::JWKS_MAX_AGE.as_secs());
+            if let Ok(v) = HeaderValue::from_str(&max_age) {
+                h.insert(CACHE_CONTROL, v);
+            }
             res
         }
         None => ApiError::new(

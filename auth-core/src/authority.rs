@@ -61,7 +61,8 @@ use uuid::Uuid;
 use crate::claims::{AccessClaims, Audience, NoClaims, RESERVED, RefreshClaims, TokenKind};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthError, ConfigError, KeyError, RevokedBy};
-use crate::keys::{Key, KeyRing, KeySet, KeySource};
+use crate::key_ring::KeyRing;
+use crate::keys::{Key, KeySet, KeySource};
 use crate::metrics;
 use crate::store::{MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store};
 use crate::validator::Validator;
@@ -87,6 +88,14 @@ pub const DEFAULT_MAX_SESSIONS_PER_SUBJECT: usize = 100;
 pub const MAX_SESSIONS_PER_SUBJECT_LIMIT: usize = 10_000;
 /// Default limit on a token's length, checked before decoding: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// How long a JWKS may be cached (`Cache-Control: max-age` of the JWKS
+/// routes): 5 minutes. Resource servers refresh their copy this often.
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// Default delay between publishing a new public key and signing with it:
+/// twice [`JWKS_MAX_AGE`], so every resource server that refreshes its JWKS
+/// on time (a cache between them and the issuer included) has the key
+/// before the first token it signs.
+pub const DEFAULT_KEY_PUBLICATION_DELAY: Duration = Duration::from_secs(600);
 /// Default longest access token lifetime (`exp - iat`) a verify-only
 /// [`Validator`] accepts: 1 hour. An authority's own validator accepts its
 /// access lifetime plus the leeway.
@@ -122,6 +131,9 @@ pub struct Config {
     pub max_access_lifetime: Duration,
     /// Longest refresh token lifetime accepted: `refresh_ttl + leeway`.
     pub max_refresh_lifetime: Duration,
+    /// How long a new public key is published before it signs (see
+    /// [`TokenAuthority::rotate_signing_key`]).
+    pub key_publication_delay: Duration,
 }
 
 impl Default for Config {
@@ -138,6 +150,7 @@ impl Default for Config {
             max_sessions_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
             max_access_lifetime: DEFAULT_MAX_LIFETIME,
             max_refresh_lifetime: DEFAULT_REFRESH_TTL + DEFAULT_LEEWAY,
+            key_publication_delay: DEFAULT_KEY_PUBLICATION_DELAY,
         }
     }
 }
@@ -248,6 +261,17 @@ impl AuthorityBuilder {
         self
     }
 
+    /// How long a new public key is published before it signs (default
+    /// 10 min, [`DEFAULT_KEY_PUBLICATION_DELAY`]): at least the JWKS
+    /// `max-age` your resource servers see, plus any cache in between.
+    /// Zero signs with a rotated key at once (a verifier that does not have
+    /// it yet refetches the JWKS for it, at most once per its refetch
+    /// interval). HMAC keys are never published and always sign at once.
+    pub fn key_publication_delay(mut self, delay: Duration) -> Self {
+        self.config.key_publication_delay = delay;
+        self
+    }
+
     /// The store (default: a [`MemoryStore`] on the authority's clock).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -293,7 +317,7 @@ impl AuthorityBuilder {
         // Access tokens are accepted at most this long: per-request
         // revocations need keeping no longer (see Store::set_access_window).
         store.set_access_window(self.config.access_ttl + self.config.leeway);
-        let keys = Arc::new(KeyRing::new(self.keys));
+        let keys = Arc::new(KeyRing::with_clock(self.keys, clock.clone()));
         let audiences = self.config.audience.iter().cloned().collect();
         let mut config = self.config;
         // Its own tokens live exactly this long at most.
@@ -350,6 +374,19 @@ impl fmt::Debug for TokenPair {
     }
 }
 
+/// A scheduled rotation of the signing key
+/// ([`TokenAuthority::rotate_signing_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyRotation {
+    /// The new key's `kid`, published now.
+    pub kid: String,
+    /// From when (Unix seconds) it signs.
+    pub signs_from: u64,
+    /// When (Unix seconds) the key signing until then stops verifying.
+    pub previous_retires_at: u64,
+}
+
 /// The tokens a logout presents; either may be absent.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogoutTokens<'a> {
@@ -390,10 +427,10 @@ impl TokenAuthority {
         &self.shared().config
     }
 
-    /// The keys in force now (for a JWKS endpoint: [`KeySet::jwks`]).
-    /// Verification keys whose retirement time has come are dropped first.
+    /// The keys in force now (for a JWKS endpoint: [`KeySet::jwks`]): the
+    /// signing key, a rotated key waiting to sign, and previous keys until
+    /// they retire.
     pub fn keys(&self) -> Arc<KeySet> {
-        self.keys.retire_expired(self.shared().clock.now());
         self.keys.current()
     }
 
@@ -403,39 +440,96 @@ impl TokenAuthority {
         &self.keys
     }
 
-    /// Rotates the signing key while serving: every token issued from now on
-    /// is signed with `key` (so its public half is in [`keys`](Self::keys)'
-    /// JWKS at once), and the previous signing key keeps verifying until the
-    /// last token it signed has expired (`now + refresh_ttl + leeway`), then
-    /// leaves the set. Nobody is logged out.
+    /// Rotates the signing key while serving, with no gap at resource
+    /// servers and nobody logged out:
+    ///
+    /// 1. now, `key`'s public half joins the JWKS ([`keys`](Self::keys)),
+    ///    and the current key goes on signing;
+    /// 2. after the [publication delay](AuthorityBuilder::key_publication_delay)
+    ///    (10 min by default: resource servers refresh their JWKS copy at
+    ///    least that often), `key` signs every new token;
+    /// 3. the previous key verifies until the last token it signed has
+    ///    expired (the refresh lifetime plus the leeway after step 2), then
+    ///    stops verifying and leaves the JWKS.
+    ///
+    /// An HMAC key is never published: it signs at once. A second rotation
+    /// before the first key signs replaces it (that key signed nothing).
+    /// Fails with [`KeyError::TooManyKeys`] when
+    /// [`MAX_RING_KEYS`](crate::MAX_RING_KEYS) keys still wait for their
+    /// tokens to expire; [`withdraw_key`](Self::withdraw_key) and
+    /// [`replace_signing_key`](Self::replace_signing_key) never do.
     ///
     /// Each instance has its own key ring: with several instances of one
     /// issuer, give every instance the same keys and roll them in two steps
     /// (see the README's "Several services").
     ///
     /// ```
+    /// use std::time::Duration;
     /// use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())
+    /// let first = Key::generate(Algorithm::ES256).unwrap();
+    /// let authority = TokenAuthority::builder(KeySet::new(first.clone()).unwrap())
+    ///     .key_publication_delay(Duration::from_secs(600))
     ///     .build()
     ///     .unwrap();
-    /// let before = authority.issue("alice", &NoClaims {}).await.unwrap();
     /// let next = Key::generate(Algorithm::ES256).unwrap();
-    /// authority.rotate_signing_key(next.clone()).unwrap();
+    /// let rotation = authority.rotate_signing_key(next.clone()).unwrap();
+    /// // Published at once, signing in ten minutes.
     /// assert_eq!(authority.keys().jwks().keys.len(), 2);
-    ///
-    /// let after = authority.issue("alice", &NoClaims {}).await.unwrap();
+    /// assert_eq!(rotation.signs_from, authority.clock().now() + 600);
+    /// let pair = authority.issue("alice", &NoClaims {}).await.unwrap();
     /// let v = authority.validator();
-    /// assert!(v.validate_access::<NoClaims>(&before.access_token).await.is_ok());
-    /// assert!(v.validate_access::<NoClaims>(&after.access_token).await.is_ok());
+    /// assert!(v.validate_access::<NoClaims>(&pair.access_token).await.is_ok());
     /// # }
     /// ```
-    pub fn rotate_signing_key(&self, key: Key) -> Result<(), KeyError> {
-        let now = self.shared().clock.now();
-        self.keys.retire_expired(now);
-        let retire_at = self.accepted_until(now, self.shared().config.refresh_ttl);
-        self.keys.rotate(key, retire_at)
+    pub fn rotate_signing_key(&self, key: Key) -> Result<KeyRotation, KeyError> {
+        let s = self.shared();
+        let now = s.clock.now();
+        let delay = if key.algorithm().is_symmetric() {
+            0
+        } else {
+            s.config.key_publication_delay.as_secs()
+        };
+        let signs_from = now.saturating_add(delay);
+        let previous_retires_at = signs_from
+            .saturating_add(s.config.refresh_ttl.as_secs())
+            .saturating_add(s.config.leeway.as_secs());
+        let kid = key.kid().to_owned();
+        self.keys.schedule(key, signs_from, previous_retires_at)?;
+        tracing::info!(%kid, signs_from, previous_retires_at, "signing key rotation scheduled");
+        Ok(KeyRotation {
+            kid,
+            signs_from,
+            previous_retires_at,
+        })
+    }
+
+    /// Withdraws the key `kid` at once (a leaked verification key, or a
+    /// rotated key that must not start signing): every token it signed is
+    /// refused from now on, tokens already cached included. Sessions whose
+    /// current refresh token it signed end (their users log in again);
+    /// other sessions go on. Resource servers stop accepting it at their
+    /// next JWKS refresh. Returns whether the ring held it. The signing key
+    /// is replaced instead: [`replace_signing_key`](Self::replace_signing_key).
+    pub fn withdraw_key(&self, kid: &str) -> Result<bool, KeyError> {
+        let withdrawn = self.keys.withdraw(kid)?;
+        if withdrawn {
+            tracing::warn!(%kid, "key withdrawn: its tokens are refused from now on");
+        }
+        Ok(withdrawn)
+    }
+
+    /// The answer to a leaked signing key: `key` signs from now on, and the
+    /// previous signing key (and any rotation still pending) is withdrawn
+    /// at once, as by [`withdraw_key`](Self::withdraw_key). Never refused
+    /// for the number of keys in the ring. Resource servers fetch the new
+    /// key with the first token that names it.
+    pub fn replace_signing_key(&self, key: Key) -> Result<(), KeyError> {
+        let kid = key.kid().to_owned();
+        let previous = self.keys.replace_signing_key(key)?;
+        tracing::warn!(%kid, withdrawn = previous.as_ref().map(Key::kid), "signing key replaced at once");
+        Ok(())
     }
 
     /// The clock.

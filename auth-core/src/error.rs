@@ -313,6 +313,11 @@ pub enum KeyError {
     /// still waiting for their tokens to expire.
     #[error("the key ring already holds {0} keys waiting for their tokens to expire")]
     TooManyKeys(usize),
+    /// The signing key cannot be withdrawn alone (nothing would sign):
+    /// replace it, which withdraws it
+    /// ([`KeyRing::replace_signing_key`](crate::KeyRing::replace_signing_key)).
+    #[error("the signing key cannot be withdrawn alone: replace it with a new signing key")]
+    SigningKeyWithdrawal,
     /// The key set's active key has no private part.
     #[error("the active key of a key set must be able to sign")]
     NotASigningKey,

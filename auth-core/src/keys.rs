@@ -25,8 +25,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
@@ -198,6 +197,10 @@ struct KeyInner {
     verifier: crypto::Verifier,
     /// The public JWK (asymmetric keys only); never holds private material.
     public_jwk: Option<Jwk>,
+    /// What the key verifies with, whatever its `kid`: the RFC 7638
+    /// thumbprint of a public key, a keyed function of an HMAC secret (like
+    /// its `kid`, never a plain hash).
+    material: Box<str>,
 }
 
 impl fmt::Debug for Key {
@@ -231,6 +234,7 @@ impl Key {
         }
         let encoding = EncodingKey::from_secret(secret);
         let kid = hmac_kid(&encoding, alg)?;
+        let material = hmac_label(&encoding, alg, "auth-core key material v1")?.into();
         Ok(Key(Arc::new(KeyInner {
             kid,
             alg,
@@ -238,6 +242,7 @@ impl Key {
             decoding: DecodingKey::from_secret(secret),
             verifier: crypto::Verifier::hmac(alg, secret),
             public_jwk: None,
+            material,
         })))
     }
 
@@ -347,6 +352,24 @@ impl Key {
         self.0.encoding.is_some()
     }
 
+    /// Whether `other` verifies exactly the signatures this key verifies:
+    /// the same algorithm and the same key material, whatever the `kid`s
+    /// (a public key and its private key are the same key here).
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key};
+    ///
+    /// let a = Key::generate(Algorithm::ES256).unwrap();
+    /// let public = Key::from_jwk(&a.public_jwk().unwrap()).unwrap();
+    /// assert!(a.same_material(&public));
+    /// // Another key published under the same kid is another key.
+    /// let b = Key::generate(Algorithm::ES256).unwrap().with_kid(a.kid());
+    /// assert!(!a.same_material(&b));
+    /// ```
+    pub fn same_material(&self, other: &Key) -> bool {
+        self.0.alg == other.0.alg && self.0.material == other.0.material
+    }
+
     /// The public JWK (`kid`, `alg`, `use: sig`), or `None` for HMAC keys,
     /// whose secret must never be published.
     pub fn public_jwk(&self) -> Option<Jwk> {
@@ -411,10 +434,8 @@ impl Key {
                 reason: "the public key does not parse (a point off its curve?)".into(),
             });
         }
-        let kid = match kid {
-            Some(kid) => kid,
-            None => thumbprint(&jwk, alg)?,
-        };
+        let material = thumbprint(&jwk, alg)?;
+        let kid = kid.unwrap_or_else(|| material.clone());
         Ok(Key(Arc::new(KeyInner {
             kid,
             alg,
@@ -422,6 +443,7 @@ impl Key {
             decoding,
             verifier,
             public_jwk: Some(jwk),
+            material: material.into(),
         })))
     }
 }
@@ -487,10 +509,16 @@ fn bit_length(n: &[u8]) -> usize {
 /// token does not. Two deployments sharing a secret still share the `kid`:
 /// give each its own secret (or its own [`Key::with_kid`]).
 fn hmac_kid(secret: &EncodingKey, alg: Algorithm) -> Result<String, KeyError> {
-    let label = format!("auth-core key id v1 {}", alg.as_str());
-    let mac = jsonwebtoken::crypto::sign(label.as_bytes(), secret, alg.to_jwt())
-        .map_err(|e| invalid(alg, e))?;
-    Ok(mac.chars().take(22).collect())
+    Ok(hmac_label(secret, alg, "auth-core key id v1")?
+        .chars()
+        .take(22)
+        .collect())
+}
+
+/// The HMAC, under the secret, of `label` and the algorithm's name.
+fn hmac_label(secret: &EncodingKey, alg: Algorithm, label: &str) -> Result<String, KeyError> {
+    let label = format!("{label} {}", alg.as_str());
+    jsonwebtoken::crypto::sign(label.as_bytes(), secret, alg.to_jwt()).map_err(|e| invalid(alg, e))
 }
 
 fn thumbprint(jwk: &Jwk, alg: Algorithm) -> Result<String, KeyError> {
@@ -526,8 +554,8 @@ fn hmac_from_document(alg: Algorithm) -> KeyError {
 #[derive(Clone, Debug)]
 pub struct KeySet {
     /// With `signs`, `keys[0]` is the signing key.
-    keys: Vec<Key>,
-    signs: bool,
+    pub(crate) keys: Vec<Key>,
+    pub(crate) signs: bool,
 }
 
 impl KeySet {
@@ -592,6 +620,20 @@ impl KeySet {
         &self.keys
     }
 
+    /// Whether this set still verifies what `key` verified: it holds a key
+    /// with `key`'s `kid` and [the same material](Key::same_material).
+    pub fn keeps(&self, key: &Key) -> bool {
+        self.get(key.kid()).is_some_and(|k| k.same_material(key))
+    }
+
+    /// Whether replacing `earlier` by this set takes a key away: a `kid`
+    /// gone, or a `kid` now naming other key material or another
+    /// algorithm. What such a key verified must not be trusted any more
+    /// (see [`KeySource::generation`]).
+    pub fn withdraws_from(&self, earlier: &KeySet) -> bool {
+        earlier.keys.iter().any(|k| !self.keeps(k))
+    }
+
     /// The public keys as a JWKS document (RFC 7517), for
     /// `/.well-known/jwks.json`. HMAC keys are never included.
     pub fn jwks(&self) -> JwkSet {
@@ -601,7 +643,7 @@ impl KeySet {
     }
 
     /// This set without the keys `drop` names.
-    fn without(&self, mut drop: impl FnMut(&Key) -> bool) -> KeySet {
+    pub(crate) fn without(&self, mut drop: impl FnMut(&Key) -> bool) -> KeySet {
         let signs = self.signs && self.keys.first().is_some_and(|k| !drop(k));
         KeySet {
             keys: self.keys.iter().filter(|k| !drop(k)).cloned().collect(),
@@ -645,9 +687,10 @@ pub trait KeySource: Send + Sync + fmt::Debug + 'static {
         None
     }
 
-    /// A number that changes whenever a key leaves the source, so caches of
-    /// verified tokens ([`TokenCache`](crate::cache::TokenCache)) drop what
-    /// a removed key verified. Read on every cached request: keep it to an
+    /// A number that changes whenever a key leaves the source (or its `kid`
+    /// comes to name other key material), so caches of verified tokens
+    /// ([`TokenCache`](crate::cache::TokenCache)) drop what such a key
+    /// verified. Read on every cached request: keep it to an
     /// atomic load. The default (a fixed set) never changes.
     fn generation(&self) -> u64 {
         0
@@ -672,143 +715,6 @@ impl<T: KeySource + ?Sized> KeySource for Arc<T> {
 
     fn generation(&self) -> u64 {
         (**self).generation()
-    }
-}
-
-/// The most keys a [`KeyRing`] holds after a rotation: 32, enough to rotate
-/// every day with a 30-day refresh lifetime.
-pub const MAX_RING_KEYS: usize = 32;
-
-/// A [`KeySet`] that changes while serving: the keys of a
-/// [`TokenAuthority`](crate::TokenAuthority) (see
-/// [`rotate_signing_key`](crate::TokenAuthority::rotate_signing_key)), or of a
-/// verifier that loads them itself. Readers see the old set or the new one,
-/// never a mix.
-///
-/// ```
-/// use auth_core::{Algorithm, Key, KeyRing, KeySet};
-///
-/// let first = Key::generate(Algorithm::EdDSA).unwrap();
-/// let ring = KeyRing::new(KeySet::new(first.clone()).unwrap());
-/// let second = Key::generate(Algorithm::EdDSA).unwrap();
-/// // The old key keeps verifying until t = 1000 (its last token's expiry).
-/// ring.rotate(second.clone(), 1000).unwrap();
-/// assert_eq!(ring.current().signing_key().unwrap().kid(), second.kid());
-/// assert_eq!(ring.retire_expired(999), 0);
-/// assert!(ring.current().get(first.kid()).is_some());
-/// assert_eq!(ring.retire_expired(1000), 1);
-/// assert!(ring.current().get(first.kid()).is_none());
-/// ```
-#[derive(Debug)]
-pub struct KeyRing {
-    state: RwLock<RingState>,
-    /// Bumped when a key leaves ([`KeySource::generation`]).
-    generation: AtomicU64,
-}
-
-#[derive(Debug)]
-struct RingState {
-    set: Arc<KeySet>,
-    /// Verification keys to drop at a time (Unix seconds), by `kid`.
-    retiring: Vec<(String, u64)>,
-}
-
-impl KeyRing {
-    /// A ring holding `set`.
-    pub fn new(set: KeySet) -> KeyRing {
-        KeyRing {
-            state: RwLock::new(RingState {
-                set: Arc::new(set),
-                retiring: Vec::new(),
-            }),
-            generation: AtomicU64::new(0),
-        }
-    }
-
-    /// The set as it is now.
-    pub fn current(&self) -> Arc<KeySet> {
-        self.read().set.clone()
-    }
-
-    /// Replaces the whole set (forgetting scheduled retirements).
-    pub fn replace(&self, set: KeySet) {
-        let mut state = self.write();
-        if state.set.keys.iter().any(|k| set.get(k.kid()).is_none()) {
-            self.generation.fetch_add(1, Ordering::Release);
-        }
-        state.set = Arc::new(set);
-        state.retiring.clear();
-    }
-
-    /// Makes `signing` the signing key. The previous signing key stays, as a
-    /// verification key, until `retire_old_at` (Unix seconds; pass the
-    /// expiry of the last token it may have signed), when
-    /// [`retire_expired`](KeyRing::retire_expired) drops it. Fails if
-    /// `signing` cannot sign, its `kid` is already in the set, or the ring
-    /// already holds [`MAX_RING_KEYS`] keys (a rotation storm would
-    /// otherwise grow the JWKS, and every verifier's lookups, without bound).
-    pub fn rotate(&self, signing: Key, retire_old_at: u64) -> Result<(), KeyError> {
-        if !signing.can_sign() {
-            return Err(KeyError::NotASigningKey);
-        }
-        let mut state = self.write();
-        if state.set.get(signing.kid()).is_some() {
-            return Err(KeyError::DuplicateKid(signing.kid().to_owned()));
-        }
-        if state.set.keys.len() >= MAX_RING_KEYS {
-            return Err(KeyError::TooManyKeys(state.set.keys.len()));
-        }
-        if let Some(old) = state.set.signing_key() {
-            let kid = old.kid().to_owned();
-            state.retiring.push((kid, retire_old_at));
-        }
-        let mut keys = Vec::with_capacity(state.set.keys.len() + 1);
-        keys.push(signing);
-        keys.extend(state.set.keys.iter().cloned());
-        state.set = Arc::new(KeySet { keys, signs: true });
-        Ok(())
-    }
-
-    /// Drops the verification keys whose retirement time has come (`now`
-    /// in Unix seconds); returns how many.
-    pub fn retire_expired(&self, now: u64) -> usize {
-        if !self.read().retiring.iter().any(|(_, at)| *at <= now) {
-            return 0;
-        }
-        let mut state = self.write();
-        let (due, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut state.retiring)
-            .into_iter()
-            .partition(|(_, at)| *at <= now);
-        state.retiring = kept;
-        let before = state.set.keys.len();
-        let signing = state.set.signing_key().map(|k| k.kid().to_owned());
-        let set = state.set.without(|k| {
-            Some(k.kid()) != signing.as_deref() && due.iter().any(|(kid, _)| kid == k.kid())
-        });
-        state.set = Arc::new(set);
-        let dropped = before - state.set.keys.len();
-        if dropped > 0 {
-            self.generation.fetch_add(1, Ordering::Release);
-        }
-        dropped
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, RingState> {
-        self.state.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, RingState> {
-        self.state.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl KeySource for KeyRing {
-    fn key(&self, kid: &str) -> KeyLookup {
-        self.read().set.key(kid)
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
     }
 }
 

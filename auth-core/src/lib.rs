@@ -61,6 +61,7 @@ mod claims;
 mod clock;
 mod crypto;
 mod error;
+mod key_ring;
 mod keys;
 pub mod metrics;
 pub mod store;
@@ -70,10 +71,11 @@ pub mod testing;
 mod validator;
 
 pub use authority::{
-    AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME,
-    DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL,
-    DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, LogoutOutcome, LogoutTokens,
-    MAX_SESSIONS_PER_SUBJECT_LIMIT, Reload, SessionMeta, TokenAuthority, TokenPair,
+    AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_KEY_PUBLICATION_DELAY, DEFAULT_LEEWAY,
+    DEFAULT_MAX_LIFETIME, DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_REFRESH_TTL, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, JWKS_MAX_AGE, KeyRotation,
+    LogoutOutcome, LogoutTokens, MAX_SESSIONS_PER_SUBJECT_LIMIT, Reload, SessionMeta,
+    TokenAuthority, TokenPair,
 };
 pub use claims::{
     AccessClaims, Audience, NoClaims, Privileges, RefreshClaims, RoleClaims, TokenKind, TokenRef,
@@ -83,9 +85,8 @@ pub use claims::{
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
-pub use keys::{
-    Algorithm, Key, KeyLookup, KeyRing, KeySet, KeySource, MAX_RING_KEYS, UnknownAlgorithm,
-};
+pub use key_ring::{KeyRing, MAX_RING_KEYS};
+pub use keys::{Algorithm, Key, KeyLookup, KeySet, KeySource, UnknownAlgorithm};
 pub use validator::{Validator, ValidatorBuilder};
 
 /// The id type of sessions and tokens (`sid`, `jti`) in public APIs, so

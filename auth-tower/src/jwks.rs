@@ -13,8 +13,9 @@
 //!   (503). The client retries with backoff (0.5 s doubling to 8 s), so a
 //!   service started before its issuer recovers by itself.
 //! - **Last good set.** A failed refresh keeps the keys already loaded.
-//! - **A key the issuer withdraws** stops verifying at the next fetch, also
-//!   for tokens the layer's cache had already verified with it.
+//! - **A key the issuer withdraws** (or replaces under the same `kid`, or
+//!   pins to another algorithm) stops verifying at the next fetch, also for
+//!   tokens the layer's cache had already verified with it.
 //! - **Refresh.** Every `Cache-Control: max-age` of the JWKS response, held
 //!   within 30 s to 24 h; 5 min when the response has none.
 //! - **Unknown `kid`.** A token naming a key the set lacks (the issuer just
@@ -403,10 +404,10 @@ impl Inner {
             Ok((set, fresh_for)) => {
                 let count = set.keys().len();
                 let old = self.current();
-                let changed = old.as_ref().is_none_or(|old| kids(old) != kids(&set));
-                let removed = old
-                    .as_ref()
-                    .is_some_and(|old| old.keys().iter().any(|k| set.get(k.kid()).is_none()));
+                // A key gone, or a kid now naming other key material or
+                // another algorithm: what it verified is not trusted any more.
+                let removed = old.as_ref().is_some_and(|old| set.withdraws_from(old));
+                let changed = removed || old.as_ref().is_none_or(|old| kids(old) != kids(&set));
                 *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(set));
                 if removed {
                     // Caches drop what the removed keys verified.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority, Validator};
+use auth_core::{Algorithm, Clock, Key, KeySet, NoClaims, TokenAuthority, Validator};
 use auth_tower::AuthLayer;
 use auth_tower::jwks::{DEFAULT_REFETCH_INTERVAL, Jwks};
 use axum::Router;
@@ -79,9 +79,12 @@ async fn serve(served: Shared) -> SocketAddr {
     addr
 }
 
+/// An issuer whose rotated keys sign at once (no publication delay): these
+/// tests are about what the client does with a key it does not have yet.
 fn issuer(alg: Algorithm) -> TokenAuthority {
     TokenAuthority::builder(KeySet::new(Key::generate(alg).unwrap()).unwrap())
         .issuer("https://issuer.example")
+        .key_publication_delay(Duration::ZERO)
         .build()
         .unwrap()
 }
@@ -489,6 +492,97 @@ async fn a_withdrawn_key_is_no_longer_trusted_even_from_the_cache() {
     assert_eq!(call(&app, &fresh).await.0, 200); // refetched for its kid
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(call(&app, &t).await, (401, "invalid_token".into()));
+}
+
+/// An issuer that replaces its key by another under the same `kid` (and
+/// withdraws nothing by name): once the client has the new set, a token the
+/// old key signed is refused, also from the layer's cache.
+#[tokio::test]
+async fn a_key_replaced_under_the_same_kid_is_no_longer_trusted_from_the_cache() {
+    let issuer_with = |key: Key| {
+        TokenAuthority::builder(KeySet::new(key.with_kid("k1")).unwrap())
+            .issuer("https://issuer.example")
+            .build()
+            .unwrap()
+    };
+    let a = issuer_with(Key::generate(Algorithm::ES256).unwrap());
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&a));
+    let addr = serve(served.clone()).await;
+    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
+        .refetch_interval(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
+    let app = app_of(jwks.clone());
+    let t = token(&a).await;
+    assert_eq!(call(&app, &t).await.0, 200);
+    assert_eq!(call(&app, &t).await.0, 200); // now from the cache
+
+    let b = issuer_with(Key::generate(Algorithm::ES256).unwrap());
+    served.set_jwks(&jwks_of(&b));
+    // A token naming an unknown kid makes the client fetch the new set.
+    let fetched = jwks.fetches();
+    assert_eq!(call(&app, &forged("made-up")).await.0, 401);
+    let start = Instant::now();
+    while jwks.fetches() == fetched
+        || !jwks
+            .keys()
+            .is_some_and(|k| k.keeps(b.keys().keys().first().unwrap()))
+    {
+        assert!(start.elapsed() < Duration::from_secs(10), "no refetch");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(call(&app, &t).await, (401, "invalid_token".into()));
+    assert_eq!(call(&app, &token(&b).await).await.0, 200);
+}
+
+/// The issuer rotates with its default publication delay: a client that has
+/// just spent its refetch allowance on a made-up `kid` still accepts every
+/// new login's token, since the new key signs only once published long
+/// enough for every client's scheduled refresh.
+#[tokio::test]
+async fn a_rotation_leaves_no_gap_for_a_client_whose_refetch_was_spent() {
+    let clock = Arc::new(auth_core::ManualClock::starting_now());
+    let authority =
+        TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())
+            .issuer("https://issuer.example")
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&authority));
+    let addr = serve(served.clone()).await;
+    let jwks = Jwks::builder(format!("http://{addr}/jwks"))
+        .build()
+        .unwrap();
+    assert!(jwks.wait_ready(Duration::from_secs(5)).await);
+    let app = app_of(jwks.clone());
+    assert_eq!(call(&app, &forged("made-up")).await.0, 401);
+    let hits = served.jwks_hits.load(Ordering::SeqCst);
+
+    let next = Key::generate(Algorithm::ES256).unwrap();
+    let rotation = authority.rotate_signing_key(next.clone()).unwrap();
+    served.set_jwks(&jwks_of(&authority));
+    for _ in 0..5 {
+        let fresh = token(&authority).await;
+        assert_eq!(call(&app, &fresh).await, (200, String::new()));
+    }
+    assert_eq!(
+        served.jwks_hits.load(Ordering::SeqCst),
+        hits,
+        "no refetch needed"
+    );
+    // The key that will sign is published from the start, for the client's
+    // next scheduled refresh.
+    assert!(
+        jwks_of(&authority)["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == next.kid())
+    );
+    assert!(rotation.signs_from >= clock.now() + auth_tower::jwks::MIN_REFRESH.as_secs());
 }
 
 /// A refetch asked from a thread outside any runtime (a validator used from
