@@ -33,10 +33,19 @@
 //!   and keys past the 100th are refused.
 //! - **HTTPS** with feature `jwks-tls` (rustls, TLS 1.2 and 1.3): the
 //!   server is checked against the system's trust store, or only against the
-//!   roots given to [`root_certificates_pem`](JwksBuilder::root_certificates_pem).
+//!   roots given to `root_certificates_pem`.
 //!   Without the feature, `https://` URLs are refused when building (never
-//!   fetched in the clear); plain `http://` is for an issuer on the same
-//!   host or a private network.
+//!   fetched in the clear).
+//! - **Never in the clear when TLS was asked for.** The `jwks_uri` of an
+//!   `https://` issuer's discovery document must be `https://` (OpenID
+//!   Connect Discovery requires it): a plain-`http://` one is refused, and
+//!   the keys are not fetched. With feature `jwks-tls`, a plain-`http://`
+//!   URL (given, or discovered from a plain issuer) is accepted only on the
+//!   loopback interface (`127.0.0.0/8`, `::1`, `localhost`: the bytes never
+//!   leave the machine). [`allow_plain_http`](JwksBuilder::allow_plain_http)
+//!   lifts both rules, for local development or a private network you
+//!   trust. Without `jwks-tls`, the client speaks only plain HTTP, for an
+//!   issuer on the same host or a private network.
 //!
 //! ```no_run
 //! use auth_core::{RoleClaims, Validator};
@@ -97,7 +106,8 @@ const MAX_RETRY: Duration = Duration::from_secs(8);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwksError {
-    /// The URL does not parse, or is not `http://`.
+    /// The URL does not parse, or its scheme is not allowed (see the
+    /// [module docs](self)).
     #[error("invalid JWKS or issuer URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL given.
@@ -132,11 +142,22 @@ pub struct JwksBuilder {
     refetch_interval: Duration,
     timeout: Duration,
     algorithms: Option<Vec<Algorithm>>,
+    plain_http: bool,
     #[cfg(feature = "jwks-tls")]
     roots: Option<Vec<u8>>,
 }
 
 impl JwksBuilder {
+    /// Accepts plain-`http://` URLs anywhere, a discovered `jwks_uri` of an
+    /// `https://` issuer included: keys then travel in the clear, and anyone
+    /// on the path can hand the service keys of their own. For local
+    /// development, or a private network you trust; off by default (see the
+    /// [module docs](self) for what is accepted without it).
+    pub fn allow_plain_http(mut self) -> Self {
+        self.plain_http = true;
+        self
+    }
+
     /// Trusts only the certificates of this PEM bundle (a private CA) for
     /// `https://` URLs, instead of the system's trust store.
     #[cfg(feature = "jwks-tls")]
@@ -172,6 +193,16 @@ impl JwksBuilder {
     /// succeeds, tokens are refused with 503 (see [`Jwks::ready`]).
     pub fn build(self) -> Result<Jwks, JwksError> {
         let origin = self.origin?;
+        let given = match &origin {
+            Origin::Jwks(uri) => uri,
+            Origin::Issuer { discovery, .. } => discovery,
+        };
+        if !plain_http_allowed(given, self.plain_http) {
+            return Err(JwksError::InvalidUrl {
+                url: given.to_string(),
+                reason: PLAIN_HTTP_REFUSED,
+            });
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| JwksError::NoRuntime)?;
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(self.timeout));
@@ -185,6 +216,7 @@ impl JwksBuilder {
             refetch_interval: self.refetch_interval,
             timeout: self.timeout,
             algorithms: self.algorithms,
+            plain_http: self.plain_http,
             client: Client::builder(TokioExecutor::new()).build(connector),
             keys: RwLock::new(None),
             jwks_uri: Mutex::new(None),
@@ -211,6 +243,8 @@ struct Inner {
     refetch_interval: Duration,
     timeout: Duration,
     algorithms: Option<Vec<Algorithm>>,
+    /// [`JwksBuilder::allow_plain_http`].
+    plain_http: bool,
     client: Client<Connector, Empty<Bytes>>,
     /// `None` until the first successful fetch.
     keys: RwLock<Option<Arc<KeySet>>>,
@@ -303,6 +337,7 @@ impl JwksBuilder {
             refetch_interval: DEFAULT_REFETCH_INTERVAL,
             timeout: DEFAULT_FETCH_TIMEOUT,
             algorithms: None,
+            plain_http: false,
             #[cfg(feature = "jwks-tls")]
             roots: None,
         }
@@ -481,6 +516,20 @@ impl Inner {
             ));
         }
         let uri = http_uri(&doc.jwks_uri).map_err(|e| e.to_string())?;
+        // An https issuer's keys travel over https, whatever its document
+        // says; a plain issuer's as its URL allows.
+        let plain = uri.scheme_str() == Some("http");
+        if plain
+            && (discovery.scheme_str() == Some("https") && !self.plain_http
+                || !plain_http_allowed(&uri, self.plain_http))
+        {
+            return Err(format!(
+                "the discovery document of {issuer:?} names the plain-http jwks_uri {:?}: \
+                 keys are never fetched in the clear (OpenID Connect Discovery requires https; \
+                 JwksBuilder::allow_plain_http is for local development)",
+                doc.jwks_uri
+            ));
+        }
         *self.jwks_uri.lock().unwrap_or_else(PoisonError::into_inner) = Some(uri.clone());
         Ok(uri)
     }
@@ -606,6 +655,25 @@ fn max_age(value: Option<&HeaderValue>) -> Duration {
     })
 }
 
+/// Why a plain-http URL is refused.
+const PLAIN_HTTP_REFUSED: &str = "plain http is accepted only on the loopback interface when \
+     https is available (feature jwks-tls): use https, or allow_plain_http() for local development";
+
+/// Whether `uri` may be fetched: https always; plain http without TLS
+/// support (nothing else can be fetched), on the loopback interface, or when
+/// allowed everywhere.
+fn plain_http_allowed(uri: &Uri, allowed: bool) -> bool {
+    if uri.scheme_str() != Some("http") || allowed || !cfg!(feature = "jwks-tls") {
+        return true;
+    }
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn http_uri(url: &str) -> Result<Uri, JwksError> {
     let invalid = |reason| JwksError::InvalidUrl {
         url: url.to_owned(),
@@ -698,6 +766,32 @@ mod tests {
         assert_eq!(max_age(h("max-age=99999999").as_ref()), MAX_REFRESH);
         assert_eq!(max_age(h("no-store").as_ref()), MIN_REFRESH);
         assert_eq!(max_age(h("max-age=abc").as_ref()), DEFAULT_REFRESH);
+    }
+
+    #[test]
+    fn plain_http_stays_on_the_loopback_interface_when_tls_is_available() {
+        let allowed = |url: &str, opt_in| plain_http_allowed(&url.parse().unwrap(), opt_in);
+        for local in [
+            "http://127.0.0.1:3000/jwks",
+            "http://127.8.9.10/jwks",
+            "http://[::1]:3000/jwks",
+            "http://LOCALHOST/jwks",
+            "https://issuer.example/jwks",
+        ] {
+            assert!(allowed(local, false), "{local}");
+        }
+        for remote in [
+            "http://issuer.example/jwks",
+            "http://10.0.0.1/jwks",
+            "http://localhost.evil.example/jwks",
+        ] {
+            assert_eq!(
+                allowed(remote, false),
+                !cfg!(feature = "jwks-tls"),
+                "{remote}"
+            );
+            assert!(allowed(remote, true), "{remote}");
+        }
     }
 
     #[test]

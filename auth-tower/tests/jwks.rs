@@ -400,18 +400,14 @@ fn building_outside_a_runtime_is_a_clear_error() {
     assert!(err.to_string().contains("Tokio"), "{err}");
 }
 
-/// Over HTTPS (feature `jwks-tls`), the server's certificate is checked:
-/// against the roots given, and a self-signed one is not trusted otherwise.
+/// Serves `served` over TLS on localhost with a fresh self-signed
+/// certificate; returns the port and the certificate (PEM).
 #[cfg(feature = "jwks-tls")]
-#[tokio::test]
-async fn https_servers_are_verified() {
+async fn serve_tls(served: Shared) -> (u16, String) {
     use hyper_util::rt::TokioIo;
     use hyper_util::service::TowerToHyperService;
     use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
 
-    let authority = issuer(Algorithm::ES256);
-    let served = Shared::default();
-    served.set_jwks(&jwks_of(&authority));
     let rcgen::CertifiedKey { cert, signing_key } =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(
@@ -428,7 +424,7 @@ async fn https_servers_are_verified() {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = router(served.clone());
+    let app = router(served);
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
@@ -444,10 +440,22 @@ async fn https_servers_are_verified() {
             });
         }
     });
+    (port, cert.pem())
+}
+
+/// Over HTTPS (feature `jwks-tls`), the server's certificate is checked:
+/// against the roots given, and a self-signed one is not trusted otherwise.
+#[cfg(feature = "jwks-tls")]
+#[tokio::test]
+async fn https_servers_are_verified() {
+    let authority = issuer(Algorithm::ES256);
+    let served = Shared::default();
+    served.set_jwks(&jwks_of(&authority));
+    let (port, cert) = serve_tls(served.clone()).await;
     let url = format!("https://localhost:{port}/jwks");
 
     let trusted = Jwks::builder(&url)
-        .root_certificates_pem(cert.pem())
+        .root_certificates_pem(cert)
         .build()
         .unwrap();
     assert!(trusted.wait_ready(Duration::from_secs(5)).await);
@@ -583,6 +591,77 @@ async fn a_rotation_leaves_no_gap_for_a_client_whose_refetch_was_spent() {
             .any(|k| k["kid"] == next.kid())
     );
     assert!(rotation.signs_from >= clock.now() + auth_tower::jwks::MIN_REFRESH.as_secs());
+}
+
+/// An https issuer whose discovery document names a plain-http
+/// `jwks_uri` (on this very host): the keys are not fetched, and a token
+/// signed with the keys served there is refused (503: no keys), unless
+/// plain http was explicitly allowed.
+#[cfg(feature = "jwks-tls")]
+#[tokio::test]
+async fn an_https_issuer_never_has_its_keys_fetched_in_the_clear() {
+    let authority = issuer(Algorithm::ES256);
+    let plain = Shared::default();
+    plain.set_jwks(&jwks_of(&authority));
+    let plain_addr = serve(plain.clone()).await;
+    let served = Shared::default();
+    let (port, cert) = serve_tls(served.clone()).await;
+    let issuer_url = format!("https://localhost:{port}");
+    *served.discovery.lock().unwrap() = Some(json!({
+        "issuer": issuer_url,
+        "jwks_uri": format!("http://{plain_addr}/jwks"),
+    }));
+    let jwks = Jwks::discover(&issuer_url)
+        .root_certificates_pem(cert.clone())
+        .build()
+        .unwrap();
+    assert!(!jwks.wait_ready(Duration::from_secs(2)).await);
+    assert_eq!(
+        plain.jwks_hits.load(Ordering::SeqCst),
+        0,
+        "fetched in the clear"
+    );
+    let t = token(&authority).await;
+    assert_eq!(call(&app_of(jwks), &t).await.0, 503);
+
+    // Explicitly allowed (local development): fetched.
+    let allowed = Jwks::discover(&issuer_url)
+        .root_certificates_pem(cert)
+        .allow_plain_http()
+        .build()
+        .unwrap();
+    assert!(allowed.wait_ready(Duration::from_secs(5)).await);
+    assert_eq!(call(&app_of(allowed), &t).await.0, 200);
+}
+
+/// With TLS available, plain http leaves the machine only by explicit
+/// choice: a plain URL off the loopback interface is refused when building,
+/// and a plain issuer on loopback cannot send the client elsewhere in the
+/// clear.
+#[cfg(feature = "jwks-tls")]
+#[tokio::test]
+async fn plain_http_off_the_loopback_interface_needs_an_explicit_choice() {
+    let err = Jwks::builder("http://192.0.2.1/jwks").build().unwrap_err();
+    assert!(err.to_string().contains("allow_plain_http"), "{err}");
+    let err = Jwks::discover("http://192.0.2.1").build().unwrap_err();
+    assert!(err.to_string().contains("allow_plain_http"), "{err}");
+    assert!(
+        Jwks::builder("http://192.0.2.1/jwks")
+            .allow_plain_http()
+            .build()
+            .is_ok()
+    );
+
+    let served = Shared::default();
+    let addr = serve(served.clone()).await;
+    let issuer_url = format!("http://{addr}");
+    *served.discovery.lock().unwrap() = Some(json!({
+        "issuer": issuer_url,
+        "jwks_uri": "http://192.0.2.1/jwks",
+    }));
+    let jwks = Jwks::discover(&issuer_url).build().unwrap();
+    assert!(!jwks.wait_ready(Duration::from_secs(1)).await);
+    assert_eq!(jwks.fetches(), 0, "the JWKS was requested in the clear");
 }
 
 /// A refetch asked from a thread outside any runtime (a validator used from

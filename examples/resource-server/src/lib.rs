@@ -61,6 +61,16 @@ pub struct Args {
     /// unknown key (humantime: 10s, 1m).
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub jwks_refetch_interval: Duration,
+    /// Fetch keys over plain http from hosts other than this machine, and
+    /// follow an https issuer's plain-http jwks_uri: keys then travel in the
+    /// clear. For local development only; plain http to 127.0.0.1 or
+    /// localhost needs no flag.
+    #[arg(long)]
+    pub allow_plain_http: bool,
+    /// The longest access token lifetime (exp - iat) accepted: at least the
+    /// issuer's --access-ttl plus its leeway (humantime: 15m, 1h).
+    #[arg(long, default_value = "1h", value_parser = duration)]
+    pub max_token_lifetime: Duration,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -84,9 +94,13 @@ pub fn jwks(args: &Args) -> Result<Jwks, Error> {
         (None, Some(issuer)) => Jwks::discover(issuer.as_str()),
         (None, None) => return Err("give --jwks-url or --issuer-url".into()),
     };
-    Ok(builder
-        .refetch_interval(args.jwks_refetch_interval)
-        .build()?)
+    let builder = builder.refetch_interval(args.jwks_refetch_interval);
+    let builder = if args.allow_plain_http {
+        builder.allow_plain_http()
+    } else {
+        builder
+    };
+    Ok(builder.build()?)
 }
 
 /// The verify-only validator: the keys of `jwks`, the issuer and audiences
@@ -95,7 +109,8 @@ pub fn jwks(args: &Args) -> Result<Jwks, Error> {
 pub async fn validator(args: &Args, jwks: Jwks) -> Result<Validator, Error> {
     let builder = Validator::builder(jwks)
         .issuer(args.issuer())
-        .audiences(args.audience.iter().cloned());
+        .audiences(args.audience.iter().cloned())
+        .max_lifetime(args.max_token_lifetime);
     let builder = match &args.redis_url {
         Some(url) => {
             let mut store = RedisStore::builder(url.as_str()).read_only();
