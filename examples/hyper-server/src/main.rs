@@ -1,20 +1,76 @@
 //! [`AuthLayer`] around a plain hyper 1 `service_fn`, no framework.
 //!
-//! Run `cargo run -p example-hyper-server`; it prints a token and the `curl`
-//! commands to try with and without it.
+//! Run `cargo run -p example-hyper-server` (`-- --help` for the options); it
+//! prints a token and the `curl` commands to try with and without it.
+//!
+//! Without a framework, the accept loop at the end of `main` is the server:
+//! it keeps what one client can hold bounded (see [`Args`] and the
+//! constants below) and keeps serving when the process runs out of file
+//! descriptors.
 
 use std::convert::Infallible;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
-use auth_tower::AuthLayer;
+use auth_tower::{AuthBody, AuthLayer};
+use clap::Parser;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tower::ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::timeout::error::Elapsed;
+use tower::{BoxError, ServiceBuilder};
+
+/// A plain hyper 1 server with an AuthLayer: it issues a token for a demo
+/// user at start and prints the curl commands to call it with and without.
+#[derive(Debug, Parser)]
+#[command(name = "example-hyper-server", version)]
+struct Args {
+    /// Address to listen on (a port of 0 picks a free one; the address
+    /// printed at start is the one bound).
+    #[arg(default_value = "127.0.0.1:3001")]
+    addr: String,
+    /// The most connections served at once. Past it, new connections wait
+    /// in the kernel's accept backlog, taking no file descriptor of this
+    /// process, until one ends.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: NonZeroUsize,
+}
+
+/// The default `--max-connections`: 1024. Each connection costs a file
+/// descriptor, a task and its buffers; 1024 of them is little memory, and
+/// more than a demo service sees. A client cannot sit on a slot: an idle
+/// connection is closed after [`HEADER_READ_TIMEOUT`]. Where `ulimit -n` is
+/// below the cap (plus the few descriptors the process holds otherwise),
+/// `accept` fails first with "too many open files"; the loop then pauses
+/// [`ACCEPT_BACKOFF`] and tries again, so raise both together.
+const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
+
+/// How long a client may take to send a request's headers, and how long an
+/// idle (or kept-alive) connection stays open: a slowloris client trickling
+/// bytes, or sending none, is cut off after this.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most bytes of request line and headers read before answering 431:
+/// room for an 8 KiB token several times over.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// How long one request may take, token check and handler included (408
+/// after).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The pause after a failed `accept` (out of file descriptors, most often)
+/// before trying again, so the loop does not spin while connections end.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The response body of the service: the handler's, or the layer's refusal.
+type Body = AuthBody<Full<Bytes>>;
 
 /// The protected service: it only runs for requests the layer accepted.
 /// `auth_tower::claims` tells a wiring bug (no layer, or a layer of another
@@ -26,17 +82,28 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
         Err(e) => {
             eprintln!("error: {e}");
             let mut res = Response::new(Full::from("server misconfigured\n"));
-            *res.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             res
         }
     })
 }
 
+/// Answers 408 for a request that outlived [`REQUEST_TIMEOUT`] (hyper would
+/// otherwise close the connection without a response).
+fn answer_timeouts(res: Result<Response<Body>, BoxError>) -> Result<Response<Body>, BoxError> {
+    match res {
+        Err(e) if e.is::<Elapsed>() => {
+            let mut res = Response::new(AuthBody::new(Full::from("request timed out\n")));
+            *res.status_mut() = StatusCode::REQUEST_TIMEOUT;
+            Ok(res)
+        }
+        other => other,
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:3001".to_owned());
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
     let keys = KeySet::new(Key::generate(Algorithm::EdDSA)?)?;
     let authority = TokenAuthority::builder(keys).build()?;
 
@@ -45,31 +112,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .issue("demo", &RoleClaims::with_roles(["user"]))
         .await?;
 
+    // Outermost first: a time limit on the whole request (408 past it),
+    // then the token check, then the handler.
     let service = ServiceBuilder::new()
+        .map_result(answer_timeouts)
+        .timeout(REQUEST_TIMEOUT)
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .service_fn(hello);
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = TcpListener::bind(&args.addr).await?;
+    let addr = listener.local_addr()?;
     println!("listening on http://{addr} (EdDSA, in-memory store)");
     println!("without a token (401, a JSON error body):\n  curl -i http://{addr}/");
     println!(
         "with the demo token (200):\n  curl -i -H 'Authorization: Bearer {}' http://{addr}/",
         pair.access_token
     );
-    // Slowloris: headers (and the next request on a kept-alive connection)
-    // must arrive within 10 s, and fit in 64 KiB (431 otherwise).
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .max_header_size(64 * 1024);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_header_size(MAX_HEADER_BYTES);
+    let slots = Arc::new(Semaphore::new(args.max_connections.get()));
     loop {
-        let (stream, peer) = listener.accept().await?;
+        // A slot first, then a connection: at the cap, new connections stay
+        // in the kernel's backlog instead of taking descriptors here.
+        let slot = slots.clone().acquire_owned().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors (EMFILE), or a connection reset
+                // before it was accepted: the open connections go on, and
+                // the next accept may succeed once one of them ends.
+                eprintln!("accept failed: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
         let service = TowerToHyperService::new(service.clone());
         let conn = http.serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 eprintln!("connection from {peer}: {e}");
             }
+            drop(slot);
         });
     }
 }

@@ -14,7 +14,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
 
-/// Where the server listens and the client connects.
+/// Where the server listens and the client connects unless given `--addr`.
 pub const ADDR: &str = "127.0.0.1:50051";
 
 /// The environment variable holding the shared HMAC secret (at least 32

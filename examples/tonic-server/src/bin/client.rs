@@ -2,9 +2,13 @@
 //! (open), then the orders service without a token (refused), and with a
 //! token sent as `authorization` metadata: the one in `AUTH_TOKEN` (the
 //! server prints one per role set), or one with the role `user` minted from
-//! the shared `AUTH_JWT_SECRET`.
+//! the shared `AUTH_JWT_SECRET`. `--addr` names the server (default
+//! `127.0.0.1:50051`); `--help` lists the options.
+
+use std::net::SocketAddr;
 
 use auth_core::RoleClaims;
+use clap::Parser;
 use example_tonic_server::orders::{CancelOrderRequest, ListOrdersRequest, OrdersClient};
 use example_tonic_server::{ADDR, CLIENT_SUBJECT, SECRET_ENV, TOKEN_ENV, authority_from_env};
 use tonic::Request;
@@ -13,6 +17,20 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Calls the example tonic server: the health service without a token, then
+/// the orders service without a token and with one.
+///
+/// The token is the one in AUTH_TOKEN (the server prints one per role set),
+/// or else one with the role user minted from the server's secret in
+/// AUTH_JWT_SECRET.
+#[derive(Debug, Parser)]
+#[command(name = "tonic-client", version)]
+struct Args {
+    /// Address of the server.
+    #[arg(long, default_value = ADDR)]
+    addr: SocketAddr,
+}
 
 /// A request carrying `authorization: Bearer <token>`.
 fn with_token<T>(message: T, bearer: &MetadataValue<Ascii>) -> Request<T> {
@@ -25,6 +43,7 @@ fn with_token<T>(message: T, bearer: &MetadataValue<Ascii>) -> Request<T> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let Args { addr } = Args::parse();
     let token = match std::env::var(TOKEN_ENV) {
         Ok(token) => token,
         Err(_) => match authority_from_env()? {
@@ -42,10 +61,10 @@ async fn main() -> Result<(), Error> {
             }
         },
     };
-    let channel = tonic::transport::Channel::from_shared(format!("http://{ADDR}"))?
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?
         .connect()
         .await
-        .map_err(|e| format!("cannot connect to {ADDR} (is example-tonic-server running?): {e}"))?;
+        .map_err(|e| format!("cannot connect to {addr} (is example-tonic-server running?): {e}"))?;
     let bearer: MetadataValue<Ascii> = format!("Bearer {token}").parse()?;
 
     println!("1. Health check, no token (the health service is open)");

@@ -1,0 +1,298 @@
+//! The example binary as a user runs it, on a loopback port, called over
+//! real sockets: it keeps serving when it runs out of file descriptors,
+//! serves at most `--max-connections` connections at once, and describes
+//! its arguments in `--help`.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_example-hyper-server");
+
+/// How long anything may take before the test gives up: generous, the
+/// machine may be busy.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The example server, killed when dropped.
+struct Server {
+    child: Child,
+    /// Where it listens (`127.0.0.1:<port>`).
+    addr: String,
+    /// The demo token it printed.
+    token: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts the binary on a free loopback port with the `flags`, with at
+    /// most `fd_limit` open file descriptors when given (`ulimit -n`), and
+    /// waits for the address and the token it prints.
+    fn start(fd_limit: Option<u32>, flags: &[&str]) -> Server {
+        let addr = free_addr();
+        let mut command = match fd_limit {
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!(r#"ulimit -n {limit} && exec "$0" "$@""#))
+                    .arg(BIN);
+                sh
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = command
+            .arg(&addr)
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, printed) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Keep draining when nobody listens any more.
+                let _ = lines.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                sink.lock()
+                    .expect("stderr")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+
+        let (mut listening, mut token) = (false, None);
+        let start = Instant::now();
+        while !listening || token.is_none() {
+            let remaining = DEADLINE.saturating_sub(start.elapsed());
+            let Ok(line) = printed.recv_timeout(remaining) else {
+                panic!(
+                    "the server printed no address and token; stderr:\n{}",
+                    stderr.lock().expect("stderr")
+                );
+            };
+            if let Some(rest) = line.strip_prefix("listening on http://") {
+                assert_eq!(rest.split_whitespace().next(), Some(addr.as_str()));
+                listening = true;
+            }
+            if let Some((_, rest)) = line.split_once("Bearer ") {
+                token = rest.split('\'').next().map(str::to_owned);
+            }
+        }
+        Server {
+            child,
+            addr,
+            token: token.expect("token"),
+            stderr,
+        }
+    }
+
+    /// How it ended, or `None` while it runs.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
+    /// What it wrote to stderr so far.
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback address with a port free a moment ago.
+fn free_addr() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").to_string()
+}
+
+/// A connection on which `GET /` (with the token when given) has been
+/// sent; keep-alive unless `close`.
+fn send_get(addr: &str, token: Option<&str>, close: bool) -> io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr)?;
+    let auth = token
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let connection = if close { "close" } else { "keep-alive" };
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nhost: {addr}\r\n{auth}connection: {connection}\r\n\r\n"
+    )?;
+    Ok(stream)
+}
+
+/// The status and body of a response the server ends with closing the
+/// connection.
+fn read_response(mut stream: TcpStream) -> io::Result<(u16, String)> {
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("not an HTTP response: {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// `GET /` on a fresh connection, tried again until it is answered or
+/// [`DEADLINE`] passes.
+fn get(addr: &str, token: Option<&str>) -> (u16, String) {
+    let start = Instant::now();
+    loop {
+        let answered = send_get(addr, token, true).and_then(|stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            read_response(stream)
+        });
+        match answered {
+            Ok(answer) => return answer,
+            Err(e) if start.elapsed() < DEADLINE => {
+                eprintln!("GET / on {addr}: {e}; trying again");
+                thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("GET / on {addr} never answered: {e}"),
+        }
+    }
+}
+
+/// Runs the binary with `args` to its end, which must come within
+/// [`DEADLINE`].
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "`{args:?}` still running after {DEADLINE:?} (the arguments were ignored?); stdout:\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn keeps_serving_after_running_out_of_file_descriptors() {
+    let mut server = Server::start(Some(64), &[]);
+    // More idle connections than the process may have descriptors.
+    let idle: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(&server.addr).expect("connect"))
+        .collect();
+
+    // The server runs out of descriptors (it says so for each failed
+    // accept); it must live through it.
+    let start = Instant::now();
+    while server.stderr().matches("accept failed").count() < 3 {
+        if let Some(status) = server.exited() {
+            panic!(
+                "the server ended ({status}) when out of file descriptors; stderr:\n{}",
+                server.stderr()
+            );
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the server never reported running out of descriptors; stderr:\n{}",
+            server.stderr()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.exited(), None, "stderr:\n{}", server.stderr());
+
+    // Once the idle clients leave, everyone is served again.
+    drop(idle);
+    let (status, _) = get(&server.addr, None);
+    assert_eq!(status, 401);
+    let token = server.token.clone();
+    assert_eq!(
+        get(&server.addr, Some(&token)),
+        (200, "hello demo\n".to_owned())
+    );
+    assert_eq!(server.exited(), None, "stderr:\n{}", server.stderr());
+}
+
+#[test]
+fn connections_past_the_cap_wait_until_one_ends() {
+    let server = Server::start(None, &["--max-connections", "4"]);
+    // Four kept-alive connections, each answered once: all four are being
+    // served, and stay so (idle) for the header read timeout (10 s).
+    let mut held: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = send_get(&server.addr, None, false).expect("request");
+            stream
+                .set_read_timeout(Some(DEADLINE))
+                .expect("read timeout");
+            let mut head = [0; 12];
+            stream.read_exact(&mut head).expect("an answer");
+            assert_eq!(&head, b"HTTP/1.1 401");
+            stream
+        })
+        .collect();
+
+    // A fifth waits in the backlog: no answer while the four stay.
+    let waiting = send_get(&server.addr, None, true).expect("request");
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("read timeout");
+    let mut byte = [0; 1];
+    match (&waiting).read(&mut byte) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("a connection past the cap was served: {other:?}"),
+    }
+
+    // One of the four leaves: the fifth is served.
+    drop(held.pop());
+    waiting
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    let (status, _) = read_response(waiting).expect("an answer once a connection ended");
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn help_describes_the_address_and_the_connection_cap() {
+    let output = run(&["--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    for expected in ["[ADDR]", "127.0.0.1:3001", "--max-connections", "1024"] {
+        assert!(help.contains(expected), "no {expected} in:\n{help}");
+    }
+}
+
+#[test]
+fn an_unknown_flag_is_refused() {
+    let output = run(&[&free_addr(), "--no-such-flag"]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+}
