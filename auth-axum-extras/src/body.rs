@@ -1,6 +1,7 @@
 //! Reading small JSON bodies from untrusted clients: a size cap, the media
 //! type, and serde errors mapped to 400/413/415/422 (never 500).
 
+use axum::body::Bytes;
 use axum_core::body::Body;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
@@ -15,6 +16,20 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
     body: Body,
     limit: usize,
 ) -> Result<Option<T>, ApiError> {
+    match read_object(headers, body, limit).await? {
+        Some(bytes) => parse_json(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads the body (at most `limit` bytes) of a request that must carry a
+/// JSON object: its bytes, checked for the media type and for starting
+/// with `{`, but not parsed. An empty body is `Ok(None)`.
+pub(crate) async fn read_object(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Option<Bytes>, ApiError> {
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
@@ -50,7 +65,12 @@ pub(crate) async fn read_json<T: DeserializeOwned>(
             },
         );
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+    Ok(Some(bytes))
+}
+
+/// Parses a JSON object read by [`read_object`] into `T`.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => ApiError::new(
@@ -72,7 +92,10 @@ fn describe(e: &serde_json::Error) -> String {
     let message = e.to_string();
     let message = message.split(" at line ").next().unwrap_or_default();
     let at = format!("line {}, column {}", e.line(), e.column());
-    if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+    if let Some(ours) = message.strip_prefix(OWN_MESSAGE) {
+        // Written by this crate's own deserializers, in its own words.
+        ours.to_owned()
+    } else if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
         // The field name is one of ours: a sent one would be ignored.
         format!("the JSON body does not have the expected fields: {message}")
     } else if let Some((_, expected)) = message.split_once(", expected ") {
@@ -81,6 +104,11 @@ fn describe(e: &serde_json::Error) -> String {
         format!("the JSON body does not have the expected fields ({at})")
     }
 }
+
+/// Marks a deserialization error whose message this crate wrote (never
+/// quoting the client): [`describe`] passes it on as it is, without the
+/// marker.
+pub(crate) const OWN_MESSAGE: &str = "\u{1}auth:";
 
 /// `application/json`, or any `application/*+json`, parameters allowed.
 fn is_json(headers: &HeaderMap) -> bool {

@@ -22,8 +22,12 @@ pub struct Credentials {
     /// as sent: neither checked nor interpreted by the endpoint. `cookieOnly`
     /// is the endpoint's own and is not repeated here. The whole body is
     /// capped by [`AuthRoutes::max_body_bytes`](crate::AuthRoutes::max_body_bytes)
-    /// (16 KiB by default), so these fields are too; check each one's size
-    /// and type before use. [`field`](Self::field) reads one typed.
+    /// (16 KiB by default), and these fields by shape while they are parsed:
+    /// at most [`MAX_EXTRA_FIELDS`](crate::MAX_EXTRA_FIELDS) fields,
+    /// [`MAX_EXTRA_DEPTH`](crate::MAX_EXTRA_DEPTH) levels deep,
+    /// [`MAX_EXTRA_VALUES`](crate::MAX_EXTRA_VALUES) values in all (422
+    /// beyond). Check each one's type before use; [`field`](Self::field)
+    /// reads one typed.
     pub extra: Map<String, Value>,
 }
 

@@ -6,7 +6,7 @@ use auth_core::{AuthError, ErrorClass};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use serde::Serialize;
 
 /// An error response: a status, a stable machine-readable `error` code, and a
@@ -23,6 +23,8 @@ pub struct ApiError {
     code: &'static str,
     description: Cow<'static, str>,
     challenge: Option<HeaderValue>,
+    /// Seconds to send as `Retry-After`.
+    retry_after: Option<u64>,
     /// The answer as the layer wrote it, when it did (boxed: most errors
     /// have none, and results carrying an `ApiError` stay small).
     written: Option<Box<Written>>,
@@ -54,8 +56,16 @@ impl ApiError {
             code,
             description: description.into(),
             challenge: None,
+            retry_after: None,
             written: None,
         }
+    }
+
+    /// The same error, telling the client to retry after `seconds` (at
+    /// least 1) in a `Retry-After` header.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// The HTTP status.
@@ -179,6 +189,9 @@ impl IntoResponse for ApiError {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = self.challenge {
             h.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after {
+            h.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         res
     }

@@ -38,6 +38,13 @@
 //! [`InMemoryUsers`] with [`password`] hashing is a ready one. Both answer an
 //! unknown user and a wrong password alike, in similar time.
 //!
+//! A login flood costs time, never memory: at most
+//! [`DEFAULT_LOGIN_CONCURRENCY`] logins are checked at once and
+//! [`DEFAULT_MAX_WAITING_LOGINS`] wait their turn holding only their raw
+//! body; past that a login is refused at once (503, `Retry-After: 1`). The
+//! body's extra fields are bounded while they are parsed
+//! ([`MAX_EXTRA_FIELDS`], [`MAX_EXTRA_DEPTH`], [`MAX_EXTRA_VALUES`]).
+//!
 //! # Cookies and cross-origin requests
 //!
 //! Login and refresh set the refresh token in an `HttpOnly; Secure;
@@ -61,6 +68,8 @@ mod credentials;
 pub mod csrf;
 mod error;
 pub mod extract;
+mod login_body;
+mod login_gate;
 #[cfg(feature = "argon2")]
 pub mod password;
 pub mod routes;
@@ -72,6 +81,8 @@ pub use credentials::{CredentialVerifier, Credentials, LoginError, Verified};
 pub use csrf::{CrossOrigin, CrossOriginProtection};
 pub use error::ApiError;
 pub use extract::{Auth, MaybeAuth, RequireRole, RequireScope, Role, Scope};
+pub use login_body::{MAX_EXTRA_DEPTH, MAX_EXTRA_FIELDS, MAX_EXTRA_VALUES};
+pub use login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS};
 pub use routes::{
     AuthRoutes, DEFAULT_MAX_BODY, DEFAULT_PREFIX, MAX_PASSWORD, MAX_USERNAME, RoutesError,
 };

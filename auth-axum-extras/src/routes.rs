@@ -18,7 +18,7 @@
 //!
 //! | route | input | success | failure |
 //! |---|---|---|---|
-//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true`, any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body |
+//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true`, any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body (422 also for extra fields past their bounds); 503 `temporarily_unavailable` with `Retry-After` when too many logins wait |
 //! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked, reused, or refused by [`CredentialVerifier::reload`]: log in again), 503 (store or verifier down: retry) |
 //! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared, whatever the body | only 503 (store down) |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
@@ -107,13 +107,14 @@ use http::header::{
     CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, PRAGMA, SET_COOKIE, USER_AGENT,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::body::read_json;
+use crate::body::{parse_json, read_json, read_object};
 use crate::cookie::RefreshCookie;
 use crate::credentials::{CredentialVerifier, Credentials, LoginError};
 use crate::csrf::CrossOriginProtection;
 use crate::error::ApiError;
+use crate::login_body::LoginBody;
+use crate::login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS, LoginGate};
 
 /// The default route prefix, and so the default cookie path.
 pub const DEFAULT_PREFIX: &str = "/auth";
@@ -138,6 +139,8 @@ pub struct AuthRoutes<V> {
     csrf: CrossOriginProtection,
     max_body: usize,
     jwks_path: Option<String>,
+    login_concurrency: usize,
+    max_waiting_logins: usize,
 }
 
 /// The routes could not be built from this configuration.
@@ -156,7 +159,30 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             csrf: CrossOriginProtection::default(),
             max_body: DEFAULT_MAX_BODY,
             jwks_path: None,
+            login_concurrency: DEFAULT_LOGIN_CONCURRENCY,
+            max_waiting_logins: DEFAULT_MAX_WAITING_LOGINS,
         }
+    }
+
+    /// How many logins are checked at once (default 8,
+    /// [`DEFAULT_LOGIN_CONCURRENCY`](crate::DEFAULT_LOGIN_CONCURRENCY), as
+    /// many as password hashes run at once); at least 1. Each holds its
+    /// parsed body and its verifier's work (an argon2id hash: 19 MiB).
+    pub fn login_concurrency(mut self, n: usize) -> Self {
+        self.login_concurrency = n;
+        self
+    }
+
+    /// How many logins may wait for their turn (default 128,
+    /// [`DEFAULT_MAX_WAITING_LOGINS`](crate::DEFAULT_MAX_WAITING_LOGINS)).
+    /// Past it a login is refused at once with 503
+    /// `temporarily_unavailable` and `Retry-After: 1`, counted as
+    /// `overloaded` in `auth_logins_total`. A waiting login holds only its
+    /// raw body (at most [`max_body_bytes`](Self::max_body_bytes)): it is
+    /// parsed, and its password checked, in its turn.
+    pub fn max_waiting_logins(mut self, n: usize) -> Self {
+        self.max_waiting_logins = n;
+        self
     }
 
     /// Where the routes live (`/auth` by default, `""` for the root). The
@@ -222,6 +248,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             cookie,
             csrf: self.csrf,
             max_body: self.max_body,
+            gate: LoginGate::new(self.login_concurrency, self.max_waiting_logins),
         });
         Ok(Router::new()
             .route(&format!("{prefix}/login"), post(login::<V>))
@@ -245,6 +272,8 @@ impl<V> fmt::Debug for AuthRoutes<V> {
             .field("cookie", &self.cookie)
             .field("csrf", &self.csrf)
             .field("max_body", &self.max_body)
+            .field("login_concurrency", &self.login_concurrency)
+            .field("max_waiting_logins", &self.max_waiting_logins)
             .finish_non_exhaustive()
     }
 }
@@ -255,21 +284,10 @@ struct Shared<V> {
     cookie: RefreshCookie,
     csrf: CrossOriginProtection,
     max_body: usize,
+    gate: LoginGate,
 }
 
 type St<V> = State<Arc<Shared<V>>>;
-
-#[derive(Deserialize)]
-struct LoginBody {
-    username: String,
-    password: String,
-    /// Deliver the refresh token in the cookie only, never in the body.
-    #[serde(default, rename = "cookieOnly")]
-    cookie_only: bool,
-    /// Everything else, for the verifier.
-    #[serde(flatten)]
-    extra: Map<String, Value>,
-}
 
 /// The answer of `GET {prefix}/sessions`.
 #[derive(Serialize)]
@@ -318,6 +336,7 @@ fn count_login(result: &Result<Response, ApiError>) {
     {
         let outcome = match result {
             Ok(_) => "ok",
+            Err(e) if e.code() == OVERLOADED => "overloaded",
             Err(e) if e.status().is_server_error() => "unavailable",
             Err(_) => "refused",
         };
@@ -326,6 +345,9 @@ fn count_login(result: &Result<Response, ApiError>) {
     #[cfg(not(feature = "metrics"))]
     let _ = result;
 }
+
+/// The `error` of a login refused because too many wait already.
+const OVERLOADED: &str = "temporarily_unavailable";
 
 fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
@@ -409,14 +431,26 @@ impl<V: CredentialVerifier> Shared<V> {
     async fn login_inner(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
         let (parts, body) = req.into_parts();
+        let raw = read_object(&parts.headers, body, self.max_body)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
+        // In line before anything costly: parsing, hashing, the store.
+        let _turn = self.gate.enter().await.map_err(|_| {
+            tracing::warn!("login refused: too many logins waiting");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                OVERLOADED,
+                "too many logins are waiting; retry shortly",
+            )
+            .retry_after(1)
+        })?;
         let LoginBody {
             username,
             password,
             cookie_only,
             extra,
-        } = read_json(&parts.headers, body, self.max_body)
-            .await?
-            .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
+        } = parse_json(&raw)?;
+        drop(raw);
         if cookie_only && !self.cookie.is_enabled() {
             return Err(ApiError::bad_request(
                 "cookieOnly needs the refresh cookie, which this server does not use",

@@ -710,10 +710,14 @@ async fn the_jwks_follows_key_rotations() {
     let before = kids(&s.get("/auth/jwks", None).await);
     let next = Key::generate(Algorithm::EdDSA).unwrap();
     s.authority.rotate_signing_key(next.clone()).unwrap();
+    // Published at once, before it signs.
     let during = kids(&s.get("/auth/jwks", None).await);
-    assert_eq!(during, [next.kid().to_owned(), before[0].clone()]);
+    assert_eq!(during, [before[0].clone(), next.kid().to_owned()]);
+    let c = s.authority.config().clone();
+    s.clock.advance(c.key_publication_delay);
+    let signing = kids(&s.get("/auth/jwks", None).await);
+    assert_eq!(signing, [next.kid().to_owned(), before[0].clone()]);
     // The old key leaves once every token it signed has expired.
-    let c = s.authority.config();
     s.clock.advance(c.refresh_ttl + c.leeway);
     assert_eq!(kids(&s.get("/auth/jwks", None).await), [next.kid()]);
 }

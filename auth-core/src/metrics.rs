@@ -6,7 +6,8 @@
 //!
 //! | name | type | labels | recorded by |
 //! |---|---|---|---|
-//! | `auth_logins_total` | counter | `outcome`: `ok`, `refused` (bad credentials, a disabled user, a bad request: any 4xx), `unavailable` (the verifier's backend or the store is down: 5xx) | the login route of `auth-axum-extras` |
+//! | `auth_logins_total` | counter | `outcome`: `ok`, `refused` (bad credentials, a disabled user, a bad request: any 4xx), `unavailable` (the verifier's backend or the store is down: 5xx), `overloaded` (refused at once, 503: too many logins already waiting) | the login route of `auth-axum-extras` |
+//! | `auth_logins_waiting` | gauge | | the login route: logins waiting for their turn to be checked |
 //! | `auth_refreshes_total` | counter | `outcome`: `ok`, `superseded`, `reused`, `expired`, `refused` (by the application's reload hook), `invalid`, `unavailable` | [`TokenAuthority::refresh`](crate::TokenAuthority::refresh) |
 //! | `auth_refusals_total` | counter | `class`: `missing_token`, `invalid_request`, `invalid_token`, `insufficient_scope`, `temporarily_unavailable`, `server_error` | `auth-tower`'s layers for every refused request, its `grpc` helpers, and `auth-axum-extras`' extractors and bearer-checked routes |
 //! | `auth_revocations_total` | counter | `kind`: `token`, `session`; `reason`: `logout`, `logout_all`, `reuse`, `refused`, `revoked` (by id) | [`TokenAuthority`](crate::TokenAuthority) |
@@ -26,6 +27,8 @@
 
 /// Counter: logins, by `outcome`.
 pub const LOGINS: &str = "auth_logins_total";
+/// Gauge: logins waiting for their turn to be checked.
+pub const LOGINS_WAITING: &str = "auth_logins_waiting";
 /// Counter: refreshes, by `outcome`.
 pub const REFRESHES: &str = "auth_refreshes_total";
 /// Counter: requests refused by the layers, by `class`.

@@ -1,7 +1,8 @@
 //! A flood of failed logins, half of them abandoned by their clients a few
 //! milliseconds in, leaves the example server's memory bounded: password
 //! checks run at most `MAX_CONCURRENT_HASHES` at once whatever clients do,
-//! in reused buffers.
+//! in reused buffers. So does a flood of logins at the body cap: the queue
+//! of logins waiting for a check is bounded, and their extra fields too.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::Stdio;
@@ -103,5 +104,156 @@ async fn abandoned_and_failed_logins_keep_memory_bounded() {
         peak / 1024,
         RSS_LIMIT_KIB / 1024
     );
+    let _ = child.kill().await;
+}
+
+/// Peak resident memory (`VmHWM`) of `pid`, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// How many sockets this process may open, less a margin for the rest.
+fn socket_budget() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1024);
+    soft.saturating_sub(64)
+}
+
+/// Sends one login with `body` on a connection of its own; returns the
+/// status and the `Retry-After` header, if any (`None` if the connection
+/// broke).
+async fn raw_login(addr: SocketAddr, body: String) -> Option<(u16, Option<String>)> {
+    use tokio::io::AsyncReadExt;
+    let req = format!(
+        "POST /auth/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut conn = tokio::net::TcpStream::connect(addr).await.ok()?;
+    conn.write_all(req.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.ok()?;
+    let head = String::from_utf8_lossy(&answer);
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let retry_after = head.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("retry-after:")
+            .map(|v| v.trim().to_owned())
+    });
+    Some((status, retry_after))
+}
+
+/// A login body of about 16 KiB (the body cap): `alice`, a wrong password,
+/// and an extra field `pad` holding `pad`.
+fn padded(pad: impl Fn(usize) -> String) -> String {
+    let head = r#"{"username":"alice","password":"not-alice-password","pad":"#;
+    let room = 16 * 1024 - head.len() - 1;
+    format!("{head}{}}}", pad(room))
+}
+
+/// 1 500 connections at once, each sending one 16 KiB login (the cap): an
+/// array of zeros in an extra field, then well-formed wrong passwords that
+/// each cost a hash. The queue is bounded (503 with `Retry-After` past it,
+/// counted), the extra fields are bounded while parsed (422), and the
+/// server's peak memory stays under the bound whatever the number of
+/// logins; when the flood is over, users log in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_large_logins_costs_time_never_memory() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("SKIPPED: reads /proc");
+        return;
+    }
+    let connections = socket_budget().min(1500);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -n 8192 2>/dev/null; exec "$0" "$@""#,
+            env!("CARGO_BIN_EXE_example-axum-server"),
+            "--addr",
+            &addr.to_string(),
+            "--metrics",
+        ])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("example-axum-server starts");
+    let pid = child.id().expect("pid");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = Client::new(addr);
+    let before = rss_kib(pid);
+
+    let zeros = padded(|room| format!("[{}0]", "0,".repeat((room - 3) / 2)));
+    let words = padded(|room| format!("\"{}\"", "x".repeat(room - 2)));
+    assert!(zeros.len() <= 16 * 1024 && words.len() <= 16 * 1024);
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for body in [zeros, words] {
+        let floods: Vec<_> = (0..connections)
+            .map(|_| tokio::spawn(raw_login(addr, body.clone())))
+            .collect();
+        for f in floods {
+            if let Some((status, retry_after)) = f.await.expect("task") {
+                if status == 503 {
+                    let secs: u64 = retry_after
+                        .and_then(|v| v.parse().ok())
+                        .expect("a 503 says when to retry");
+                    assert!(secs >= 1);
+                }
+                *statuses.entry(status).or_default() += 1;
+            }
+        }
+    }
+    let peak = peak_rss_kib(pid);
+    eprintln!(
+        "{connections} connections x 2 floods of 16 KiB logins: {statuses:?}; RSS {} MiB before, peak {} MiB, {} MiB after",
+        before / 1024,
+        peak / 1024,
+        rss_kib(pid) / 1024
+    );
+    assert!(
+        statuses.get(&422).copied().unwrap_or(0) > 0,
+        "oversized extra fields were parsed: {statuses:?}"
+    );
+    assert!(
+        statuses.get(&503).copied().unwrap_or(0) > 0,
+        "the queue of logins waiting for a hash was not bounded: {statuses:?}"
+    );
+    assert!(
+        statuses.keys().all(|s| [401, 422, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        peak < RSS_LIMIT_KIB,
+        "RSS peaked at {} MiB (limit {} MiB)",
+        peak / 1024,
+        RSS_LIMIT_KIB / 1024
+    );
+    let metrics = client.get("/metrics", None).await;
+    let text = metrics.json.as_str().unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("auth_logins_total{outcome=\"overloaded\"}")),
+        "refusals of a full queue are counted: {text}"
+    );
+    let ok = client.login("alice", "alice-password").await;
+    assert_eq!(ok.status, 200, "the server logs users in after the flood");
     let _ = child.kill().await;
 }
