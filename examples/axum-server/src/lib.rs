@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use auth_axum_extras::ApiError;
 use auth_axum_extras::password::hash_password;
-use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RequireRole, Role};
+use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie, RequireRole, Role};
 use auth_core::store::{RedisStore, Store};
 use auth_core::{Algorithm, Key, KeyError, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::AuthLayer;
@@ -373,8 +373,20 @@ pub fn page() -> Router {
         )
 }
 
-/// The application router.
+/// The application router, with the default refresh cookie
+/// (`refresh_token`); see [`app_with_cookie`].
 pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Result<Router, Error> {
+    app_with_cookie(authority, users, RefreshCookie::default())
+}
+
+/// The application router, its refresh cookie written as `cookie` says:
+/// [`RefreshCookie::secure_prefixed`] (`__Secure-refresh_token`) over HTTPS,
+/// which [`run`] picks with `--tls-cert`.
+pub fn app_with_cookie(
+    authority: TokenAuthority,
+    users: InMemoryUsers<RoleClaims>,
+    cookie: RefreshCookie,
+) -> Result<Router, Error> {
     let protected = Router::new()
         .route("/profile", get(profile))
         .route("/admin", get(admin))
@@ -383,6 +395,7 @@ pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Resul
         .with_state(authority.clone());
     let discovery = authority.config().issuer.as_deref().and_then(discovery);
     let auth = AuthRoutes::new(authority, users)
+        .cookie(cookie)
         .jwks_path("/.well-known/jwks.json")
         .into_router()?;
     let mut app = Router::new()
@@ -478,7 +491,9 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, 
 /// never try this host over plain HTTP again.
 pub const HSTS: &str = "max-age=31536000";
 
-/// Adds [`HSTS`] to every response (for an app served over HTTPS).
+/// Adds [`HSTS`] to every response of `app`, its fallbacks (404, 405)
+/// included. [`serve_tls`] applies it with TLS, outside every other layer
+/// (the 408 of the request time limit included).
 pub fn with_hsts(app: Router) -> Router {
     app.layer(axum::middleware::map_response(
         |mut res: axum::response::Response| async move {
@@ -518,7 +533,8 @@ pub async fn serve_with(
 }
 
 /// [`serve_with`], over TLS when `tls` is given: the handshake must end
-/// within the header read timeout.
+/// within the header read timeout, and every answer of `app` carries
+/// [`HSTS`] (see [`with_hsts`]).
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -531,9 +547,13 @@ pub async fn serve_tls(
     use hyper_util::service::TowerToHyperService;
 
     let timeout = limits.request_timeout;
-    let app = app.layer(axum::middleware::from_fn(move |req, next| {
+    let mut app = app.layer(axum::middleware::from_fn(move |req, next| {
         request_timeout(timeout, req, next)
     }));
+    if tls.is_some() {
+        // Outermost: the 408 above gets it too.
+        app = with_hsts(app);
+    }
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -629,17 +649,23 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let secret = std::env::var(SECRET_ENV).ok();
     let authority = authority(&args, secret).await?;
     let users = tokio::task::spawn_blocking(demo_users).await??;
-    let mut app = app(authority, users)?;
-    if args.metrics {
-        app = with_metrics(app)?;
-    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
         _ => None,
     };
-    if tls.is_some() {
-        app = with_hsts(app);
+    // Over HTTPS the cookie takes the `__Secure-` name, which browsers accept
+    // only from a secure origin, so no plain-HTTP answer can plant or
+    // overwrite it. `serve_tls` adds HSTS to every answer.
+    let cookie = if tls.is_some() {
+        RefreshCookie::secure_prefixed()
     } else {
+        RefreshCookie::default()
+    };
+    let mut app = app_with_cookie(authority, users, cookie)?;
+    if args.metrics {
+        app = with_metrics(app)?;
+    }
+    if tls.is_none() {
         tracing::warn!(
             "serving plain HTTP: the refresh cookie is Secure, so browsers send it only over HTTPS or to localhost; give --tls-cert and --tls-key to serve HTTPS"
         );

@@ -2,7 +2,10 @@
 //! (WebDriver), against the example server started with `--access-ttl 2s`:
 //! sign-in, where the tokens live, a transparent refresh after expiry, a
 //! reload, two tabs refreshing at once (one rotation), sign-out, and a
-//! cross-site request refused. Each step leaves a screenshot in
+//! cross-site request refused, over HTTP and over HTTPS (`__Secure-` cookie,
+//! HSTS on every answer). Then the client against a thief who refreshed a
+//! copied cookie first (the page ends the session), and against an API of
+//! another origin (no token, no refresh). Each step leaves a screenshot in
 //! `target/browser/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test is
@@ -11,10 +14,13 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fantoccini::cookies::Cookie;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::CertificateDer;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -56,6 +62,7 @@ fn browser_installed() -> bool {
 struct Browser {
     client: Client,
     _driver: Child,
+    driver: SocketAddr,
     shots: PathBuf,
     step: usize,
 }
@@ -70,7 +77,8 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
-        wait_listening(([127, 0, 0, 1], port).into(), "chromedriver").await;
+        let driver_addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_listening(driver_addr, "chromedriver").await;
         let profile = std::env::temp_dir().join(format!("auth-browser-{}", free_port()));
         let mut args = vec![
             "--headless=new".to_owned(),
@@ -97,6 +105,7 @@ impl Browser {
         Browser {
             client,
             _driver: driver,
+            driver: driver_addr,
             shots,
             step: 0,
         }
@@ -118,7 +127,7 @@ impl Browser {
 
     /// Waits until `script` returns true.
     async fn until(&self, script: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if self.js(script).await == Value::Bool(true) {
                 return;
@@ -193,33 +202,66 @@ impl Browser {
         self.click("submit").await;
     }
 
-    /// The refresh cookie, as the browser keeps it for the auth routes.
-    async fn refresh_cookie(&self, base: &str) -> Option<String> {
-        let back = self.client.current_url().await.expect("url");
+    /// The refresh cookie, as the browser keeps it for the auth routes (read
+    /// in a tab of its own, so the page keeps its memory). WebDriver reads
+    /// `HttpOnly` cookies too, as anyone with the browser profile could.
+    async fn refresh_cookie(&self, base: &str) -> Option<Cookie<'static>> {
+        let page = self.client.window().await.expect("window");
+        let tab = self.client.new_window(true).await.expect("a tab").handle;
+        self.client.switch_to_window(tab).await.expect("switch");
         self.client
             .goto(&format!("{base}/auth/sessions"))
             .await
             .expect("goto");
         let cookies = self.client.get_all_cookies().await.expect("cookies");
-        self.client.goto(back.as_str()).await.expect("goto");
+        self.client.close_window().await.expect("close the tab");
+        self.client.switch_to_window(page).await.expect("switch");
         cookies
-            .iter()
+            .into_iter()
             .find(|c| c.name().contains("refresh_token"))
-            .map(|c| c.value().to_owned())
+    }
+
+    /// Has Chromium ignore the pages' Content-Security-Policy from the next
+    /// navigation on (`Page.setBypassCSP`, through chromedriver's CDP
+    /// endpoint).
+    async fn bypass_csp(&self) {
+        let id = self
+            .client
+            .session_id()
+            .await
+            .expect("the session")
+            .expect("a session id");
+        let command = json!({ "cmd": "Page.setBypassCSP", "params": { "enabled": true } });
+        let reply = contract_tests::Client::new(self.driver)
+            .post(
+                &format!("/session/{id}/goog/cdp/execute"),
+                &[],
+                Some(&command.to_string()),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
     }
 }
 
 /// The example server, killed when dropped.
 struct Server {
     base: String,
+    addr: SocketAddr,
     _child: Child,
 }
 
+/// The example server with `flags`, `--access-ttl 2s` unless they set it.
 async fn server(flags: &[&str], scheme: &str) -> Server {
     let port = free_port();
+    let ttl: &[&str] = if flags.contains(&"--access-ttl") {
+        &[]
+    } else {
+        &["--access-ttl", "2s"]
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
         .args(["--addr", &format!("127.0.0.1:{port}")])
-        .args(["--access-ttl", "2s", "--leeway", "0s", "--metrics"])
+        .args(ttl)
+        .args(["--leeway", "0s", "--metrics"])
         .args(flags)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -227,11 +269,24 @@ async fn server(flags: &[&str], scheme: &str) -> Server {
         .kill_on_drop(true)
         .spawn()
         .expect("example-axum-server starts");
-    wait_listening(([127, 0, 0, 1], port).into(), "example-axum-server").await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_listening(addr, "example-axum-server").await;
     Server {
         base: format!("{scheme}://localhost:{port}"),
+        addr,
         _child: child,
     }
+}
+
+/// The value of `series` (`auth_refreshes_total{outcome="ok"}`) in a
+/// Prometheus text; 0 before its first increment.
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .next()
+        .unwrap_or(0.0) as u64
 }
 
 /// Successful refreshes (rotations) the server counted.
@@ -241,12 +296,20 @@ async fn rotations(b: &Browser, base: &str) -> u64 {
             "return fetch('{base}/metrics').then(r => r.text())"
         ))
         .await;
-    let text = text.as_str().unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("auth_refreshes_total{outcome=\"ok\"} "))
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .next()
-        .unwrap_or(0.0) as u64
+    counter(
+        text.as_str().unwrap_or_default(),
+        "auth_refreshes_total{outcome=\"ok\"}",
+    )
+}
+
+/// Refreshes with `outcome` (`ok`, `superseded`, `reused`...) the server
+/// counted, asked over plain HTTP.
+async fn refreshes(http: &contract_tests::Client, outcome: &str) -> u64 {
+    let reply = http.get("/metrics", None).await;
+    counter(
+        reply.json.as_str().unwrap_or_default(),
+        &format!("auth_refreshes_total{{outcome=\"{outcome}\"}}"),
+    )
 }
 
 /// A page on another site that posts to the auth routes.
@@ -266,8 +329,9 @@ async fn cross_site_page(target: &str) -> String {
     format!("http://127.0.0.1:{}/", addr.port())
 }
 
-/// The whole walk through, on `server`.
-async fn walk_through(b: &mut Browser, base: &str) {
+/// The whole walk through, on `server`, whose refresh cookie is named
+/// `cookie_name`.
+async fn walk_through(b: &mut Browser, base: &str, cookie_name: &str) {
     let c = &b.client;
     c.goto(&format!("{base}/")).await.expect("the page loads");
     b.ready().await;
@@ -315,8 +379,9 @@ async fn walk_through(b: &mut Browser, base: &str) {
         assert!(!body.contains("refreshToken"), "{body}");
         assert!(!body.contains("refresh+jwt"), "{body}");
     }
-    let cookie_value = b.refresh_cookie(base).await.expect("the refresh cookie");
-    assert!(!cookie_value.is_empty());
+    let cookie = b.refresh_cookie(base).await.expect("the refresh cookie");
+    assert_eq!(cookie.name(), cookie_name);
+    assert!(!cookie.value().is_empty());
     b.ready().await;
 
     // After the access token expired, a call refreshes transparently.
@@ -437,23 +502,14 @@ async fn hsts(b: &Browser, base: &str) -> Value {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_page_in_a_real_browser() {
-    if !browser_installed() {
-        return;
-    }
-    let s = server(&[], "http").await;
-    let mut b = Browser::start(&[], "http").await;
-    walk_through(&mut b, &s.base).await;
-    assert_eq!(hsts(&b, &s.base).await, Value::Null);
-    b.client.close().await.expect("the session ends");
+/// A certificate for `localhost` made for this run, and its PEM files.
+struct TestCert {
+    root: CertificateDer<'static>,
+    cert: PathBuf,
+    key: PathBuf,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_page_over_https() {
-    if !browser_installed() {
-        return;
-    }
+fn test_cert() -> TestCert {
     let rcgen::CertifiedKey { cert, signing_key } =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
     let dir = std::env::temp_dir().join(format!("auth-tls-{}", free_port()));
@@ -461,19 +517,390 @@ async fn the_demo_page_over_https() {
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_path, cert.pem()).expect("cert");
     std::fs::write(&key_path, signing_key.serialize_pem()).expect("key");
-    let s = server(
-        &[
-            "--tls-cert",
-            cert_path.to_str().expect("utf-8"),
-            "--tls-key",
-            key_path.to_str().expect("utf-8"),
-        ],
-        "https",
+    TestCert {
+        root: cert.der().clone(),
+        cert: cert_path,
+        key: key_path,
+    }
+}
+
+/// The example server over HTTPS with `tls`.
+async fn https_server(tls: &TestCert) -> Server {
+    let cert = tls.cert.to_str().expect("utf-8");
+    let key = tls.key.to_str().expect("utf-8");
+    server(&["--tls-cert", cert, "--tls-key", key], "https").await
+}
+
+/// One request over HTTPS to `addr` as `localhost`, trusting `root` only:
+/// the answer's status and `Strict-Transport-Security`.
+async fn https_answer(
+    addr: SocketAddr,
+    root: &CertificateDer<'static>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>) {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).expect("the test's root");
+    let config = rustls::ClientConfig::builder_with_provider(
+        rustls::crypto::aws_lc_rs::default_provider().into(),
     )
-    .await;
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("the TLS handshake");
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .expect("HTTP/1.1");
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", format!("localhost:{}", addr.port()));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = send
+        .send_request(req.body(Empty::<Bytes>::new()).expect("a request"))
+        .await
+        .expect("an answer");
+    let hsts = res
+        .headers()
+        .get("strict-transport-security")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (res.status().as_u16(), hsts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_in_a_real_browser() {
+    if !browser_installed() {
+        return;
+    }
+    let s = server(&[], "http").await;
+    let mut b = Browser::start(&[], "http").await;
+    walk_through(&mut b, &s.base, auth_axum_extras::DEFAULT_COOKIE_NAME).await;
+    assert_eq!(hsts(&b, &s.base).await, Value::Null);
+    b.client.close().await.expect("the session ends");
+}
+
+/// Over HTTPS the refresh cookie is `__Secure-refresh_token`: sign-in,
+/// refreshes, reloads and sign-out all work with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_over_https() {
+    if !browser_installed() {
+        return;
+    }
+    let tls = test_cert();
+    let s = https_server(&tls).await;
     // The certificate is this test's own: the browser is told to accept it.
     let mut b = Browser::start(&["--ignore-certificate-errors"], "https").await;
-    walk_through(&mut b, &s.base).await;
+    walk_through(&mut b, &s.base, auth_axum_extras::SECURE_COOKIE_NAME).await;
     assert_eq!(hsts(&b, &s.base).await, json!(example_axum_server::HSTS));
+    b.client.close().await.expect("the session ends");
+}
+
+/// Every kind of answer over HTTPS carries `Strict-Transport-Security`:
+/// the page, the layer's and the auth routes' refusals, the router's
+/// fallbacks, and the 408 of the request time limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_https_answer_carries_hsts() {
+    let tls = test_cert();
+    let s = https_server(&tls).await;
+    let cross_site = [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    // (method, path, sent from another site, status)
+    let cases = [
+        ("GET", "/", false, 200),
+        ("GET", "/profile", false, 401),
+        ("POST", "/auth/refresh", false, 401),
+        ("POST", "/auth/login", true, 403),
+        ("GET", "/no-such-page", false, 404),
+        ("DELETE", "/", false, 405),
+    ];
+    for (method, path, from_elsewhere, status) in cases {
+        let headers: &[(&str, &str)] = if from_elsewhere { &cross_site } else { &[] };
+        let answer = https_answer(s.addr, &tls.root, method, path, headers).await;
+        assert_eq!(
+            answer,
+            (status, Some(example_axum_server::HSTS.to_owned())),
+            "{method} {path}"
+        );
+    }
+
+    // The request time limit, on a route slower than it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("its address");
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            "too late"
+        }),
+    );
+    let limits = example_axum_server::Limits {
+        request_timeout: Duration::from_millis(200),
+        ..example_axum_server::Limits::default()
+    };
+    let config = example_axum_server::tls_config(&tls.cert, &tls.key).expect("the TLS config");
+    tokio::spawn(example_axum_server::serve_tls(
+        listener,
+        slow,
+        std::future::pending(),
+        limits,
+        Some(config),
+    ));
+    assert_eq!(
+        https_answer(addr, &tls.root, "GET", "/slow", &[]).await,
+        (408, Some(example_axum_server::HSTS.to_owned())),
+    );
+}
+
+/// A thief copied the refresh cookie and refreshed with it first. The page's
+/// next refresh is `refresh_superseded`, and so is its retry, since its
+/// cookie still holds the replaced token: the page then logs out with that
+/// token, which ends the session, so the thief's new tokens stop working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thief_who_refreshes_first_loses_the_session() {
+    if !browser_installed() {
+        return;
+    }
+    // The thief's access token would outlive the test: refused, it was
+    // revoked with its session.
+    let s = server(&["--access-ttl", "10m"], "http").await;
+    let thief = contract_tests::Client::new(s.addr);
+    let mut b = Browser::start(&[], "thief").await;
+    b.client
+        .goto(&format!("{}/", s.base))
+        .await
+        .expect("the page loads");
+    b.ready().await;
+    // Both of the page's refreshes must come within the reuse grace (2 s)
+    // of the thief's; past it the page's token is reuse, and the server ends
+    // the session by itself. A machine too busy for that gets another try.
+    for attempt in 1..=5 {
+        b.sign_in("alice", "alice-password").await;
+        b.until_alice("signed in").await;
+        let stolen = b.refresh_cookie(&s.base).await.expect("the refresh cookie");
+        let superseded = refreshes(&thief, "superseded").await;
+        let reused = refreshes(&thief, "reused").await;
+        let taken = thief.refresh_by_cookie(&stolen).await;
+        assert_eq!(taken.status, 200, "the thief's refresh: {}", taken.json);
+        let access = taken.field("accessToken");
+        let refresh = taken.set_cookie().expect("the thief's new refresh token");
+
+        // A reload: one refresh with the cookie the thief's refresh replaced.
+        b.client.refresh().await.expect("reload");
+        b.ready().await;
+        if refreshes(&thief, "reused").await > reused {
+            eprintln!("attempt {attempt}: the page refreshed after the reuse grace; again");
+            continue;
+        }
+        assert_eq!(
+            refreshes(&thief, "superseded").await,
+            superseded + 2,
+            "the page's refresh and its retry, both superseded"
+        );
+        b.screenshot("taken-over").await;
+
+        assert_eq!(
+            thief.refresh_by_cookie(&refresh).await.status,
+            401,
+            "the thief's refresh token still works: the page left the session to the thief"
+        );
+        assert_eq!(
+            thief.get("/profile", Some(&access)).await.status,
+            401,
+            "the thief's access token still works"
+        );
+        assert!(b.visible("signin").await, "the sign-in form shows");
+        let log = b.log().await;
+        assert!(
+            log.iter()
+                .any(|l| l.ends_with("signed out (session_taken_over)")),
+            "{log:?}"
+        );
+        assert!(!b.text("error").await.is_empty(), "the page says why");
+        assert_eq!(b.refresh_cookie(&s.base).await, None, "the cookie is gone");
+        b.client.close().await.expect("the session ends");
+        return;
+    }
+    panic!("the page never refreshed within the reuse grace of the thief's refresh");
+}
+
+/// An API on another origin: it answers every request 401 (CORS open, the
+/// preflight for `Authorization` included, so the page reads the answer and
+/// a token would get through) and records each request's `Authorization`.
+async fn api_elsewhere() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    use axum::http::{Method, StatusCode};
+    use axum::response::IntoResponse;
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let api = axum::Router::new().route(
+        "/api",
+        axum::routing::any(move |req: axum::extract::Request| {
+            let record = record.clone();
+            async move {
+                let cors = [
+                    ("access-control-allow-origin", "*"),
+                    ("access-control-allow-headers", "authorization"),
+                    ("access-control-allow-methods", "GET"),
+                ];
+                if req.method() == Method::OPTIONS {
+                    return (StatusCode::NO_CONTENT, cors).into_response();
+                }
+                let bearer = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                record.lock().expect("the record").push(bearer);
+                (
+                    StatusCode::UNAUTHORIZED,
+                    cors,
+                    [("www-authenticate", "Bearer")],
+                    "{}",
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    (format!("http://127.0.0.1:{}", addr.port()), seen)
+}
+
+/// An `AuthClient` made in the page (as the page's own script would), with
+/// `options`, signed in from the cookie; its "refreshed", "superseded" and
+/// "signed-out" events are counted in `window.__events`.
+async fn page_client(b: &Browser, options: Value) {
+    let restored = b
+        .client
+        .execute(
+            "const options = arguments[0]; return (async () => { \
+               const { AuthClient } = await import(`${location.origin}/auth-client.js`); \
+               const auth = new AuthClient(options); \
+               window.__events = []; \
+               for (const type of ['refreshed', 'superseded', 'signed-out']) { \
+                 auth.addEventListener(type, () => window.__events.push(type)); \
+               } \
+               window.__client = auth; \
+               const restored = await auth.restore(); \
+               window.__events = []; \
+               return restored; \
+             })()",
+            vec![options],
+        )
+        .await
+        .expect("the client");
+    assert_eq!(
+        restored,
+        json!(true),
+        "the client signed in from the cookie"
+    );
+}
+
+/// `auth.fetch(url)` in the page: the answer's status.
+async fn page_fetch(b: &Browser, url: &str) -> Value {
+    b.client
+        .execute(
+            "return window.__client.fetch(arguments[0]).then(r => r.status)",
+            vec![json!(url)],
+        )
+        .await
+        .expect("the fetch")
+}
+
+/// `auth.fetch` sends the access token to the page's own origin and to the
+/// origins listed in `allowedOrigins` only: another origin gets no token,
+/// and its 401 triggers no refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_token_goes_only_to_its_own_origin() {
+    if !browser_installed() {
+        return;
+    }
+    let s = server(&["--access-ttl", "10m"], "http").await;
+    let (elsewhere, seen) = api_elsewhere().await;
+    let api = format!("{elsewhere}/api");
+    let mut b = Browser::start(&[], "origins").await;
+    // The demo page's CSP (connect-src 'self') would stop any request to
+    // another origin before the client's own rule is seen. A page calling
+    // APIs elsewhere lists them in connect-src, and the client must hold on
+    // its own: the browser ignores the CSP here.
+    b.bypass_csp().await;
+    b.client
+        .goto(&format!("{}/", s.base))
+        .await
+        .expect("the page loads");
+    b.ready().await;
+    b.sign_in("alice", "alice-password").await;
+    b.until_alice("signed in").await;
+
+    // The default client: its own origin only.
+    page_client(&b, json!({})).await;
+    let own = format!("{}/profile", s.base);
+    assert_eq!(page_fetch(&b, &own).await, json!(200), "its own origin");
+    let before = rotations(&b, &s.base).await;
+    assert_eq!(page_fetch(&b, &api).await, json!(401));
+    let bearers: Vec<bool> = seen
+        .lock()
+        .expect("the record")
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(bearers, [false], "the other origin got the access token");
+    assert_eq!(
+        rotations(&b, &s.base).await,
+        before,
+        "a refresh for another origin's 401"
+    );
+    assert_eq!(b.js("return window.__events").await, json!([]));
+    b.screenshot("other-origin").await;
+
+    // Listed in allowedOrigins: the token goes there, and its 401 is
+    // refreshed and retried once.
+    seen.lock().expect("the record").clear();
+    page_client(&b, json!({ "allowedOrigins": [elsewhere] })).await;
+    let before = rotations(&b, &s.base).await;
+    assert_eq!(page_fetch(&b, &api).await, json!(401));
+    let bearers = seen.lock().expect("the record").clone();
+    assert_eq!(bearers.len(), 2, "{bearers:?}");
+    assert!(
+        bearers
+            .iter()
+            .all(|h| h.as_deref().is_some_and(|h| h.starts_with("Bearer "))),
+        "{bearers:?}"
+    );
+    assert_ne!(bearers[0], bearers[1], "the retry carries the new token");
+    assert_eq!(rotations(&b, &s.base).await, before + 1);
+    assert_eq!(b.js("return window.__events").await, json!(["refreshed"]));
+
+    // Anything but a bare origin is refused.
+    let refused = b
+        .js("return import(`${location.origin}/auth-client.js`).then(({ AuthClient }) => { \
+               try { new AuthClient({ allowedOrigins: ['https://api.example/v1'] }); return false; } \
+               catch (e) { return e instanceof TypeError; } })")
+        .await;
+    assert_eq!(refused, json!(true));
     b.client.close().await.expect("the session ends");
 }

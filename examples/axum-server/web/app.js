@@ -1,6 +1,6 @@
 // The demo page: sign in, call the API, sign out, and show the token events
 // of auth-client.js.
-import { AuthClient } from "/auth-client.js";
+import { AuthClient, SESSION_TAKEN_OVER } from "/auth-client.js";
 
 const auth = new AuthClient();
 const $ = (id) => document.getElementById(id);
@@ -36,6 +36,12 @@ auth.addEventListener("superseded", () => log("refresh superseded, retried"));
 auth.addEventListener("shared", () => log("token from another tab"));
 auth.addEventListener("signed-out", (e) => {
   log(`signed out (${e.detail.reason})`);
+  if (e.detail.reason === SESSION_TAKEN_OVER) {
+    // Someone else refreshed this session with a copy of its cookie: the
+    // session has been ended for them too.
+    $("error").textContent =
+      "Your session was used from somewhere else and has been ended. Sign in again.";
+  }
   show(false);
 });
 

@@ -8,13 +8,20 @@
 // - The refresh token lives only in the server's HttpOnly cookie: the login
 //   asks for cookie-only delivery ("cookieOnly": true), so no response body
 //   this page receives carries it, and no script can read it.
+// - The access token goes only to this page's own origin, and to the origins
+//   listed in `allowedOrigins`: a call to any other origin is sent without it,
+//   and its 401 is passed on as it is (no refresh).
 // - An API call answered 401 triggers one refresh, shared by every call in
 //   flight (no stampede), then one retry. Refreshes are serialized across the
 //   tabs of this origin with the Web Locks API, and a tab that refreshed hands
 //   the new access token to the others (BroadcastChannel, memory to memory),
 //   so two tabs never rotate the same refresh token.
 // - A `refresh_superseded` answer (another refresh won the race) is retried
-//   once; any other failed refresh clears the session and emits "signed-out".
+//   once. Superseded again means someone else holds the newest refresh token
+//   (a stolen cookie refreshed first): the client logs out with the token it
+//   holds, which ends the session for the other holder too, and emits
+//   "signed-out" with the reason "session_taken_over". Any other failed
+//   refresh clears the session and emits "signed-out".
 //
 // Events (an EventTarget): "signed-in", "refreshed", "superseded" (a
 // refresh lost a race and was retried), "shared" (a token came from another
@@ -22,23 +29,41 @@
 //
 //   import { AuthClient } from "./auth-client.js";
 //   const auth = new AuthClient();            // routes under /auth
+//   // or: new AuthClient({ allowedOrigins: ["https://api.example.com"] })
 //   auth.addEventListener("signed-out", showSignIn);
 //   if (!(await auth.restore())) showSignIn(); // one cookie refresh on load
 //   const res = await auth.fetch("/profile");  // bearer added, 401 handled
 
 const LOCK = "auth-client-refresh";
+// How long a tab that waited for another tab's refresh waits for its
+// message (the new token, or its failure) before refreshing itself.
+const HANDOVER_WAIT_MS = 3000;
+
+/**
+ * The "signed-out" reason when a refresh was superseded twice: another
+ * client refreshed this session first, and the session was ended.
+ */
+export const SESSION_TAKEN_OVER = "session_taken_over";
 
 export class AuthClient extends EventTarget {
   #prefix;
+  #origins;
   #access = null;
   #refreshing = null;
   #channel = null;
   #shared = null; // resolves when another tab hands over a token
 
-  /** @param {{prefix?: string}} options the auth routes' prefix (default "/auth") */
-  constructor({ prefix = "/auth" } = {}) {
+  /**
+   * @param {{prefix?: string, allowedOrigins?: string[]}} options
+   *   `prefix`: the auth routes' prefix (default "/auth");
+   *   `allowedOrigins`: origins besides the page's own that `fetch` sends
+   *   the access token to, each a bare origin ("https://api.example.com");
+   *   none by default. Throws a TypeError for anything else.
+   */
+  constructor({ prefix = "/auth", allowedOrigins = [] } = {}) {
     super();
     this.#prefix = prefix;
+    this.#origins = new Set([globalThis.location.origin, ...allowedOrigins.map(bareOrigin)]);
     if ("BroadcastChannel" in globalThis) {
       this.#channel = new BroadcastChannel(LOCK);
       this.#channel.onmessage = (e) => this.#received(e.data);
@@ -76,9 +101,14 @@ export class AuthClient extends EventTarget {
 
   /**
    * fetch() with the access token; a 401 is answered by one shared refresh
-   * and one retry. Without a session it returns the 401 as it is.
+   * and one retry. Without a session it returns the 401 as it is. A URL of
+   * another origin (not the page's, not in `allowedOrigins`) is fetched as
+   * it is: no token, and its 401 is returned without a refresh.
    */
   async fetch(input, init = {}) {
+    if (!this.#sendsTokenTo(input)) {
+      return fetch(input, init);
+    }
     const used = this.#access;
     const res = await fetch(input, this.#withBearer(init, used));
     if (res.status !== 401 || used === null) {
@@ -106,6 +136,14 @@ export class AuthClient extends EventTarget {
 
   /** Signs out: revokes the session server-side and clears the cookie and memory. */
   async logout() {
+    return this.#endSession("logout");
+  }
+
+  /**
+   * POST /logout with the cookie and the access token held, then clears
+   * memory, tells the other tabs and emits "signed-out" with `reason`.
+   */
+  async #endSession(reason) {
     const token = this.#access;
     this.#access = null;
     try {
@@ -116,7 +154,7 @@ export class AuthClient extends EventTarget {
       });
     } finally {
       this.#channel?.postMessage({ type: "signed-out" });
-      this.#emit("signed-out", { reason: "logout" });
+      this.#emit("signed-out", { reason });
     }
   }
 
@@ -131,7 +169,7 @@ export class AuthClient extends EventTarget {
     // Free lock: nobody else is refreshing. Held: wait for it, then take the
     // token the other tab hands over instead of rotating again.
     const immediate = await navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) =>
-      lock ? { done: await this.#rotate() } : null,
+      lock ? { done: await this.#rotateAndTell() } : null,
     );
     if (immediate) {
       return immediate.done;
@@ -141,13 +179,28 @@ export class AuthClient extends EventTarget {
       if (this.#access !== null && this.#access !== stale) {
         return true;
       }
-      // The other tab's message may still be on its way.
-      const handed = await Promise.race([this.#shared.promise, sleep(250)]);
+      // The other tab's message (its token, or its failure) may still be on
+      // its way: wait for it, however busy the machine. Only a tab closed
+      // in the middle of its refresh sends none.
+      const handed = await Promise.race([this.#shared.promise, sleep(HANDOVER_WAIT_MS)]);
       if (handed && this.#access !== stale) {
         return true;
       }
-      return this.#rotate();
+      return this.#rotateAndTell();
     });
+  }
+
+  /** #rotate under the lock, telling the waiting tabs when it failed. */
+  async #rotateAndTell() {
+    let done = false;
+    try {
+      done = await this.#rotate();
+    } finally {
+      if (!done) {
+        this.#channel?.postMessage({ type: "refresh-failed" });
+      }
+    }
+    return done;
   }
 
   /** One POST /refresh with the cookie; a superseded answer is retried once. */
@@ -163,9 +216,18 @@ export class AuthClient extends EventTarget {
       this.#emit("refreshed");
       return true;
     }
-    if (res.status === 401 && body.error === "refresh_superseded" && !retried) {
-      this.#emit("superseded");
-      return this.#rotate(true);
+    if (res.status === 401 && body.error === "refresh_superseded") {
+      if (!retried) {
+        this.#emit("superseded");
+        return this.#rotate(true);
+      }
+      // Superseded again with the cookie this browser holds: another client
+      // holds the newest refresh token of this session (a stolen cookie that
+      // was refreshed first). Logging out with the token held ends the
+      // session, the other client's tokens with it; dropping it quietly
+      // would leave the session to them.
+      await this.#endSession(SESSION_TAKEN_OVER).catch(() => {});
+      return false;
     }
     const hadSession = this.#access !== null;
     this.#access = null;
@@ -180,10 +242,25 @@ export class AuthClient extends EventTarget {
       this.#access = message.token;
       this.#shared?.resolve(true);
       this.#emit("shared");
+    } else if (message?.type === "refresh-failed") {
+      this.#shared?.resolve(false);
     } else if (message?.type === "signed-out" && this.#access !== null) {
       this.#access = null;
       this.#emit("signed-out", { reason: "signed out in another tab" });
     }
+  }
+
+  /** Whether `input` (a URL or a Request) is of an origin that gets the token. */
+  #sendsTokenTo(input) {
+    const url = input instanceof Request ? input.url : String(input);
+    let origin;
+    try {
+      origin = new URL(url, globalThis.location.href).origin;
+    } catch {
+      return false;
+    }
+    // "null": an opaque origin (data:, blob: of one), never a token holder.
+    return origin !== "null" && this.#origins.has(origin);
   }
 
   #withBearer(init, token) {
@@ -197,6 +274,15 @@ export class AuthClient extends EventTarget {
   #emit(type, detail = {}) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+/** `origin` as URL.origin spells it; a TypeError unless it is a bare origin. */
+function bareOrigin(origin) {
+  const url = new URL(origin);
+  if (url.origin === "null" || url.pathname !== "/" || url.search || url.hash || url.username) {
+    throw new TypeError(`allowedOrigins: ${origin} is not an origin (scheme://host[:port])`);
+  }
+  return url.origin;
 }
 
 function deferred() {
