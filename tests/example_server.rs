@@ -530,7 +530,7 @@ async fn slow_clients_are_cut_off() {
 }
 
 #[tokio::test]
-async fn admins_rotate_the_signing_key_and_a_storm_is_bounded() {
+async fn admins_rotate_the_signing_key_and_a_storm_cannot_grow_the_ring() {
     let s = Instance::start(&["--alg", "ES256"], None).await.unwrap();
     let alice = s
         .login("alice", "alice-password")
@@ -543,12 +543,35 @@ async fn admins_rotate_the_signing_key_and_a_storm_is_bounded() {
     assert_eq!(refused.status, 403);
     assert_eq!(refused.json["error"], "insufficient_scope");
 
-    let mut kids = vec![];
-    for _ in 1..auth_core::MAX_RING_KEYS {
+    let kid = |token: &str| {
+        let header = token.split('.').next().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .unwrap(),
+        )
+        .unwrap();
+        json["kid"].as_str().unwrap().to_owned()
+    };
+    let signing = kid(&root);
+    // A stolen admin token rotating in a loop only replaces the key waiting
+    // to sign: the JWKS holds the signing key and the latest waiting one.
+    let mut last = None;
+    for _ in 0..(auth_core::MAX_RING_KEYS + 8) {
         let r = s.bearer(Method::POST, path, &root).await;
         assert_eq!(r.status, 200, "{}", r.json);
         assert_eq!(r.json["alg"], "ES256");
-        kids.push(r.field("kid"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let signs_from = r.json["signsFrom"].as_u64().unwrap();
+        assert!(
+            signs_from >= now + 590,
+            "published before it signs: {}",
+            r.json
+        );
+        assert!(r.json["previousRetiresAt"].as_u64().unwrap() > signs_from);
+        last = Some(r.field("kid"));
     }
     let jwks = s.get("/.well-known/jwks.json", None).await;
     let published: Vec<&str> = jwks.json["keys"]
@@ -557,15 +580,73 @@ async fn admins_rotate_the_signing_key_and_a_storm_is_bounded() {
         .iter()
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
-    assert_eq!(published.len(), auth_core::MAX_RING_KEYS);
-    assert_eq!(published[0], kids.last().unwrap());
-    // Every token signed since still works, the oldest included.
-    for token in [&alice, &root] {
+    assert_eq!(published, [signing.as_str(), last.as_deref().unwrap()]);
+    // Tokens are still signed by the published key, and all of them work.
+    let fresh = s
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    assert_eq!(kid(&fresh), signing);
+    for token in [&alice, &root, &fresh] {
         assert_eq!(s.get("/profile", Some(token)).await.status, 200);
     }
-    let full = s.bearer(Method::POST, path, &root).await;
-    assert_eq!(full.status, 409);
-    assert_eq!(full.json["error"], "too_many_keys");
+}
+
+/// The incident response: a leaked signing key is withdrawn, and a fresh
+/// key signs at once; the leaked key's tokens are refused at once.
+#[tokio::test]
+async fn a_leaked_key_is_withdrawn_at_once() {
+    let s = Instance::start(&["--alg", "EdDSA"], None).await.unwrap();
+    let root = s.login("root", "root-password").await.field("accessToken");
+    let alice = s.login("alice", "alice-password").await;
+    let path = "/admin/keys/withdraw";
+    let body = |kid: &str| serde_json::json!({ "kid": kid }).to_string();
+    let jwks = s.get("/.well-known/jwks.json", None).await;
+    let leaked = jwks.json["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {}", alice.field("accessToken"));
+    let by_alice = s
+        .post(path, &[("authorization", &auth)], Some(&body(&leaked)))
+        .await;
+    assert_eq!(by_alice.status, 403);
+    let root_auth = format!("Bearer {root}");
+    let unknown = s
+        .post(
+            path,
+            &[("authorization", &root_auth)],
+            Some(&body("no-such-kid")),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.json);
+    let garbage = s
+        .post(path, &[("authorization", &root_auth)], Some("{\"id\":1}"))
+        .await;
+    assert_eq!(garbage.status, 422, "{}", garbage.json);
+
+    let replaced = s
+        .post(path, &[("authorization", &root_auth)], Some(&body(&leaked)))
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.json);
+    let fresh_kid = replaced.field("kid");
+    assert_ne!(fresh_kid, leaked);
+    // Every token the leaked key signed is refused, the admin's own too.
+    for token in [alice.field("accessToken"), root.clone()] {
+        assert_eq!(s.get("/profile", Some(&token)).await.status, 401);
+    }
+    let refresh = s.refresh_body(&alice.field("refreshToken")).await;
+    assert_eq!(refresh.status, 401, "{}", refresh.json);
+    let jwks = s.get("/.well-known/jwks.json", None).await;
+    let kids: Vec<&str> = jwks.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [fresh_kid.as_str()]);
+    let again = s
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    assert_eq!(s.get("/profile", Some(&again)).await.status, 200);
 }
 
 #[test]

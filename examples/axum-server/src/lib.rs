@@ -7,7 +7,8 @@
 //! `POST /auth/logout-all`, `GET /profile`, `GET /admin` (role `admin`),
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{id}`,
 //! `GET /.well-known/jwks.json` (asymmetric algorithms),
-//! `POST /admin/keys/rotate` (role `admin`), `GET /healthz`,
+//! `POST /admin/keys/rotate` and `POST /admin/keys/withdraw` (role
+//! `admin`), `GET /healthz`,
 //! `GET /.well-known/openid-configuration` when `--issuer` is an http(s)
 //! URL, and with `--metrics` `GET /metrics`.
 
@@ -89,6 +90,12 @@ pub struct Args {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// How long a rotated signing key (POST /admin/keys/rotate) is published
+    /// in the JWKS before it signs, so resource servers have it first
+    /// (humantime; 0s signs at once). HS256 keys are never published and
+    /// always sign at once.
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    pub key_publication_delay: Duration,
     /// Serve the auth metrics in the Prometheus text format at GET /metrics.
     /// Off by default: they describe the traffic, so let only your scraper
     /// reach them.
@@ -254,7 +261,8 @@ pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAutho
         .session_lifetime(args.refresh_ttl.max(Duration::from_secs(30 * 24 * 3600)))
         .leeway(args.leeway)
         .issuer(args.issuer.as_str())
-        .audience(args.audience.as_str());
+        .audience(args.audience.as_str())
+        .key_publication_delay(args.key_publication_delay);
     if let Some(store) = store(args).await? {
         builder = builder.store(store);
     }
@@ -269,47 +277,108 @@ async fn admin(admin: RequireRole<AdminRole, RoleClaims>) -> Json<Value> {
     Json(json!({ "sub": admin.sub, "admin": true }))
 }
 
-/// `POST /admin/keys/rotate` (role `admin`): signs every token issued from
-/// now on with a new key of the same algorithm, published in the JWKS at
-/// once; the previous key keeps verifying until its last token expires.
-/// Answers `{"kid","alg"}` of the new key, or 409 `too_many_keys` once
-/// [`auth_core::MAX_RING_KEYS`] keys wait for their tokens to expire. Each instance rotates its own
-/// key ring: with several instances, roll keys as the README's "Several
-/// services" shows.
-async fn rotate_key(
-    admin: RequireRole<AdminRole, RoleClaims>,
-    State(authority): State<TokenAuthority>,
-) -> Result<Json<Value>, ApiError> {
-    let failed = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "key rotation failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the key could not be rotated",
-        )
-    };
+/// A key-management failure the client cannot fix: logged, answered 500.
+fn key_failure(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "key management failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the keys could not be changed",
+    )
+}
+
+/// A fresh key of the algorithm the authority signs with, made off the
+/// async workers (RSA key generation takes a while).
+async fn fresh_key(authority: &TokenAuthority) -> Result<Key, ApiError> {
     let alg = authority
         .keys()
         .signing_key()
         .map(Key::algorithm)
-        .ok_or_else(|| failed(&"no signing key"))?;
-    // RSA key generation takes a while: off the async workers.
-    let key = tokio::task::spawn_blocking(move || Key::generate(alg))
+        .ok_or_else(|| key_failure(&"no signing key"))?;
+    tokio::task::spawn_blocking(move || Key::generate(alg))
         .await
-        .map_err(|e| failed(&e))?
-        .map_err(|e| failed(&e))?;
-    authority
-        .rotate_signing_key(key.clone())
-        .map_err(|e| match e {
-            KeyError::TooManyKeys(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "too_many_keys",
-                "too many keys are still waiting for their tokens to expire",
-            ),
-            e => failed(&e),
+        .map_err(|e| key_failure(&e))?
+        .map_err(|e| key_failure(&e))
+}
+
+/// `POST /admin/keys/rotate` (role `admin`): publishes a new key of the same
+/// algorithm in the JWKS at once; it signs every token from `signsFrom`
+/// (Unix seconds: after `--key-publication-delay`, at once for HS256), and
+/// the previous key verifies until `previousRetiresAt`. Answers
+/// `{"kid","alg","signsFrom","previousRetiresAt"}`, or 409 `too_many_keys`
+/// once [`auth_core::MAX_RING_KEYS`] keys wait for their tokens to expire
+/// (a rotation still waiting to sign is replaced, never added to). Each
+/// instance rotates its own key ring: with several instances, roll keys as
+/// the README's "Several services" shows.
+async fn rotate_key(
+    admin: RequireRole<AdminRole, RoleClaims>,
+    State(authority): State<TokenAuthority>,
+) -> Result<Json<Value>, ApiError> {
+    let key = fresh_key(&authority).await?;
+    let alg = key.algorithm();
+    let rotation = authority.rotate_signing_key(key).map_err(|e| match e {
+        KeyError::TooManyKeys(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_keys",
+            "too many keys are still waiting for their tokens to expire",
+        ),
+        e => key_failure(&e),
+    })?;
+    tracing::info!(by = %admin.sub, kid = rotation.kid, alg = alg.as_str(), signs_from = rotation.signs_from, "rotated the signing key");
+    Ok(Json(json!({
+        "kid": rotation.kid,
+        "alg": alg.as_str(),
+        "signsFrom": rotation.signs_from,
+        "previousRetiresAt": rotation.previous_retires_at,
+    })))
+}
+
+/// `POST /admin/keys/withdraw` (role `admin`) with `{"kid"}`: the answer to
+/// a leaked key. Tokens that key signed are refused from now on, here at
+/// once and at resource servers at their next JWKS refresh; sessions whose
+/// refresh token it signed end (log in again). A verification key (or a
+/// rotated key still waiting to sign) is withdrawn: 204. The signing key is
+/// replaced by a fresh key that signs at once: 200 `{"kid","alg"}` of the
+/// new key. Never refused for the number of keys. 404 `not_found` for a
+/// `kid` the ring does not hold.
+async fn withdraw_key(
+    admin: RequireRole<AdminRole, RoleClaims>,
+    State(authority): State<TokenAuthority>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let kid = body
+        .ok()
+        .and_then(|Json(v)| v.get("kid")?.as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "the body must be JSON {\"kid\": \"...\"}",
+            )
         })?;
-    tracing::info!(by = %admin.sub, kid = key.kid(), alg = alg.as_str(), "rotated the signing key");
-    Ok(Json(json!({ "kid": key.kid(), "alg": alg.as_str() })))
+    let signing = authority.keys().signing_key().map(|k| k.kid().to_owned());
+    if signing.as_deref() == Some(kid.as_str()) {
+        let key = fresh_key(&authority).await?;
+        let (new_kid, alg) = (key.kid().to_owned(), key.algorithm());
+        authority
+            .replace_signing_key(key)
+            .map_err(|e| key_failure(&e))?;
+        tracing::warn!(by = %admin.sub, withdrawn = %kid, kid = %new_kid, "signing key withdrawn and replaced");
+        return Ok(Json(json!({ "kid": new_kid, "alg": alg.as_str() })).into_response());
+    }
+    match authority.withdraw_key(&kid) {
+        Ok(true) => {
+            tracing::warn!(by = %admin.sub, withdrawn = %kid, "key withdrawn");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Ok(false) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no key with this kid",
+        )),
+        Err(e) => Err(key_failure(&e)),
+    }
 }
 
 /// The OpenID Connect discovery document of an issuer named by an http(s)
@@ -391,6 +460,7 @@ pub fn app_with_cookie(
         .route("/profile", get(profile))
         .route("/admin", get(admin))
         .route("/admin/keys/rotate", post(rotate_key))
+        .route("/admin/keys/withdraw", post(withdraw_key))
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .with_state(authority.clone());
     let discovery = authority.config().issuer.as_deref().and_then(discovery);

@@ -226,7 +226,8 @@ async fn a_key_rotation_is_followed_at_once_and_older_tokens_still_work() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let issuer = issuer_at(free_addr(), &redis, &[]).await;
+    // The new key is published for 2 s before it signs.
+    let issuer = issuer_at(free_addr(), &redis, &["--key-publication-delay", "2s"]).await;
     let rs = resource_server(&redis, &["--jwks-url", &jwks_url(&issuer)]).await;
     let before = login(&issuer, "alice").await.field("accessToken");
     until_status(&rs, &before, 200, Duration::from_secs(10)).await;
@@ -247,8 +248,21 @@ async fn a_key_rotation_is_followed_at_once_and_older_tokens_still_work() {
     let jwks = issuer.get("/.well-known/jwks.json", None).await;
     assert_eq!(jwks.json["keys"].as_array().expect("keys").len(), 2);
 
-    let after = login(&issuer, "alice").await.field("accessToken");
-    assert_eq!(kid(&after), new_kid);
+    // Published first, signing once the delay has passed.
+    let waiting = login(&issuer, "alice").await.field("accessToken");
+    assert_eq!(kid(&waiting), kid(&before));
+    let start = std::time::Instant::now();
+    let after = loop {
+        let token = login(&issuer, "alice").await.field("accessToken");
+        if kid(&token) == new_kid {
+            break token;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the new key never signed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     // The first request with the new key is accepted: no retry.
     let first = whoami(&rs, &after).await;
     assert_eq!(first.status, 200, "{}", first.json);
