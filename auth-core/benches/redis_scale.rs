@@ -211,6 +211,7 @@ async fn measure(
                             now_ms: SystemClock.now_millis(),
                             refresh_ttl: 3600,
                             grace_ms: 2000,
+                            claims: None,
                         };
                         match store.rotate(r).await.expect("rotate") {
                             RotateOutcome::Rotated(_) => *jti = next,

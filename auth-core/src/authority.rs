@@ -634,9 +634,8 @@ impl TokenAuthority {
     /// to be valid and its session alive, and before anything changes:
     ///
     /// - [`Reload::Keep`]: the claims given at login, as [`refresh`](Self::refresh) does;
-    /// - [`Reload::Replace`]: these claims in the new access token (the
-    ///   session keeps its login claims, so `reload` is asked on every
-    ///   refresh);
+    /// - [`Reload::Replace`]: these claims in the new access token, and
+    ///   from now on the session's own (a later `Keep` keeps them);
     /// - [`Reload::Refuse`]: the session is revoked (its access tokens
     ///   die too) and the refresh fails with [`AuthError::SessionRefused`];
     /// - [`Reload::Unavailable`]: nothing changes, the refresh fails with
@@ -723,6 +722,12 @@ impl TokenAuthority {
             now_ms: s.clock.now_millis(),
             refresh_ttl: s.config.refresh_ttl.as_secs(),
             grace_ms: u64::try_from(s.config.reuse_grace.as_millis()).unwrap_or(u64::MAX),
+            // Fresh claims become the session's: a later `Keep` keeps them.
+            claims: fresh
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| AuthError::Claims(e.to_string()))?,
         };
         let (now, next) = (rotation.now(), rotation.next);
         let outcome = metrics::store_call("rotate", s.store.rotate(rotation)).await?;
@@ -1006,17 +1011,16 @@ impl SessionMeta {
 /// What the application decides at refresh, in
 /// [`TokenAuthority::refresh_with`].
 ///
-/// The session keeps the claims given at login; a [`Replace`](Self::Replace)
-/// goes into the new access token only. So a hook that answers `Replace`
-/// once must answer it every time: a later [`Keep`](Self::Keep) brings the
-/// login claims back.
+/// A [`Replace`](Self::Replace) becomes the session's claims, stored with
+/// the rotation: a later [`Keep`](Self::Keep) keeps them, never the login
+/// claims they replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Reload<E> {
-    /// Go on with **the claims given at login** (not those of an earlier
-    /// `Replace`).
+    /// Go on with the session's claims: those given at login, or of the
+    /// last `Replace`.
     Keep,
-    /// Go on, with these claims in the new access token.
+    /// Go on, with these claims in the new access token and in the session.
     Replace(E),
     /// End the session (a disabled or deleted user). The reason is logged,
     /// never sent to the client.

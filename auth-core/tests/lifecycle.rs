@@ -109,7 +109,8 @@ async fn refresh_with_reloads_claims_refuses_or_waits_for_the_application() {
         .expect("valid");
     assert_eq!(c.extra.roles, ["user"]);
 
-    // Keep: the login claims again (the hook is asked every time).
+    // Keep: the session's claims, which the demotion replaced: a demoted
+    // user stays demoted.
     let kept = f
         .authority
         .refresh_with(&demoted.refresh_token, |_| async { Reload::<Roles>::Keep })
@@ -119,7 +120,7 @@ async fn refresh_with_reloads_claims_refuses_or_waits_for_the_application() {
         .validate_access::<Roles>(&kept.access_token)
         .await
         .expect("valid");
-    assert_eq!(c.extra.roles, ["admin"]);
+    assert_eq!(c.extra.roles, ["user"]);
 
     // Claims that collide with a registered claim are a server error, and
     // change nothing.

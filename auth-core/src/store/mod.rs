@@ -251,6 +251,10 @@ pub struct Rotation {
     /// Milliseconds after a rotation during which the replaced `jti` is
     /// [`RotateOutcome::Superseded`] rather than reuse; 0 for strict reuse.
     pub grace_ms: u64,
+    /// New application claims (a JSON object) for the session, stored with
+    /// the rotation when it succeeds and carried by every later refresh
+    /// that keeps the claims; `None` keeps those it has.
+    pub claims: Option<String>,
 }
 
 impl Rotation {
@@ -353,6 +357,9 @@ impl SessionRecord {
         self.current_jti = r.next;
         self.last_refreshed_ms = r.now_ms;
         self.refresh_expires_at = r.now().saturating_add(r.refresh_ttl).min(self.expires_at);
+        if let Some(claims) = &r.claims {
+            self.claims.clone_from(claims);
+        }
     }
 
     /// The outcome of a rotation against this record, without applying it.

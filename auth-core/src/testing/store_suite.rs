@@ -47,6 +47,7 @@ where
     case!(revoked_session_refuses_every_token_of_it);
     case!(revoking_an_unknown_session_still_refuses_it);
     case!(rotation_swaps_the_current_jti);
+    case!(a_rotation_with_claims_updates_the_sessions_claims);
     case!(reuse_of_a_rotated_token_revokes_the_session);
     case!(rotation_of_an_unknown_session_is_unknown);
     case!(a_session_is_only_found_under_its_own_subject);
@@ -118,6 +119,7 @@ pub fn rotation_at_millis(
         now_ms,
         refresh_ttl: 3600,
         grace_ms: u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        claims: None,
     }
 }
 
@@ -226,6 +228,41 @@ pub async fn rotation_swaps_the_current_jti(store: Arc<dyn Store>, clock: &Manua
     let info = store.sessions("alice").await.expect("sessions");
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].last_refreshed_at, START + 10);
+}
+
+/// A rotation carrying claims stores them as the session's: the rotation
+/// after it (keeping the claims) returns them, not the login's. A rotation
+/// that loses (superseded, reused) changes none.
+pub async fn a_rotation_with_claims_updates_the_sessions_claims(
+    store: Arc<dyn Store>,
+    clock: &ManualClock,
+) {
+    let mut s = session("alice", START);
+    s.claims = r#"{"roles":["admin"]}"#.to_owned();
+    store.create_session(s.clone()).await.expect("create");
+    clock.advance(Duration::from_secs(1));
+    let mut demoted = rotation(&s, s.refresh_jti, clock.now());
+    demoted.claims = Some(r#"{"roles":["user"]}"#.to_owned());
+    let RotateOutcome::Rotated(rec) = store.rotate(demoted.clone()).await.expect("rotate") else {
+        panic!("the rotation must succeed");
+    };
+    assert_eq!(rec.claims, r#"{"roles":["user"]}"#);
+    clock.advance(Duration::from_secs(1));
+    let kept = rotation(&s, demoted.next, clock.now());
+    let RotateOutcome::Rotated(rec) = store.rotate(kept.clone()).await.expect("rotate") else {
+        panic!("the second rotation must succeed");
+    };
+    assert_eq!(
+        rec.claims, r#"{"roles":["user"]}"#,
+        "Keep keeps the new claims"
+    );
+    // A stale token carrying claims changes nothing (here: reuse).
+    let mut stale = rotation(&s, demoted.next, clock.now());
+    stale.claims = Some(r#"{"roles":["root"]}"#.to_owned());
+    assert_eq!(
+        store.rotate(stale).await.expect("rotate"),
+        RotateOutcome::Reused
+    );
 }
 
 /// Presenting a rotated `jti` revokes the session: the newest token fails too.

@@ -503,6 +503,7 @@ impl Inner {
             .arg(&self.channel)
             .arg(now_ms)
             .arg(&r.subject)
+            .arg(r.claims.as_deref().unwrap_or_default())
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(error)?;

@@ -139,7 +139,8 @@ return out
 
 /// `KEYS`: `sess:{sid}`, `subj:{subject}`, `rsid:{sid}`, `idx`.
 /// `ARGV`: base, sid, presented, next, now, refresh ttl, grace (ms),
-/// channel, now (ms), subject. A session of another subject is unknown.
+/// channel, now (ms), subject, claims ('' keeps the session's). A session of
+/// another subject is unknown.
 const ROTATE: &str = script!(
     r#"
 local p, sid, presented, nxt, ch = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8]
@@ -168,6 +169,9 @@ end
 local nrexp = math.min(now + ttl, exp)
 redis.call('HSET', sk, 'cur', nxt, 'prev', presented, 'last', int(now), 'lastms', int(nowms),
   'rexp', int(nrexp))
+if ARGV[11] ~= '' then
+  redis.call('HSET', sk, 'claims', ARGV[11])
+end
 redis.call('EXPIRE', sk, int(math.max(nrexp - now, 1)))
 local out = redis.call('HGETALL', sk)
 table.insert(out, 1, 'rotated')
