@@ -526,6 +526,8 @@ impl<V: CredentialVerifier> Shared<V> {
         let tokens = self.refresh_tokens(req).await?;
         // The body wins: a client that sends one means it. A token that came
         // from the cookie goes back only in the cookie.
+        let from_cookie = tokens.cookie.is_some() && tokens.body.is_none()
+            || tokens.body.is_some() && tokens.body == tokens.cookie;
         let (token, delivery) = match (tokens.body, tokens.cookie) {
             (Some(body), _) => (Some(body), Delivery::BodyAndCookie),
             (None, cookie) => (cookie, Delivery::CookieOnly),
@@ -539,7 +541,7 @@ impl<V: CredentialVerifier> Shared<V> {
         };
         let verifier = &self.verifier;
         let reload = |subject: String| async move { verifier.reload(&subject).await };
-        let pair = self
+        let refreshed = self
             .authority
             .refresh_with(&token, reload)
             .await
@@ -557,8 +559,26 @@ impl<V: CredentialVerifier> Shared<V> {
                 } else {
                     ApiError::from(e)
                 }
-            })?;
-        self.tokens(&pair, delivery)
+            });
+        match refreshed {
+            Ok(pair) => self.tokens(&pair, delivery),
+            // The cookie's token is dead for good (invalid, expired, reused,
+            // revoked, or refused by the application): clear it, so the
+            // browser stops sending it. Not after `refresh_superseded`,
+            // whose winner is setting the newest cookie, nor after a 503.
+            Err(e)
+                if from_cookie
+                    && e.status() == StatusCode::UNAUTHORIZED
+                    && e.code() != "refresh_superseded" =>
+            {
+                let mut res = e.into_response();
+                if let Some(cookie) = self.cookie.clear() {
+                    res.headers_mut().append(SET_COOKIE, cookie);
+                }
+                Ok(res)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn logout(&self, req: Request) -> Result<Response, ApiError> {

@@ -341,6 +341,45 @@ async fn refresh_reloads_claims_from_the_directory_and_a_disabled_user_is_out() 
     s.login_as("alice", None).await;
 }
 
+/// A refresh by cookie that the server refuses for good (a disabled user
+/// here) clears the cookie, so the browser stops sending a dead token; one
+/// refused for a while (the directory down: 503) keeps it for the retry.
+#[tokio::test]
+async fn a_refresh_refused_for_good_clears_the_cookie() {
+    let s = app().await;
+    let login = s.login_as("alice", None).await;
+    let cookie = login.set_cookie().expect("the refresh cookie");
+    let header = format!("{}={}", cookie.name(), cookie.value());
+    let refresh = [("cookie", header.as_str())];
+    *s.directory.down.lock().unwrap() = true;
+    let r = s.post("/api/auth/refresh", &refresh, None).await;
+    assert_eq!(r.status, 503, "{}", r.json);
+    assert!(r.set_cookie().is_none(), "kept for the retry");
+    *s.directory.down.lock().unwrap() = false;
+
+    s.directory.edit("alice", |e| e.enabled = false);
+    let r = s.post("/api/auth/refresh", &refresh, None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.json["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let cleared = r.set_cookie().expect("the cookie is cleared");
+    assert_eq!(cleared.name(), cookie.name());
+    assert_eq!(cleared.value(), "");
+    assert_eq!(cleared.max_age(), Some(cookie::time::Duration::ZERO));
+
+    // A body token that is not the cookie's clears nothing.
+    s.directory.edit("alice", |e| e.enabled = true);
+    let other = s.login_as("alice", None).await;
+    let header = format!("{}={}", cookie.name(), other.set_cookie().unwrap().value());
+    let body = json!({ "refreshToken": "not-a-token" }).to_string();
+    let r = s
+        .post("/api/auth/refresh", &[("cookie", &header)], Some(&body))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.json);
+    assert!(r.set_cookie().is_none());
+}
+
 #[tokio::test]
 async fn the_verifier_sees_extra_login_fields_but_never_logs_their_values() {
     let s = app().await;
