@@ -764,11 +764,41 @@ async fn adversarial_tokens_and_headers_get_exact_refusals() {
         bearer(&forge(&h, &with(&p, "exp", json!(0)))),
         INVALID_TOKEN,
     );
-    // Signed with the server's own key: valid, and no overflow on exp + leeway.
+    // Signed with the server's own key: no overflow on exp + leeway, and a
+    // lifetime no issuer of ours makes is refused however it was signed.
     add(
-        "exp u64::MAX (own key; no overflow)",
+        "exp u64::MAX (own key; no overflow, over the lifetime limit)",
         bearer(&forge(&h, &with(&p, "exp", json!(u64::MAX)))),
-        ok("alice"),
+        INVALID_TOKEN,
+    );
+    add(
+        "exp 30 days after iat (own key; over the lifetime limit)",
+        bearer(&forge(
+            &h,
+            &with(
+                &p,
+                "exp",
+                json!(p["iat"].as_u64().unwrap_or(t) + 30 * 86_400),
+            ),
+        )),
+        INVALID_TOKEN,
+    );
+    add(
+        "iat an hour ahead (own key)",
+        bearer(&forge(
+            &h,
+            &with(
+                &with(&with(&p, "iat", json!(future)), "nbf", json!(t)),
+                "exp",
+                json!(future + 60),
+            ),
+        )),
+        INVALID_TOKEN,
+    );
+    add(
+        "sub empty (own key)",
+        bearer(&forge(&h, &with(&p, "sub", json!("")))),
+        INVALID_TOKEN,
     );
 
     // nbf, iat and the other required claims.
