@@ -719,21 +719,10 @@ async fn a_long_first_resync_is_waited_for() {
         return;
     };
     let p = prefix();
-    let mut conn = connect(&server).await;
-    let until = SystemClock.now() + 600;
     // A million denylisted tokens, written straight into the bucket indexes
     // (a resync reads nothing else): seconds of loading, in a debug build.
     let per_bucket = 1000;
-    for chunk in (0..1024u16).collect::<Vec<_>>().chunks(64) {
-        let mut pipe = redis::pipe();
-        for b in chunk {
-            let cmd = pipe.cmd("ZADD").arg(format!("{p}{{{b:03x}}}:idx"));
-            for _ in 0..per_bucket {
-                cmd.arg(until).arg(format!("jti:{}", Uuid::new_v4()));
-            }
-        }
-        let _: () = pipe.query_async(&mut conn).await.unwrap();
-    }
+    fill_indexes(&server, &p, 1024, per_bucket).await;
     // Each command gets a quarter of a second, generous even on a busy
     // machine; reaching Redis gets five of them.
     let timeout = Duration::from_millis(250);

@@ -25,6 +25,37 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Starts the example server on a free port with `args` (and as many file
+/// descriptors as the system lets it have, for floods), and waits until it
+/// listens.
+async fn start_server(args: &[&str]) -> (tokio::process::Child, SocketAddr) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -n 8192 2>/dev/null; exec "$0" "$@""#,
+            env!("CARGO_BIN_EXE_example-axum-server"),
+            "--addr",
+            &addr.to_string(),
+        ])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("example-axum-server starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, addr)
+}
+
 /// Sends a login with a wrong password and hangs up after 5 ms, before the
 /// answer.
 async fn abandoned_login(addr: SocketAddr) {
@@ -45,24 +76,8 @@ async fn abandoned_and_failed_logins_keep_memory_bounded() {
         eprintln!("SKIPPED: reads /proc");
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
-        .args(["--addr", &addr.to_string()])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("example-axum-server starts");
+    let (mut child, addr) = start_server(&[]).await;
     let pid = child.id().expect("pid");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not listen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let before = rss_kib(pid);
     let client = Client::new(addr);
     let mut peak = before;
@@ -173,31 +188,8 @@ async fn a_flood_of_large_logins_costs_time_never_memory() {
         return;
     }
     let connections = socket_budget().min(1500);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut child = Command::new("sh")
-        .args([
-            "-c",
-            r#"ulimit -n 8192 2>/dev/null; exec "$0" "$@""#,
-            env!("CARGO_BIN_EXE_example-axum-server"),
-            "--addr",
-            &addr.to_string(),
-            "--metrics",
-        ])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("example-axum-server starts");
+    let (mut child, addr) = start_server(&["--metrics"]).await;
     let pid = child.id().expect("pid");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not listen");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let client = Client::new(addr);
     let before = rss_kib(pid);
 
