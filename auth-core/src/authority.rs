@@ -95,7 +95,7 @@ pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// twice [`JWKS_MAX_AGE`], so every resource server that refreshes its JWKS
 /// on time (a cache between them and the issuer included) has the key
 /// before the first token it signs.
-pub const DEFAULT_KEY_PUBLICATION_DELAY: Duration = Duration::from_secs(600);
+pub const DEFAULT_KEY_PUBLICATION_DELAY: Duration = Duration::from_secs(2 * JWKS_MAX_AGE.as_secs());
 /// Default longest access token lifetime (`exp - iat`) a verify-only
 /// [`Validator`] accepts: 1 hour. An authority's own validator accepts its
 /// access lifetime plus the leeway.
