@@ -1,11 +1,10 @@
 //! Reading small JSON bodies from untrusted clients: a size cap, the media
 //! type, and serde errors mapped to 400/413/415/422 (never 500).
 
-use axum::body::Bytes;
 use axum_core::body::Body;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -29,18 +28,8 @@ pub(crate) async fn read_object(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<Option<Bytes>, ApiError> {
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                format!("the request body is larger than {limit} bytes"),
-            ));
-        }
-        Err(_) => return Err(ApiError::bad_request("the request body could not be read")),
-    };
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let bytes = read_limited(headers, body, limit).await?;
     if bytes.is_empty() {
         return Ok(None);
     }
@@ -66,6 +55,47 @@ pub(crate) async fn read_object(
         );
     }
     Ok(Some(bytes))
+}
+
+/// Reads at most `limit` bytes of `body`, copying each frame into one
+/// buffer as it arrives. A frame is a slice of the connection's read
+/// buffer: keeping frames (as `collect` does) would keep those buffers
+/// alive, so a body sent a byte at a time, or in one-byte chunks, would cost
+/// kilobytes of memory per byte received. Here a body costs its own length,
+/// whatever its framing. A `Content-Length` over the limit is refused
+/// unread.
+async fn read_limited(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let capacity = announced.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    let mut out = Vec::with_capacity(capacity);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        if let Ok(data) = frame.into_data() {
+            if data.len() > limit - out.len() {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
 }
 
 /// Parses a JSON object read by [`read_object`] into `T`.

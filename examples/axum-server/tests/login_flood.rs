@@ -249,3 +249,101 @@ async fn a_flood_of_large_logins_costs_time_never_memory() {
     assert_eq!(ok.status, 200, "the server logs users in after the flood");
     let _ = child.kill().await;
 }
+
+/// Sends `body` to `path` one byte per TCP segment, a millisecond apart, or
+/// (`chunked`) all at once in one-byte chunks; returns the status.
+async fn fragmented(addr: SocketAddr, path: &str, body: &str, chunked: bool) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.ok()?;
+    conn.set_nodelay(true).ok()?;
+    let framing = if chunked {
+        "transfer-encoding: chunked".to_owned()
+    } else {
+        format!("content-length: {}", body.len())
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nconnection: close\r\n{framing}\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.ok()?;
+    if chunked {
+        let mut all = String::with_capacity(body.len() * 6);
+        for c in body.chars() {
+            all.push_str(&format!("{:x}\r\n{c}\r\n", c.len_utf8()));
+        }
+        all.push_str("0\r\n\r\n");
+        conn.write_all(all.as_bytes()).await.ok()?;
+    } else {
+        for byte in body.as_bytes() {
+            conn.write_all(std::slice::from_ref(byte)).await.ok()?;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).await.ok()?;
+    String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A body costs its own length, however it is framed: sent a byte per TCP
+/// segment (to the login and the refresh routes), or in one-byte chunks.
+/// Before, each one-byte frame kept a slice of the connection's read buffer
+/// alive, kilobytes per byte: ten such logins took the server past 700 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_sent_a_byte_at_a_time_costs_its_length() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("SKIPPED: reads /proc");
+        return;
+    }
+    let (mut child, addr) = start_server(&[]).await;
+    let pid = child.id().expect("pid");
+    let before = rss_kib(pid);
+    let login = padded(|room| format!("\"{}\"", "x".repeat(room - 2)));
+    let login = &login[..8 * 1024 - 2];
+    let login = format!("{login}\"}}");
+    let refresh = format!(r#"{{"refreshToken":"{}"}}"#, "x".repeat(8 * 1024 - 20));
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (path, body) = if i % 3 == 2 {
+            ("/auth/refresh", refresh.clone())
+        } else {
+            ("/auth/login", login.clone())
+        };
+        tasks.push(tokio::spawn(async move {
+            fragmented(addr, path, &body, false).await
+        }));
+    }
+    for _ in 0..200 {
+        let body = login.clone();
+        tasks.push(tokio::spawn(async move {
+            fragmented(addr, "/auth/login", &body, true).await
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for t in tasks {
+        if let Some(status) = t.await.expect("task") {
+            *statuses.entry(status).or_default() += 1;
+        }
+    }
+    let peak = peak_rss_kib(pid);
+    eprintln!(
+        "24 bodies a byte at a time, 200 in one-byte chunks: {statuses:?}; RSS {} MiB before, peak {} MiB",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        statuses.keys().all(|s| [401, 408, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        peak < RSS_LIMIT_KIB,
+        "RSS peaked at {} MiB (limit {} MiB)",
+        peak / 1024,
+        RSS_LIMIT_KIB / 1024
+    );
+    let client = Client::new(addr);
+    assert_eq!(client.login("alice", "alice-password").await.status, 200);
+    let _ = child.kill().await;
+}
