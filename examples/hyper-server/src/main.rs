@@ -27,6 +27,9 @@ use tokio::sync::Semaphore;
 use tower::timeout::error::Elapsed;
 use tower::{BoxError, ServiceBuilder};
 
+mod stall;
+use stall::{Progress, Watched, stalled};
+
 /// A plain hyper 1 server with an AuthLayer: it issues a token for a demo
 /// user at start and prints the curl commands to call it with and without.
 #[derive(Debug, Parser)]
@@ -41,7 +44,18 @@ struct Args {
     /// process, until one ends.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     max_connections: NonZeroUsize,
+    /// Seconds a connection may go without a byte read or written before it
+    /// is closed: a client that stops reading its responses holds its slot
+    /// no longer than this.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_STALL_SECS)]
+    stall_timeout: u64,
 }
+
+/// The default `--stall-timeout`: 30 s, the request time limit. Nothing
+/// legitimate is silent that long: an idle connection is closed after
+/// [`HEADER_READ_TIMEOUT`], and a request answered within
+/// [`REQUEST_TIMEOUT`].
+const DEFAULT_STALL_SECS: u64 = 30;
 
 /// The default `--max-connections`: 1024. Each connection costs a file
 /// descriptor, a task and its buffers; 1024 of them is little memory, and
@@ -133,6 +147,7 @@ async fn main() -> Result<(), BoxError> {
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_header_size(MAX_HEADER_BYTES);
     let slots = Arc::new(Semaphore::new(args.max_connections.get()));
+    let stall_limit = Duration::from_secs(args.stall_timeout.max(1));
     loop {
         // A slot first, then a connection: at the cap, new connections stay
         // in the kernel's backlog instead of taking descriptors here.
@@ -149,10 +164,17 @@ async fn main() -> Result<(), BoxError> {
             }
         };
         let service = TowerToHyperService::new(service.clone());
+        let progress = Progress::new();
+        let stream = Watched::new(stream, progress.clone());
         let conn = http.serve_connection(TokioIo::new(stream), service);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                eprintln!("connection from {peer}: {e}");
+            tokio::select! {
+                served = conn => if let Err(e) = served {
+                    eprintln!("connection from {peer}: {e}");
+                },
+                () = stalled(&progress, stall_limit) => {
+                    eprintln!("connection from {peer}: nothing moved for {stall_limit:?}; closed");
+                }
             }
             drop(slot);
         });

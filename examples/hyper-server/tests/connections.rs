@@ -296,3 +296,37 @@ fn an_unknown_flag_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--no-such-flag"), "{stderr}");
 }
+
+/// A client that pipelines requests and never reads the responses blocks
+/// the server's writes: nothing moves on its connection, which is closed
+/// after `--stall-timeout`, freeing its slot (here the only one) for the
+/// next client. Without the limit it would hold the slot forever.
+#[test]
+fn a_client_that_never_reads_loses_its_slot_after_the_stall_timeout() {
+    let server = Server::start(None, &["--max-connections", "1", "--stall-timeout", "2"]);
+    let addr = server.addr.clone();
+    let mut hog = TcpStream::connect(&addr).expect("connect");
+    let requests = format!("GET / HTTP/1.1\r\nhost: {addr}\r\n\r\n").repeat(1000);
+    // Writes until the server stops reading, then blocks until it closes
+    // the connection (the write fails).
+    let writer = thread::spawn(move || {
+        let start = Instant::now();
+        while hog.write_all(requests.as_bytes()).is_ok() {
+            assert!(start.elapsed() < DEADLINE * 2, "the hog was never cut off");
+        }
+        start.elapsed()
+    });
+    // Give the hog time to take the only slot, then ask as a normal client.
+    thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let (status, _) = get(&addr, None);
+    let waited = start.elapsed();
+    assert_eq!(status, 401);
+    let cut_after = writer.join().expect("writer");
+    eprintln!("the hog was cut off after {cut_after:?}; the next client waited {waited:?}");
+    assert!(
+        server.stderr().contains("nothing moved"),
+        "{}",
+        server.stderr()
+    );
+}
