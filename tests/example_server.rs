@@ -459,6 +459,48 @@ async fn read_until_closed(conn: &mut tokio::net::TcpStream, limit: Duration) ->
         .map(|_| String::from_utf8_lossy(&got).into_owned())
 }
 
+/// A client that pipelines requests and never reads the answers blocks
+/// the server's writes; nothing moves on its connection, which is closed
+/// after the stall timeout, and its slot (here the only one: at the cap the
+/// next connection waits in the backlog) goes to the next client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_loses_its_slot() {
+    use tokio::io::AsyncWriteExt;
+    let limits = example_axum_server::Limits {
+        max_connections: 1,
+        stall_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    assert_eq!(example_axum_server::Limits::default().max_connections, 1024);
+    let addr = start_with_limits(limits).await;
+    let mut hog = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let requests = "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n".repeat(1000);
+    let writer = tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        while hog.write_all(requests.as_bytes()).await.is_ok() {
+            assert!(start.elapsed() < Duration::from_secs(120), "never cut off");
+        }
+        start.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let start = std::time::Instant::now();
+    let next = tokio::time::timeout(
+        Duration::from_secs(60),
+        contract_tests::Client::new(addr).get("/healthz", None),
+    )
+    .await
+    .expect("the next client is served once the hog is cut off");
+    assert_eq!(next.status, 200);
+    let cut_after = tokio::time::timeout(Duration::from_secs(60), writer)
+        .await
+        .expect("the hog is cut off")
+        .unwrap();
+    eprintln!(
+        "the hog was cut off after {cut_after:?}; the next client waited {:?}",
+        start.elapsed()
+    );
+}
+
 /// Slowloris: a client that sends its headers a byte at a time, or opens a
 /// connection and sends nothing, is cut off after the header-read timeout;
 /// one that sends headers but trickles its body gets 408.
@@ -621,6 +663,12 @@ async fn a_leaked_key_is_withdrawn_at_once() {
         .post(path, &[("authorization", &root_auth)], Some("{\"id\":1}"))
         .await;
     assert_eq!(garbage.status, 422, "{}", garbage.json);
+    // A key named twice is refused, never resolved to one of them.
+    let twice = format!("{{\"kid\":\"no-such-kid\",\"kid\":\"{leaked}\"}}");
+    let twice = s
+        .post(path, &[("authorization", &root_auth)], Some(&twice))
+        .await;
+    assert_eq!(twice.status, 422, "{}", twice.json);
 
     let replaced = s
         .post(path, &[("authorization", &root_auth)], Some(&body(&leaked)))

@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 /// The environment variable holding the HMAC secret.
 pub const SECRET_ENV: &str = "AUTH_JWT_SECRET";
 
+pub mod stall;
+
 /// Example JWT auth server: login, refresh (rotating, with reuse detection),
 /// logout, and protected routes.
 ///
@@ -96,6 +98,10 @@ pub struct Args {
     /// always sign at once.
     #[arg(long, default_value = "10m", value_parser = duration)]
     pub key_publication_delay: Duration,
+    /// The most connections served at once; past it, new connections wait
+    /// in the kernel's accept backlog.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Serve the auth metrics in the Prometheus text format at GET /metrics.
     /// Off by default: they describe the traffic, so let only your scraper
     /// reach them.
@@ -122,6 +128,16 @@ pub struct Limits {
     /// The most bytes of request line and headers read before answering
     /// 431: room for an 8 KiB token several times over. Default 64 KiB.
     pub max_header_bytes: usize,
+    /// The most connections served at once. Past it, new connections wait
+    /// in the kernel's accept backlog, taking no memory nor descriptor of
+    /// this process. Default 1024: with a 16 KiB body cap and hyper's
+    /// buffers, tens of MiB at most.
+    pub max_connections: usize,
+    /// How long a connection may go without a byte read or written before
+    /// it is closed: a client that stops reading its responses (blocking
+    /// the server's writes) holds its slot no longer. Default 30 s, the
+    /// request time limit.
+    pub stall_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -130,6 +146,8 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -333,6 +351,14 @@ async fn rotate_key(
     })))
 }
 
+/// The body of `POST /admin/keys/withdraw`: the key, named once (a
+/// duplicate or unknown field is refused, never resolved).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Withdrawal {
+    kid: String,
+}
+
 /// `POST /admin/keys/withdraw` (role `admin`) with `{"kid"}`: the answer to
 /// a leaked key. Tokens that key signed are refused from now on, here at
 /// once and at resource servers at their next JWKS refresh; sessions whose
@@ -344,19 +370,16 @@ async fn rotate_key(
 async fn withdraw_key(
     admin: RequireRole<AdminRole, RoleClaims>,
     State(authority): State<TokenAuthority>,
-    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<Withdrawal>, axum::extract::rejection::JsonRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let kid = body
-        .ok()
-        .and_then(|Json(v)| v.get("kid")?.as_str().map(str::to_owned))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                "the body must be JSON {\"kid\": \"...\"}",
-            )
-        })?;
+    let Json(Withdrawal { kid }) = body.map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "the body must be JSON {\"kid\": \"...\"}, naming the key once",
+        )
+    })?;
     let signing = authority.keys().signing_key().map(|k| k.kid().to_owned());
     if signing.as_deref() == Some(kid.as_str()) {
         let key = fresh_key(&authority).await?;
@@ -591,8 +614,9 @@ pub async fn serve(
 ///
 /// Unlike a bare `axum::serve`, connections have [`Limits`]: headers must
 /// arrive within `header_read_timeout` (also the keep-alive idle limit) and
-/// fit in `max_header_bytes` (else 431), and a request gets
-/// `request_timeout` in all (else 408).
+/// fit in `max_header_bytes` (else 431), a request gets `request_timeout` in
+/// all (else 408), at most `max_connections` are served at once, and one on
+/// which nothing moves for `stall_timeout` is closed.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -629,8 +653,16 @@ pub async fn serve_tls(
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(limits.max_header_bytes);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let stall_limit = limits.stall_timeout;
     tokio::pin!(shutdown);
     loop {
+        // A slot first, then a connection: at the cap, new connections stay
+        // in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.map_err(|e| e.to_string())?,
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -647,7 +679,9 @@ pub async fn serve_tls(
         let (http, watcher) = (http.clone(), graceful.watcher());
         let tls = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let handshake_limit = limits.header_read_timeout;
-        tokio::spawn(async move {
+        let progress = stall::Progress::new();
+        let stream = stall::Watched::new(stream, progress.clone());
+        let serve = async move {
             let served =
                 match tls {
                     None => {
@@ -678,6 +712,15 @@ pub async fn serve_tls(
             if let Err(e) = served {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                () = serve => {}
+                () = stall::stalled(&progress, stall_limit) => {
+                    tracing::debug!("connection closed: nothing moved for {stall_limit:?}");
+                }
+            }
+            drop(slot);
         });
     }
     drop(listener);
@@ -757,7 +800,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         metrics = args.metrics,
         "listening"
     );
-    serve_tls(listener, app, shutdown_signal(), Limits::default(), tls).await?;
+    let limits = Limits {
+        max_connections: args.max_connections,
+        ..Limits::default()
+    };
+    serve_tls(listener, app, shutdown_signal(), limits, tls).await?;
     tracing::info!("stopped");
     Ok(())
 }
