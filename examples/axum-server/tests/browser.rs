@@ -877,6 +877,38 @@ async fn the_access_token_goes_only_to_its_own_origin() {
     assert_eq!(b.js("return window.__events").await, json!([]));
     b.screenshot("other-origin").await;
 
+    // A relative URL is resolved as fetch resolves it, against a <base>
+    // element (here naming the other origin); a URL object that reads
+    // otherwise the second time is read once.
+    seen.lock().expect("the record").clear();
+    b.js(&format!(
+        "const base = document.createElement('base'); base.href = '{elsewhere}/'; \
+         document.head.append(base); return document.baseURI"
+    ))
+    .await;
+    assert_eq!(page_fetch(&b, "api").await, json!(401));
+    b.js("document.querySelector('base').remove(); return true")
+        .await;
+    let shifty = b
+        .js(&format!(
+            "let reads = 0; \
+             const url = {{ toString() {{ reads += 1; return reads === 1 ? '/profile' : '{api}'; }} }}; \
+             return window.__client.fetch(url).then(r => [r.status, reads])"
+        ))
+        .await;
+    assert_eq!(shifty, json!([200, 1]), "read once, sent where checked");
+    let bearers: Vec<bool> = seen
+        .lock()
+        .expect("the record")
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(
+        bearers,
+        [false],
+        "a <base> sent the token to the other origin"
+    );
+
     // Listed in allowedOrigins: the token goes there, and its 401 is
     // refreshed and retried once.
     seen.lock().expect("the record").clear();

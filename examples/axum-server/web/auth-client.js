@@ -106,18 +106,21 @@ export class AuthClient extends EventTarget {
    * it is: no token, and its 401 is returned without a refresh.
    */
   async fetch(input, init = {}) {
-    if (!this.#sendsTokenTo(input)) {
-      return fetch(input, init);
+    // Resolved once, as fetch resolves it (against the document's base
+    // URL), and that very URL is fetched: what is checked is what is sent.
+    const target = resolve(input);
+    if (target === null || !this.#sendsTokenTo(target.origin)) {
+      return fetch(target?.input ?? input, init);
     }
     const used = this.#access;
-    const res = await fetch(input, this.#withBearer(init, used));
+    const res = await fetch(target.input, this.#withBearer(init, used));
     if (res.status !== 401 || used === null) {
       return res;
     }
     if (!(await this.refresh(used))) {
       return res;
     }
-    return fetch(input, this.#withBearer(init, this.#access));
+    return fetch(target.input, this.#withBearer(init, this.#access));
   }
 
   /**
@@ -250,16 +253,9 @@ export class AuthClient extends EventTarget {
     }
   }
 
-  /** Whether `input` (a URL or a Request) is of an origin that gets the token. */
-  #sendsTokenTo(input) {
-    const url = input instanceof Request ? input.url : String(input);
-    let origin;
-    try {
-      origin = new URL(url, globalThis.location.href).origin;
-    } catch {
-      return false;
-    }
-    // "null": an opaque origin (data:, blob: of one), never a token holder.
+  /** Whether `origin` gets the token. */
+  #sendsTokenTo(origin) {
+    // "null": an opaque origin (data:, a file: page), never a token holder.
     return origin !== "null" && this.#origins.has(origin);
   }
 
@@ -273,6 +269,25 @@ export class AuthClient extends EventTarget {
 
   #emit(type, detail = {}) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+/**
+ * `input` resolved once, as fetch would resolve it: a Request as it is (its
+ * URL is absolute), anything else turned into a string once and resolved
+ * against the document's base URL (a `<base>` element included). `null`
+ * when it is not a URL.
+ */
+function resolve(input) {
+  if (input instanceof Request) {
+    return { input, origin: new URL(input.url).origin };
+  }
+  try {
+    const base = globalThis.document?.baseURI ?? globalThis.location.href;
+    const url = new URL(String(input), base);
+    return { input: url.href, origin: url.origin };
+  } catch {
+    return null;
   }
 }
 
