@@ -9,9 +9,9 @@ use std::time::Duration;
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority, Validator};
 use auth_tower::AuthLayer;
 use orders::{Orders, OrdersServer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
 
 /// Where the server listens and the client connects unless given `--addr`.
@@ -90,7 +90,64 @@ pub async fn serve(listener: TcpListener, validator: Validator) -> Result<(), Er
                 .layer(AuthLayer::<RoleClaims>::new(validator))
                 .service(OrdersServer::new(Orders::demo(CLIENT_SUBJECT))),
         )
-        .serve_with_incoming(TcpIncoming::from(listener))
+        .serve_with_incoming(greeted(listener))
         .await?;
     Ok(())
+}
+
+/// How long a new connection has to send the HTTP/2 preface (the first 24
+/// bytes every gRPC client sends at once): a connection that stays silent,
+/// or sends anything else, is closed after it instead of holding a file
+/// descriptor until it hangs up. Once the preface is in, HTTP/2 keep-alive
+/// pings watch the connection.
+pub const PREFACE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connections of `listener` that sent the HTTP/2 preface within
+/// [`PREFACE_TIMEOUT`], unread (tonic reads it again). Accepting goes on
+/// when the process runs out of file descriptors: it pauses 50 ms and tries
+/// again.
+fn greeted(listener: TcpListener) -> ReceiverStream<Result<TcpStream, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    eprintln!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                if preface_within(&stream, PREFACE_TIMEOUT).await {
+                    let _ = tx.send(Ok(stream)).await;
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Whether `stream` starts with the HTTP/2 preface within `limit`; reads
+/// nothing (peeks).
+async fn preface_within(stream: &TcpStream, limit: Duration) -> bool {
+    const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let greeted = async {
+        let mut seen = [0u8; 24];
+        loop {
+            // Waits for data when there is none; returns what has come.
+            let n = stream.peek(&mut seen).await.ok()?;
+            if n == 0 || seen[..n] != PREFACE[..n] {
+                return Some(false);
+            }
+            if n == PREFACE.len() {
+                return Some(true);
+            }
+            // Part of it: wait a little for the rest.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    matches!(tokio::time::timeout(limit, greeted).await, Ok(Some(true)))
 }

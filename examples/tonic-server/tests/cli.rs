@@ -176,3 +176,57 @@ fn the_client_reaches_a_server_started_on_addr() {
         assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
     }
 }
+
+/// Connections that never send the HTTP/2 preface are closed after
+/// `PREFACE_TIMEOUT` instead of holding descriptors: with `ulimit -n 64`
+/// and 100 silent connections, a real client is served once they are cut
+/// off (before, only once they hung up).
+#[test]
+fn silent_connections_are_closed_and_the_server_serves_again() {
+    let addr = free_addr();
+    let _server = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" "$@""#)
+        .arg(SERVER)
+        .args(["--addr", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("start the server");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(start.elapsed() < DEADLINE, "the server never listened");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // More silent connections than the server has descriptors; kept open.
+    let silent: Vec<std::net::TcpStream> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
+        .collect();
+    assert!(silent.len() > 64, "{} connected", silent.len());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let started = Instant::now();
+    let status = runtime.block_on(async {
+        let check = async {
+            let channel = Channel::from_shared(format!("http://{addr}"))
+                .expect("url")
+                .connect()
+                .await?;
+            let status = HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await?
+                .into_inner()
+                .status();
+            Ok::<_, Box<dyn std::error::Error>>(status)
+        };
+        tokio::time::timeout(DEADLINE, check).await
+    });
+    let waited = started.elapsed();
+    drop(silent);
+    let status = status
+        .expect("served while the silent connections were still open")
+        .expect("a health answer");
+    eprintln!("served after {waited:?} behind 100 silent connections");
+    assert_eq!(status, ServingStatus::Serving);
+}
