@@ -744,24 +744,33 @@ async fn a_thief_who_refreshes_first_loses_the_session() {
     panic!("the page never refreshed within the reuse grace of the thief's refresh");
 }
 
+/// What [`api_elsewhere`] records of each request: its `Authorization`,
+/// and its `x-custom` header and body joined by `|` when it has the header.
+type Seen = (Arc<Mutex<Vec<Option<String>>>>, Arc<Mutex<Vec<String>>>);
+
 /// An API on another origin: it answers every request 401 (CORS open, the
 /// preflight for `Authorization` included, so the page reads the answer and
-/// a token would get through) and records each request's `Authorization`.
-async fn api_elsewhere() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+/// a token would get through) and records each request (see [`Seen`]).
+async fn api_elsewhere() -> (String, Seen) {
     use axum::http::{Method, StatusCode};
     use axum::response::IntoResponse;
 
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
+    let custom = Arc::new(Mutex::new(Vec::new()));
+    let record_custom = custom.clone();
     let api = axum::Router::new().route(
         "/api",
         axum::routing::any(move |req: axum::extract::Request| {
-            let record = record.clone();
+            let (record, record_custom) = (record.clone(), record_custom.clone());
             async move {
                 let cors = [
                     ("access-control-allow-origin", "*"),
-                    ("access-control-allow-headers", "authorization"),
-                    ("access-control-allow-methods", "GET"),
+                    (
+                        "access-control-allow-headers",
+                        "authorization, x-custom, content-type",
+                    ),
+                    ("access-control-allow-methods", "GET, POST"),
                 ];
                 if req.method() == Method::OPTIONS {
                     return (StatusCode::NO_CONTENT, cors).into_response();
@@ -772,6 +781,17 @@ async fn api_elsewhere() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
                 record.lock().expect("the record").push(bearer);
+                if let Some(x) = req.headers().get("x-custom").cloned() {
+                    let body = axum::body::to_bytes(req.into_body(), 1024)
+                        .await
+                        .unwrap_or_default();
+                    let seen = format!(
+                        "{}|{}",
+                        x.to_str().unwrap_or_default(),
+                        String::from_utf8_lossy(&body)
+                    );
+                    record_custom.lock().expect("the record").push(seen);
+                }
                 (
                     StatusCode::UNAUTHORIZED,
                     cors,
@@ -787,7 +807,7 @@ async fn api_elsewhere() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
         .expect("a port");
     let addr = listener.local_addr().expect("its address");
     tokio::spawn(async move { axum::serve(listener, api).await });
-    (format!("http://127.0.0.1:{}", addr.port()), seen)
+    (format!("http://127.0.0.1:{}", addr.port()), (seen, custom))
 }
 
 /// An `AuthClient` made in the page (as the page's own script would), with
@@ -840,7 +860,7 @@ async fn the_access_token_goes_only_to_its_own_origin() {
         return;
     }
     let s = server(&["--access-ttl", "10m"], "http").await;
-    let (elsewhere, seen) = api_elsewhere().await;
+    let (elsewhere, (seen, custom)) = api_elsewhere().await;
     let api = format!("{elsewhere}/api");
     let mut b = Browser::start(&[], "origins").await;
     // The demo page's CSP (connect-src 'self') would stop any request to
@@ -897,6 +917,14 @@ async fn the_access_token_goes_only_to_its_own_origin() {
         ))
         .await;
     assert_eq!(shifty, json!([200, 1]), "read once, sent where checked");
+    // A Request whose `url` says one thing while it goes elsewhere.
+    let liar = b
+        .js(&format!(
+            "class Liar extends Request {{ get url() {{ return `${{location.origin}}/profile`; }} }} \
+             return window.__client.fetch(new Liar('{api}')).then(r => r.status)"
+        ))
+        .await;
+    assert_eq!(liar, json!(401));
     let bearers: Vec<bool> = seen
         .lock()
         .expect("the record")
@@ -905,8 +933,8 @@ async fn the_access_token_goes_only_to_its_own_origin() {
         .collect();
     assert_eq!(
         bearers,
-        [false],
-        "a <base> sent the token to the other origin"
+        [false, false],
+        "a <base> or a Request's own url sent the token to the other origin"
     );
 
     // Listed in allowedOrigins: the token goes there, and its 401 is
@@ -926,6 +954,32 @@ async fn the_access_token_goes_only_to_its_own_origin() {
     assert_ne!(bearers[0], bearers[1], "the retry carries the new token");
     assert_eq!(rotations(&b, &s.base).await, before + 1);
     assert_eq!(b.js("return window.__events").await, json!(["refreshed"]));
+
+    // A Request with its own method, headers and body (here made by
+    // another frame): sent as it is, the bearer added, and retried whole
+    // after the refresh its 401 triggers.
+    seen.lock().expect("the record").clear();
+    let before = rotations(&b, &s.base).await;
+    let status = b
+        .js(&format!(
+            "const frame = document.createElement('iframe'); document.body.append(frame); \
+             const request = new frame.contentWindow.Request('{api}', {{ method: 'POST', \
+               headers: {{ 'x-custom': 'kept', 'content-type': 'text/plain' }}, body: 'the body' }}); \
+             return window.__client.fetch(request).then(r => r.status)"
+        ))
+        .await;
+    assert_eq!(status, json!(401));
+    assert_eq!(
+        *custom.lock().expect("the record"),
+        ["kept|the body", "kept|the body"],
+        "the request was not sent whole, twice"
+    );
+    let bearers = seen.lock().expect("the record").clone();
+    assert!(
+        bearers.len() == 2 && bearers.iter().all(Option::is_some),
+        "{bearers:?}"
+    );
+    assert_eq!(rotations(&b, &s.base).await, before + 1);
 
     // Anything but a bare origin is refused.
     let refused = b

@@ -106,21 +106,30 @@ export class AuthClient extends EventTarget {
    * it is: no token, and its 401 is returned without a refresh.
    */
   async fetch(input, init = {}) {
-    // Resolved once, as fetch resolves it (against the document's base
-    // URL), and that very URL is fetched: what is checked is what is sent.
-    const target = resolve(input);
-    if (target === null || !this.#sendsTokenTo(target.origin)) {
-      return fetch(target?.input ?? input, init);
+    // One Request, made as fetch would make it (a relative URL resolved
+    // against the document's base URL, a Request of any frame copied with
+    // its method, headers and body, `init` applied): its URL is the one
+    // judged, and it is the one sent.
+    let request;
+    try {
+      request = new Request(input, init);
+    } catch {
+      return fetch(input, init); // fails as fetch fails
     }
+    if (!this.#sendsTokenTo(new URL(request.url).origin)) {
+      return fetch(request);
+    }
+    // A body is read once: the retry after a refresh sends a copy.
+    const retry = request.clone();
     const used = this.#access;
-    const res = await fetch(target.input, this.#withBearer(init, used));
+    const res = await fetch(withBearer(request, used));
     if (res.status !== 401 || used === null) {
       return res;
     }
     if (!(await this.refresh(used))) {
       return res;
     }
-    return fetch(target.input, this.#withBearer(init, this.#access));
+    return fetch(withBearer(retry, this.#access));
   }
 
   /**
@@ -255,16 +264,8 @@ export class AuthClient extends EventTarget {
 
   /** Whether `origin` gets the token. */
   #sendsTokenTo(origin) {
-    // "null": an opaque origin (data:, a file: page), never a token holder.
+    // "null": an opaque origin (data:, file: URLs), never a token holder.
     return origin !== "null" && this.#origins.has(origin);
-  }
-
-  #withBearer(init, token) {
-    const headers = new Headers(init.headers || {});
-    if (token) {
-      headers.set("authorization", `Bearer ${token}`);
-    }
-    return { ...init, headers, credentials: "same-origin" };
   }
 
   #emit(type, detail = {}) {
@@ -272,23 +273,13 @@ export class AuthClient extends EventTarget {
   }
 }
 
-/**
- * `input` resolved once, as fetch would resolve it: a Request as it is (its
- * URL is absolute), anything else turned into a string once and resolved
- * against the document's base URL (a `<base>` element included). `null`
- * when it is not a URL.
- */
-function resolve(input) {
-  if (input instanceof Request) {
-    return { input, origin: new URL(input.url).origin };
+/** `request` with the bearer `token` (if any), its own headers kept. */
+function withBearer(request, token) {
+  const headers = new Headers(request.headers);
+  if (token) {
+    headers.set("authorization", `Bearer ${token}`);
   }
-  try {
-    const base = globalThis.document?.baseURI ?? globalThis.location.href;
-    const url = new URL(String(input), base);
-    return { input: url.href, origin: url.origin };
-  } catch {
-    return null;
-  }
+  return new Request(request, { headers });
 }
 
 /** `origin` as URL.origin spells it; a TypeError unless it is a bare origin. */
