@@ -651,7 +651,11 @@ pub async fn serve_tls(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.max_header_bytes);
+        .max_header_size(limits.max_header_bytes)
+        // hyper's read buffer grows to ~400 KiB by default: a client
+        // pipelining requests it never reads the answers to would make every
+        // connection hold that much. Headers and a little more.
+        .max_buf_size(limits.max_header_bytes + 16 * 1024);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let stall_limit = limits.stall_timeout;

@@ -11,18 +11,21 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// When a byte last moved on a connection.
+/// When a byte last moved on a connection, and whether it was given up.
 #[derive(Debug, Clone)]
 pub struct Progress {
     epoch: Instant,
     /// Milliseconds since `epoch`.
     last: Arc<AtomicU64>,
+    /// Set when the connection is closed for stalling: it is then reset,
+    /// not closed gracefully (see [`Watched`]).
+    abandoned: Arc<AtomicBool>,
 }
 
 impl Default for Progress {
@@ -37,6 +40,7 @@ impl Progress {
         Progress {
             epoch: Instant::now(),
             last: Arc::new(AtomicU64::new(0)),
+            abandoned: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -56,25 +60,51 @@ impl Progress {
     }
 }
 
-/// Completes once no byte has moved on the connection for `limit`.
+/// Completes once no byte has moved on the connection for `limit`; the
+/// connection is then to be dropped, and is reset rather than closed.
 pub async fn stalled(progress: &Progress, limit: Duration) {
     loop {
         let idle = progress.idle();
         if idle >= limit {
+            progress.abandoned.store(true, Ordering::Relaxed);
             return;
         }
         tokio::time::sleep(limit - idle).await;
     }
 }
 
-/// A connection whose reads and writes count as progress.
+/// A TCP connection whose reads and writes count as progress. Dropped
+/// after a stall, it is reset (`SO_LINGER` 0): a graceful close would leave
+/// the unsent answers in the kernel, in `FIN-WAIT-1` for as long as the
+/// client reads them slowly, and the client could do that on every
+/// connection it is given.
 #[derive(Debug)]
-pub struct Watched<S> {
+pub struct Watched<S: AsTcp> {
     inner: S,
     progress: Progress,
 }
 
-impl<S> Watched<S> {
+/// A connection that is a TCP socket underneath.
+pub trait AsTcp {
+    /// The socket.
+    fn tcp(&self) -> &tokio::net::TcpStream;
+}
+
+impl AsTcp for tokio::net::TcpStream {
+    fn tcp(&self) -> &tokio::net::TcpStream {
+        self
+    }
+}
+
+impl<S: AsTcp> Drop for Watched<S> {
+    fn drop(&mut self) {
+        if self.progress.abandoned.load(Ordering::Relaxed) {
+            let _ = self.inner.tcp().set_zero_linger();
+        }
+    }
+}
+
+impl<S: AsTcp> Watched<S> {
     /// Watches `inner`, recording into `progress` (now counts as a move).
     pub fn new(inner: S, progress: Progress) -> Watched<S> {
         progress.moved();
@@ -82,7 +112,7 @@ impl<S> Watched<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+impl<S: AsTcp + AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -98,7 +128,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+impl<S: AsTcp + AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -347,3 +347,70 @@ async fn a_body_sent_a_byte_at_a_time_costs_its_length() {
     assert_eq!(client.login("alice", "alice-password").await.status, 200);
     let _ = child.kill().await;
 }
+
+/// A thousand clients pipelining requests they never read the answers to
+/// (each answer blocks on a full socket): each connection's read buffer is
+/// capped near the header limit, where hyper would let it grow to 400 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelining_without_reading_costs_a_bounded_buffer() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("SKIPPED: reads /proc");
+        return;
+    }
+    let connections = socket_budget().min(1000);
+    let (mut child, addr) = start_server(&[]).await;
+    let pid = child.id().expect("pid");
+    let before = rss_kib(pid);
+    let request = format!(
+        "POST /auth/logout HTTP/1.1\r\nhost: x\r\nx: {}\r\n\r\n",
+        "a".repeat(1000)
+    )
+    .repeat(500);
+    let mut hogs = Vec::new();
+    for _ in 0..connections {
+        let request = request.clone();
+        hogs.push(tokio::spawn(async move {
+            let socket = tokio::net::TcpSocket::new_v4().map_err(|e| format!("new {e}"))?;
+            socket
+                .set_recv_buffer_size(4096)
+                .map_err(|e| format!("buf {e}"))?;
+            let mut conn = socket
+                .connect(addr)
+                .await
+                .map_err(|e| format!("connect {e}"))?;
+            conn.write_all(request.as_bytes())
+                .await
+                .map_err(|e| format!("write {e}"))?;
+            // Held open, never read, until the test ends.
+            Ok::<_, String>(conn)
+        }));
+    }
+    // Until the server has taken what it will take: its memory stops growing.
+    let (mut last, mut steady) = (0, Instant::now());
+    let started = Instant::now();
+    while steady.elapsed() < Duration::from_secs(3) && started.elapsed() < Duration::from_secs(25) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = rss_kib(pid);
+        if now > last + 1024 {
+            (last, steady) = (now, Instant::now());
+        }
+    }
+    let peak = peak_rss_kib(pid);
+    for hog in &hogs {
+        hog.abort();
+    }
+    eprintln!(
+        "{connections} connections pipelining without reading: RSS {} MiB before, peak {} MiB",
+        before / 1024,
+        peak / 1024
+    );
+    assert!(
+        peak < RSS_LIMIT_KIB,
+        "RSS peaked at {} MiB (limit {} MiB)",
+        peak / 1024,
+        RSS_LIMIT_KIB / 1024
+    );
+    let client = Client::new(addr);
+    assert_eq!(client.login("alice", "alice-password").await.status, 200);
+    let _ = child.kill().await;
+}

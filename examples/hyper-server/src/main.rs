@@ -58,9 +58,13 @@ struct Args {
 const DEFAULT_STALL_SECS: u64 = 30;
 
 /// The default `--max-connections`: 1024. Each connection costs a file
-/// descriptor, a task and its buffers; 1024 of them is little memory, and
-/// more than a demo service sees. A client cannot sit on a slot: an idle
-/// connection is closed after [`HEADER_READ_TIMEOUT`]. Where `ulimit -n` is
+/// descriptor, a task and its buffers (the read buffer capped near
+/// [`MAX_HEADER_BYTES`]); 1024 of them is little memory, and more than a
+/// demo service sees. An idle connection is closed after
+/// [`HEADER_READ_TIMEOUT`], a stalled one after `--stall-timeout`; a client
+/// that sends a request on each of many connections now and then still
+/// holds them: limit connections per client address in front of the
+/// server (a firewall, a proxy) where that matters. Where `ulimit -n` is
 /// below the cap (plus the few descriptors the process holds otherwise),
 /// `accept` fails first with "too many open files"; the loop then pauses
 /// [`ACCEPT_BACKOFF`] and tries again, so raise both together.
@@ -145,7 +149,11 @@ async fn main() -> Result<(), BoxError> {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_header_size(MAX_HEADER_BYTES);
+        .max_header_size(MAX_HEADER_BYTES)
+        // hyper's read buffer grows to ~400 KiB by default: a client
+        // pipelining requests it never reads the answers to would make every
+        // connection hold that much. Headers and a little more.
+        .max_buf_size(MAX_HEADER_BYTES + 16 * 1024);
     let slots = Arc::new(Semaphore::new(args.max_connections.get()));
     let stall_limit = Duration::from_secs(args.stall_timeout.max(1));
     loop {

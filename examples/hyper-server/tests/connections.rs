@@ -330,3 +330,70 @@ fn a_client_that_never_reads_loses_its_slot_after_the_stall_timeout() {
         server.stderr()
     );
 }
+
+/// The server ports' sockets in `FIN-WAIT-1` (closed by the server with
+/// data the client has not taken yet), from `/proc/net/tcp`.
+fn fin_wait_1(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            local_port == Some(port) && fields.get(3) == Some(&"04")
+        })
+        .count()
+}
+
+/// A client that takes its answers a trickle at a time stalls the server's
+/// writes; closed for that, its connection is reset, not left in the
+/// kernel with the unsent answers (in `FIN-WAIT-1` for as long as the
+/// client goes on trickling), where every such connection would add its
+/// send buffer to the kernel's memory.
+#[test]
+fn a_stalled_connection_is_reset_not_left_in_the_kernel() {
+    if !cfg!(target_os = "linux") {
+        eprintln!("SKIPPED: reads /proc/net/tcp");
+        return;
+    }
+    let server = Server::start(None, &["--stall-timeout", "2"]);
+    let addr = server.addr.clone();
+    let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let mut slow = TcpStream::connect(&addr).expect("connect");
+    // Within the server's read buffer, and far more answer than the
+    // socket buffers hold.
+    let requests = format!("GET / HTTP/1.1\r\nhost: {addr}\r\n\r\n").repeat(1500);
+    slow.write_all(requests.as_bytes()).expect("requests sent");
+    slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let start = Instant::now();
+    let mut trickle = [0u8; 64];
+    // Read a little at a time until the server gives up on the connection.
+    let ended = loop {
+        thread::sleep(Duration::from_millis(500));
+        match slow.read(&mut trickle) {
+            Ok(0) => break "closed",
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break "reset",
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            }
+            Err(e) => panic!("{e}"),
+        }
+        if server.stderr().contains("nothing moved") {
+            // Given up: nothing of it may stay in the kernel.
+            thread::sleep(Duration::from_millis(200));
+            break "given up";
+        }
+        assert!(start.elapsed() < DEADLINE, "the server never gave up");
+    };
+    eprintln!("the trickling client: {ended} after {:?}", start.elapsed());
+    assert_eq!(
+        fin_wait_1(port),
+        0,
+        "the unsent answers stayed in the kernel"
+    );
+}

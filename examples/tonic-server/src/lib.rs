@@ -81,6 +81,11 @@ pub async fn serve(listener: TcpListener, validator: Validator) -> Result<(), Er
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .concurrency_limit_per_connection(64)
+        // A connection lives at most 10 min (then 30 s to finish its calls):
+        // one that greets and answers pings cannot hold a descriptor
+        // forever. Clients reconnect transparently.
+        .max_connection_age(Duration::from_secs(600))
+        .max_connection_age_grace(Duration::from_secs(30))
         // Open: no layer on this service.
         .add_service(health)
         // Guarded: the layer wraps this one service, which keeps its name
