@@ -175,14 +175,16 @@ impl<E: DeserializeOwned> TokenCache<E> {
                 max,
             });
         }
+        // One reading of the clock serves the key source and the expiry.
+        let now = v.shared.clock.now();
         // A key left the validator's source: what it verified goes too.
-        let generation = v.keys_generation();
+        let generation = v.shared.keys.generation_at(now);
         if generation != self.generation.load(Ordering::Acquire) {
             self.map.clear();
             self.generation.store(generation, Ordering::Release);
         }
         if let Some(claims) = self.map.get(token) {
-            if v.expired(claims.exp) {
+            if v.expired_at(claims.exp, now) {
                 self.map.remove(token);
                 return Err(AuthError::Expired);
             }

@@ -342,7 +342,10 @@ impl KeyRing {
 
     /// Applies what is due now, if anything is (one atomic load otherwise).
     fn tidy(&self) {
-        let now = self.clock.now();
+        self.tidy_at(self.clock.now());
+    }
+
+    fn tidy_at(&self, now: u64) {
         if now >= self.next_due.load(Ordering::Acquire) {
             self.retire_expired(now);
         }
@@ -378,7 +381,11 @@ impl KeySource for KeyRing {
     }
 
     fn generation(&self) -> u64 {
-        self.tidy();
+        self.generation_at(self.clock.now())
+    }
+
+    fn generation_at(&self, now: u64) -> u64 {
+        self.tidy_at(now);
         self.generation.load(Ordering::Acquire)
     }
 }

@@ -695,6 +695,15 @@ pub trait KeySource: Send + Sync + fmt::Debug + 'static {
     fn generation(&self) -> u64 {
         0
     }
+
+    /// [`generation`](KeySource::generation) as of `now` (Unix seconds,
+    /// read by the caller): a source whose keys retire on time answers for
+    /// that instant without reading a clock of its own. The default asks
+    /// [`generation`](KeySource::generation).
+    fn generation_at(&self, now: u64) -> u64 {
+        let _ = now;
+        self.generation()
+    }
 }
 
 impl KeySource for KeySet {
@@ -715,6 +724,10 @@ impl<T: KeySource + ?Sized> KeySource for Arc<T> {
 
     fn generation(&self) -> u64 {
         (**self).generation()
+    }
+
+    fn generation_at(&self, now: u64) -> u64 {
+        (**self).generation_at(now)
     }
 }
 

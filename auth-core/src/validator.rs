@@ -288,8 +288,12 @@ impl Validator {
     /// `now < exp + leeway` (RFC 7519 §4.1.4: "on or after" the expiry it
     /// must be refused).
     pub(crate) fn expired(&self, exp: u64) -> bool {
-        let leeway = self.shared.config.leeway.as_secs();
-        self.shared.clock.now() >= exp.saturating_add(leeway)
+        self.expired_at(exp, self.shared.clock.now())
+    }
+
+    /// [`expired`](Self::expired) at `now`, read by the caller.
+    pub(crate) fn expired_at(&self, exp: u64, now: u64) -> bool {
+        now >= exp.saturating_add(self.shared.config.leeway.as_secs())
     }
 
     fn check_registered<T: Registered>(
