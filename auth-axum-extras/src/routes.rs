@@ -165,7 +165,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     }
 
     /// How many logins are checked at once (default 8,
-    /// [`DEFAULT_LOGIN_CONCURRENCY`](crate::DEFAULT_LOGIN_CONCURRENCY), as
+    /// [`DEFAULT_LOGIN_CONCURRENCY`], as
     /// many as password hashes run at once); at least 1. Each holds its
     /// parsed body and its verifier's work (an argon2id hash: 19 MiB).
     pub fn login_concurrency(mut self, n: usize) -> Self {
@@ -174,7 +174,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     }
 
     /// How many logins may wait for their turn (default 128,
-    /// [`DEFAULT_MAX_WAITING_LOGINS`](crate::DEFAULT_MAX_WAITING_LOGINS)).
+    /// [`DEFAULT_MAX_WAITING_LOGINS`]).
     /// Past it a login is refused at once with 503
     /// `temporarily_unavailable` and `Retry-After: 1`, counted as
     /// `overloaded` in `auth_logins_total`. A waiting login holds only its

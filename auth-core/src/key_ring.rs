@@ -1,45 +1,4 @@
-//! A key set that changes while serving: rotation without a gap, retirement
-//! on time, withdrawal at once.
-//!
-//! A [`KeyRing`] holds the keys of a [`TokenAuthority`](crate::TokenAuthority)
-//! (or of a verifier that loads keys itself). A rotation goes through three
-//! instants:
-//!
-//! 1. **Published** (`schedule`): the next key joins the set as a
-//!    verification key, so it is in the JWKS at once; the current key goes
-//!    on signing.
-//! 2. **Signing** (`signs_from`): the next key signs every new token; the
-//!    previous one only verifies. By then every resource server that
-//!    refreshes its JWKS on time has the new key, so no token it receives is
-//!    signed by a key it does not know.
-//! 3. **Retired** (`retire_previous_at`, for an authority the refresh
-//!    lifetime plus the leeway after step 2): the previous key stops
-//!    verifying, on the verification path itself (a time comparison, under
-//!    the read lock the lookup takes anyway), whether or not anyone reads
-//!    the set.
-//!
-//! In an emergency, [`KeyRing::withdraw`] removes a key at once and
-//! [`KeyRing::replace_signing_key`] puts a new signing key in place of the
-//! current one at once; neither is ever refused for the number of keys the
-//! ring holds.
-//!
-//! ```
-//! use auth_core::{Algorithm, Clock, Key, KeyRing, KeySet, SystemClock};
-//!
-//! let first = Key::generate(Algorithm::EdDSA).unwrap();
-//! let ring = KeyRing::new(KeySet::new(first.clone()).unwrap());
-//! let now = SystemClock.now();
-//! let second = Key::generate(Algorithm::EdDSA).unwrap();
-//! // Published now, signing in 10 minutes, `first` retired a day later.
-//! ring.schedule(second.clone(), now + 600, now + 600 + 86_400).unwrap();
-//! assert_eq!(ring.current().signing_key().unwrap().kid(), first.kid());
-//! assert!(ring.current().get(second.kid()).is_some());
-//! assert_eq!(ring.pending(), Some((second.kid().to_owned(), now + 600)));
-//!
-//! // A leaked key is withdrawn at once.
-//! assert!(ring.withdraw(second.kid()).unwrap());
-//! assert!(ring.current().get(second.kid()).is_none());
-//! ```
+//! [`KeyRing`]: a key set that changes while serving.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -53,8 +12,49 @@ use crate::keys::{Key, KeyLookup, KeySet, KeySource};
 /// withdrawals and emergency replacements never are.
 pub const MAX_RING_KEYS: usize = 32;
 
-/// A [`KeySet`] that changes while serving; see the [module docs](self).
-/// Readers see the old set or the new one, never a mix.
+/// A [`KeySet`] that changes while serving: rotation without a gap,
+/// retirement on time, withdrawal at once. Readers see the old set or the
+/// new one, never a mix.
+///
+/// A [`KeyRing`] holds the keys of a [`TokenAuthority`](crate::TokenAuthority)
+/// (or of a verifier that loads keys itself). A rotation goes through three
+/// instants:
+///
+/// 1. **Published** ([`schedule`](KeyRing::schedule)): the next key joins the set as a
+///    verification key, so it is in the JWKS at once; the current key goes
+///    on signing.
+/// 2. **Signing** (`signs_from`): the next key signs every new token; the
+///    previous one only verifies. By then every resource server that
+///    refreshes its JWKS on time has the new key, so no token it receives is
+///    signed by a key it does not know.
+/// 3. **Retired** (`retire_previous_at`, for an authority the refresh
+///    lifetime plus the leeway after step 2): the previous key stops
+///    verifying, on the verification path itself (a time comparison, under
+///    the read lock the lookup takes anyway), whether or not anyone reads
+///    the set.
+///
+/// In an emergency, [`KeyRing::withdraw`] removes a key at once and
+/// [`KeyRing::replace_signing_key`] puts a new signing key in place of the
+/// current one at once; neither is ever refused for the number of keys the
+/// ring holds.
+///
+/// ```
+/// use auth_core::{Algorithm, Clock, Key, KeyRing, KeySet, SystemClock};
+///
+/// let first = Key::generate(Algorithm::EdDSA).unwrap();
+/// let ring = KeyRing::new(KeySet::new(first.clone()).unwrap());
+/// let now = SystemClock.now();
+/// let second = Key::generate(Algorithm::EdDSA).unwrap();
+/// // Published now, signing in 10 minutes, `first` retired a day later.
+/// ring.schedule(second.clone(), now + 600, now + 600 + 86_400).unwrap();
+/// assert_eq!(ring.current().signing_key().unwrap().kid(), first.kid());
+/// assert!(ring.current().get(second.kid()).is_some());
+/// assert_eq!(ring.pending(), Some((second.kid().to_owned(), now + 600)));
+///
+/// // A leaked key is withdrawn at once.
+/// assert!(ring.withdraw(second.kid()).unwrap());
+/// assert!(ring.current().get(second.kid()).is_none());
+/// ```
 #[derive(Debug)]
 pub struct KeyRing {
     state: RwLock<RingState>,

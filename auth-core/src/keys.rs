@@ -550,7 +550,7 @@ fn hmac_from_document(alg: Algorithm) -> KeyError {
 /// Keys looked up by `kid`: one active signing key (for an authority) plus
 /// verification keys, or verification keys only (for a service that only
 /// checks tokens, see [`KeySet::verifying`]). An immutable value: a set that
-/// changes while serving lives in a [`KeyRing`].
+/// changes while serving lives in a [`KeyRing`](crate::KeyRing).
 #[derive(Clone, Debug)]
 pub struct KeySet {
     /// With `signs`, `keys[0]` is the signing key.
@@ -670,7 +670,7 @@ pub enum KeyLookup {
 }
 
 /// Where a [`Validator`](crate::Validator) finds verification keys: a fixed
-/// [`KeySet`], a [`KeyRing`] that changes while serving, or a JWKS client
+/// [`KeySet`], a [`KeyRing`](crate::KeyRing) that changes while serving, or a JWKS client
 /// (auth-tower's `jwks` feature) that fetches another service's keys.
 pub trait KeySource: Send + Sync + fmt::Debug + 'static {
     /// The key with this `kid`. Called for every token that is decoded (not
