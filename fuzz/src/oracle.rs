@@ -122,6 +122,20 @@ fn accepted(token: &str, kind: TokenKind, seen: Seen<'_>) {
     };
     assert!(aud_ok, "accepted without the audience");
     assert!(NOW < seen.exp.saturating_add(LEEWAY), "accepted after exp");
+    assert!(!seen.sub.is_empty(), "accepted with an empty sub");
+    assert!(
+        seen.iat <= NOW.saturating_add(LEEWAY),
+        "accepted with an iat in the future"
+    );
+    let config = f.authority.config();
+    let longest = match kind {
+        TokenKind::Access => config.max_access_lifetime,
+        TokenKind::Refresh => config.max_refresh_lifetime,
+    };
+    assert!(
+        seen.exp.saturating_sub(seen.iat) <= longest.as_secs(),
+        "accepted with a lifetime no issuer of ours makes"
+    );
     if let Some(nbf) = seen.nbf {
         assert!(NOW.saturating_add(LEEWAY) >= nbf, "accepted before nbf");
     }
