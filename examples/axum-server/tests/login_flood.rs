@@ -16,13 +16,29 @@ use tokio::process::Command;
 /// server idles at about 30 MiB; eight 19 MiB argon2 buffers add 152 MiB).
 const RSS_LIMIT_KIB: u64 = 400 * 1024;
 
-fn rss_kib(pid: u32) -> u64 {
+/// Fails unless `peak` (KiB) is under [`RSS_LIMIT_KIB`].
+fn assert_under_the_limit(peak: u64) {
+    assert!(
+        peak < RSS_LIMIT_KIB,
+        "RSS peaked at {} MiB (limit {} MiB)",
+        peak / 1024,
+        RSS_LIMIT_KIB / 1024
+    );
+}
+
+/// A memory figure (`VmRSS:`, `VmHWM:`) of `pid`'s `/proc` status, in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Resident memory of `pid` now, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
 }
 
 /// Starts the example server on a free port with `args` (and as many file
@@ -113,23 +129,13 @@ async fn abandoned_and_failed_logins_keep_memory_bounded() {
         peak / 1024,
         after / 1024
     );
-    assert!(
-        peak < RSS_LIMIT_KIB,
-        "RSS reached {} MiB (limit {} MiB)",
-        peak / 1024,
-        RSS_LIMIT_KIB / 1024
-    );
+    assert_under_the_limit(peak);
     let _ = child.kill().await;
 }
 
 /// Peak resident memory (`VmHWM`) of `pid`, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status_kib(pid, "VmHWM:")
 }
 
 /// How many sockets this process may open, less a margin for the rest.
@@ -232,12 +238,7 @@ async fn a_flood_of_large_logins_costs_time_never_memory() {
         statuses.keys().all(|s| [401, 422, 503].contains(s)),
         "{statuses:?}"
     );
-    assert!(
-        peak < RSS_LIMIT_KIB,
-        "RSS peaked at {} MiB (limit {} MiB)",
-        peak / 1024,
-        RSS_LIMIT_KIB / 1024
-    );
+    assert_under_the_limit(peak);
     let metrics = client.get("/metrics", None).await;
     let text = metrics.json.as_str().unwrap_or_default();
     assert!(
@@ -337,12 +338,7 @@ async fn a_body_sent_a_byte_at_a_time_costs_its_length() {
         statuses.keys().all(|s| [401, 408, 503].contains(s)),
         "{statuses:?}"
     );
-    assert!(
-        peak < RSS_LIMIT_KIB,
-        "RSS peaked at {} MiB (limit {} MiB)",
-        peak / 1024,
-        RSS_LIMIT_KIB / 1024
-    );
+    assert_under_the_limit(peak);
     let client = Client::new(addr);
     assert_eq!(client.login("alice", "alice-password").await.status, 200);
     let _ = child.kill().await;
@@ -404,12 +400,7 @@ async fn pipelining_without_reading_costs_a_bounded_buffer() {
         before / 1024,
         peak / 1024
     );
-    assert!(
-        peak < RSS_LIMIT_KIB,
-        "RSS peaked at {} MiB (limit {} MiB)",
-        peak / 1024,
-        RSS_LIMIT_KIB / 1024
-    );
+    assert_under_the_limit(peak);
     let client = Client::new(addr);
     assert_eq!(client.login("alice", "alice-password").await.status, 200);
     let _ = child.kill().await;
