@@ -38,6 +38,9 @@ const LOCK = "auth-client-refresh";
 // How long a tab that waited for another tab's refresh waits for its
 // message (the new token, or its failure) before refreshing itself.
 const HANDOVER_WAIT_MS = 3000;
+// How long a tab keeps the lock after its refresh, for the token it
+// broadcast to reach the other tabs before any of them may refresh.
+const HANDOVER_HOLD_MS = 1000;
 
 /**
  * The "signed-out" reason when a refresh was superseded twice: another
@@ -180,26 +183,52 @@ export class AuthClient extends EventTarget {
     }
     // Free lock: nobody else is refreshing. Held: wait for it, then take the
     // token the other tab hands over instead of rotating again.
-    const immediate = await navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) =>
-      lock ? { done: await this.#rotateAndTell() } : null,
-    );
-    if (immediate) {
-      return immediate.done;
+    const immediate = deferred();
+    navigator.locks.request(LOCK, { ifAvailable: true }, async (lock) => {
+      if (!lock) {
+        immediate.resolve(null);
+        return;
+      }
+      await this.#rotateHolding(immediate);
+    });
+    const done = await immediate.promise;
+    if (done !== null) {
+      return done;
     }
     this.#shared = deferred();
-    return navigator.locks.request(LOCK, async () => {
+    const waited = deferred();
+    navigator.locks.request(LOCK, async () => {
       if (this.#access !== null && this.#access !== stale) {
-        return true;
+        waited.resolve(true);
+        return;
       }
       // The other tab's message (its token, or its failure) may still be on
       // its way: wait for it, however busy the machine. Only a tab closed
       // in the middle of its refresh sends none.
       const handed = await Promise.race([this.#shared.promise, sleep(HANDOVER_WAIT_MS)]);
       if (handed && this.#access !== stale) {
-        return true;
+        waited.resolve(true);
+        return;
       }
-      return this.#rotateAndTell();
+      await this.#rotateHolding(waited);
     });
+    return waited.promise;
+  }
+
+  /**
+   * Under the lock: rotates, tells the other tabs, settles `outcome`, then
+   * keeps the lock a moment. A tab whose call failed with the old token
+   * meanwhile then waits for the message on its way, instead of finding the
+   * lock free and rotating once more.
+   */
+  async #rotateHolding(outcome) {
+    try {
+      outcome.resolve(await this.#rotateAndTell());
+    } catch (e) {
+      outcome.reject(e);
+      return;
+    }
+    await sleep(HANDOVER_HOLD_MS);
   }
 
   /** #rotate under the lock, telling the waiting tabs when it failed. */
@@ -293,10 +322,12 @@ function bareOrigin(origin) {
 
 function deferred() {
   let resolve;
-  const promise = new Promise((r) => {
-    resolve = r;
+  let reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  return { promise, resolve };
+  return { promise, resolve, reject };
 }
 
 function sleep(ms) {
