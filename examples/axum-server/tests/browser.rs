@@ -58,13 +58,39 @@ fn browser_installed() -> bool {
     false
 }
 
-/// chromedriver and a headless Chromium session, ended when dropped.
+/// A new, empty directory under the temporary directory, named so that no
+/// other test, run or process shares it (a port number is not enough: the
+/// kernel hands a released port out again).
+fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// chromedriver and a headless Chromium session, ended when dropped; its
+/// profile directory is removed then.
 struct Browser {
     client: Client,
     _driver: Child,
+    _profile: ScratchDir,
     driver: SocketAddr,
     shots: PathBuf,
     step: usize,
+}
+
+/// A directory removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Chromium may still be writing while it exits; what stays is
+        // harmless now that no other test can pick the same name.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Browser {
@@ -79,7 +105,9 @@ impl Browser {
             .expect("chromedriver starts");
         let driver_addr = SocketAddr::from(([127, 0, 0, 1], port));
         wait_listening(driver_addr, "chromedriver").await;
-        let profile = std::env::temp_dir().join(format!("auth-browser-{}", free_port()));
+        // A profile of its own, never one a finished test left behind: a
+        // reused profile brings that test's cookies for `localhost`.
+        let profile = scratch_dir("auth-browser");
         let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -105,6 +133,7 @@ impl Browser {
         Browser {
             client,
             _driver: driver,
+            _profile: ScratchDir(profile),
             driver: driver_addr,
             shots,
             step: 0,
@@ -216,9 +245,12 @@ impl Browser {
         let cookies = self.client.get_all_cookies().await.expect("cookies");
         self.client.close_window().await.expect("close the tab");
         self.client.switch_to_window(page).await.expect("switch");
-        cookies
+        let mut found: Vec<_> = cookies
             .into_iter()
-            .find(|c| c.name().contains("refresh_token"))
+            .filter(|c| c.name().contains("refresh_token"))
+            .collect();
+        assert!(found.len() <= 1, "more than one refresh cookie: {found:?}");
+        found.pop()
     }
 
     /// Has Chromium ignore the pages' Content-Security-Policy from the next
@@ -512,8 +544,7 @@ struct TestCert {
 fn test_cert() -> TestCert {
     let rcgen::CertifiedKey { cert, signing_key } =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
-    let dir = std::env::temp_dir().join(format!("auth-tls-{}", free_port()));
-    std::fs::create_dir_all(&dir).expect("a directory");
+    let dir = scratch_dir("auth-tls");
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_path, cert.pem()).expect("cert");
     std::fs::write(&key_path, signing_key.serialize_pem()).expect("key");
