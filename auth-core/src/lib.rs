@@ -68,6 +68,7 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod throttle;
 mod validator;
 
 pub use authority::{

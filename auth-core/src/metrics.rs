@@ -29,6 +29,9 @@
 pub const LOGINS: &str = "auth_logins_total";
 /// Gauge: logins waiting for their turn to be checked.
 pub const LOGINS_WAITING: &str = "auth_logins_waiting";
+/// Counter: login attempts refused unchecked by the throttle, by `counter`
+/// (`pair`, `address`, `account`, `device`).
+pub const LOGINS_THROTTLED: &str = "auth_logins_throttled_total";
 /// Counter: refreshes, by `outcome`.
 pub const REFRESHES: &str = "auth_refreshes_total";
 /// Counter: requests refused by the layers, by `class`.
@@ -81,6 +84,15 @@ pub(crate) fn revoked(kind: &'static str, reason: &'static str, n: u64) {
     }
     #[cfg(not(feature = "metrics"))]
     let _ = (kind, reason, n);
+}
+
+/// Counts an attempt the throttle refused.
+#[inline]
+pub(crate) fn throttled(counter: &'static str) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!(LOGINS_THROTTLED, "counter" => counter).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = counter;
 }
 
 /// Counts a refresh by its outcome.

@@ -15,6 +15,7 @@ use super::{
 use crate::claims::TokenRef;
 use crate::clock::{Clock, SystemClock};
 use crate::error::RevokedBy;
+use crate::throttle::{AttemptStore, DEFAULT_MAX_TRACKED, MemoryAttempts};
 
 /// The default purge interval: a minute. Expired entries are refused by
 /// their own `exp` anyway, so the purge only bounds memory; once a minute
@@ -55,6 +56,8 @@ struct Inner {
     cutoffs: DashMap<String, (u64, u64)>,
     /// Live sessions.
     sessions: DashMap<Uuid, SessionRecord>,
+    /// The login throttle's counters.
+    attempts: MemoryAttempts,
     /// How long a session or subject revocation stays in the denylist
     /// [`check`](Store::check) reads, in seconds (see
     /// [`Store::set_access_window`]); `u64::MAX` until told.
@@ -106,6 +109,7 @@ impl SubjectSessions {
 pub struct MemoryStoreBuilder {
     clock: Arc<dyn Clock>,
     purge_interval: Option<Duration>,
+    max_tracked_attempts: usize,
 }
 
 impl MemoryStoreBuilder {
@@ -124,6 +128,13 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// The most login-throttle counters kept (default 100 000,
+    /// [`DEFAULT_MAX_TRACKED`]); see [`MemoryAttempts`].
+    pub fn max_tracked_attempts(mut self, max: usize) -> Self {
+        self.max_tracked_attempts = max;
+        self
+    }
+
     /// The store.
     pub fn build(self) -> MemoryStore {
         let store = MemoryStore {
@@ -135,6 +146,7 @@ impl MemoryStoreBuilder {
                 sessions: DashMap::new(),
                 by_subject: DashMap::new(),
                 window: AtomicU64::new(u64::MAX),
+                attempts: MemoryAttempts::new(self.max_tracked_attempts),
             }),
         };
         if let (Some(every), Ok(rt)) = (self.purge_interval, tokio::runtime::Handle::try_current())
@@ -179,6 +191,7 @@ impl MemoryStore {
         MemoryStoreBuilder {
             clock: Arc::new(SystemClock),
             purge_interval: Some(DEFAULT_PURGE_INTERVAL),
+            max_tracked_attempts: DEFAULT_MAX_TRACKED,
         }
     }
 
@@ -220,7 +233,7 @@ fn shrink_if_sparse<K: Eq + std::hash::Hash, V>(map: &DashMap<K, V>) {
 impl Inner {
     fn purge(&self) -> usize {
         let now = self.clock.now();
-        let mut purged = 0;
+        let mut purged = self.attempts.purge(self.clock.now_millis());
         let mut count = |kept: bool| {
             if !kept {
                 purged += 1;
@@ -418,6 +431,10 @@ impl Inner {
 impl Store for MemoryStore {
     fn check(&self, token: &TokenRef<'_>) -> Check {
         Check::ready(Ok(self.inner.check(token)))
+    }
+
+    fn attempts(&self) -> Option<&dyn AttemptStore> {
+        Some(&self.inner.attempts)
     }
 
     fn create_session(&self, session: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {

@@ -131,6 +131,14 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     fn set_access_window(&self, window: std::time::Duration) {
         let _ = window;
     }
+
+    /// The login throttle's counters, kept beside the revocations
+    /// ([`crate::throttle`]). The default, `None`, makes a
+    /// [`LoginThrottle`](crate::throttle::LoginThrottle) keep them in its
+    /// own process's memory.
+    fn attempts(&self) -> Option<&dyn crate::throttle::AttemptStore> {
+        None
+    }
 }
 
 /// The outcome of [`Store::check`].

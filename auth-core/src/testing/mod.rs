@@ -117,3 +117,4 @@ impl TestTokens<'_> {
 }
 
 pub mod store_suite;
+pub mod throttle_suite;

@@ -28,7 +28,8 @@ use crate::{DEFAULT_MAX_SESSIONS_PER_SUBJECT, RevokedBy, TokenRef};
 pub const START: u64 = 1_700_000_000;
 
 /// Runs every case, each on a fresh store made by `make` around a fresh
-/// [`ManualClock`] set to [`START`]. Panics, naming the case, on the first
+/// [`ManualClock`] set to [`START`], then the login throttle's
+/// ([`throttle_suite`](super::throttle_suite)). Panics, naming the case, on the first
 /// broken rule. The concurrency case wants a multi-threaded runtime.
 pub async fn run_all<F, Fut>(mut make: F)
 where
@@ -62,6 +63,7 @@ where
     case!(the_reuse_grace_is_measured_in_milliseconds);
     case!(a_login_past_the_cap_revokes_the_oldest_session);
     case!(sessions_that_ended_do_not_count_toward_the_cap);
+    super::throttle_suite::run_all(&mut make).await;
 }
 
 /// A session of `subject` created at `now`: refresh token for an hour,

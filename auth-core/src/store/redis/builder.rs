@@ -231,6 +231,7 @@ impl RedisStoreBuilder {
                 mirror,
                 health,
                 scripts,
+                attempt_scripts: super::attempts::AttemptScripts::new(),
                 read_only: self.read_only,
                 _stop: stop,
             }),

@@ -1,5 +1,6 @@
 //! The Redis store (feature `redis`): see [`RedisStore`].
 
+mod attempts;
 mod builder;
 mod conn;
 mod feed;
@@ -179,6 +180,7 @@ struct Inner {
     mirror: MemoryStore,
     health: Arc<Health>,
     scripts: Arc<Scripts>,
+    attempt_scripts: attempts::AttemptScripts,
     /// Built [`read_only`](RedisStoreBuilder::read_only): writes are refused.
     read_only: bool,
     /// Dropped with the store: ends the subscription task.
@@ -558,6 +560,10 @@ impl Inner {
 }
 
 impl Store for RedisStore {
+    fn attempts(&self) -> Option<&dyn crate::throttle::AttemptStore> {
+        Some(self)
+    }
+
     fn check(&self, token: &TokenRef<'_>) -> Check {
         if !self.inner.health.in_sync() {
             return Check::ready(Err(StoreError::Unavailable(

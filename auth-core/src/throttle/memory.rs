@@ -1,0 +1,208 @@
+//! Throttle counters in this process's memory: the [`MemoryStore`]'s, and
+//! the fallback of stores without counters.
+//!
+//! [`MemoryStore`]: crate::store::MemoryStore
+
+use dashmap::DashMap;
+
+use super::{Attempt, AttemptStore, Counter, Decision, Tally, ThrottlePolicy, millis};
+use crate::error::StoreError;
+use crate::store::BoxFuture;
+
+/// Counters a [`MemoryAttempts`] tracks at most: 100 000 (about 15 MiB with
+/// the longest usernames, much less with usual ones).
+pub const DEFAULT_MAX_TRACKED: usize = 100_000;
+
+/// Throttle counters in a concurrent map, bounded: every entry expires, and
+/// at [`MemoryAttempts::new`]'s cap, the expired entries go first, then
+/// entries not in a wait (a flood of new names or addresses can make a few
+/// counters forget their failures, never grow memory or refuse logins).
+#[derive(Debug)]
+pub struct MemoryAttempts {
+    table: DashMap<Box<str>, Tally>,
+    max: usize,
+}
+
+impl MemoryAttempts {
+    /// At most `max` counters (at least 16).
+    pub fn new(max: usize) -> MemoryAttempts {
+        MemoryAttempts {
+            table: DashMap::new(),
+            max: max.max(16),
+        }
+    }
+
+    /// How many counters are tracked.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether no counter is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Drops the counters expired at `now_ms`; returns how many went.
+    pub fn purge(&self, now_ms: u64) -> usize {
+        let before = self.table.len();
+        self.table.retain(|_, t| now_ms < t.expires);
+        before.saturating_sub(self.table.len())
+    }
+
+    fn get(&self, key: &str, now: u64) -> Tally {
+        self.table.get(key).map(|t| t.at(now)).unwrap_or_default()
+    }
+
+    /// Applies `f` to the counter `key` (fresh if absent or expired) and
+    /// keeps the result, making room first if the table is full.
+    fn update<T>(&self, key: String, now: u64, f: impl FnOnce(&mut Tally) -> T) -> T {
+        if self.table.len() >= self.max && !self.table.contains_key(key.as_str()) {
+            self.make_room(now);
+        }
+        let mut entry = self.table.entry(key.into_boxed_str()).or_default();
+        let mut tally = entry.at(now);
+        let out = f(&mut tally);
+        *entry = tally;
+        out
+    }
+
+    /// Frees a sixteenth of the table: expired counters, then counters
+    /// without a running wait, then any.
+    fn make_room(&self, now: u64) {
+        let target = self.max - self.max / 16;
+        self.purge(now);
+        for spare_waits in [true, false] {
+            if self.table.len() <= target {
+                return;
+            }
+            let mut excess = self.table.len() - target;
+            self.table.retain(|_, t| {
+                if excess == 0 || (spare_waits && t.wait_until > now) {
+                    return true;
+                }
+                excess -= 1;
+                false
+            });
+        }
+    }
+}
+
+fn pair_key(a: &Attempt) -> String {
+    match a.device {
+        Some(device) => format!("d\0{device}"),
+        None => format!("p\0{}\0{}", a.address, a.account),
+    }
+}
+
+fn address_key(a: &Attempt) -> String {
+    format!("a\0{}", a.address)
+}
+
+fn account_key(a: &Attempt) -> String {
+    format!("c\0{}", a.account)
+}
+
+impl MemoryAttempts {
+    pub(crate) fn begin_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) -> Decision {
+        let counter = if a.device.is_some() {
+            Counter::Device
+        } else {
+            let address = self.get(&address_key(a), now);
+            if let Some(wait) = address.waiting(Counter::Address, now) {
+                return wait;
+            }
+            if let Some(wait) = self.get(&account_key(a), now).account_verdict(p, now) {
+                return wait;
+            }
+            Counter::Pair
+        };
+        self.update(pair_key(a), now, |t| t.begin_consecutive(p, counter, now))
+    }
+
+    pub(crate) fn failed_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) {
+        if a.device.is_some() {
+            return;
+        }
+        let first_wait = p.address_failures.saturating_add(1);
+        let window = millis(p.address_window);
+        self.update(address_key(a), now, |t| {
+            t.fail_in_window(p, window, Some(first_wait), now)
+        });
+        let window = millis(p.account_window);
+        self.update(account_key(a), now, |t| {
+            t.fail_in_window(p, window, None, now)
+        });
+    }
+
+    pub(crate) fn succeeded_now(&self, a: &Attempt) {
+        self.table.remove(pair_key(a).as_str());
+    }
+}
+
+impl AttemptStore for MemoryAttempts {
+    fn begin<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<Decision, StoreError>> {
+        let decision = self.begin_now(policy, attempt, now_ms);
+        Box::pin(std::future::ready(Ok(decision)))
+    }
+
+    fn failed<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.failed_now(policy, attempt, now_ms);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.succeeded_now(attempt);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(account: &str, ip: u8) -> Attempt {
+        Attempt::new(account, std::net::IpAddr::from([10, 0, 0, ip]))
+    }
+
+    #[test]
+    fn a_flood_of_names_stays_within_the_cap_and_keeps_the_waits() {
+        let p = ThrottlePolicy::default();
+        let m = MemoryAttempts::new(1000);
+        let victim = attempt("alice", 1);
+        for _ in 0..5 {
+            m.begin_now(&p, &victim, 0);
+        }
+        for i in 0..10_000 {
+            m.begin_now(&p, &attempt(&format!("user{i}"), 2), 0);
+            assert!(m.len() <= 1000);
+        }
+        assert!(matches!(
+            m.begin_now(&p, &victim, 10),
+            Decision::Wait {
+                counter: Counter::Pair,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn purge_drops_what_expired() {
+        let p = ThrottlePolicy::default();
+        let m = MemoryAttempts::new(100);
+        m.begin_now(&p, &attempt("a", 1), 0);
+        m.failed_now(&p, &attempt("a", 1), 0);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.purge(millis(p.forget_after) + 1), 3);
+        assert!(m.is_empty());
+    }
+}

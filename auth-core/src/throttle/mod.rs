@@ -1,0 +1,436 @@
+//! Login throttling: password guessing slowed down per account and address,
+//! without letting strangers lock a user out.
+//!
+//! A [`LoginThrottle`] decides, **before** any password is hashed, whether a
+//! login attempt may be checked ([`LoginThrottle::begin`]), and learns the
+//! outcome afterwards ([`LoginThrottle::failed`], [`LoginThrottle::succeeded`]).
+//! Its state lives in the same [`Store`] as revocations
+//! ([`Store::attempts`]): in memory for one instance, in Redis (single or
+//! Cluster) for several, so all instances count together.
+//!
+//! Three counters, each with a default ([`ThrottlePolicy`] changes them):
+//!
+//! | counter | key | rule (default) |
+//! |---|---|---|
+//! | [`Counter::Pair`] | account and client address | the first 5 consecutive failures are free; from the 5th on the pair waits 2^(n−5) s (1 s, 2 s, 4 s, …, at most 15 min) before its next attempt is checked; a success resets it; forgotten 24 h after its last failure |
+//! | [`Counter::Address`] | client address, all accounts | more than 50 failures within 10 min: the address waits (1 s, 2 s, … at most 15 min) for every account |
+//! | [`Counter::Account`] | account, all addresses | at most 100 failures per 15 min are checked, then the account waits until the window ends, **for unknown devices only** |
+//!
+//! A *known device* presents a device token ([`LoginThrottle::device_token`],
+//! set as a cookie after a successful login) naming the account. It is
+//! exempt from the address and account counters and has a counter of its own
+//! ([`Counter::Device`], the pair's rule), so an attacker can neither guess on
+//! without limit nor lock the real user out of a device they used before. A
+//! device token is never a credential: the password is still checked.
+//!
+//! Attempts refused by a wait are not checked and not counted. The pair (or
+//! device) counter counts an attempt when it begins, so concurrent attempts
+//! cannot slip past a wait; a success takes that count back. Unknown
+//! usernames are counted exactly like known ones.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use auth_core::store::MemoryStore;
+//! use auth_core::throttle::{Attempt, Counter, Decision, LoginThrottle};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let throttle = LoginThrottle::new(Arc::new(MemoryStore::new()));
+//! let attempt = Attempt::new("alice", "192.0.2.7".parse().unwrap());
+//! for _ in 0..5 {
+//!     assert_eq!(throttle.begin(&attempt).await.unwrap(), Decision::Go);
+//!     throttle.failed(&attempt).await.unwrap(); // a wrong password
+//! }
+//! // The fifth failure costs the pair a second.
+//! let Decision::Wait { counter, retry_after } = throttle.begin(&attempt).await.unwrap() else {
+//!     panic!("the pair waits");
+//! };
+//! assert_eq!(counter, Counter::Pair);
+//! assert_eq!(retry_after.as_secs(), 1);
+//! # }
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::StoreError;
+use crate::store::{BoxFuture, Store};
+
+mod device;
+mod memory;
+mod tally;
+
+pub use device::{DEFAULT_DEVICE_TTL, DeviceKey};
+pub use memory::{DEFAULT_MAX_TRACKED, MemoryAttempts};
+pub(crate) use tally::Tally;
+
+/// Failures a pair (or device) makes before it must wait: 5.
+pub const DEFAULT_FREE_FAILURES: u32 = 5;
+/// The longest wait any counter imposes: 15 minutes.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+/// How long a pair's (or device's) failures are remembered after the last
+/// one: 24 hours.
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// Failures from one address, all accounts, within
+/// [`DEFAULT_ADDRESS_WINDOW`] before the address waits: 50.
+pub const DEFAULT_ADDRESS_FAILURES: u32 = 50;
+/// The address counter's window: 10 minutes.
+pub const DEFAULT_ADDRESS_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// Failures per account, all addresses, checked within
+/// [`DEFAULT_ACCOUNT_WINDOW`]: 100.
+pub const DEFAULT_ACCOUNT_FAILURES: u32 = 100;
+/// The account counter's window: 15 minutes.
+pub const DEFAULT_ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The throttle's limits; every default is a `DEFAULT_*` constant of this
+/// module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub(crate) free_failures: u32,
+    pub(crate) max_wait: Duration,
+    pub(crate) forget_after: Duration,
+    pub(crate) address_failures: u32,
+    pub(crate) address_window: Duration,
+    pub(crate) account_failures: u32,
+    pub(crate) account_window: Duration,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        ThrottlePolicy {
+            free_failures: DEFAULT_FREE_FAILURES,
+            max_wait: DEFAULT_MAX_WAIT,
+            forget_after: DEFAULT_FORGET_AFTER,
+            address_failures: DEFAULT_ADDRESS_FAILURES,
+            address_window: DEFAULT_ADDRESS_WINDOW,
+            account_failures: DEFAULT_ACCOUNT_FAILURES,
+            account_window: DEFAULT_ACCOUNT_WINDOW,
+        }
+    }
+}
+
+impl ThrottlePolicy {
+    /// Consecutive failures of a pair (or device) before its first wait
+    /// (default 5); at least 1. The `n`th failure, `n ≥ free`, costs
+    /// 2^(n−free) seconds.
+    pub fn free_failures(mut self, n: u32) -> Self {
+        self.free_failures = n.max(1);
+        self
+    }
+
+    /// The cap on every doubling wait (default 15 min); at least 1 s.
+    pub fn max_wait(mut self, max: Duration) -> Self {
+        self.max_wait = max.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How long a pair's or device's failures are remembered after its last
+    /// one (default 24 h); at least 1 s.
+    pub fn forget_after(mut self, after: Duration) -> Self {
+        self.forget_after = after.max(Duration::from_secs(1));
+        self
+    }
+
+    /// More than `failures` failures from one address within `window`
+    /// (default 50 per 10 min) make the address wait, for every account.
+    pub fn address_failures(mut self, failures: u32, window: Duration) -> Self {
+        self.address_failures = failures.max(1);
+        self.address_window = window.max(Duration::from_secs(1));
+        self
+    }
+
+    /// At most `failures` failures per account within `window` (default 100
+    /// per 15 min) are checked from unknown devices.
+    pub fn account_failures(mut self, failures: u32, window: Duration) -> Self {
+        self.account_failures = failures.max(1);
+        self.account_window = window.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The wait after the `n`th counted failure when waits start at the
+    /// `first`th, in ms: 0 before it, then 1 s, 2 s, … capped.
+    pub(crate) fn doubling_ms(&self, n: u32, first: u32) -> u64 {
+        if n < first {
+            return 0;
+        }
+        let exp = (n - first).min(30);
+        (1000u64 << exp).min(millis(self.max_wait))
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Which counter made an attempt wait; also the `counter` label of the
+/// metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// One account from one client address.
+    Pair,
+    /// One client address, all accounts.
+    Address,
+    /// One account, all addresses (unknown devices only).
+    Account,
+    /// One known device of an account.
+    Device,
+}
+
+impl Counter {
+    /// `pair`, `address`, `account` or `device`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Counter::Pair => "pair",
+            Counter::Address => "address",
+            Counter::Account => "account",
+            Counter::Device => "device",
+        }
+    }
+}
+
+/// What [`LoginThrottle::begin`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Check the password, then report [`LoginThrottle::failed`] or
+    /// [`LoginThrottle::succeeded`].
+    Go,
+    /// Refuse unchecked: `counter` makes the attempt wait `retry_after` more.
+    Wait {
+        /// The counter that refused.
+        counter: Counter,
+        /// How long until it would allow the attempt.
+        retry_after: Duration,
+    },
+}
+
+impl Decision {
+    /// A refusal for `ms` more milliseconds.
+    pub(crate) fn wait(counter: Counter, ms: u64) -> Decision {
+        Decision::Wait {
+            counter,
+            retry_after: Duration::from_millis(ms.max(1)),
+        }
+    }
+}
+
+/// One login attempt as the throttle keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub(crate) account: String,
+    pub(crate) address: String,
+    pub(crate) device: Option<Uuid>,
+}
+
+impl Attempt {
+    /// An attempt at `account` (the username exactly as sent) from
+    /// `address`. IPv6 addresses are keyed by their /64 network (one host's
+    /// usual allocation, so a client cannot step through addresses);
+    /// IPv4-mapped IPv6 addresses as IPv4.
+    pub fn new(account: &str, address: IpAddr) -> Attempt {
+        Attempt {
+            account: account.to_owned(),
+            address: address_key(address),
+            device: None,
+        }
+    }
+
+    /// From the known device `device` (the id a verified device token
+    /// carries, [`LoginThrottle::known_device`]).
+    pub fn from_device(mut self, device: Option<Uuid>) -> Attempt {
+        self.device = device;
+        self
+    }
+
+    /// The account.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The address as keyed: an IPv4 address, or an IPv6 `/64` network.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The known device, if any.
+    pub fn device(&self) -> Option<Uuid> {
+        self.device
+    }
+}
+
+fn address_key(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Where throttle counters live: implemented by the memory and Redis stores
+/// (reached through [`Store::attempts`]). Each method is atomic per counter;
+/// `now_ms` is the caller's clock in milliseconds since the Unix epoch.
+pub trait AttemptStore: Send + Sync + fmt::Debug {
+    /// Whether `attempt` may be checked; if so, counts it against its pair
+    /// (or device) counter in the same atomic step.
+    fn begin<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<Decision, StoreError>>;
+
+    /// `attempt` (begun with [`Decision::Go`]) failed: counts it against its
+    /// address and account counters (unknown devices only).
+    fn failed<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// `attempt` succeeded: resets its pair (or device) counter.
+    fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// The login throttle: a [`ThrottlePolicy`] applied to counters in a
+/// [`Store`]; cheap to clone. See the [module docs](self).
+#[derive(Clone)]
+pub struct LoginThrottle {
+    store: Arc<dyn Store>,
+    /// For stores without counters of their own.
+    fallback: Arc<MemoryAttempts>,
+    policy: ThrottlePolicy,
+    devices: DeviceKey,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for LoginThrottle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginThrottle")
+            .field("store", &self.store)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginThrottle {
+    /// The default policy over `store`'s counters (a store without them,
+    /// [`Store::attempts`] `None`, gets counters in this process's memory),
+    /// a random device key, and the system clock.
+    pub fn new(store: Arc<dyn Store>) -> LoginThrottle {
+        LoginThrottle {
+            store,
+            fallback: Arc::new(MemoryAttempts::new(DEFAULT_MAX_TRACKED)),
+            policy: ThrottlePolicy::default(),
+            devices: DeviceKey::random(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the policy.
+    pub fn policy(mut self, policy: ThrottlePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The key device tokens are signed with (default: random, so devices
+    /// are forgotten on restart; instances behind one load balancer must
+    /// share it).
+    pub fn device_key(mut self, key: DeviceKey) -> Self {
+        self.devices = key;
+        self
+    }
+
+    /// The clock (default: the system clock). Use the authority's.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The policy in force.
+    pub fn current_policy(&self) -> &ThrottlePolicy {
+        &self.policy
+    }
+
+    fn counters(&self) -> &dyn AttemptStore {
+        match self.store.attempts() {
+            Some(store) => store,
+            None => &*self.fallback,
+        }
+    }
+
+    /// Whether `attempt` may be checked now; see [`AttemptStore::begin`].
+    pub async fn begin(&self, attempt: &Attempt) -> Result<Decision, StoreError> {
+        let now = self.clock.now_millis();
+        let decision = self.counters().begin(&self.policy, attempt, now).await?;
+        if let Decision::Wait { counter, .. } = decision {
+            crate::metrics::throttled(counter.as_str());
+        }
+        Ok(decision)
+    }
+
+    /// A begun attempt failed (wrong password, unknown user).
+    pub async fn failed(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let now = self.clock.now_millis();
+        self.counters().failed(&self.policy, attempt, now).await
+    }
+
+    /// A begun attempt succeeded.
+    pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        self.counters().succeeded(attempt).await
+    }
+
+    /// A device token for `account`, to set as a long-lived cookie after a
+    /// successful login: `device` keeps a known device's id, `None` names a
+    /// new device.
+    pub fn device_token(&self, account: &str, device: Option<Uuid>) -> Result<String, StoreError> {
+        let now = self.clock.now();
+        self.devices
+            .sign(account, device.unwrap_or_else(Uuid::new_v4), now)
+            .map_err(|e| StoreError::Unavailable(format!("cannot sign a device token: {e}")))
+    }
+
+    /// The device id of `token` if it is a valid device token of `account`,
+    /// else `None` (an unknown device).
+    pub fn known_device(&self, token: &str, account: &str) -> Option<Uuid> {
+        self.devices.verify(token, account, self.clock.now())
+    }
+
+    /// How long device tokens live.
+    pub fn device_ttl(&self) -> Duration {
+        self.devices.lifetime()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_keyed_by_host_or_v6_network() {
+        let key = |s: &str| address_key(s.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::1"), key("2001:db8:1:2::9"));
+    }
+
+    #[test]
+    fn waits_double_from_the_first_and_are_capped() {
+        let p = ThrottlePolicy::default();
+        assert_eq!(p.doubling_ms(4, 5), 0);
+        assert_eq!(p.doubling_ms(5, 5), 1000);
+        assert_eq!(p.doubling_ms(6, 5), 2000);
+        assert_eq!(p.doubling_ms(14, 5), 512_000);
+        assert_eq!(p.doubling_ms(15, 5), 900_000);
+        assert_eq!(p.doubling_ms(u32::MAX, 5), 900_000);
+    }
+}
