@@ -29,6 +29,17 @@ impl Client {
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
         }
     }
+
+    /// A client of the server at `addr` whose connections come from `source`
+    /// (e.g. `127.0.0.2`: another machine, as the server sees it).
+    pub fn from_source(addr: SocketAddr, source: std::net::IpAddr) -> Client {
+        let mut connector = HttpConnector::new();
+        connector.set_local_address(Some(source));
+        Client {
+            addr,
+            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+        }
+    }
 }
 
 /// An answer, its body parsed as JSON when it is JSON.
@@ -47,6 +58,15 @@ impl Reply {
     pub fn set_cookie(&self) -> Option<Cookie<'static>> {
         let v = self.headers.get(http::header::SET_COOKIE)?;
         Some(Cookie::parse(v.to_str().ok()?.to_owned()).expect("Set-Cookie parses"))
+    }
+
+    /// The `Set-Cookie` header setting the cookie `name`, parsed.
+    pub fn cookie(&self, name: &str) -> Option<Cookie<'static>> {
+        self.headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| Cookie::parse(v.to_str().ok()?.to_owned()).ok())
+            .find(|c| c.name() == name)
     }
 
     /// A string field of the JSON body.

@@ -73,6 +73,7 @@ mod login_gate;
 #[cfg(feature = "argon2")]
 pub mod password;
 pub mod routes;
+pub mod throttle;
 
 pub use cookie::{DEFAULT_COOKIE_NAME, MAX_COOKIE_VALUES, RefreshCookie, SECURE_COOKIE_NAME};
 #[cfg(feature = "argon2")]

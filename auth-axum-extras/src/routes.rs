@@ -91,6 +91,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use auth_core::throttle::{Attempt, LoginThrottle};
 use auth_core::{
     AccessClaims, AuthError, ErrorClass, LogoutTokens, NoClaims, SessionMeta, TokenAuthority,
     TokenPair, Uuid,
@@ -115,6 +116,7 @@ use crate::csrf::CrossOriginProtection;
 use crate::error::ApiError;
 use crate::login_body::LoginBody;
 use crate::login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS, LoginGate};
+use crate::throttle::{ClientAddress, Throttling, device_cookie};
 
 /// The default route prefix, and so the default cookie path.
 pub const DEFAULT_PREFIX: &str = "/auth";
@@ -141,6 +143,9 @@ pub struct AuthRoutes<V> {
     jwks_path: Option<String>,
     login_concurrency: usize,
     max_waiting_logins: usize,
+    throttle: Option<LoginThrottle>,
+    throttled: bool,
+    client_address: ClientAddress,
 }
 
 /// The routes could not be built from this configuration.
@@ -161,7 +166,42 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             jwks_path: None,
             login_concurrency: DEFAULT_LOGIN_CONCURRENCY,
             max_waiting_logins: DEFAULT_MAX_WAITING_LOGINS,
+            throttle: None,
+            throttled: true,
+            client_address: ClientAddress::default(),
         }
+    }
+
+    /// The login throttle (default: on, [`LoginThrottle::new`] over the
+    /// authority's store and clock: the default
+    /// [`ThrottlePolicy`](auth_core::throttle::ThrottlePolicy), counters
+    /// shared by every instance on that store, a random device key). Give
+    /// one to change the policy, or to share a
+    /// [`DeviceKey`](auth_core::throttle::DeviceKey) between instances.
+    /// A throttled login is a `429` `too_many_attempts` with `Retry-After`,
+    /// decided before the password is hashed; a successful login sets the
+    /// device cookie (`auth_device`, `__Secure-auth_device` beside a
+    /// `__Secure-` refresh cookie; same attributes as the refresh cookie)
+    /// when the refresh cookie is enabled.
+    pub fn throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self.throttled = true;
+        self
+    }
+
+    /// Turns the login throttle off: every login is checked, however many
+    /// failed before. Only for an application that throttles logins itself.
+    pub fn without_throttle(mut self) -> Self {
+        self.throttle = None;
+        self.throttled = false;
+        self
+    }
+
+    /// Where the throttle reads the client's address (default: the TCP
+    /// peer, [`ClientAddress::Peer`]).
+    pub fn client_address(mut self, address: ClientAddress) -> Self {
+        self.client_address = address;
+        self
     }
 
     /// How many logins are checked at once (default 8,
@@ -242,7 +282,16 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
                 "JWKS path {jwks_path:?} must start with '/' and hold only letters, digits and -._~/"
             )));
         }
+        let throttling = self.throttled.then(|| Throttling {
+            throttle: self.throttle.unwrap_or_else(|| {
+                LoginThrottle::new(self.authority.store().clone())
+                    .clock(self.authority.clock().clone())
+            }),
+            address: self.client_address,
+            device_cookie: device_cookie(&cookie),
+        });
         let shared = Arc::new(Shared {
+            throttling,
             authority: self.authority,
             verifier: self.verifier,
             cookie,
@@ -285,6 +334,7 @@ struct Shared<V> {
     csrf: CrossOriginProtection,
     max_body: usize,
     gate: LoginGate,
+    throttling: Option<Throttling>,
 }
 
 type St<V> = State<Arc<Shared<V>>>;
@@ -321,6 +371,12 @@ enum Delivery {
 struct PresentedTokens {
     body: Option<String>,
     cookie: Option<String>,
+}
+
+/// The username of a login body, read before the rest.
+#[derive(Deserialize)]
+struct Username {
+    username: String,
 }
 
 #[derive(Deserialize)]
@@ -434,6 +490,48 @@ impl<V: CredentialVerifier> Shared<V> {
         let raw = read_object(&parts.headers, body, self.max_body)
             .await?
             .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
+        // Throttled before anything costly, the queue included: the
+        // username alone is read (other fields skipped unparsed).
+        let mut begun = None;
+        if let (Some(t), Ok(Username { username })) =
+            (&self.throttling, serde_json::from_slice::<Username>(&raw))
+            && !username.is_empty()
+            && username.len() <= MAX_USERNAME
+        {
+            let attempt = t.attempt(&parts, &username);
+            t.begin(&attempt).await?;
+            begun = Some(attempt);
+        }
+        let mut verdict = None;
+        let mut result = self
+            .login_begun(&parts, raw, &mut begun, &mut verdict)
+            .await;
+        // Every begun attempt is settled: a failure counts, a success resets,
+        // anything else (overload, bad input, an outage) is taken back.
+        if let (Some(t), Some(attempt)) = (&self.throttling, &begun) {
+            match (verdict, &mut result) {
+                (Some(false), _) => t.failed(attempt).await,
+                (Some(true), Ok(res)) => {
+                    if let Some(device) = t.succeeded(attempt).await {
+                        res.headers_mut().append(SET_COOKIE, device);
+                    }
+                }
+                _ => t.abandoned(attempt).await,
+            }
+        }
+        result
+    }
+
+    /// A login from its body on, its throttle attempt begun (or begun here,
+    /// into `begun`, when only the full parse finds the username);
+    /// `verdict` says whether the password was right, once it is known.
+    async fn login_begun(
+        &self,
+        parts: &http::request::Parts,
+        raw: Vec<u8>,
+        begun: &mut Option<Attempt>,
+        verdict: &mut Option<bool>,
+    ) -> Result<Response, ApiError> {
         // In line before anything costly: parsing, hashing, the store.
         let _turn = self.gate.enter().await.map_err(|_| {
             tracing::warn!("login refused: too many logins waiting");
@@ -465,6 +563,20 @@ impl<V: CredentialVerifier> Shared<V> {
                 ),
             ));
         }
+        if let Some(t) = &self.throttling {
+            match begun {
+                // The full parse must name the account the throttle counted.
+                Some(attempt) if attempt.account() != username => {
+                    return Err(ApiError::bad_request("the username is ambiguous"));
+                }
+                Some(_) => {}
+                None => {
+                    let attempt = t.attempt(parts, &username);
+                    t.begin(&attempt).await?;
+                    *begun = Some(attempt);
+                }
+            }
+        }
         let verified = match self
             .verifier
             .verify(Credentials {
@@ -477,10 +589,12 @@ impl<V: CredentialVerifier> Shared<V> {
             Ok(v) => v,
             Err(LoginError::InvalidCredentials) => {
                 tracing::info!("login refused: invalid credentials");
+                *verdict = Some(false);
                 return Err(ApiError::invalid_credentials());
             }
             Err(LoginError::Refused(why)) => {
                 tracing::info!(reason = %why, "login refused");
+                *verdict = Some(false);
                 return Err(ApiError::invalid_credentials());
             }
             Err(LoginError::Unavailable(why)) => {
@@ -504,7 +618,9 @@ impl<V: CredentialVerifier> Shared<V> {
         } else {
             Delivery::BodyAndCookie
         };
-        self.tokens(&pair, delivery)
+        let res = self.tokens(&pair, delivery)?;
+        *verdict = Some(true);
+        Ok(res)
     }
 
     /// The refresh tokens of the JSON body and of the cookie.

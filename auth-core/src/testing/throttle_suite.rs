@@ -59,6 +59,20 @@ where
     case!(an_address_past_its_limit_waits_for_every_account);
     case!(an_account_past_its_limit_waits_for_unknown_devices_only);
     case!(concurrent_attempts_cannot_slip_past_a_wait);
+    case!(an_abandoned_attempt_does_not_count);
+}
+
+async fn an_abandoned_attempt_does_not_count(t: LoginThrottle, _: &ManualClock) {
+    let a = Attempt::new(&account("alice"), ip(2));
+    for _ in 0..4 {
+        fail(&t, &a).await;
+    }
+    // The fifth begins (and would start the wait), then the backend fails.
+    assert_eq!(t.begin(&a).await.unwrap(), Decision::Go);
+    t.abandoned(&a).await.unwrap();
+    assert_eq!(t.begin(&a).await.unwrap(), Decision::Go, "not counted");
+    t.failed(&a).await.unwrap();
+    waits(t.begin(&a).await.unwrap(), Counter::Pair);
 }
 
 async fn a_pair_waits_from_its_fifth_failure_doubling_and_a_success_resets(

@@ -134,6 +134,13 @@ impl MemoryAttempts {
         });
     }
 
+    pub(crate) fn abandoned_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) {
+        let key = pair_key(a);
+        if self.table.contains_key(key.as_str()) {
+            self.update(key, now, |t| t.take_back(p));
+        }
+    }
+
     pub(crate) fn succeeded_now(&self, a: &Attempt) {
         self.table.remove(pair_key(a).as_str());
     }
@@ -162,6 +169,16 @@ impl AttemptStore for MemoryAttempts {
 
     fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>> {
         self.succeeded_now(attempt);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn abandoned<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.abandoned_now(policy, attempt, now_ms);
         Box::pin(std::future::ready(Ok(())))
     }
 }

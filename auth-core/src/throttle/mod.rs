@@ -298,6 +298,16 @@ pub trait AttemptStore: Send + Sync + fmt::Debug {
 
     /// `attempt` succeeded: resets its pair (or device) counter.
     fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// `attempt` (begun with [`Decision::Go`]) was neither a success nor a
+    /// failure (the credential backend or the store failed): takes back the
+    /// count [`begin`](AttemptStore::begin) made, and the wait it started.
+    fn abandoned<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// The login throttle: a [`ThrottlePolicy`] applied to counters in a
@@ -386,6 +396,13 @@ impl LoginThrottle {
     /// A begun attempt succeeded.
     pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), StoreError> {
         self.counters().succeeded(attempt).await
+    }
+
+    /// A begun attempt ended without a verdict on the password (the
+    /// credential backend or the store failed): it does not count.
+    pub async fn abandoned(&self, attempt: &Attempt) -> Result<(), StoreError> {
+        let now = self.clock.now_millis();
+        self.counters().abandoned(&self.policy, attempt, now).await
     }
 
     /// A device token for `account`, to set as a long-lived cookie after a

@@ -55,6 +55,15 @@ impl Tally {
         Decision::Go
     }
 
+    /// Takes back a begin's count, and its wait if the count no longer
+    /// reaches one.
+    pub(crate) fn take_back(&mut self, policy: &ThrottlePolicy) {
+        self.n = self.n.saturating_sub(1);
+        if self.n < policy.free_failures {
+            self.wait_until = 0;
+        }
+    }
+
     /// The account counter's verdict: past its limit within its window,
     /// unknown devices wait until the window ends.
     pub(crate) fn account_verdict(&self, policy: &ThrottlePolicy, now: u64) -> Option<Decision> {

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 pub const SECRET_ENV: &str = "AUTH_JWT_SECRET";
 
 pub mod stall;
+pub mod throttle;
 
 /// Example JWT auth server: login, refresh (rotating, with reuse detection),
 /// logout, and protected routes.
@@ -107,6 +108,9 @@ pub struct Args {
     /// reach them.
     #[arg(long)]
     pub metrics: bool,
+    /// The login throttle.
+    #[command(flatten)]
+    pub throttle: throttle::ThrottleArgs,
 }
 
 /// The default `--issuer`.
@@ -479,6 +483,26 @@ pub fn app_with_cookie(
     users: InMemoryUsers<RoleClaims>,
     cookie: RefreshCookie,
 ) -> Result<Router, Error> {
+    app_with(authority, users, cookie, Logins::default())
+}
+
+/// How the auth routes throttle logins.
+#[derive(Debug, Default)]
+pub struct Logins {
+    /// `None`: the throttle's defaults over the authority's store.
+    /// `Some(None)`: no throttle. `Some(Some(t))`: `t`.
+    pub throttle: Option<Option<auth_core::throttle::LoginThrottle>>,
+    /// Where the client address comes from (default: the TCP peer).
+    pub client_address: auth_axum_extras::throttle::ClientAddress,
+}
+
+/// The application router with its refresh cookie and login throttling.
+pub fn app_with(
+    authority: TokenAuthority,
+    users: InMemoryUsers<RoleClaims>,
+    cookie: RefreshCookie,
+    logins: Logins,
+) -> Result<Router, Error> {
     let protected = Router::new()
         .route("/profile", get(profile))
         .route("/admin", get(admin))
@@ -487,10 +511,16 @@ pub fn app_with_cookie(
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .with_state(authority.clone());
     let discovery = authority.config().issuer.as_deref().and_then(discovery);
-    let auth = AuthRoutes::new(authority, users)
+    let mut auth = AuthRoutes::new(authority, users)
         .cookie(cookie)
-        .jwks_path("/.well-known/jwks.json")
-        .into_router()?;
+        .client_address(logins.client_address)
+        .jwks_path("/.well-known/jwks.json");
+    auth = match logins.throttle {
+        None => auth,
+        Some(None) => auth.without_throttle(),
+        Some(Some(throttle)) => auth.throttle(throttle),
+    };
+    let auth = auth.into_router()?;
     let mut app = Router::new()
         .merge(protected)
         .merge(auth)
@@ -669,7 +699,7 @@ pub async fn serve_tls(
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, a reset before accept: keep serving.
                     tracing::warn!(error = %e, "accept failed");
@@ -679,7 +709,17 @@ pub async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        let (stream, peer) = stream;
+        // The peer address, for the login throttle (what axum::serve's
+        // `into_make_service_with_connect_info` would insert).
+        let service = TowerToHyperService::new(tower::util::MapRequest::new(
+            app.clone(),
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let (http, watcher) = (http.clone(), graceful.watcher());
         let tls = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let handshake_limit = limits.header_read_timeout;
@@ -764,7 +804,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         install_metrics()?;
     }
     let secret = std::env::var(SECRET_ENV).ok();
-    let authority = authority(&args, secret).await?;
+    let authority = authority(&args, secret.clone()).await?;
+    let logins = Logins {
+        throttle: Some(args.throttle.throttle(&authority, secret.as_deref())?),
+        client_address: args.throttle.client_address(),
+    };
     let users = tokio::task::spawn_blocking(demo_users).await??;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
@@ -778,7 +822,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     } else {
         RefreshCookie::default()
     };
-    let mut app = app_with_cookie(authority, users, cookie)?;
+    let mut app = app_with(authority, users, cookie, logins)?;
     if args.metrics {
         app = with_metrics(app)?;
     }

@@ -367,11 +367,19 @@ fn refresh_code_ok(reply: &Reply) -> bool {
 
 // ---------------------------------------------------------------- clients
 
-async fn login(w: &World, user: usize, rng: &mut Rng) -> Option<Arc<Session>> {
+/// Logs in from the client's own machine (`source`): many clients of one
+/// user on one address would be one guesser to the login throttle.
+async fn login(
+    w: &World,
+    user: usize,
+    source: std::net::IpAddr,
+    rng: &mut Rng,
+) -> Option<Arc<Session>> {
     let i = rng.instance();
     let (name, password) = USERS[user];
     inc(&w.n.login_attempts);
-    let (span, r) = w.call(i, "login", w.servers[i].login(name, password)).await;
+    let machine = contract_tests::Client::from_source(w.servers[i].addr, source);
+    let (span, r) = w.call(i, "login", machine.login(name, password)).await;
     match r.status.as_u16() {
         200 => {
             inc(&w.n.logins);
@@ -645,10 +653,11 @@ async fn logout(w: &World, s: &Arc<Session>, i: usize, how: &'static str) {
 
 async fn client(w: Arc<World>, id: usize, mut rng: Rng) {
     let user = usize::from(id % 3 == 2); // two alices for one root
+    let source = std::net::IpAddr::from([127, 0, 0, 2 + (id % 200) as u8]);
     let mut session: Option<Arc<Session>> = None;
     while w.running() {
         let Some(s) = session.clone() else {
-            session = login(&w, user, &mut rng).await;
+            session = login(&w, user, source, &mut rng).await;
             continue;
         };
         let stale = s.lock().access_sent.elapsed() >= REFRESH_AFTER;

@@ -67,9 +67,24 @@ redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(since + window, wait
 return n
 "#;
 
+/// `KEYS`: the pair (or device) counter. `ARGV`: free failures. Takes back
+/// a begin's count, and its wait if the count no longer reaches one.
+const TAKE_BACK: &str = r#"
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+if n <= 0 then
+  return 0
+end
+n = redis.call('HINCRBY', KEYS[1], 'n', -1)
+if n < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'wait', '0')
+end
+return n
+"#;
+
 pub(super) struct AttemptScripts {
     begin: Script,
     fail_in_window: Script,
+    take_back: Script,
 }
 
 impl AttemptScripts {
@@ -77,6 +92,7 @@ impl AttemptScripts {
         AttemptScripts {
             begin: Script::new(BEGIN),
             fail_in_window: Script::new(FAIL_IN_WINDOW),
+            take_back: Script::new(TAKE_BACK),
         }
     }
 }
@@ -194,6 +210,24 @@ impl RedisStore {
         address.and(account)
     }
 
+    async fn attempt_abandoned(
+        &self,
+        policy: &ThrottlePolicy,
+        a: &Attempt,
+    ) -> Result<(), StoreError> {
+        self.inner.writable("throttle logins")?;
+        let _: i64 = self
+            .inner
+            .attempt_scripts
+            .take_back
+            .key(self.pair_key(a))
+            .arg(policy.free_failures)
+            .invoke_async(&mut self.inner.conn.clone())
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
     async fn attempt_succeeded(&self, a: &Attempt) -> Result<(), StoreError> {
         self.inner.writable("throttle logins")?;
         let _: u64 = ::redis::cmd("DEL")
@@ -226,5 +260,14 @@ impl AttemptStore for RedisStore {
 
     fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.attempt_succeeded(attempt))
+    }
+
+    fn abandoned<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        _now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.attempt_abandoned(policy, attempt))
     }
 }

@@ -23,6 +23,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.client.addr
+    }
+
     /// The process id (for `/proc/<pid>/status`).
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the server is running")
@@ -55,13 +60,24 @@ pub async fn spawn_with(
 /// An example server with `--redis-url redis_url` and more flags
 /// (`--redis-cluster`...); returns once it listens.
 pub async fn spawn_on(redis_url: &str, flags: &[&str], rust_log: &str, stderr: Stdio) -> Server {
+    let mut args = vec!["--redis-url", redis_url];
+    args.extend_from_slice(flags);
+    spawn_process(&args, rust_log, stderr).await
+}
+
+/// An example server on its in-memory store, with `flags`.
+pub async fn spawn_memory(flags: &[&str]) -> Server {
+    spawn_process(flags, "warn", Stdio::inherit()).await
+}
+
+async fn spawn_process(flags: &[&str], rust_log: &str, stderr: Stdio) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap()
         .port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
-        .args(["--addr", &addr.to_string(), "--redis-url", redis_url])
+        .args(["--addr", &addr.to_string()])
         .args(flags)
         .env("AUTH_JWT_SECRET", SECRET)
         .env("RUST_LOG", rust_log)

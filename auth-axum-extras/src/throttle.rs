@@ -1,0 +1,211 @@
+//! The login throttle at the HTTP edge: which address a request comes from,
+//! the device cookie, and the `429` of a throttled attempt. The rules are
+//! [`auth_core::throttle`]'s.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use auth_core::throttle::{Attempt, Decision, LoginThrottle};
+use axum::extract::ConnectInfo;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::cookie::RefreshCookie;
+use crate::error::ApiError;
+
+/// The device cookie's name next to a `refresh_token` cookie.
+pub const DEVICE_COOKIE_NAME: &str = "auth_device";
+/// The device cookie's name next to a `__Secure-` refresh cookie.
+pub const SECURE_DEVICE_COOKIE_NAME: &str = "__Secure-auth_device";
+/// The `error` of a throttled login (status 429).
+pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
+
+/// Where the client's address comes from, for the login throttle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAddress {
+    /// The TCP peer (default): read from axum's
+    /// [`ConnectInfo<SocketAddr>`](ConnectInfo), so serve the app with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`. Without it,
+    /// every client counts as one address (`0.0.0.0`), logged once as an
+    /// error.
+    #[default]
+    Peer,
+    /// Behind `hops` proxies the application trusts, each appending the
+    /// address it received from to `X-Forwarded-For`: the client is the
+    /// `hops`th address from the right. Spoofing risk: a client can write
+    /// anything to the left of what the trusted proxies append, so the
+    /// count must be exact: one too many and clients pick their address.
+    /// A request with fewer entries did not come through the proxies: its
+    /// peer address counts.
+    ForwardedFor {
+        /// How many trusted proxies append to the header (at least 1).
+        hops: usize,
+    },
+}
+
+static WARNED_NO_PEER: AtomicBool = AtomicBool::new(false);
+
+impl ClientAddress {
+    /// The client's address in `parts`, as configured.
+    pub fn of(&self, parts: &Parts) -> IpAddr {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = match *self {
+            ClientAddress::Peer => None,
+            ClientAddress::ForwardedFor { hops } => forwarded_for(&parts.headers, hops.max(1)),
+        };
+        forwarded.or(peer).unwrap_or_else(|| {
+            if !WARNED_NO_PEER.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    "login throttle: no client address; serve the app with into_make_service_with_connect_info::<SocketAddr>() or set AuthRoutes::client_address. All clients count as one address"
+                );
+            }
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        })
+    }
+}
+
+/// The `hops`th address from the right of all `X-Forwarded-For` values.
+fn forwarded_for(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    let mut entries = Vec::new();
+    // A line that is not text is skipped: the entry trusted proxies append
+    // is always an address.
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(value) = value.to_str() else { continue };
+        entries.extend(value.split(',').map(str::trim));
+        if entries.len() > 64 {
+            // Proxies append one entry each: a longer list is a client's.
+            entries.drain(..entries.len() - 64);
+        }
+    }
+    let entry = entries.len().checked_sub(hops).map(|i| entries[i])?;
+    entry.parse::<IpAddr>().ok().or_else(|| {
+        entry
+            .parse::<SocketAddr>()
+            .ok()
+            .map(|addr: SocketAddr| addr.ip())
+    })
+}
+
+/// The routes' throttle: the core throttle, the client address rule and
+/// the device cookie.
+#[derive(Debug)]
+pub(crate) struct Throttling {
+    pub(crate) throttle: LoginThrottle,
+    pub(crate) address: ClientAddress,
+    pub(crate) device_cookie: RefreshCookie,
+}
+
+impl Throttling {
+    /// The attempt `parts` makes at `account`.
+    pub(crate) fn attempt(&self, parts: &Parts, account: &str) -> Attempt {
+        let device = self
+            .device_cookie
+            .read(&parts.headers)
+            .ok()
+            .flatten()
+            .and_then(|token| self.throttle.known_device(token, account));
+        Attempt::new(account, self.address.of(parts)).from_device(device)
+    }
+
+    /// Whether `attempt` may be checked: a wait is a 429 with
+    /// `Retry-After`, a store failure a 503.
+    pub(crate) async fn begin(&self, attempt: &Attempt) -> Result<(), ApiError> {
+        match self.throttle.begin(attempt).await {
+            Ok(Decision::Go) => Ok(()),
+            Ok(Decision::Wait {
+                counter,
+                retry_after,
+            }) => {
+                let secs = retry_after.as_millis().div_ceil(1000).max(1);
+                let secs = u64::try_from(secs).unwrap_or(u64::MAX);
+                tracing::info!(
+                    counter = counter.as_str(),
+                    retry_after = secs,
+                    "login throttled"
+                );
+                Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    TOO_MANY_ATTEMPTS,
+                    format!("too many failed logins; retry in {secs} s"),
+                )
+                .retry_after(secs))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "login refused: the throttle's store is unavailable");
+                Err(ApiError::unavailable("the login throttle is unavailable"))
+            }
+        }
+    }
+
+    /// A failed check: counted (a store failure is logged; the answer is
+    /// the refusal either way).
+    pub(crate) async fn failed(&self, attempt: &Attempt) {
+        if let Err(e) = self.throttle.failed(attempt).await {
+            tracing::warn!(error = %e, "login throttle: could not count a failure");
+        }
+    }
+
+    /// A begun attempt without a verdict on the password: not counted.
+    pub(crate) async fn abandoned(&self, attempt: &Attempt) {
+        if let Err(e) = self.throttle.abandoned(attempt).await {
+            tracing::warn!(error = %e, "login throttle: could not take back an attempt");
+        }
+    }
+
+    /// A successful login: the pair (or device) counter reset, and the
+    /// device cookie to set.
+    pub(crate) async fn succeeded(&self, attempt: &Attempt) -> Option<HeaderValue> {
+        if let Err(e) = self.throttle.succeeded(attempt).await {
+            tracing::warn!(error = %e, "login throttle: could not reset a counter");
+        }
+        let token = self
+            .throttle
+            .device_token(attempt.account(), attempt.device())
+            .ok()?;
+        self.device_cookie
+            .set(&token, self.throttle.device_ttl().as_secs())
+    }
+}
+
+/// The device cookie beside `refresh`: same attributes, its own name.
+pub(crate) fn device_cookie(refresh: &RefreshCookie) -> RefreshCookie {
+    let name = if refresh.cookie_name().starts_with("__Secure-") {
+        SECURE_DEVICE_COOKIE_NAME
+    } else {
+        DEVICE_COOKIE_NAME
+    };
+    refresh.clone().name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(xff: &[&str]) -> Parts {
+        let mut req = http::Request::builder();
+        for v in xff {
+            req = req.header("x-forwarded-for", *v);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
+        parts
+    }
+
+    #[test]
+    fn forwarded_for_trusts_exactly_its_hops() {
+        let one = ClientAddress::ForwardedFor { hops: 1 };
+        let two = ClientAddress::ForwardedFor { hops: 2 };
+        let p = parts(&["6.6.6.6, 192.0.2.1", "198.51.100.2"]);
+        assert_eq!(one.of(&p), "198.51.100.2".parse::<IpAddr>().unwrap());
+        assert_eq!(two.of(&p), "192.0.2.1".parse::<IpAddr>().unwrap());
+        // Too few entries, or garbage: the peer.
+        assert_eq!(two.of(&parts(&["192.0.2.1"])), IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(one.of(&parts(&["nonsense"])), IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(ClientAddress::Peer.of(&p), IpAddr::from([10, 0, 0, 1]));
+    }
+}
