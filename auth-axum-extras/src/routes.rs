@@ -386,13 +386,15 @@ struct RefreshBody {
 }
 
 /// Counts a login attempt that reached the verifier or failed on input
-/// (feature `metrics`): `ok`, `refused` (any 4xx), `unavailable` (5xx).
+/// (feature `metrics`): `ok`, `throttled` (429), `overloaded` (the queue
+/// was full), `refused` (any other 4xx), `unavailable` (5xx).
 fn count_login(result: &Result<Response, ApiError>) {
     #[cfg(feature = "metrics")]
     {
         let outcome = match result {
             Ok(_) => "ok",
             Err(e) if e.code() == OVERLOADED => "overloaded",
+            Err(e) if e.code() == crate::throttle::TOO_MANY_ATTEMPTS => "throttled",
             Err(e) if e.status().is_server_error() => "unavailable",
             Err(_) => "refused",
         };
