@@ -32,6 +32,9 @@ pub const LOGINS_WAITING: &str = "auth_logins_waiting";
 /// Counter: login attempts refused unchecked by the throttle, by `counter`
 /// (`pair`, `address`, `account`, `device`).
 pub const LOGINS_THROTTLED: &str = "auth_logins_throttled_total";
+/// Histogram: the wait left (seconds) when the throttle refused an attempt,
+/// by `counter`: how long throttled clients are being held.
+pub const LOGIN_WAIT: &str = "auth_login_wait_seconds";
 /// Counter: refreshes, by `outcome`.
 pub const REFRESHES: &str = "auth_refreshes_total";
 /// Counter: requests refused by the layers, by `class`.
@@ -86,13 +89,16 @@ pub(crate) fn revoked(kind: &'static str, reason: &'static str, n: u64) {
     let _ = (kind, reason, n);
 }
 
-/// Counts an attempt the throttle refused.
+/// Counts an attempt the throttle refused, and the wait it still had.
 #[inline]
-pub(crate) fn throttled(counter: &'static str) {
+pub(crate) fn throttled(counter: &'static str, wait: std::time::Duration) {
     #[cfg(feature = "metrics")]
-    ::metrics::counter!(LOGINS_THROTTLED, "counter" => counter).increment(1);
+    {
+        ::metrics::counter!(LOGINS_THROTTLED, "counter" => counter).increment(1);
+        ::metrics::histogram!(LOGIN_WAIT, "counter" => counter).record(wait.as_secs_f64());
+    }
     #[cfg(not(feature = "metrics"))]
-    let _ = counter;
+    let _ = (counter, wait);
 }
 
 /// Counts a refresh by its outcome.

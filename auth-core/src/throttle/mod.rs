@@ -381,8 +381,12 @@ impl LoginThrottle {
     pub async fn begin(&self, attempt: &Attempt) -> Result<Decision, StoreError> {
         let now = self.clock.now_millis();
         let decision = self.counters().begin(&self.policy, attempt, now).await?;
-        if let Decision::Wait { counter, .. } = decision {
-            crate::metrics::throttled(counter.as_str());
+        if let Decision::Wait {
+            counter,
+            retry_after,
+        } = decision
+        {
+            crate::metrics::throttled(counter.as_str(), retry_after);
         }
         Ok(decision)
     }

@@ -554,6 +554,13 @@ pub fn install_metrics() -> Result<metrics_exporter_prometheus::PrometheusHandle
             0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
             0.25, 0.5, 1.0,
         ])?
+        // Throttle waits double from 1 s to 15 min.
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(auth_core::metrics::LOGIN_WAIT.to_owned()),
+            &[
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 900.0,
+            ],
+        )?
         .install_recorder()
         .map_err(|e| format!("--metrics: {e}"))?;
     let upkeep = handle.clone();

@@ -85,6 +85,11 @@ async fn a_guesser_waits_doubling_and_a_success_resets() {
         text.contains("auth_logins_throttled_total{counter=\"pair\"} 3"),
         "{text}"
     );
+    // The waits left when refused: 1 s, 2 s, 1 s.
+    assert!(
+        text.contains("auth_login_wait_seconds_bucket{counter=\"pair\",le=\"2\"} 3"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
