@@ -70,10 +70,14 @@ impl ClientAddress {
 /// The `hops`th address from the right of all `X-Forwarded-For` values.
 fn forwarded_for(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
     let mut entries = Vec::new();
-    // A line that is not text is skipped: the entry trusted proxies append
-    // is always an address.
-    for value in headers.get_all("x-forwarded-for") {
-        let Ok(value) = value.to_str() else { continue };
+    // Bytes that are not text are replaced, never a reason to skip a line:
+    // a proxy appending to the client's own line must still be counted.
+    let lines: Vec<_> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect();
+    for value in &lines {
         entries.extend(value.split(',').map(str::trim));
         if entries.len() > 64 {
             // Proxies append one entry each: a longer list is a client's.
@@ -101,12 +105,13 @@ pub(crate) struct Throttling {
 impl Throttling {
     /// The attempt `parts` makes at `account`.
     pub(crate) fn attempt(&self, parts: &Parts, account: &str) -> Attempt {
+        // Any value that proves this account: a decoy planted beside the
+        // real cookie (from a sibling domain or path) cannot hide it.
         let device = self
             .device_cookie
-            .read(&parts.headers)
-            .ok()
-            .flatten()
-            .and_then(|token| self.throttle.known_device(token, account));
+            .read_all(&parts.headers)
+            .into_iter()
+            .find_map(|token| self.throttle.known_device(token, account));
         Attempt::new(account, self.address.of(parts)).from_device(device)
     }
 
@@ -135,7 +140,7 @@ impl Throttling {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "login refused: the throttle's store is unavailable");
-                Err(ApiError::unavailable("the login throttle is unavailable"))
+                Err(ApiError::unavailable("the login throttle is unavailable").retry_after(1))
             }
         }
     }
@@ -207,5 +212,12 @@ mod tests {
         assert_eq!(two.of(&parts(&["192.0.2.1"])), IpAddr::from([10, 0, 0, 1]));
         assert_eq!(one.of(&parts(&["nonsense"])), IpAddr::from([10, 0, 0, 1]));
         assert_eq!(ClientAddress::Peer.of(&p), IpAddr::from([10, 0, 0, 1]));
+        // A client's bytes that are not text do not hide the proxy's entry.
+        let mut p = parts(&[]);
+        p.headers.insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xff, 192.0.2.77").unwrap(),
+        );
+        assert_eq!(one.of(&p), "192.0.2.77".parse::<IpAddr>().unwrap());
     }
 }

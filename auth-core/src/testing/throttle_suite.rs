@@ -60,6 +60,71 @@ where
     case!(an_account_past_its_limit_waits_for_unknown_devices_only);
     case!(concurrent_attempts_cannot_slip_past_a_wait);
     case!(an_abandoned_attempt_does_not_count);
+    case!(concurrent_attempts_cannot_slip_past_an_address_or_account_limit);
+    case!(successes_and_abandoned_attempts_are_taken_back_everywhere);
+}
+
+/// `n` concurrent begins made by `make(i)`; how many went.
+async fn concurrent_gos(t: &LoginThrottle, n: usize, make: impl Fn(usize) -> Attempt) -> usize {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (t, a) = (t.clone(), make(i));
+            tokio::spawn(async move { t.begin(&a).await.unwrap() })
+        })
+        .collect();
+    let mut gone = 0;
+    for task in tasks {
+        if task.await.unwrap() == Decision::Go {
+            gone += 1;
+        }
+    }
+    gone
+}
+
+async fn concurrent_attempts_cannot_slip_past_an_address_or_account_limit(
+    t: LoginThrottle,
+    _: &ManualClock,
+) {
+    let policy = ThrottlePolicy::default()
+        .address_failures(3, Duration::from_secs(60))
+        .account_failures(3, Duration::from_secs(60));
+    let t = t.policy(policy);
+    let spray = IpAddr::from(std::net::Ipv6Addr::from(Uuid::new_v4().as_u128()));
+    let gone = concurrent_gos(&t, 20, |i| Attempt::new(&account(&format!("u{i}")), spray)).await;
+    assert_eq!(gone, 4, "the fourth starts the address's wait");
+    let alice = account("alice");
+    let gone = concurrent_gos(&t, 20, |i| Attempt::new(&alice, ip(100 + i as u8))).await;
+    assert_eq!(gone, 3, "three per account per window");
+}
+
+async fn successes_and_abandoned_attempts_are_taken_back_everywhere(
+    t: LoginThrottle,
+    _: &ManualClock,
+) {
+    let policy = ThrottlePolicy::default()
+        .address_failures(3, Duration::from_secs(60))
+        .account_failures(3, Duration::from_secs(60));
+    let t = t.policy(policy);
+    let address = IpAddr::from(std::net::Ipv6Addr::from(Uuid::new_v4().as_u128()));
+    let alice = account("alice");
+    for i in 0..10 {
+        let a = Attempt::new(&alice, address);
+        assert_eq!(t.begin(&a).await.unwrap(), Decision::Go, "attempt {i}");
+        if i % 2 == 0 {
+            t.succeeded(&a).await.unwrap();
+        } else {
+            t.abandoned(&a).await.unwrap();
+        }
+    }
+    // None of them counted: the address's and the account's limits are
+    // whole, and so is the pair's.
+    for _ in 0..3 {
+        fail(&t, &Attempt::new(&alice, address)).await;
+    }
+    waits(
+        t.begin(&Attempt::new(&alice, ip(3))).await.unwrap(),
+        Counter::Account,
+    );
 }
 
 async fn an_abandoned_attempt_does_not_count(t: LoginThrottle, _: &ManualClock) {

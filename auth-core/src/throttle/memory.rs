@@ -5,7 +5,8 @@
 
 use dashmap::DashMap;
 
-use super::{Attempt, AttemptStore, Counter, Decision, Tally, ThrottlePolicy, millis};
+use super::tally::Window;
+use super::{Attempt, AttemptStore, Counter, Decision, Tally, ThrottlePolicy};
 use crate::error::StoreError;
 use crate::store::BoxFuture;
 
@@ -48,10 +49,6 @@ impl MemoryAttempts {
         let before = self.table.len();
         self.table.retain(|_, t| now_ms < t.expires);
         before.saturating_sub(self.table.len())
-    }
-
-    fn get(&self, key: &str, now: u64) -> Tally {
-        self.table.get(key).map(|t| t.at(now)).unwrap_or_default()
     }
 
     /// Applies `f` to the counter `key` (fresh if absent or expired) and
@@ -104,46 +101,83 @@ fn account_key(a: &Attempt) -> String {
 }
 
 impl MemoryAttempts {
-    pub(crate) fn begin_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) -> Decision {
-        let counter = if a.device.is_some() {
-            Counter::Device
-        } else {
-            let address = self.get(&address_key(a), now);
-            if let Some(wait) = address.waiting(Counter::Address, now) {
-                return wait;
+    /// Applies `f` to the counter `key` if it exists, and drops it when
+    /// that leaves it idle: an attempt taken back leaves nothing behind.
+    fn take_back(&self, key: &str, now: u64, f: impl FnOnce(&mut Tally)) {
+        let idle = match self.table.get_mut(key) {
+            Some(mut entry) => {
+                let mut tally = entry.at(now);
+                f(&mut tally);
+                *entry = tally;
+                tally.is_idle()
             }
-            if let Some(wait) = self.get(&account_key(a), now).account_verdict(p, now) {
-                return wait;
-            }
-            Counter::Pair
+            None => false,
         };
-        self.update(pair_key(a), now, |t| t.begin_consecutive(p, counter, now))
+        if idle {
+            self.table.remove_if(key, |_, t| t.is_idle());
+        }
     }
 
-    pub(crate) fn failed_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) {
+    pub(crate) fn begin_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) -> Decision {
         if a.device.is_some() {
-            return;
+            return self.update(pair_key(a), now, |t| {
+                t.begin_consecutive(p, Counter::Device, now)
+            });
         }
-        let first_wait = p.address_failures.saturating_add(1);
-        let window = millis(p.address_window);
-        self.update(address_key(a), now, |t| {
-            t.fail_in_window(p, window, Some(first_wait), now)
+        // Each counter checks and counts in one step under its own lock; a
+        // counter refusing after others counted takes their counts back.
+        let address = address_key(a);
+        let refused = self.update(address.clone(), now, |t| {
+            let verdict = t.window_verdict(p, Window::Address, now);
+            if verdict.is_none() {
+                t.count_in_window(p, Window::Address, now);
+            }
+            verdict
         });
-        let window = millis(p.account_window);
-        self.update(account_key(a), now, |t| {
-            t.fail_in_window(p, window, None, now)
+        if let Some(wait) = refused {
+            return wait;
+        }
+        let take_back_address =
+            || self.take_back(&address, now, |t| t.take_back_in_window(p, Window::Address));
+        let account = account_key(a);
+        let refused = self.update(account.clone(), now, |t| {
+            let verdict = t.window_verdict(p, Window::Account, now);
+            if verdict.is_none() {
+                t.count_in_window(p, Window::Account, now);
+            }
+            verdict
         });
+        if let Some(wait) = refused {
+            take_back_address();
+            return wait;
+        }
+        let decision = self.update(pair_key(a), now, |t| {
+            t.begin_consecutive(p, Counter::Pair, now)
+        });
+        if decision != Decision::Go {
+            take_back_address();
+            self.take_back(&account, now, |t| t.take_back_in_window(p, Window::Account));
+        }
+        decision
     }
 
-    pub(crate) fn abandoned_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) {
-        let key = pair_key(a);
-        if self.table.contains_key(key.as_str()) {
-            self.update(key, now, |t| t.take_back(p));
+    /// Settles a begun attempt: a success resets its pair (or device)
+    /// counter, an attempt without a verdict takes its count back; both
+    /// take back the windowed counts (a failure keeps every count).
+    pub(crate) fn settle_now(&self, p: &ThrottlePolicy, a: &Attempt, succeeded: bool, now: u64) {
+        if succeeded {
+            self.table.remove(pair_key(a).as_str());
+        } else {
+            self.take_back(&pair_key(a), now, |t| t.take_back(p));
         }
-    }
-
-    pub(crate) fn succeeded_now(&self, a: &Attempt) {
-        self.table.remove(pair_key(a).as_str());
+        if a.device.is_none() {
+            self.take_back(&address_key(a), now, |t| {
+                t.take_back_in_window(p, Window::Address)
+            });
+            self.take_back(&account_key(a), now, |t| {
+                t.take_back_in_window(p, Window::Account)
+            });
+        }
     }
 }
 
@@ -158,28 +192,14 @@ impl AttemptStore for MemoryAttempts {
         Box::pin(std::future::ready(Ok(decision)))
     }
 
-    fn failed<'a>(
+    fn settle<'a>(
         &'a self,
         policy: &'a ThrottlePolicy,
         attempt: &'a Attempt,
+        succeeded: bool,
         now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.failed_now(policy, attempt, now_ms);
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.succeeded_now(attempt);
-        Box::pin(std::future::ready(Ok(())))
-    }
-
-    fn abandoned<'a>(
-        &'a self,
-        policy: &'a ThrottlePolicy,
-        attempt: &'a Attempt,
-        now_ms: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.abandoned_now(policy, attempt, now_ms);
+        self.settle_now(policy, attempt, succeeded, now_ms);
         Box::pin(std::future::ready(Ok(())))
     }
 }
@@ -218,9 +238,21 @@ mod tests {
         let p = ThrottlePolicy::default();
         let m = MemoryAttempts::new(100);
         m.begin_now(&p, &attempt("a", 1), 0);
-        m.failed_now(&p, &attempt("a", 1), 0);
         assert_eq!(m.len(), 3);
-        assert_eq!(m.purge(millis(p.forget_after) + 1), 3);
+        let forget = u64::try_from(p.forget_after.as_millis()).unwrap();
+        assert_eq!(m.purge(forget + 1), 3);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn attempts_taken_back_or_succeeded_leave_nothing() {
+        let p = ThrottlePolicy::default();
+        let m = MemoryAttempts::new(100);
+        for i in 0..50 {
+            let a = attempt(&format!("user{i}"), 1);
+            assert_eq!(m.begin_now(&p, &a, 0), Decision::Go);
+            m.settle_now(&p, &a, i % 2 == 0, 0);
+        }
+        assert!(m.is_empty(), "{} counters left", m.len());
     }
 }

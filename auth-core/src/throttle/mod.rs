@@ -23,10 +23,12 @@
 //! without limit nor lock the real user out of a device they used before. A
 //! device token is never a credential: the password is still checked.
 //!
-//! Attempts refused by a wait are not checked and not counted. The pair (or
-//! device) counter counts an attempt when it begins, so concurrent attempts
-//! cannot slip past a wait; a success takes that count back. Unknown
-//! usernames are counted exactly like known ones.
+//! Attempts refused by a wait are not checked and not counted. Every counter
+//! counts an attempt when it begins, so concurrent attempts cannot slip past
+//! a limit while earlier ones are being hashed; a success takes the counts
+//! back (and resets the pair), and so does an attempt without a verdict on
+//! the password, which leaves no counter behind. Unknown usernames are
+//! counted exactly like known ones.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -277,9 +279,11 @@ fn address_key(address: IpAddr) -> String {
 /// Where throttle counters live: implemented by the memory and Redis stores
 /// (reached through [`Store::attempts`]). Each method is atomic per counter;
 /// `now_ms` is the caller's clock in milliseconds since the Unix epoch.
+/// Counts are made when an attempt begins; see [`AttemptStore::settle`].
 pub trait AttemptStore: Send + Sync + fmt::Debug {
     /// Whether `attempt` may be checked; if so, counts it against its pair
-    /// (or device) counter in the same atomic step.
+    /// (or device) counter in the same atomic step, and against its address
+    /// and account counters (unknown devices only).
     fn begin<'a>(
         &'a self,
         policy: &'a ThrottlePolicy,
@@ -287,25 +291,17 @@ pub trait AttemptStore: Send + Sync + fmt::Debug {
         now_ms: u64,
     ) -> BoxFuture<'a, Result<Decision, StoreError>>;
 
-    /// `attempt` (begun with [`Decision::Go`]) failed: counts it against its
-    /// address and account counters (unknown devices only).
-    fn failed<'a>(
+    /// Settles `attempt` (begun with [`Decision::Go`]) that did not fail:
+    /// `succeeded` resets its pair (or device) counter; otherwise (no
+    /// verdict: the credential backend or the store failed, the body was
+    /// refused) its pair count is taken back. Either way its address and
+    /// account counts are taken back, and a counter left empty is removed.
+    /// A failure needs no call: its counts stand.
+    fn settle<'a>(
         &'a self,
         policy: &'a ThrottlePolicy,
         attempt: &'a Attempt,
-        now_ms: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// `attempt` succeeded: resets its pair (or device) counter.
-    fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// `attempt` (begun with [`Decision::Go`]) was neither a success nor a
-    /// failure (the credential backend or the store failed): takes back the
-    /// count [`begin`](AttemptStore::begin) made, and the wait it started.
-    fn abandoned<'a>(
-        &'a self,
-        policy: &'a ThrottlePolicy,
-        attempt: &'a Attempt,
+        succeeded: bool,
         now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
@@ -391,22 +387,31 @@ impl LoginThrottle {
         Ok(decision)
     }
 
-    /// A begun attempt failed (wrong password, unknown user).
+    /// A begun attempt failed (wrong password, unknown user): the counts
+    /// its begin made stand. Nothing to write; here so that every begun
+    /// attempt is settled by one of `failed`, `succeeded`, `abandoned`.
     pub async fn failed(&self, attempt: &Attempt) -> Result<(), StoreError> {
-        let now = self.clock.now_millis();
-        self.counters().failed(&self.policy, attempt, now).await
+        let _ = attempt;
+        Ok(())
     }
 
-    /// A begun attempt succeeded.
+    /// A begun attempt succeeded: its pair (or device) counter is reset and
+    /// its other counts taken back.
     pub async fn succeeded(&self, attempt: &Attempt) -> Result<(), StoreError> {
-        self.counters().succeeded(attempt).await
+        let now = self.clock.now_millis();
+        self.counters()
+            .settle(&self.policy, attempt, true, now)
+            .await
     }
 
     /// A begun attempt ended without a verdict on the password (the
-    /// credential backend or the store failed): it does not count.
+    /// credential backend or the store failed, the body was refused): it
+    /// does not count, and leaves no counter behind.
     pub async fn abandoned(&self, attempt: &Attempt) -> Result<(), StoreError> {
         let now = self.clock.now_millis();
-        self.counters().abandoned(&self.policy, attempt, now).await
+        self.counters()
+            .settle(&self.policy, attempt, false, now)
+            .await
     }
 
     /// A device token for `account`, to set as a long-lived cookie after a

@@ -813,7 +813,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let secret = std::env::var(SECRET_ENV).ok();
     let authority = authority(&args, secret.clone()).await?;
     let logins = Logins {
-        throttle: Some(args.throttle.throttle(&authority, secret.as_deref())?),
+        throttle: Some(args.throttle.throttle(
+            &authority,
+            secret.as_deref(),
+            args.key_pem.as_deref(),
+        )?),
         client_address: args.throttle.client_address(),
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;

@@ -2,6 +2,7 @@
 //! from, and the device key. Counters live in the authority's store: in
 //! memory, or in Redis with `--redis-url`, shared by every instance.
 
+use std::path::Path;
 use std::time::Duration;
 
 use auth_axum_extras::throttle::ClientAddress;
@@ -65,14 +66,16 @@ impl ThrottleArgs {
     }
 
     /// The throttle over `authority`'s store, or none with
-    /// `--no-login-throttle`. With [`SECRET_ENV`](crate::SECRET_ENV) set,
-    /// device cookies are signed with a key derived from it, so instances
-    /// sharing the secret recognise each other's devices; else with a
-    /// random key.
+    /// `--no-login-throttle`. Device cookies are signed with a key derived
+    /// from what the instances of a deployment share: the
+    /// [`SECRET_ENV`](crate::SECRET_ENV) secret, else the `--key-pem` file,
+    /// so each instance recognises the devices the others saw, and a
+    /// restart forgets none. Without either, a random key (logged).
     pub fn throttle(
         &self,
         authority: &TokenAuthority,
         secret: Option<&str>,
+        key_pem: Option<&Path>,
     ) -> Result<Option<LoginThrottle>, Error> {
         if self.no_login_throttle {
             return Ok(None);
@@ -80,9 +83,26 @@ impl ThrottleArgs {
         let mut throttle = LoginThrottle::new(authority.store().clone())
             .clock(authority.clock().clone())
             .policy(self.policy());
-        if let Some(secret) = secret {
-            let key = DeviceKey::from_secret(format!("device-cookie:{secret}").as_bytes())?;
-            throttle = throttle.device_key(key);
+        let shared = match (secret, key_pem) {
+            (Some(secret), _) => Some(secret.as_bytes().to_vec()),
+            (None, Some(path)) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read --key-pem {}: {e}", path.display()))?,
+            ),
+            (None, None) => None,
+        };
+        match shared {
+            Some(material) => {
+                // A key of its own: the label keeps it apart from the token
+                // signing key it is derived from.
+                let mut seed = b"auth-device-cookie\0".to_vec();
+                seed.extend_from_slice(&material);
+                throttle = throttle.device_key(DeviceKey::from_secret(&seed)?);
+            }
+            None => tracing::warn!(
+                "device cookies are signed with a random key: other instances and restarts do not recognise them (set {} or --key-pem)",
+                crate::SECRET_ENV
+            ),
         }
         Ok(Some(throttle))
     }

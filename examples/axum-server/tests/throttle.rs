@@ -150,9 +150,16 @@ async fn an_account_under_attack_still_admits_its_known_devices() {
     throttled(&from(&server, 12).login("alice", RIGHT).await);
     throttled(&login_with(&laptop, "alice", RIGHT, &[("cookie", &root_device)]).await);
     throttled(&laptop.login("alice", RIGHT).await);
-    // The laptop's cookie lets her in.
+    // The laptop's cookie lets her in, a decoy planted beside it or not.
     let ok = login_with(&laptop, "alice", RIGHT, &[("cookie", &device)]).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    for cookies in [
+        format!("auth_device=decoy; {device}"),
+        format!("{device}; {root_device}"),
+    ] {
+        let ok = login_with(&laptop, "alice", RIGHT, &[("cookie", &cookies)]).await;
+        assert_eq!(ok.status, StatusCode::OK, "{cookies}: {}", ok.json);
+    }
     // A stolen device cookie is no key: its own counter holds it.
     let thief = from(&server, 13);
     for _ in 0..5 {
@@ -193,14 +200,59 @@ async fn two_instances_share_the_counters(a: &Server, b: &Server) {
     assert_eq!(other.login("alice", RIGHT).await.status, StatusCode::OK);
 }
 
+/// The number of keys of `redis` matching `pattern` (`KEYS`, in RESP).
+async fn redis_keys(redis: &RedisServer, pattern: &str) -> usize {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", redis.port()))
+        .await
+        .expect("redis");
+    let cmd = format!("*2\r\n$4\r\nKEYS\r\n${}\r\n{pattern}\r\n", pattern.len());
+    conn.write_all(cmd.as_bytes()).await.expect("write");
+    let mut line = String::new();
+    BufReader::new(conn)
+        .read_line(&mut line)
+        .await
+        .expect("read");
+    line.trim()
+        .trim_start_matches('*')
+        .parse()
+        .expect("an array")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_redis_count_together_and_fail_closed() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let a = spawn_with(&redis, &[], "warn", std::process::Stdio::inherit()).await;
-    let b = spawn_with(&redis, &[], "warn", std::process::Stdio::inherit()).await;
+    let flags = ["--account-failures", "8"];
+    let a = spawn_with(&redis, &flags, "warn", std::process::Stdio::inherit()).await;
+    let b = spawn_with(&redis, &flags, "warn", std::process::Stdio::inherit()).await;
     two_instances_share_the_counters(&a, &b).await;
+    // A device known to one instance is known to the other: with the
+    // account past its limit, B lets in the device A saw, and no other.
+    let laptop = from(&a, 40);
+    let device = laptop
+        .login("alice", RIGHT)
+        .await
+        .cookie("auth_device")
+        .unwrap();
+    let device = format!("auth_device={}", device.value());
+    for last in 41..44 {
+        wrong(&from(&b, last), "alice", 1).await;
+    }
+    throttled(&from(&b, 44).login("alice", RIGHT).await);
+    let on_b = from(&b, 40);
+    let ok = login_with(&on_b, "alice", RIGHT, &[("cookie", &device)]).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    // Bodies refused before a verdict leave no counter behind.
+    let before = redis_keys(&redis, "*thr:*").await;
+    let junk = from(&a, 45);
+    for i in 0..50 {
+        let body = json!({ "username": format!("junk{i}") }).to_string();
+        let r = junk.post("/auth/login", &[], Some(&body)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.json);
+    }
+    assert_eq!(redis_keys(&redis, "*thr:*").await, before);
     // Redis gone: a login is refused (503), never checked unthrottled.
     redis.kill();
     let r = from(&a, 17).login("alice", RIGHT).await;

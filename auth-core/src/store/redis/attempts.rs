@@ -1,12 +1,15 @@
 //! The login throttle's counters in Redis, shared by every instance: each
 //! counter is a hash (`n`, `since`, `wait`, times in ms) with a TTL, so all
-//! of it expires. The rules are those of `throttle/tally.rs`.
+//! of it expires, and a counter taken back to nothing is deleted. The rules
+//! are those of `throttle/tally.rs`.
 //!
 //! An account's pair, device and account counters share the account's
-//! bucket (one hash slot), so one script decides a begin atomically; the
-//! address counter lives in the address's bucket and is read first.
-//! Throttling fails closed: when Redis cannot answer, the login is refused
-//! with the store's error (a 503), never let through unchecked.
+//! bucket (one hash slot), so one script decides them atomically; the
+//! address counter lives in the address's bucket and has a script of its
+//! own, run first (an attempt it lets through and the account's script then
+//! refuses is taken back there). Throttling fails closed: when Redis cannot
+//! answer, the login is refused with the store's error (a 503), never let
+//! through unchecked.
 
 use ::redis::Script;
 
@@ -15,17 +18,69 @@ use crate::error::StoreError;
 use crate::store::BoxFuture;
 use crate::throttle::{Attempt, AttemptStore, Counter, Decision, ThrottlePolicy, millis};
 
+/// Prepended to every script: counting one attempt in a fixed window, and
+/// taking a count back (the key deleted when nothing is left).
+const COMMON: &str = r#"
+local function count_in_window(k, now, window, first, max_wait, address)
+  local t = redis.call('HMGET', k, 'n', 'since', 'wait')
+  local n, since, wait = tonumber(t[1] or '0'), tonumber(t[2] or '0'), tonumber(t[3] or '0')
+  if n == 0 or now >= since + window then
+    n = 0
+    since = now
+  end
+  n = n + 1
+  if address then
+    if n >= first then
+      wait = now + math.min(1000 * 2 ^ math.min(n - first, 30), max_wait)
+    end
+  elseif n >= first then
+    wait = since + window
+  end
+  redis.call('HSET', k, 'n', n, 'since', string.format('%d', since),
+    'wait', string.format('%d', wait))
+  redis.call('PEXPIRE', k, string.format('%d', math.max(since + window, wait) - now))
+end
+
+local function take_back(k, first)
+  local n = tonumber(redis.call('HGET', k, 'n') or '0')
+  if n <= 0 then
+    return
+  end
+  n = redis.call('HINCRBY', k, 'n', -1)
+  if n <= 0 then
+    redis.call('DEL', k)
+  elseif n < first then
+    redis.call('HSET', k, 'wait', '0')
+  end
+end
+"#;
+
+/// `KEYS`: the address counter. `ARGV`: now, window, the count from which
+/// it waits, max wait. Returns `{0, 0}` (counted) or `{1, ms}` (waiting).
+const BEGIN_ADDRESS: &str = r#"
+local now = tonumber(ARGV[1])
+local wait = tonumber(redis.call('HGET', KEYS[1], 'wait') or '0')
+if wait > now then
+  return {1, wait - now}
+end
+count_in_window(KEYS[1], now, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), true)
+return {0, 0}
+"#;
+
 /// `KEYS`: the pair (or device) counter, the account counter.
 /// `ARGV`: now, known device (`1`/`0`), free failures, max wait, forget
-/// after, account limit, account window. Returns `{0, 0}` to go, else
-/// `{1, ms}` (the pair or device waits) or `{2, ms}` (the account waits).
-const BEGIN: &str = r#"
+/// after, account limit, account window. Returns `{0, 0}` to go (counted),
+/// else `{1, ms}` (the pair or device waits) or `{2, ms}` (the account
+/// waits), counting nothing.
+const BEGIN_ACCOUNT: &str = r#"
 local now = tonumber(ARGV[1])
-if ARGV[2] == '0' then
+local known = ARGV[2] == '1'
+local limit, window = tonumber(ARGV[6]), tonumber(ARGV[7])
+if not known then
   local c = redis.call('HMGET', KEYS[2], 'n', 'since')
   local n, since = tonumber(c[1] or '0'), tonumber(c[2] or '0')
-  local ends = since + tonumber(ARGV[7])
-  if n >= tonumber(ARGV[6]) and now < ends then
+  local ends = since + window
+  if n >= limit and now < ends then
     return {2, ends - now}
   end
 end
@@ -42,57 +97,52 @@ if n >= free then
 end
 redis.call('HSET', KEYS[1], 'n', n, 'wait', string.format('%d', wait))
 redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(wait, now) + tonumber(ARGV[5]) - now))
+if not known then
+  count_in_window(KEYS[2], now, window, limit, 0, false)
+end
 return {0, 0}
 "#;
 
-/// `KEYS`: a windowed counter (address or account). `ARGV`: now, window,
-/// the failure of the window that starts waiting (0: never), max wait.
-/// Returns the window's failures.
-const FAIL_IN_WINDOW: &str = r#"
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local t = redis.call('HMGET', KEYS[1], 'n', 'since', 'wait')
-local n, since, wait = tonumber(t[1] or '0'), tonumber(t[2] or '0'), tonumber(t[3] or '0')
-if n == 0 or now >= since + window then
-  n = 0
-  since = now
+/// `KEYS`: the pair (or device) counter, the account counter. `ARGV`:
+/// succeeded (`1`/`0`), known device, free failures, account limit. A
+/// success deletes the pair, anything else takes its count back; the
+/// account count is taken back either way.
+const SETTLE_ACCOUNT: &str = r#"
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[1])
+else
+  take_back(KEYS[1], tonumber(ARGV[3]))
 end
-n = n + 1
-local first = tonumber(ARGV[3])
-if first > 0 and n >= first then
-  wait = now + math.min(1000 * 2 ^ math.min(n - first, 30), tonumber(ARGV[4]))
+if ARGV[2] == '0' then
+  take_back(KEYS[2], tonumber(ARGV[4]))
 end
-redis.call('HSET', KEYS[1], 'n', n, 'since', string.format('%d', since),
-  'wait', string.format('%d', wait))
-redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(since + window, wait) - now))
-return n
+return 0
 "#;
 
-/// `KEYS`: the pair (or device) counter. `ARGV`: free failures. Takes back
-/// a begin's count, and its wait if the count no longer reaches one.
+/// `KEYS`: a counter. `ARGV`: the count from which it waits.
 const TAKE_BACK: &str = r#"
-local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
-if n <= 0 then
-  return 0
-end
-n = redis.call('HINCRBY', KEYS[1], 'n', -1)
-if n < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'wait', '0')
-end
-return n
+take_back(KEYS[1], tonumber(ARGV[1]))
+return 0
 "#;
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{COMMON}\n{body}"))
+}
 
 pub(super) struct AttemptScripts {
-    begin: Script,
-    fail_in_window: Script,
+    begin_address: Script,
+    begin_account: Script,
+    settle_account: Script,
     take_back: Script,
 }
 
 impl AttemptScripts {
     pub(super) fn new() -> Self {
         AttemptScripts {
-            begin: Script::new(BEGIN),
-            fail_in_window: Script::new(FAIL_IN_WINDOW),
-            take_back: Script::new(TAKE_BACK),
+            begin_address: script(BEGIN_ADDRESS),
+            begin_account: script(BEGIN_ACCOUNT),
+            settle_account: script(SETTLE_ACCOUNT),
+            take_back: script(TAKE_BACK),
         }
     }
 }
@@ -116,126 +166,107 @@ impl RedisStore {
         format!("{p}thr:a:{}", a.address())
     }
 
+    async fn take_back_address(&self, p: &ThrottlePolicy, a: &Attempt) -> Result<(), StoreError> {
+        let _: i64 = self
+            .inner
+            .attempt_scripts
+            .take_back
+            .key(self.address_key(a))
+            .arg(p.address_failures.saturating_add(1))
+            .invoke_async(&mut self.inner.conn.clone())
+            .await
+            .map_err(error)?;
+        Ok(())
+    }
+
     async fn begin_attempt(
         &self,
-        policy: &ThrottlePolicy,
+        p: &ThrottlePolicy,
         a: &Attempt,
         now: u64,
     ) -> Result<Decision, StoreError> {
         self.inner.writable("throttle logins")?;
         let mut conn = self.inner.conn.clone();
-        if a.device().is_none() {
-            let wait: Option<u64> = ::redis::cmd("HGET")
-                .arg(self.address_key(a))
-                .arg("wait")
-                .query_async(&mut conn)
+        let known = a.device().is_some();
+        if !known {
+            let (waits, ms): (u8, u64) = self
+                .inner
+                .attempt_scripts
+                .begin_address
+                .key(self.address_key(a))
+                .arg(now)
+                .arg(millis(p.address_window))
+                .arg(p.address_failures.saturating_add(1))
+                .arg(millis(p.max_wait))
+                .invoke_async(&mut conn)
                 .await
                 .map_err(error)?;
-            if let Some(wait) = wait.filter(|&w| w > now) {
-                return Ok(Decision::wait(Counter::Address, wait - now));
+            if waits != 0 {
+                return Ok(Decision::wait(Counter::Address, ms));
             }
         }
-        let (verdict, ms): (u8, u64) = self
+        let answer: Result<(u8, u64), StoreError> = self
             .inner
             .attempt_scripts
-            .begin
+            .begin_account
             .key(self.pair_key(a))
             .key(self.account_key(a))
             .arg(now)
-            .arg(if a.device().is_some() { "1" } else { "0" })
-            .arg(policy.free_failures)
-            .arg(millis(policy.max_wait))
-            .arg(millis(policy.forget_after))
-            .arg(policy.account_failures)
-            .arg(millis(policy.account_window))
+            .arg(if known { "1" } else { "0" })
+            .arg(p.free_failures)
+            .arg(millis(p.max_wait))
+            .arg(millis(p.forget_after))
+            .arg(p.account_failures)
+            .arg(millis(p.account_window))
             .invoke_async(&mut conn)
             .await
-            .map_err(error)?;
-        Ok(match (verdict, a.device()) {
-            (0, _) => Decision::Go,
-            (2, _) => Decision::wait(Counter::Account, ms),
-            (_, Some(_)) => Decision::wait(Counter::Device, ms),
-            (_, None) => Decision::wait(Counter::Pair, ms),
-        })
-    }
-
-    async fn fail_in_window(
-        &self,
-        key: String,
-        window: u64,
-        first_wait: u32,
-        policy: &ThrottlePolicy,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        let _: u64 = self
-            .inner
-            .attempt_scripts
-            .fail_in_window
-            .key(key)
-            .arg(now)
-            .arg(window)
-            .arg(first_wait)
-            .arg(millis(policy.max_wait))
-            .invoke_async(&mut self.inner.conn.clone())
-            .await
-            .map_err(error)?;
-        Ok(())
-    }
-
-    async fn attempt_failed(
-        &self,
-        policy: &ThrottlePolicy,
-        a: &Attempt,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        self.inner.writable("throttle logins")?;
-        if a.device().is_some() {
-            return Ok(());
+            .map_err(error);
+        let decision = match answer {
+            Ok((0, _)) => return Ok(Decision::Go),
+            Ok((2, ms)) => Ok(Decision::wait(Counter::Account, ms)),
+            Ok((_, ms)) if known => Ok(Decision::wait(Counter::Device, ms)),
+            Ok((_, ms)) => Ok(Decision::wait(Counter::Pair, ms)),
+            Err(e) => Err(e),
+        };
+        // Refused (or failed) past the address counter: its count goes back.
+        if !known {
+            self.take_back_address(p, a).await?;
         }
-        let address = self.fail_in_window(
-            self.address_key(a),
-            millis(policy.address_window),
-            policy.address_failures.saturating_add(1),
-            policy,
-            now,
-        );
-        let account = self.fail_in_window(
-            self.account_key(a),
-            millis(policy.account_window),
-            0,
-            policy,
-            now,
-        );
-        let (address, account) = tokio::join!(address, account);
-        address.and(account)
+        decision
     }
 
-    async fn attempt_abandoned(
+    async fn settle_attempt(
         &self,
-        policy: &ThrottlePolicy,
+        p: &ThrottlePolicy,
         a: &Attempt,
+        succeeded: bool,
     ) -> Result<(), StoreError> {
         self.inner.writable("throttle logins")?;
-        let _: i64 = self
-            .inner
-            .attempt_scripts
-            .take_back
-            .key(self.pair_key(a))
-            .arg(policy.free_failures)
-            .invoke_async(&mut self.inner.conn.clone())
-            .await
-            .map_err(error)?;
-        Ok(())
-    }
-
-    async fn attempt_succeeded(&self, a: &Attempt) -> Result<(), StoreError> {
-        self.inner.writable("throttle logins")?;
-        let _: u64 = ::redis::cmd("DEL")
-            .arg(self.pair_key(a))
-            .query_async(&mut self.inner.conn.clone())
-            .await
-            .map_err(error)?;
-        Ok(())
+        let known = a.device().is_some();
+        let account = async {
+            let _: i64 = self
+                .inner
+                .attempt_scripts
+                .settle_account
+                .key(self.pair_key(a))
+                .key(self.account_key(a))
+                .arg(if succeeded { "1" } else { "0" })
+                .arg(if known { "1" } else { "0" })
+                .arg(p.free_failures)
+                .arg(p.account_failures)
+                .invoke_async(&mut self.inner.conn.clone())
+                .await
+                .map_err(error)?;
+            Ok(())
+        };
+        let address = async {
+            if known {
+                return Ok(());
+            }
+            self.take_back_address(p, a).await
+        };
+        let (account, address) = tokio::join!(account, address);
+        account.and(address)
     }
 }
 
@@ -249,25 +280,13 @@ impl AttemptStore for RedisStore {
         Box::pin(self.begin_attempt(policy, attempt, now_ms))
     }
 
-    fn failed<'a>(
+    fn settle<'a>(
         &'a self,
         policy: &'a ThrottlePolicy,
         attempt: &'a Attempt,
-        now_ms: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.attempt_failed(policy, attempt, now_ms))
-    }
-
-    fn succeeded<'a>(&'a self, attempt: &'a Attempt) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.attempt_succeeded(attempt))
-    }
-
-    fn abandoned<'a>(
-        &'a self,
-        policy: &'a ThrottlePolicy,
-        attempt: &'a Attempt,
+        succeeded: bool,
         _now_ms: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.attempt_abandoned(policy, attempt))
+        Box::pin(self.settle_attempt(policy, attempt, succeeded))
     }
 }
