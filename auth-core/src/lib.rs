@@ -59,6 +59,7 @@ mod authority;
 pub mod cache;
 mod claims;
 mod clock;
+mod config;
 mod crypto;
 mod error;
 mod key_ring;
@@ -72,10 +73,7 @@ pub mod throttle;
 mod validator;
 
 pub use authority::{
-    AuthorityBuilder, Config, DEFAULT_ACCESS_TTL, DEFAULT_KEY_PUBLICATION_DELAY, DEFAULT_LEEWAY,
-    DEFAULT_MAX_LIFETIME, DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_REFRESH_TTL, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, JWKS_MAX_AGE, KeyRotation,
-    LogoutOutcome, LogoutTokens, MAX_SESSIONS_PER_SUBJECT_LIMIT, Reload, SessionMeta,
+    AuthorityBuilder, KeyRotation, LogoutOutcome, LogoutTokens, Reload, SessionMeta,
     TokenAuthority, TokenPair,
 };
 pub use claims::{
@@ -85,6 +83,12 @@ pub use claims::{
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use config::{
+    Config, DEFAULT_ACCESS_TTL, DEFAULT_KEY_PUBLICATION_DELAY, DEFAULT_LEEWAY,
+    DEFAULT_MAX_LIFETIME, DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES,
+    DEFAULT_REFRESH_TTL, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, JWKS_MAX_AGE,
+    MAX_SESSIONS_PER_SUBJECT_LIMIT,
+};
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
 pub use key_ring::{KeyRing, MAX_RING_KEYS};
 pub use keys::{Algorithm, Key, KeyLookup, KeySet, KeySource, UnknownAlgorithm};

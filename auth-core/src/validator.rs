@@ -39,9 +39,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::authority::{Config, Shared};
 use crate::claims::{AccessClaims, Audience, RefreshClaims, TokenKind, TokenRef};
 use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Shared};
 use crate::error::AuthError;
 use crate::error::{ConfigError, StoreError};
 use crate::keys::{KeyLookup, KeySource};

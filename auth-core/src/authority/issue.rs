@@ -1,0 +1,252 @@
+//! Issuing: a login's token pair, and the signing every token goes through.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::claims::{AccessClaims, Audience, RESERVED, RefreshClaims, TokenKind};
+use crate::clock::Clock;
+use crate::error::AuthError;
+use crate::metrics;
+use crate::store::NewSession;
+
+use super::TokenAuthority;
+
+/// An access token and its refresh token.
+///
+/// Serializes to the JSON the login and refresh endpoints answer with:
+/// `{"accessToken","refreshToken","tokenType":"Bearer","expiresIn"}`.
+/// `Debug` never prints the tokens.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    /// The access token (JWT, `typ: at+jwt`).
+    pub access_token: String,
+    /// The refresh token (JWT, `typ: refresh+jwt`), single use.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Seconds until the refresh token expires (the refresh cookie's `Max-Age`).
+    #[serde(skip)]
+    pub refresh_expires_in: u64,
+    /// The session both tokens belong to.
+    #[serde(skip)]
+    pub session_id: Uuid,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+impl TokenAuthority {
+    /// Starts a session for `subject` (after the application checked the
+    /// credentials) and returns its first pair. `claims` must serialize to a
+    /// JSON object (or unit) without registered claim names; it is carried in
+    /// every access token of the session.
+    pub async fn issue<E: Serialize>(
+        &self,
+        subject: &str,
+        claims: &E,
+    ) -> Result<TokenPair, AuthError> {
+        self.issue_with(subject, claims, SessionMeta::default())
+            .await
+    }
+
+    /// [`issue`](Self::issue), recording `meta` (a device label) with the
+    /// session, for session lists ([`sessions`](Self::sessions)).
+    pub async fn issue_with<E: Serialize>(
+        &self,
+        subject: &str,
+        claims: &E,
+        meta: SessionMeta,
+    ) -> Result<TokenPair, AuthError> {
+        if subject.is_empty() {
+            return Err(AuthError::Claims("the subject must not be empty".into()));
+        }
+        let extra = app_claims(claims)?;
+        let s = self.shared();
+        let now = s.clock.now();
+        let sid = Uuid::new_v4();
+        let refresh_jti = Uuid::new_v4();
+        let expires_at = now.saturating_add(s.config.session_lifetime.as_secs());
+        let refresh_exp = now
+            .saturating_add(s.config.refresh_ttl.as_secs())
+            .min(expires_at);
+        // Sign first: a token that would be refused (too large) must not
+        // leave a session behind.
+        let pair = self.mint_pair(
+            subject,
+            &extra,
+            sid,
+            refresh_jti,
+            now,
+            refresh_exp,
+            expires_at,
+        )?;
+        let create = s.store.create_session(NewSession {
+            sid,
+            subject: subject.to_owned(),
+            refresh_jti,
+            created_at: now,
+            refresh_expires_at: refresh_exp,
+            expires_at,
+            revoke_until: self.accepted_until(now, s.config.session_lifetime),
+            claims: serde_json::to_string(&extra).map_err(|e| AuthError::Claims(e.to_string()))?,
+            // Cleaned here, the one place every label passes (the field is public).
+            device: meta.device.as_deref().and_then(crate::store::device_label),
+            max_sessions: s.config.max_sessions_per_subject,
+        });
+        metrics::store_call("create_session", create).await?;
+        tracing::debug!(%sid, "session started");
+        Ok(pair)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn mint_pair(
+        &self,
+        subject: &str,
+        extra: &Map<String, Value>,
+        sid: Uuid,
+        refresh_jti: Uuid,
+        now: u64,
+        refresh_exp: u64,
+        session_exp: u64,
+    ) -> Result<TokenPair, AuthError> {
+        let s = self.shared();
+        let access_exp = now
+            .saturating_add(s.config.access_ttl.as_secs())
+            .min(session_exp);
+        let access = self.sign_access(subject, extra, sid, Uuid::new_v4(), now, access_exp)?;
+        let refresh = self.sign(
+            TokenKind::Refresh,
+            &RefreshClaims {
+                iss: s.config.issuer.clone(),
+                sub: subject.to_owned(),
+                aud: self.audience(),
+                exp: refresh_exp,
+                iat: now,
+                nbf: Some(now),
+                jti: refresh_jti,
+                sid,
+            },
+        )?;
+        Ok(TokenPair {
+            access_token: access,
+            refresh_token: refresh,
+            token_type: "Bearer",
+            expires_in: access_exp.saturating_sub(now),
+            refresh_expires_in: refresh_exp.saturating_sub(now),
+            session_id: sid,
+        })
+    }
+
+    pub(crate) fn sign_access(
+        &self,
+        subject: &str,
+        extra: &Map<String, Value>,
+        sid: Uuid,
+        jti: Uuid,
+        iat: u64,
+        exp: u64,
+    ) -> Result<String, AuthError> {
+        let claims = AccessClaims {
+            iss: self.shared().config.issuer.clone(),
+            sub: subject.to_owned(),
+            aud: self.audience(),
+            exp,
+            iat,
+            nbf: Some(iat),
+            jti,
+            sid,
+            extra,
+        };
+        self.sign(TokenKind::Access, &claims)
+    }
+
+    pub(super) fn audience(&self) -> Audience {
+        self.shared()
+            .config
+            .audience
+            .clone()
+            .map(Audience::one)
+            .unwrap_or_default()
+    }
+
+    pub(super) fn sign(
+        &self,
+        kind: TokenKind,
+        claims: &impl Serialize,
+    ) -> Result<String, AuthError> {
+        let s = self.shared();
+        let keys = self.keys.current();
+        let key = keys
+            .signing_key()
+            .ok_or_else(|| AuthError::Signing("the key set has no signing key".into()))?;
+        let encoding = key
+            .encoding()
+            .ok_or_else(|| AuthError::Signing("the signing key has no private part".into()))?;
+        let mut header = jsonwebtoken::Header::new(key.algorithm().to_jwt());
+        header.typ = Some(kind.typ().to_owned());
+        header.kid = Some(key.kid().to_owned());
+        let token = jsonwebtoken::encode(&header, claims, encoding)
+            .map_err(|e| AuthError::Signing(e.to_string()))?;
+        if token.len() > s.config.max_token_bytes {
+            return Err(AuthError::Claims(format!(
+                "the {kind} token would be {} bytes, over max_token_bytes ({})",
+                token.len(),
+                s.config.max_token_bytes
+            )));
+        }
+        Ok(token)
+    }
+}
+
+/// The application's claims as a JSON object without registered names.
+pub(crate) fn app_claims<E: Serialize>(claims: &E) -> Result<Map<String, Value>, AuthError> {
+    match serde_json::to_value(claims).map_err(|e| AuthError::Claims(e.to_string()))? {
+        Value::Null => Ok(Map::new()),
+        Value::Object(map) => {
+            if let Some(k) = map.keys().find(|k| RESERVED.contains(&k.as_str())) {
+                return Err(AuthError::Claims(format!(
+                    "`{k}` is a registered claim and cannot be an application claim"
+                )));
+            }
+            Ok(map)
+        }
+        _ => Err(AuthError::Claims(
+            "application claims must serialize to a JSON object".into(),
+        )),
+    }
+}
+
+/// Facts recorded with a new session and shown in its user's session list
+/// ([`TokenAuthority::issue_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionMeta {
+    /// A label for the device, as given; the session keeps it cleaned (see
+    /// [`device`](Self::device)).
+    pub device: Option<String>,
+}
+
+impl SessionMeta {
+    /// Labels the session with `raw` (a `User-Agent`, say). The session
+    /// keeps it cleaned and cut by [`device_label`](crate::store::device_label):
+    /// the label is shown to the user and never trusted.
+    pub fn device(mut self, raw: &str) -> Self {
+        self.device = Some(raw.to_owned());
+        self
+    }
+}
