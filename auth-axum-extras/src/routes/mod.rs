@@ -88,15 +88,15 @@
 //! (`invalid_token`) means "log in again". The same
 //! token presented after the grace is reuse and revokes the session.
 
+mod login;
+mod refresh;
+mod sessions;
+
 use std::fmt;
 use std::sync::Arc;
 
-use auth_core::throttle::{Attempt, LoginThrottle};
-use auth_core::{
-    AccessClaims, AuthError, ErrorClass, LogoutTokens, NoClaims, SessionMeta, TokenAuthority,
-    TokenPair, Uuid,
-};
-use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
+use auth_core::throttle::LoginThrottle;
+use auth_core::{TokenAuthority, TokenPair};
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
@@ -104,17 +104,12 @@ use axum::routing::{delete, get, post};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, PRAGMA, SET_COOKIE, USER_AGENT,
-};
-use serde::{Deserialize, Serialize};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, PRAGMA, SET_COOKIE};
 
-use crate::body::{parse_json, read_json, read_object};
 use crate::cookie::RefreshCookie;
-use crate::credentials::{CredentialVerifier, Credentials, LoginError};
+use crate::credentials::CredentialVerifier;
 use crate::csrf::CrossOriginProtection;
 use crate::error::ApiError;
-use crate::login_body::LoginBody;
 use crate::login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS, LoginGate};
 use crate::throttle::{ClientAddress, Throttling, device_cookie};
 
@@ -339,25 +334,6 @@ struct Shared<V> {
 
 type St<V> = State<Arc<Shared<V>>>;
 
-/// The answer of `GET {prefix}/sessions`.
-#[derive(Serialize)]
-struct SessionList {
-    sessions: Vec<SessionView>,
-}
-
-/// One entry of `GET {prefix}/sessions`, fields in this order.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SessionView {
-    id: Uuid,
-    created_at: u64,
-    last_refreshed_at: u64,
-    expires_at: u64,
-    absolute_expires_at: u64,
-    device: Option<String>,
-    current: bool,
-}
-
 /// Whether a token response may carry the refresh token in its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivery {
@@ -366,46 +342,6 @@ enum Delivery {
     /// Cookie only: a browser, whose scripts must never see it.
     CookieOnly,
 }
-
-/// The refresh tokens a request carries.
-struct PresentedTokens {
-    body: Option<String>,
-    cookie: Option<String>,
-}
-
-/// The username of a login body, read before the rest.
-#[derive(Deserialize)]
-struct Username {
-    username: String,
-}
-
-#[derive(Deserialize)]
-struct RefreshBody {
-    #[serde(rename = "refreshToken")]
-    refresh_token: Option<String>,
-}
-
-/// Counts a login attempt that reached the verifier or failed on input
-/// (feature `metrics`): `ok`, `throttled` (429), `overloaded` (the queue
-/// was full), `refused` (any other 4xx), `unavailable` (5xx).
-fn count_login(result: &Result<Response, ApiError>) {
-    #[cfg(feature = "metrics")]
-    {
-        let outcome = match result {
-            Ok(_) => "ok",
-            Err(e) if e.code() == OVERLOADED => "overloaded",
-            Err(e) if e.code() == crate::throttle::TOO_MANY_ATTEMPTS => "throttled",
-            Err(e) if e.status().is_server_error() => "unavailable",
-            Err(_) => "refused",
-        };
-        metrics::counter!(auth_core::metrics::LOGINS, "outcome" => outcome).increment(1);
-    }
-    #[cfg(not(feature = "metrics"))]
-    let _ = result;
-}
-
-/// The `error` of a login refused because too many wait already.
-const OVERLOADED: &str = "temporarily_unavailable";
 
 fn respond(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
@@ -478,354 +414,6 @@ impl<V: CredentialVerifier> Shared<V> {
                 tracing::info!(reason = why.reason(), path = %req.uri().path(), "request refused: cross-origin");
                 ApiError::new(StatusCode::FORBIDDEN, "cross_origin_request", why.reason())
             })
-    }
-
-    async fn login(&self, req: Request) -> Result<Response, ApiError> {
-        let result = self.login_inner(req).await;
-        count_login(&result);
-        result
-    }
-
-    async fn login_inner(&self, req: Request) -> Result<Response, ApiError> {
-        self.cross_origin(&req)?;
-        let (parts, body) = req.into_parts();
-        let raw = read_object(&parts.headers, body, self.max_body)
-            .await?
-            .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
-        // Throttled before anything costly, the queue included: the
-        // username alone is read (other fields skipped unparsed).
-        let mut begun = None;
-        if let (Some(t), Ok(Username { username })) =
-            (&self.throttling, serde_json::from_slice::<Username>(&raw))
-            && !username.is_empty()
-            && username.len() <= MAX_USERNAME
-        {
-            let attempt = t.attempt(&parts, &username);
-            t.begin(&attempt).await?;
-            begun = Some(attempt);
-        }
-        let mut verdict = None;
-        let mut result = self
-            .login_begun(&parts, raw, &mut begun, &mut verdict)
-            .await;
-        // Every begun attempt is settled: a failure counts, a success resets,
-        // anything else (overload, bad input, an outage) is taken back.
-        if let (Some(t), Some(attempt)) = (&self.throttling, &begun) {
-            match (verdict, &mut result) {
-                (Some(false), _) => t.failed(attempt).await,
-                (Some(true), Ok(res)) => {
-                    if let Some(device) = t.succeeded(attempt).await {
-                        res.headers_mut().append(SET_COOKIE, device);
-                    }
-                }
-                _ => t.abandoned(attempt).await,
-            }
-        }
-        result
-    }
-
-    /// A login from its body on, its throttle attempt begun (or begun here,
-    /// into `begun`, when only the full parse finds the username);
-    /// `verdict` says whether the password was right, once it is known.
-    async fn login_begun(
-        &self,
-        parts: &http::request::Parts,
-        raw: Vec<u8>,
-        begun: &mut Option<Attempt>,
-        verdict: &mut Option<bool>,
-    ) -> Result<Response, ApiError> {
-        // In line before anything costly: parsing, hashing, the store.
-        let _turn = self.gate.enter().await.map_err(|_| {
-            tracing::warn!("login refused: too many logins waiting");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                OVERLOADED,
-                "too many logins are waiting; retry shortly",
-            )
-            .retry_after(1)
-        })?;
-        let LoginBody {
-            username,
-            password,
-            cookie_only,
-            extra,
-        } = parse_json(&raw)?;
-        drop(raw);
-        if cookie_only && !self.cookie.is_enabled() {
-            return Err(ApiError::bad_request(
-                "cookieOnly needs the refresh cookie, which this server does not use",
-            ));
-        }
-        if username.is_empty() || username.len() > MAX_USERNAME || password.len() > MAX_PASSWORD {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                format!(
-                    "username must be 1 to {MAX_USERNAME} bytes, password at most {MAX_PASSWORD} bytes"
-                ),
-            ));
-        }
-        if let Some(t) = &self.throttling {
-            match begun {
-                // The full parse must name the account the throttle counted.
-                Some(attempt) if attempt.account() != username => {
-                    return Err(ApiError::bad_request("the username is ambiguous"));
-                }
-                Some(_) => {}
-                None => {
-                    let attempt = t.attempt(parts, &username);
-                    t.begin(&attempt).await?;
-                    *begun = Some(attempt);
-                }
-            }
-        }
-        let verified = match self
-            .verifier
-            .verify(Credentials {
-                username,
-                password,
-                extra,
-            })
-            .await
-        {
-            Ok(v) => v,
-            Err(LoginError::InvalidCredentials) => {
-                tracing::info!("login refused: invalid credentials");
-                *verdict = Some(false);
-                return Err(ApiError::invalid_credentials());
-            }
-            Err(LoginError::Refused(why)) => {
-                tracing::info!(reason = %why, "login refused");
-                *verdict = Some(false);
-                return Err(ApiError::invalid_credentials());
-            }
-            Err(LoginError::Unavailable(why)) => {
-                tracing::warn!(error = %why, "login failed: credential backend unavailable");
-                return Err(ApiError::unavailable(
-                    "the credential backend is unavailable",
-                ));
-            }
-        };
-        let mut meta = SessionMeta::default();
-        if let Some(agent) = parts.headers.get(USER_AGENT) {
-            meta = meta.device(&String::from_utf8_lossy(agent.as_bytes()));
-        }
-        let pair = self
-            .authority
-            .issue_with(&verified.subject, &verified.claims, meta)
-            .await?;
-        tracing::info!(sid = %pair.session_id, cookie_only, "login");
-        let delivery = if cookie_only {
-            Delivery::CookieOnly
-        } else {
-            Delivery::BodyAndCookie
-        };
-        let res = self.tokens(&pair, delivery)?;
-        *verdict = Some(true);
-        Ok(res)
-    }
-
-    /// The refresh tokens of the JSON body and of the cookie.
-    async fn refresh_tokens(&self, req: Request) -> Result<PresentedTokens, ApiError> {
-        let (parts, body) = req.into_parts();
-        let body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
-            .await?
-            .and_then(|b| b.refresh_token);
-        let cookie = self
-            .cookie
-            .read(&parts.headers)
-            .map_err(ApiError::bad_request)?
-            .map(str::to_owned);
-        Ok(PresentedTokens { body, cookie })
-    }
-
-    async fn refresh(&self, req: Request) -> Result<Response, ApiError> {
-        self.cross_origin(&req)?;
-        let tokens = self.refresh_tokens(req).await?;
-        // The body wins: a client that sends one means it. A token that came
-        // from the cookie goes back only in the cookie.
-        let from_cookie = tokens.cookie.is_some() && tokens.body.is_none()
-            || tokens.body.is_some() && tokens.body == tokens.cookie;
-        let (token, delivery) = match (tokens.body, tokens.cookie) {
-            (Some(body), _) => (Some(body), Delivery::BodyAndCookie),
-            (None, cookie) => (cookie, Delivery::CookieOnly),
-        };
-        let Some(token) = token else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "no refresh token in the body or the cookie",
-            ));
-        };
-        let verifier = &self.verifier;
-        let reload = |subject: String| async move { verifier.reload(&subject).await };
-        let refreshed = self
-            .authority
-            .refresh_with(&token, reload)
-            .await
-            .map_err(|e| {
-                // An oversized refresh token is as invalid as any other: 401.
-                if e.class() == ErrorClass::InvalidRequest {
-                    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.description())
-                } else if matches!(e, AuthError::RefreshSuperseded) {
-                    tracing::info!("refresh superseded by a concurrent refresh");
-                    ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "refresh_superseded",
-                        e.description(),
-                    )
-                } else {
-                    ApiError::from(e)
-                }
-            });
-        match refreshed {
-            Ok(pair) => self.tokens(&pair, delivery),
-            // The cookie's token is dead for good (invalid, expired, reused,
-            // revoked, or refused by the application): clear it, so the
-            // browser stops sending it. Not after `refresh_superseded`,
-            // whose winner is setting the newest cookie, nor after a 503.
-            Err(e)
-                if from_cookie
-                    && e.status() == StatusCode::UNAUTHORIZED
-                    && e.code() != "refresh_superseded" =>
-            {
-                let mut res = e.into_response();
-                if let Some(cookie) = self.cookie.clear() {
-                    res.headers_mut().append(SET_COOKIE, cookie);
-                }
-                Ok(res)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn logout(&self, req: Request) -> Result<Response, ApiError> {
-        self.cross_origin(&req)?;
-        let (parts, body) = req.into_parts();
-        // A body that cannot be read (another media type from a beacon or a
-        // form, bad JSON, too large) names no token, but the cookie and the
-        // bearer token still end their sessions: logout never fails on input.
-        let body = match read_json::<RefreshBody>(&parts.headers, body, self.max_body).await {
-            Ok(body) => body.and_then(|b| b.refresh_token),
-            Err(e) => {
-                tracing::debug!(error = %e, "logout: request body ignored");
-                None
-            }
-        };
-        // Every cookie value, not just an unambiguous one: a cookie planted
-        // from a sibling domain must not shield the real session, which
-        // ends here since its cookie is cleared below.
-        let cookies = self.cookie.read_all(&parts.headers);
-        // A malformed Authorization header revokes nothing, like an invalid token.
-        let access = TokenSource::Bearer.read(&parts.headers).ok().flatten();
-        let outcome = self
-            .authority
-            .logout(LogoutTokens {
-                refresh_token: body.as_deref(),
-                access_token: access,
-            })
-            .await?;
-        let mut sessions = outcome.sessions_revoked;
-        for cookie in cookies.into_iter().filter(|c| Some(*c) != body.as_deref()) {
-            let more = self
-                .authority
-                .logout(LogoutTokens {
-                    refresh_token: Some(cookie),
-                    access_token: None,
-                })
-                .await?;
-            sessions += more.sessions_revoked;
-        }
-        tracing::info!(
-            sessions,
-            access_token = outcome.access_token_revoked,
-            "logout"
-        );
-        Ok(self.no_content_clearing_cookie())
-    }
-
-    async fn logout_all(&self, req: Request) -> Result<Response, ApiError> {
-        self.cross_origin(&req)?;
-        let claims = self.bearer(req.headers(), "logout-all").await?;
-        let sessions = self.authority.logout_all(&claims.sub).await?;
-        tracing::info!(sessions, "logout-all");
-        Ok(self.no_content_clearing_cookie())
-    }
-
-    /// The claims of a valid bearer access token (revocation checked), or
-    /// the layer's refusal.
-    async fn bearer(
-        &self,
-        headers: &HeaderMap,
-        what: &'static str,
-    ) -> Result<AccessClaims<NoClaims>, ApiError> {
-        let token = match TokenSource::Bearer.read(headers) {
-            Ok(Some(token)) => token,
-            Ok(None) => return Err(ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)),
-            Err(rejection) => return Err(ApiError::from_rejection(rejection, DEFAULT_REALM)),
-        };
-        self.authority
-            .validator()
-            .validate_access::<NoClaims>(token)
-            .await
-            .map_err(|e| {
-                tracing::info!(reason = %e, endpoint = what, "request refused");
-                ApiError::from_rejection(Rejection::Token(e), DEFAULT_REALM)
-            })
-    }
-
-    async fn list_sessions(&self, headers: &HeaderMap) -> Result<Response, ApiError> {
-        let claims = self.bearer(headers, "sessions").await?;
-        let sessions: Vec<SessionView> = self
-            .authority
-            .sessions(&claims.sub)
-            .await?
-            .into_iter()
-            .map(|s| SessionView {
-                id: s.sid,
-                created_at: s.created_at,
-                last_refreshed_at: s.last_refreshed_at,
-                expires_at: s.refresh_expires_at.min(s.expires_at),
-                absolute_expires_at: s.expires_at,
-                current: s.sid == claims.sid,
-                device: s.device,
-            })
-            .collect();
-        let body = serde_json::to_vec(&SessionList { sessions }).map_err(|e| {
-            tracing::error!(error = %e, "session list did not serialize");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the session list could not be written",
-            )
-        })?;
-        let mut res = Response::new(Body::from(body));
-        let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        Ok(res)
-    }
-
-    async fn delete_session(&self, headers: &HeaderMap, id: &str) -> Result<Response, ApiError> {
-        let claims = self.bearer(headers, "delete session").await?;
-        let not_found = || {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such session among yours",
-            )
-        };
-        // Another user's session and an unknown or malformed id look alike.
-        let sid: Uuid = id.parse().map_err(|_| not_found())?;
-        if !self.authority.revoke_session_of(&claims.sub, sid).await? {
-            return Err(not_found());
-        }
-        tracing::info!(%sid, own = sid == claims.sid, "session revoked by its user");
-        if sid == claims.sid {
-            Ok(self.no_content_clearing_cookie())
-        } else {
-            Ok(StatusCode::NO_CONTENT.into_response())
-        }
     }
 
     /// 200 with the pair as JSON (without the refresh token for

@@ -1,0 +1,149 @@
+//! `POST {prefix}/refresh` and `POST {prefix}/logout`: the refresh token
+//! presented in the body or the cookie, rotated or revoked.
+
+use auth_core::{AuthError, ErrorClass, LogoutTokens};
+use auth_tower::TokenSource;
+use axum::extract::Request;
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::header::SET_COOKIE;
+use serde::Deserialize;
+
+use crate::body::read_json;
+use crate::credentials::CredentialVerifier;
+use crate::error::ApiError;
+
+use super::{Delivery, Shared};
+
+/// The refresh tokens a request carries.
+struct PresentedTokens {
+    body: Option<String>,
+    cookie: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    #[serde(rename = "refreshToken")]
+    refresh_token: Option<String>,
+}
+
+impl<V: CredentialVerifier> Shared<V> {
+    /// The refresh tokens of the JSON body and of the cookie.
+    async fn refresh_tokens(&self, req: Request) -> Result<PresentedTokens, ApiError> {
+        let (parts, body) = req.into_parts();
+        let body = read_json::<RefreshBody>(&parts.headers, body, self.max_body)
+            .await?
+            .and_then(|b| b.refresh_token);
+        let cookie = self
+            .cookie
+            .read(&parts.headers)
+            .map_err(ApiError::bad_request)?
+            .map(str::to_owned);
+        Ok(PresentedTokens { body, cookie })
+    }
+
+    pub(super) async fn refresh(&self, req: Request) -> Result<Response, ApiError> {
+        self.cross_origin(&req)?;
+        let tokens = self.refresh_tokens(req).await?;
+        // The body wins: a client that sends one means it. A token that came
+        // from the cookie goes back only in the cookie.
+        let from_cookie = tokens.cookie.is_some() && tokens.body.is_none()
+            || tokens.body.is_some() && tokens.body == tokens.cookie;
+        let (token, delivery) = match (tokens.body, tokens.cookie) {
+            (Some(body), _) => (Some(body), Delivery::BodyAndCookie),
+            (None, cookie) => (cookie, Delivery::CookieOnly),
+        };
+        let Some(token) = token else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "no refresh token in the body or the cookie",
+            ));
+        };
+        let verifier = &self.verifier;
+        let reload = |subject: String| async move { verifier.reload(&subject).await };
+        let refreshed = self
+            .authority
+            .refresh_with(&token, reload)
+            .await
+            .map_err(|e| {
+                // An oversized refresh token is as invalid as any other: 401.
+                if e.class() == ErrorClass::InvalidRequest {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.description())
+                } else if matches!(e, AuthError::RefreshSuperseded) {
+                    tracing::info!("refresh superseded by a concurrent refresh");
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "refresh_superseded",
+                        e.description(),
+                    )
+                } else {
+                    ApiError::from(e)
+                }
+            });
+        match refreshed {
+            Ok(pair) => self.tokens(&pair, delivery),
+            // The cookie's token is dead for good (invalid, expired, reused,
+            // revoked, or refused by the application): clear it, so the
+            // browser stops sending it. Not after `refresh_superseded`,
+            // whose winner is setting the newest cookie, nor after a 503.
+            Err(e)
+                if from_cookie
+                    && e.status() == StatusCode::UNAUTHORIZED
+                    && e.code() != "refresh_superseded" =>
+            {
+                let mut res = e.into_response();
+                if let Some(cookie) = self.cookie.clear() {
+                    res.headers_mut().append(SET_COOKIE, cookie);
+                }
+                Ok(res)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) async fn logout(&self, req: Request) -> Result<Response, ApiError> {
+        self.cross_origin(&req)?;
+        let (parts, body) = req.into_parts();
+        // A body that cannot be read (another media type from a beacon or a
+        // form, bad JSON, too large) names no token, but the cookie and the
+        // bearer token still end their sessions: logout never fails on input.
+        let body = match read_json::<RefreshBody>(&parts.headers, body, self.max_body).await {
+            Ok(body) => body.and_then(|b| b.refresh_token),
+            Err(e) => {
+                tracing::debug!(error = %e, "logout: request body ignored");
+                None
+            }
+        };
+        // Every cookie value, not just an unambiguous one: a cookie planted
+        // from a sibling domain must not shield the real session, which
+        // ends here since its cookie is cleared below.
+        let cookies = self.cookie.read_all(&parts.headers);
+        // A malformed Authorization header revokes nothing, like an invalid token.
+        let access = TokenSource::Bearer.read(&parts.headers).ok().flatten();
+        let outcome = self
+            .authority
+            .logout(LogoutTokens {
+                refresh_token: body.as_deref(),
+                access_token: access,
+            })
+            .await?;
+        let mut sessions = outcome.sessions_revoked;
+        for cookie in cookies.into_iter().filter(|c| Some(*c) != body.as_deref()) {
+            let more = self
+                .authority
+                .logout(LogoutTokens {
+                    refresh_token: Some(cookie),
+                    access_token: None,
+                })
+                .await?;
+            sessions += more.sessions_revoked;
+        }
+        tracing::info!(
+            sessions,
+            access_token = outcome.access_token_revoked,
+            "logout"
+        );
+        Ok(self.no_content_clearing_cookie())
+    }
+}
