@@ -29,10 +29,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use auth_core::AccessClaims;
-use http::Extensions;
+use bytes::Bytes;
+use http::{Extensions, Response};
 
-use crate::layer::Config;
+use crate::config::{Config, DEFAULT_REALM};
 use crate::on_rejection::Responder;
+pub use crate::rejection::ClaimsError;
+use crate::rejection::Rejection;
 
 /// The claims type of the [`AuthLayer`](crate::AuthLayer) that ran on a
 /// request: a request extension the layer inserts on every request it lets
@@ -94,32 +97,6 @@ impl PartialEq for ClaimsType {
 
 impl Eq for ClaimsType {}
 
-/// Why claims could not be read: the service stack is wired wrongly. This is
-/// a bug in the application, never the client's fault: answer 500 and log it.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ClaimsError {
-    /// No `AuthLayer` ran on this request (the route is outside the layer,
-    /// or the layer sits below the reader).
-    #[error(
-        "no AuthLayer ran on this request, so there are no AccessClaims<{expected}> (is the route inside the layer?)"
-    )]
-    NoLayer {
-        /// The claims type the reader asked for.
-        expected: &'static str,
-    },
-    /// An `AuthLayer` ran, but with another claims type.
-    #[error(
-        "the AuthLayer stores AccessClaims<{stored}>, but AccessClaims<{expected}> was asked for (use the layer's claims type)"
-    )]
-    Mismatch {
-        /// The claims type the reader asked for.
-        expected: &'static str,
-        /// The claims type of the layer that ran.
-        stored: &'static str,
-    },
-}
-
 /// The access claims an `AuthLayer<E>` validated for this request (the
 /// layer stores them as an `Arc<AccessClaims<E>>` extension, shared with
 /// its token cache):
@@ -141,5 +118,47 @@ pub fn claims<E: Send + Sync + 'static>(
         None => Err(ClaimsError::NoLayer {
             expected: type_name::<E>(),
         }),
+    }
+}
+/// Answering a refusal as the layer that ran would: it lives here, beside
+/// the [`ClaimsType`] extension that carries the layer's responder.
+impl Rejection {
+    /// The answer to this refusal of a request that an
+    /// [`AuthLayer`](crate::AuthLayer) let through (an extractor or handler
+    /// refusing it later): written as that layer writes its own, with its
+    /// realm and [`on_rejection`](crate::AuthLayer::on_rejection) hook, so
+    /// an application's refusals all look alike. Without a layer, the
+    /// default ([`to_response`](Self::to_response) with
+    /// [`DEFAULT_REALM`](crate::DEFAULT_REALM)). The refusal is logged and
+    /// counted like the layer's.
+    ///
+    /// ```
+    /// use auth_tower::Rejection;
+    ///
+    /// let (parts, ()) = http::Request::new(()).into_parts();
+    /// let res = Rejection::Missing.response_for(&parts);
+    /// assert_eq!(res.status(), 401);
+    /// assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    /// ```
+    pub fn response_for(self, parts: &http::request::Parts) -> Response<Bytes> {
+        let layer = parts
+            .extensions
+            .get::<ClaimsType>()
+            .and_then(|t| t.responder());
+        let default;
+        let responder = match layer {
+            Some(r) => r,
+            None => {
+                default = Responder::new(DEFAULT_REALM);
+                &default
+            }
+        };
+        responder.respond(
+            self,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &parts.extensions,
+        )
     }
 }

@@ -19,9 +19,9 @@ use tower_service::Service;
 
 use crate::body::AuthBody;
 use crate::claims::ClaimsType;
-use crate::layer::Config;
+use crate::config::Config;
+use crate::refusal::refusal;
 use crate::rejection::Rejection;
-use crate::service::refusal;
 
 pin_project! {
     /// The future [`AuthService`](crate::AuthService) returns.

@@ -68,9 +68,10 @@ use auth_core::{AccessClaims, AuthError, Privileges};
 use tonic::server::NamedService;
 use tonic::{Code, Status};
 
+use crate::refusal::log;
 use crate::rejection::Rejection;
 use crate::require::Require;
-use crate::service::{AuthService, log};
+use crate::service::AuthService;
 
 impl<S: NamedService, E> NamedService for AuthService<S, E> {
     const NAME: &'static str = S::NAME;

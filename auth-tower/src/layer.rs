@@ -10,17 +10,10 @@ use bytes::Bytes;
 use http::Response;
 use tower_layer::Layer;
 
+use crate::config::{Config, DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
 use crate::on_rejection::{RejectedRequest, Responder};
 use crate::service::AuthService;
 use crate::source::TokenSource;
-
-/// The default `realm` of the `WWW-Authenticate` challenge.
-pub const DEFAULT_REALM: &str = "api";
-
-/// The default limit on a revocation check that needs I/O: 2 s. The built-in
-/// stores answer from memory and never wait; a custom store that asks a
-/// remote service must not hold requests forever when it hangs.
-pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A [`Layer`] that requires a valid access token on every request and puts
 /// its [`AccessClaims<E>`](auth_core::AccessClaims) into the request
@@ -34,15 +27,6 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct AuthLayer<E> {
     pub(crate) config: Arc<Config>,
     pub(crate) cache: Option<Arc<TokenCache<E>>>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) validator: Validator,
-    pub(crate) sources: Vec<TokenSource>,
-    pub(crate) optional: bool,
-    pub(crate) responder: Responder,
-    pub(crate) check_timeout: Option<Duration>,
 }
 
 impl<E> AuthLayer<E> {

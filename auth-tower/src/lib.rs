@@ -144,6 +144,7 @@
 
 mod body;
 mod claims;
+mod config;
 mod future;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
@@ -153,17 +154,19 @@ pub mod grpc;
 pub mod jwks;
 mod layer;
 mod on_rejection;
+mod refusal;
 mod rejection;
 mod require;
 mod service;
 mod source;
 
 pub use body::AuthBody;
-pub use claims::{ClaimsError, ClaimsType, claims};
+pub use claims::{ClaimsType, claims};
+pub use config::{DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
 pub use future::ResponseFuture;
-pub use layer::{AuthLayer, DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
+pub use layer::AuthLayer;
 pub use on_rejection::RejectedRequest;
-pub use rejection::Rejection;
+pub use rejection::{ClaimsError, Rejection};
 pub use require::{Authorize, HasRole, HasScope, Require, RequireLayer};
 pub use service::AuthService;
 pub use source::{CustomSource, TokenSource, cookie_values};

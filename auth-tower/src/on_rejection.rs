@@ -14,8 +14,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
 
+use crate::refusal::log;
 use crate::rejection::{Rejection, is_grpc};
-use crate::service::log;
 
 /// A request a layer refused, as an `on_rejection` hook sees it: why, and
 /// the request's head (its body is not read).

@@ -8,8 +8,6 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, StatusCode};
 use serde::Serialize;
 
-use crate::ClaimsError;
-
 /// Why a request was refused.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -108,45 +106,6 @@ impl Rejection {
             }
         }
         HeaderValue::from_str(&v).ok()
-    }
-
-    /// The answer to this refusal of a request that an
-    /// [`AuthLayer`](crate::AuthLayer) let through (an extractor or handler
-    /// refusing it later): written as that layer writes its own, with its
-    /// realm and [`on_rejection`](crate::AuthLayer::on_rejection) hook, so
-    /// an application's refusals all look alike. Without a layer, the
-    /// default ([`to_response`](Self::to_response) with
-    /// [`DEFAULT_REALM`](crate::DEFAULT_REALM)). The refusal is logged and
-    /// counted like the layer's.
-    ///
-    /// ```
-    /// use auth_tower::Rejection;
-    ///
-    /// let (parts, ()) = http::Request::new(()).into_parts();
-    /// let res = Rejection::Missing.response_for(&parts);
-    /// assert_eq!(res.status(), 401);
-    /// assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
-    /// ```
-    pub fn response_for(self, parts: &http::request::Parts) -> Response<Bytes> {
-        let layer = parts
-            .extensions
-            .get::<crate::ClaimsType>()
-            .and_then(|t| t.responder());
-        let default;
-        let responder = match layer {
-            Some(r) => r,
-            None => {
-                default = crate::on_rejection::Responder::new(crate::DEFAULT_REALM);
-                &default
-            }
-        };
-        responder.respond(
-            self,
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &parts.extensions,
-        )
     }
 
     /// The answer the layer sends by default.
@@ -267,6 +226,32 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Why claims could not be read: the service stack is wired wrongly. This is
+/// a bug in the application, never the client's fault: answer 500 and log it.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    /// No `AuthLayer` ran on this request (the route is outside the layer,
+    /// or the layer sits below the reader).
+    #[error(
+        "no AuthLayer ran on this request, so there are no AccessClaims<{expected}> (is the route inside the layer?)"
+    )]
+    NoLayer {
+        /// The claims type the reader asked for.
+        expected: &'static str,
+    },
+    /// An `AuthLayer` ran, but with another claims type.
+    #[error(
+        "the AuthLayer stores AccessClaims<{stored}>, but AccessClaims<{expected}> was asked for (use the layer's claims type)"
+    )]
+    Mismatch {
+        /// The claims type the reader asked for.
+        expected: &'static str,
+        /// The claims type of the layer that ran.
+        stored: &'static str,
+    },
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::AuthBody;
+use crate::config::DEFAULT_REALM;
 use crate::future::ResponseFuture;
-use crate::layer::DEFAULT_REALM;
 use crate::on_rejection::{RejectedRequest, Responder};
 use crate::rejection::Rejection;
 

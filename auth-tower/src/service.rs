@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth_core::cache::TokenCache;
-use auth_core::store::{StoreError, Verdict};
 use auth_core::{AccessClaims, AuthError};
 use http::request::Parts;
 use http::{Request, Response};
@@ -14,8 +13,9 @@ use tower_service::Service;
 
 use crate::body::AuthBody;
 use crate::claims::ClaimsType;
+use crate::config::Config;
 use crate::future::{ResponseFuture, revalidate};
-use crate::layer::Config;
+use crate::refusal::refusal;
 use crate::rejection::Rejection;
 use crate::source::find_token;
 
@@ -139,40 +139,4 @@ where
             }
         }
     }
-}
-
-/// Why the store's verdict refuses the token, if it does: revoked, or the
-/// store unavailable (fail closed).
-pub(crate) fn refusal(verdict: Result<Verdict, StoreError>) -> Option<AuthError> {
-    match verdict {
-        Ok(Verdict::Allowed) => None,
-        Ok(Verdict::Revoked(by)) => Some(AuthError::Revoked(by)),
-        Err(e) => Some(AuthError::Store(e)),
-    }
-}
-
-/// Logs a refusal (never token contents), counts it (feature `metrics`:
-/// `auth_refusals_total` by class, and `auth_store_errors_total` with
-/// `op="check"` when the store could not answer), and passes it on.
-pub(crate) fn log(r: Rejection) -> Rejection {
-    match &r {
-        Rejection::Missing => tracing::debug!("request refused: no access token"),
-        Rejection::InvalidRequest(why) => {
-            tracing::info!(reason = why, "request refused: malformed credentials")
-        }
-        Rejection::Token(AuthError::Store(e)) => {
-            tracing::warn!(error = %e, "request refused: revocation store unavailable (failing closed)");
-            #[cfg(feature = "metrics")]
-            metrics::counter!(auth_core::metrics::STORE_ERRORS, "op" => "check").increment(1);
-        }
-        Rejection::Misconfigured(e) => {
-            tracing::error!(error = %e, "request refused: the service stack is misconfigured")
-        }
-        Rejection::Token(e) => {
-            tracing::info!(reason = %e, "request refused: access token not accepted")
-        }
-    }
-    #[cfg(feature = "metrics")]
-    metrics::counter!(auth_core::metrics::REFUSALS, "class" => r.code()).increment(1);
-    r
 }
