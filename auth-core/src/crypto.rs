@@ -2,7 +2,7 @@
 //! randomness, key generation, and picking jsonwebtoken's crypto provider.
 //! One implementation per backend feature; everything else is backend-neutral.
 
-use crate::Algorithm;
+use crate::algorithm::Algorithm;
 use crate::error::KeyError;
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]

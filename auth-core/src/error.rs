@@ -280,7 +280,7 @@ pub enum KeyError {
     #[error("{alg} needs a secret of at least {min} bytes, got {len}")]
     SecretTooShort {
         /// The algorithm.
-        alg: crate::Algorithm,
+        alg: crate::algorithm::Algorithm,
         /// The minimum length in bytes.
         min: usize,
         /// The length given.
@@ -290,7 +290,7 @@ pub enum KeyError {
     #[error("{alg} cannot be used this way: {reason}")]
     WrongAlgorithm {
         /// The algorithm.
-        alg: crate::Algorithm,
+        alg: crate::algorithm::Algorithm,
         /// Why.
         reason: &'static str,
     },
@@ -298,7 +298,7 @@ pub enum KeyError {
     #[error("invalid key for {alg}: {reason}")]
     InvalidKey {
         /// The algorithm.
-        alg: crate::Algorithm,
+        alg: crate::algorithm::Algorithm,
         /// What was wrong.
         reason: String,
     },

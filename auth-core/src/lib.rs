@@ -55,6 +55,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+mod algorithm;
 mod authority;
 pub mod cache;
 mod claims;
@@ -72,6 +73,7 @@ pub mod testing;
 pub mod throttle;
 mod validator;
 
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use authority::{
     AuthorityBuilder, KeyRotation, LogoutOutcome, LogoutTokens, Reload, SessionMeta,
     TokenAuthority, TokenPair,
@@ -91,7 +93,7 @@ pub use config::{
 };
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
 pub use key_ring::{KeyRing, MAX_RING_KEYS};
-pub use keys::{Algorithm, Key, KeyLookup, KeySet, KeySource, UnknownAlgorithm};
+pub use keys::{Key, KeyLookup, KeySet, KeySource};
 pub use validator::{Validator, ValidatorBuilder};
 
 /// The id type of sessions and tokens (`sid`, `jti`) in public APIs, so

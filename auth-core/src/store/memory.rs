@@ -8,6 +8,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use uuid::Uuid;
 
+use super::attempts::{AttemptStore, DEFAULT_MAX_TRACKED, MemoryAttempts};
 use super::{
     BoxFuture, Check, NewSession, RotateOutcome, RotateVerdict, Rotation, SessionInfo,
     SessionRecord, Store, StoreError, Verdict,
@@ -15,7 +16,6 @@ use super::{
 use crate::claims::TokenRef;
 use crate::clock::{Clock, SystemClock};
 use crate::error::RevokedBy;
-use crate::throttle::{AttemptStore, DEFAULT_MAX_TRACKED, MemoryAttempts};
 
 /// The default purge interval: a minute. Expired entries are refused by
 /// their own `exp` anyway, so the purge only bounds memory; once a minute

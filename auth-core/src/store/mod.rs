@@ -52,6 +52,7 @@ use uuid::Uuid;
 use crate::claims::TokenRef;
 pub use crate::error::{RevokedBy, StoreError};
 
+pub(crate) mod attempts;
 mod memory;
 pub use memory::{DEFAULT_PURGE_INTERVAL, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
@@ -136,7 +137,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// ([`crate::throttle`]). The default, `None`, makes a
     /// [`LoginThrottle`](crate::throttle::LoginThrottle) keep them in its
     /// own process's memory.
-    fn attempts(&self) -> Option<&dyn crate::throttle::AttemptStore> {
+    fn attempts(&self) -> Option<&dyn attempts::AttemptStore> {
         None
     }
 }

@@ -63,7 +63,7 @@ where
     case!(the_reuse_grace_is_measured_in_milliseconds);
     case!(a_login_past_the_cap_revokes_the_oldest_session);
     case!(sessions_that_ended_do_not_count_toward_the_cap);
-    super::throttle_suite::run_all(&mut make).await;
+    super::throttle_suite::run_all(START, &mut make).await;
 }
 
 /// A session of `subject` created at `now`: refresh token for an hour,

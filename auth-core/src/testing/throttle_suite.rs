@@ -13,8 +13,6 @@ use crate::clock::{Clock, ManualClock};
 use crate::store::Store;
 use crate::throttle::{Attempt, Counter, Decision, LoginThrottle, ThrottlePolicy};
 
-use super::store_suite::START;
-
 fn ip(last: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, last])
 }
@@ -39,15 +37,16 @@ async fn fail(t: &LoginThrottle, a: &Attempt) {
     t.failed(a).await.unwrap();
 }
 
-/// Runs every case on a fresh store made by `make`, like the store suite.
-pub async fn run_all<F, Fut>(make: &mut F)
+/// Runs every case on a fresh store made by `make` around a fresh
+/// [`ManualClock`] set to `start` (Unix seconds), like the store suite.
+pub async fn run_all<F, Fut>(start: u64, make: &mut F)
 where
     F: FnMut(Arc<dyn Clock>) -> Fut,
     Fut: Future<Output = Arc<dyn Store>>,
 {
     macro_rules! case {
         ($name:ident) => {{
-            let clock = Arc::new(ManualClock::new(START));
+            let clock = Arc::new(ManualClock::new(start));
             let store = make(clock.clone()).await;
             tracing::info!(case = stringify!($name), "throttle suite");
             let throttle = LoginThrottle::new(store).clock(clock.clone());

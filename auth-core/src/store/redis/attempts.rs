@@ -16,7 +16,7 @@ use ::redis::Script;
 use super::{RedisStore, error, keys};
 use crate::error::StoreError;
 use crate::store::BoxFuture;
-use crate::throttle::{Attempt, AttemptStore, Counter, Decision, ThrottlePolicy, millis};
+use crate::store::attempts::{Attempt, AttemptStore, Counter, Decision, ThrottlePolicy, millis};
 
 /// Prepended to every script: counting one attempt in a fixed window, and
 /// taking a count back (the key deleted when nothing is left).

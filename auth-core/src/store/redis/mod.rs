@@ -560,7 +560,7 @@ impl Inner {
 }
 
 impl Store for RedisStore {
-    fn attempts(&self) -> Option<&dyn crate::throttle::AttemptStore> {
+    fn attempts(&self) -> Option<&dyn crate::store::attempts::AttemptStore> {
         Some(self)
     }
 
