@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::keys::KeySource;
+use crate::key_set::KeySource;
 use crate::store::Store;
 
 /// Default access token lifetime: 15 minutes.

@@ -5,7 +5,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::KeyError;
-use crate::keys::{Key, KeyLookup, KeySet, KeySource};
+use crate::key_set::{KeyLookup, KeySet, KeySource};
+use crate::keys::Key;
 
 /// The most keys a [`KeyRing`] holds after a scheduled rotation: 32. A
 /// rotation that would pass it is refused ([`KeyError::TooManyKeys`]);

@@ -64,6 +64,7 @@ mod config;
 mod crypto;
 mod error;
 mod key_ring;
+mod key_set;
 mod keys;
 pub mod metrics;
 pub mod store;
@@ -93,7 +94,8 @@ pub use config::{
 };
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
 pub use key_ring::{KeyRing, MAX_RING_KEYS};
-pub use keys::{Key, KeyLookup, KeySet, KeySource};
+pub use key_set::{KeyLookup, KeySet, KeySource};
+pub use keys::Key;
 pub use validator::{Validator, ValidatorBuilder};
 
 /// The id type of sessions and tokens (`sid`, `jti`) in public APIs, so

@@ -44,7 +44,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Shared};
 use crate::error::AuthError;
 use crate::error::{ConfigError, StoreError};
-use crate::keys::{KeyLookup, KeySource};
+use crate::key_set::{KeyLookup, KeySource};
 use crate::store::{
     BoxFuture, Check, NewSession, RotateOutcome, Rotation, SessionInfo, Store, Verdict,
 };

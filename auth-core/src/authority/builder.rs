@@ -8,7 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, MAX_SESSIONS_PER_SUBJECT_LIMIT, Shared};
 use crate::error::ConfigError;
 use crate::key_ring::KeyRing;
-use crate::keys::KeySet;
+use crate::key_set::KeySet;
 use crate::store::{MemoryStore, Store};
 use crate::validator::Validator;
 

@@ -68,7 +68,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::{Config, Shared};
 use crate::key_ring::KeyRing;
-use crate::keys::KeySet;
+use crate::key_set::KeySet;
 use crate::store::Store;
 use crate::validator::Validator;
 
