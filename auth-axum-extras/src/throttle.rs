@@ -115,11 +115,14 @@ impl Throttling {
         Attempt::new(account, self.address.of(parts)).from_device(device)
     }
 
-    /// Whether `attempt` may be checked: a wait is a 429 with
-    /// `Retry-After`, a store failure a 503.
-    pub(crate) async fn begin(&self, attempt: &Attempt) -> Result<(), ApiError> {
-        match self.throttle.begin(attempt).await {
-            Ok(Decision::Go) => Ok(()),
+    /// Begins `attempt`: a wait is a 429 with `Retry-After`, a store failure
+    /// a 503; a go is a [`Begun`] attempt, to be settled.
+    pub(crate) async fn begin(&self, attempt: Attempt) -> Result<Begun, ApiError> {
+        match self.throttle.begin(&attempt).await {
+            Ok(Decision::Go) => Ok(Begun {
+                throttle: self.throttle.clone(),
+                attempt: Some(attempt),
+            }),
             Ok(Decision::Wait {
                 counter,
                 retry_after,
@@ -145,33 +148,83 @@ impl Throttling {
         }
     }
 
-    /// A failed check: counted (a store failure is logged; the answer is
-    /// the refusal either way).
-    pub(crate) async fn failed(&self, attempt: &Attempt) {
-        if let Err(e) = self.throttle.failed(attempt).await {
-            tracing::warn!(error = %e, "login throttle: could not count a failure");
-        }
-    }
-
-    /// A begun attempt without a verdict on the password: not counted.
-    pub(crate) async fn abandoned(&self, attempt: &Attempt) {
-        if let Err(e) = self.throttle.abandoned(attempt).await {
-            tracing::warn!(error = %e, "login throttle: could not take back an attempt");
-        }
-    }
-
-    /// A successful login: the pair (or device) counter reset, and the
-    /// device cookie to set.
-    pub(crate) async fn succeeded(&self, attempt: &Attempt) -> Option<HeaderValue> {
-        if let Err(e) = self.throttle.succeeded(attempt).await {
-            tracing::warn!(error = %e, "login throttle: could not reset a counter");
-        }
+    /// The device cookie for a successful `attempt`.
+    fn device_cookie_for(&self, attempt: &Attempt) -> Option<HeaderValue> {
         let token = self
             .throttle
             .device_token(attempt.account(), attempt.device())
             .ok()?;
         self.device_cookie
             .set(&token, self.throttle.device_ttl().as_secs())
+    }
+}
+
+/// An attempt the throttle let through, until it is settled. Settling runs
+/// in a task of its own, so a client hanging up cannot stop it halfway; an
+/// attempt dropped unsettled (the client hung up, the request timed out
+/// before the password was checked, or while it was) is taken back the
+/// same way: no verdict reached anyone, so it is no guess.
+#[derive(Debug)]
+pub(crate) struct Begun {
+    throttle: LoginThrottle,
+    attempt: Option<Attempt>,
+}
+
+/// How a begun attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The password was wrong (or the user unknown): its counts stand.
+    Failed,
+    /// The login succeeded: the pair reset, the other counts taken back.
+    Succeeded,
+    /// No verdict on the password: every count taken back.
+    Abandoned,
+}
+
+impl Begun {
+    /// The attempt.
+    pub(crate) fn attempt(&self) -> Option<&Attempt> {
+        self.attempt.as_ref()
+    }
+
+    /// Settles the attempt; on success, the device cookie to set.
+    pub(crate) async fn settle(
+        mut self,
+        outcome: Outcome,
+        throttling: &Throttling,
+    ) -> Option<HeaderValue> {
+        let attempt = self.attempt.take()?;
+        let cookie = (outcome == Outcome::Succeeded)
+            .then(|| throttling.device_cookie_for(&attempt))
+            .flatten();
+        if outcome != Outcome::Failed {
+            let task = tokio::spawn(settle(self.throttle.clone(), attempt, outcome));
+            // Awaiting the task, not the settling: cancelled here, it runs on.
+            let _ = task.await;
+        }
+        cookie
+    }
+}
+
+impl Drop for Begun {
+    fn drop(&mut self) {
+        if let Some(attempt) = self.attempt.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let throttle = self.throttle.clone();
+            runtime.spawn(settle(throttle, attempt, Outcome::Abandoned));
+        }
+    }
+}
+
+async fn settle(throttle: LoginThrottle, attempt: Attempt, outcome: Outcome) {
+    let result = match outcome {
+        Outcome::Succeeded => throttle.succeeded(&attempt).await,
+        Outcome::Abandoned => throttle.abandoned(&attempt).await,
+        Outcome::Failed => throttle.failed(&attempt).await,
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, ?outcome, "login throttle: could not settle an attempt");
     }
 }
 

@@ -1,7 +1,6 @@
 //! `POST {prefix}/login`: throttled, queued, checked, then a new session.
 
 use auth_core::SessionMeta;
-use auth_core::throttle::Attempt;
 use axum::extract::Request;
 use axum_core::response::Response;
 use http::StatusCode;
@@ -12,6 +11,7 @@ use crate::body::{parse_json, read_object};
 use crate::credentials::{CredentialVerifier, Credentials, LoginError};
 use crate::error::ApiError;
 use crate::login_body::LoginBody;
+use crate::throttle::{Begun, Outcome};
 
 use super::{Delivery, MAX_PASSWORD, MAX_USERNAME, Shared};
 
@@ -37,10 +37,12 @@ pub(super) fn count_login(result: &Result<Response, ApiError>) {
     let _ = result;
 }
 
-/// The username of a login body, read before the rest.
+/// The username and password of a login body, read before the rest: only a
+/// body that can be checked is counted.
 #[derive(Deserialize)]
-struct Username {
+struct Who {
     username: String,
+    password: String,
 }
 
 impl<V: CredentialVerifier> Shared<V> {
@@ -57,16 +59,16 @@ impl<V: CredentialVerifier> Shared<V> {
             .await?
             .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
         // Throttled before anything costly, the queue included: the
-        // username alone is read (other fields skipped unparsed).
+        // username and password alone are read (other fields skipped
+        // unparsed), and only a body that can be checked is counted.
         let mut begun = None;
-        if let (Some(t), Ok(Username { username })) =
-            (&self.throttling, serde_json::from_slice::<Username>(&raw))
+        if let (Some(t), Ok(Who { username, password })) =
+            (&self.throttling, serde_json::from_slice::<Who>(&raw))
             && !username.is_empty()
             && username.len() <= MAX_USERNAME
+            && password.len() <= MAX_PASSWORD
         {
-            let attempt = t.attempt(&parts, &username);
-            t.begin(&attempt).await?;
-            begun = Some(attempt);
+            begun = Some(t.begin(t.attempt(&parts, &username)).await?);
         }
         let mut verdict = None;
         let mut result = self
@@ -74,15 +76,14 @@ impl<V: CredentialVerifier> Shared<V> {
             .await;
         // Every begun attempt is settled: a failure counts, a success resets,
         // anything else (overload, bad input, an outage) is taken back.
-        if let (Some(t), Some(attempt)) = (&self.throttling, &begun) {
-            match (verdict, &mut result) {
-                (Some(false), _) => t.failed(attempt).await,
-                (Some(true), Ok(res)) => {
-                    if let Some(device) = t.succeeded(attempt).await {
-                        res.headers_mut().append(SET_COOKIE, device);
-                    }
-                }
-                _ => t.abandoned(attempt).await,
+        if let (Some(t), Some(begun)) = (&self.throttling, begun) {
+            let outcome = match (verdict, &result) {
+                (Some(false), _) => Outcome::Failed,
+                (Some(true), Ok(_)) => Outcome::Succeeded,
+                _ => Outcome::Abandoned,
+            };
+            if let (Some(device), Ok(res)) = (begun.settle(outcome, t).await, &mut result) {
+                res.headers_mut().append(SET_COOKIE, device);
             }
         }
         result
@@ -95,7 +96,7 @@ impl<V: CredentialVerifier> Shared<V> {
         &self,
         parts: &http::request::Parts,
         raw: Vec<u8>,
-        begun: &mut Option<Attempt>,
+        begun: &mut Option<Begun>,
         verdict: &mut Option<bool>,
     ) -> Result<Response, ApiError> {
         // In line before anything costly: parsing, hashing, the store.
@@ -130,17 +131,13 @@ impl<V: CredentialVerifier> Shared<V> {
             ));
         }
         if let Some(t) = &self.throttling {
-            match begun {
+            match begun.as_ref().and_then(Begun::attempt) {
                 // The full parse must name the account the throttle counted.
                 Some(attempt) if attempt.account() != username => {
                     return Err(ApiError::bad_request("the username is ambiguous"));
                 }
                 Some(_) => {}
-                None => {
-                    let attempt = t.attempt(parts, &username);
-                    t.begin(&attempt).await?;
-                    *begun = Some(attempt);
-                }
+                None => *begun = Some(t.begin(t.attempt(parts, &username)).await?),
             }
         }
         let verified = match self
