@@ -11,19 +11,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ::redis::ConnectionInfo;
 use ::redis::aio::MultiplexedConnection;
-use ::redis::{ConnectionAddr, ConnectionInfo};
 use futures_core::Stream;
-use uuid::Uuid;
 
-use super::conn::{Conn, cluster_client};
-use super::keys::{BUCKETS, base};
+use super::conn::Conn;
 use super::{error, short};
 use crate::clock::Clock;
 use crate::store::{MemoryStore, Store, StoreError};
 
-/// How many entries one `ZSCAN` step asks for.
-const PAGE: usize = 1000;
+use nodes::cluster_epoch;
+use nodes::cluster_reader;
+use nodes::connect;
+use nodes::learn_nodes;
+use nodes::timed_out;
+mod nodes;
+mod resync;
+
 /// The limit on one command of a resync, queueing on its connection
 /// included: a backstop for a reader connection that dies silently while
 /// Redis still answers the heartbeat. Whether Redis answers at all is the
@@ -31,35 +35,9 @@ const PAGE: usize = 1000;
 /// commands keep finishing (a million revocations, a slow link) is never
 /// cut off by that timeout.
 pub(super) const RESYNC_COMMAND_LIMIT: Duration = Duration::from_secs(60);
-/// How many buckets a resync reads at once.
-const PARALLEL: usize = 32;
-/// The most cluster nodes remembered as places to subscribe.
-const MAX_NODES: usize = 64;
 /// Unreadable entries are each logged once; past this many distinct ones,
 /// no more are remembered (nor logged).
 const MAX_WARNED: usize = 1024;
-
-/// The kinds of revocation, each with its key family and its index.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Token,
-    Session,
-    Subject,
-}
-
-impl Kind {
-    const ALL: [Kind; 3] = [Kind::Token, Kind::Session, Kind::Subject];
-
-    /// The key family: keys `{base}{family}:{id}`, indexed by that name
-    /// (without the base) in the bucket's `{base}idx`.
-    fn family(self) -> &'static str {
-        match self {
-            Kind::Token => "jti",
-            Kind::Session => "rsid",
-            Kind::Subject => "cut",
-        }
-    }
-}
 
 /// Where the feed stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,84 +309,6 @@ impl Listener {
         Err(last.unwrap_or_else(|| StoreError::Unavailable("redis: no answer".into())))
     }
 
-    /// Loads the live revocations into the mirror from the revocation
-    /// indexes of every bucket (`ZSCAN`, which returns every entry present
-    /// for the whole scan; entries added meanwhile arrive on the
-    /// subscription, opened before), a few buckets at a time. Reads nothing
-    /// else: its cost follows the revocations, not the sessions. Entries it
-    /// cannot read are skipped and logged once. Returns how many revocations
-    /// it loaded.
-    async fn resync(&self, conn: Conn) -> Result<usize, StoreError> {
-        let now = self.clock.now();
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut buckets = 0..BUCKETS;
-        let mut loaded = 0;
-        loop {
-            while tasks.len() < PARALLEL {
-                let Some(b) = buckets.next() else { break };
-                let read = read_bucket(conn.clone(), base(&self.prefix, b));
-                tasks.spawn(read);
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            let entries = joined
-                .map_err(|_| StoreError::Unavailable("redis: a resync task failed".into()))??;
-            loaded += self.load(entries, now).await;
-        }
-        Ok(loaded)
-    }
-
-    /// Applies what [`read_bucket`] read; returns how many revocations it
-    /// loaded.
-    async fn load(&self, entries: BucketEntries, now: u64) -> usize {
-        let mut loaded = 0;
-        for member in entries.unknown {
-            self.skip("index", &member);
-        }
-        for (kind, member, score) in entries.indexed {
-            let Some(until) = parse_time(&score) else {
-                self.skip(kind.family(), &member);
-                continue;
-            };
-            if until <= now {
-                continue; // expired; pruned by a later write
-            }
-            let applied = match (kind, parse_uuid(&member)) {
-                (Kind::Token, Some(jti)) => self.mirror.revoke_token(jti, until).await.is_ok(),
-                (Kind::Session, Some(sid)) => {
-                    self.mirror.deny_session(sid, until);
-                    true
-                }
-                _ => false,
-            };
-            if applied {
-                loaded += 1;
-            } else {
-                self.skip(kind.family(), &member);
-            }
-        }
-        for (subject, value) in entries.cutoffs {
-            let Some(value) = value else { continue }; // expired since
-            let parsed = std::str::from_utf8(&subject).ok().zip(parse_cutoff(&value));
-            match parsed {
-                Some((subject, (cutoff, until))) if until > now => {
-                    if self
-                        .mirror
-                        .revoke_subject(subject, cutoff, until)
-                        .await
-                        .is_ok()
-                    {
-                        loaded += 1;
-                    }
-                }
-                Some(_) => {}
-                None => self.skip("cut", &subject),
-            }
-        }
-        loaded
-    }
-
     /// Logs an entry that cannot be read, once per entry, in a short lossy
     /// form.
     fn skip(&self, what: &'static str, raw: &[u8]) {
@@ -455,256 +355,6 @@ impl Listener {
     }
 }
 
-/// What one bucket's revocation index holds, as read: `(kind, id, score)`
-/// of each token and session revocation, and each subject with a cut-off
-/// with its `cut:` key's value.
-#[derive(Default)]
-struct BucketEntries {
-    indexed: Vec<(Kind, Vec<u8>, Vec<u8>)>,
-    cutoffs: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    /// Members of no known kind.
-    unknown: Vec<Vec<u8>>,
-}
-
-/// Reads the revocation index of the bucket whose keys start with `base`
-/// (its members are the revocation keys' names, `jti:…`, `rsid:…`, `cut:…`),
-/// and the cut-offs it names: one slot, which a cluster serves from one node.
-/// Each command is bounded by [`RESYNC_COMMAND_LIMIT`] here too, whatever
-/// the client does underneath (a cluster client refreshing its slots
-/// mid-failover).
-async fn read_bucket(mut conn: Conn, base: String) -> Result<BucketEntries, StoreError> {
-    let timeout = RESYNC_COMMAND_LIMIT;
-    let mut out = BucketEntries::default();
-    let index = format!("{base}idx");
-    let mut cursor: u64 = 0;
-    loop {
-        let mut zscan = ::redis::cmd("ZSCAN");
-        zscan.arg(&index).arg(cursor).arg("COUNT").arg(PAGE);
-        let (next_cursor, flat): (u64, Vec<Vec<u8>>) = within(timeout, &zscan, &mut conn).await?;
-        let mut cut_keys = Vec::new();
-        for pair in flat.chunks_exact(2) {
-            let (member, score) = (&pair[0], &pair[1]);
-            let kind = Kind::ALL.into_iter().find(|k| {
-                member.starts_with(k.family().as_bytes())
-                    && member.get(k.family().len()) == Some(&b':')
-            });
-            match kind {
-                Some(Kind::Subject) => cut_keys.push(member.clone()),
-                Some(kind) => {
-                    let id = member.get(kind.family().len() + 1..).unwrap_or_default();
-                    out.indexed.push((kind, id.to_vec(), score.clone()));
-                }
-                None => out.unknown.push(member.clone()),
-            }
-        }
-        if !cut_keys.is_empty() {
-            let keys: Vec<Vec<u8>> = cut_keys
-                .iter()
-                .map(|k| [base.as_bytes(), k].concat())
-                .collect();
-            let mut mget = ::redis::cmd("MGET");
-            mget.arg(&keys);
-            let values: Vec<Option<Vec<u8>>> = within(timeout, &mget, &mut conn).await?;
-            let subjects = cut_keys
-                .into_iter()
-                .map(|k| k.get(b"cut:".len()..).unwrap_or_default().to_vec());
-            out.cutoffs.extend(subjects.zip(values));
-        }
-        cursor = next_cursor;
-        if cursor == 0 {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-/// A plain connection to one Redis: connecting within `connect`, each
-/// command answered within `respond`.
-async fn connect(
-    client: &::redis::Client,
-    connect: Duration,
-    respond: Duration,
-) -> Result<MultiplexedConnection, StoreError> {
-    let config = ::redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(connect))
-        .set_response_timeout(Some(respond));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(error)
-}
-
-/// A cluster connection for a resync, discovering the slots from `node`
-/// first (then the other known nodes); each command within
-/// [`RESYNC_COMMAND_LIMIT`].
-async fn cluster_reader(
-    node: &ConnectionInfo,
-    nodes: &[ConnectionInfo],
-    timeout: Duration,
-) -> Result<Conn, StoreError> {
-    let seeds = std::iter::once(node.clone())
-        .chain(nodes.iter().filter(|n| n.addr() != node.addr()).cloned())
-        .collect::<Vec<_>>();
-    let client = cluster_client(seeds, timeout, RESYNC_COMMAND_LIMIT).map_err(error)?;
-    let conn = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(error)?;
-    Ok(Conn::Cluster(conn))
-}
-
-fn timed_out() -> StoreError {
-    StoreError::Unavailable("redis: timed out".into())
-}
-
-/// Runs `cmd`, giving up after `timeout`.
-async fn within<T: ::redis::FromRedisValue>(
-    timeout: Duration,
-    cmd: &::redis::Cmd,
-    conn: &mut Conn,
-) -> Result<T, StoreError> {
-    tokio::time::timeout(timeout, cmd.query_async(conn))
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(error)
-}
-
-/// A cluster's current epoch, read on one node (`CLUSTER INFO`), or an
-/// error when that node does not see the cluster healthy: its state is not
-/// `ok`, or its link to a primary that serves slots is down. Revocations are
-/// published on the primaries and reach this node over those links, so the
-/// feed is trusted only while all of them are up (a node just restarted
-/// answers `ok` before they are). The epoch changes with every failover.
-async fn cluster_epoch(conn: &mut MultiplexedConnection) -> Result<u64, StoreError> {
-    let info: String = ::redis::cmd("CLUSTER")
-        .arg("INFO")
-        .query_async(&mut *conn)
-        .await
-        .map_err(error)?;
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':'))
-    };
-    if field("cluster_state") != Some("ok") {
-        return Err(StoreError::Unavailable(
-            "redis cluster: state is not ok (a primary down?)".into(),
-        ));
-    }
-    let epoch = field("cluster_current_epoch")
-        .and_then(|e| e.parse().ok())
-        .ok_or_else(|| StoreError::Unavailable("redis cluster: no epoch in CLUSTER INFO".into()))?;
-    let nodes: String = ::redis::cmd("CLUSTER")
-        .arg("NODES")
-        .query_async(conn)
-        .await
-        .map_err(error)?;
-    if let Some(addr) = unlinked_primary(&nodes) {
-        return Err(StoreError::Unavailable(format!(
-            "redis cluster: the feed's node has no link to the primary at {addr}"
-        )));
-    }
-    Ok(epoch)
-}
-
-/// The address of a primary serving slots whose link is not `connected`,
-/// in a `CLUSTER NODES` listing (`<id> <addr> <flags> <primary> <ping-sent>
-/// <pong-recv> <config-epoch> <link-state> <slot>...`).
-fn unlinked_primary(listing: &str) -> Option<&str> {
-    listing.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(' ').filter(|f| !f.is_empty()).collect();
-        let primary = fields.get(2)?.split(',').any(|f| f == "master");
-        let serving = fields.len() > 8;
-        let linked = fields.get(7) == Some(&"connected");
-        (primary && serving && !linked).then(|| fields.get(1).copied().unwrap_or("?"))
-    })
-}
-
-/// Adds the cluster's reachable nodes (`CLUSTER NODES`) to `nodes`, with
-/// the credentials and TLS settings of `seed`, so the feed can move to any
-/// of them when its node fails. Best effort: what it cannot read is left.
-async fn learn_nodes(
-    conn: &mut MultiplexedConnection,
-    seed: &ConnectionInfo,
-    nodes: &mut Vec<ConnectionInfo>,
-) {
-    let Ok(listing) = ::redis::cmd("CLUSTER")
-        .arg("NODES")
-        .query_async::<String>(conn)
-        .await
-    else {
-        return;
-    };
-    for line in listing.lines() {
-        let mut fields = line.split(' ');
-        let (Some(addr), Some(flags)) = (fields.nth(1), fields.next()) else {
-            continue;
-        };
-        if flags
-            .split(',')
-            .any(|f| matches!(f, "fail" | "fail?" | "noaddr" | "handshake"))
-        {
-            continue;
-        }
-        // `ip:port@cport[,hostname]`
-        let hostport = addr.split(['@', ',']).next().unwrap_or_default();
-        let Some((host, port)) = hostport.rsplit_once(':') else {
-            continue;
-        };
-        let Ok(port) = port.parse::<u16>() else {
-            continue;
-        };
-        if host.is_empty() || port == 0 || nodes.len() >= MAX_NODES {
-            continue;
-        }
-        let known = nodes.iter().any(|n| match n.addr() {
-            ConnectionAddr::Tcp(h, p)
-            | ConnectionAddr::TcpTls {
-                host: h, port: p, ..
-            } => h == host && *p == port,
-            _ => false,
-        });
-        if known {
-            continue;
-        }
-        let addr = match seed.addr() {
-            ConnectionAddr::TcpTls {
-                insecure,
-                tls_params,
-                ..
-            } => ConnectionAddr::TcpTls {
-                host: host.to_owned(),
-                port,
-                insecure: *insecure,
-                tls_params: tls_params.clone(),
-            },
-            _ => ConnectionAddr::Tcp(host.to_owned(), port),
-        };
-        nodes.push(seed.clone().set_addr(addr));
-    }
-}
-
-/// A UUID from an index member or a key's tail.
-fn parse_uuid(raw: &[u8]) -> Option<Uuid> {
-    std::str::from_utf8(raw).ok()?.parse().ok()
-}
-
-/// A time in whole seconds: a key's value, or an index score (which Redis
-/// may write as a float).
-fn parse_time(raw: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(raw).ok()?;
-    s.parse::<u64>().ok().or_else(|| {
-        let f = s.parse::<f64>().ok()?;
-        // In range and whole: `as` is exact here.
-        ((0.0..1e18).contains(&f) && f.fract() == 0.0).then_some(f as u64)
-    })
-}
-
-/// A cut-off key's value: `<cutoff> <until>`.
-fn parse_cutoff(raw: &[u8]) -> Option<(u64, u64)> {
-    let (c, u) = std::str::from_utf8(raw).ok()?.split_once(' ')?;
-    Some((c.parse().ok()?, u.parse().ok()?))
-}
-
 /// The next message of a subscription stream.
 async fn next(stream: &mut ::redis::aio::PubSubStream) -> Option<::redis::Msg> {
     std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
@@ -712,7 +362,8 @@ async fn next(stream: &mut ::redis::aio::PubSubStream) -> Option<::redis::Msg> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::nodes::unlinked_primary;
+    use super::resync::{parse_cutoff, parse_time, parse_uuid};
 
     #[test]
     fn a_primary_without_a_link_is_found() {
