@@ -5,9 +5,9 @@ mod builder;
 mod conn;
 mod feed;
 mod keys;
+mod replies;
 mod scripts;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,17 +17,15 @@ use uuid::Uuid;
 pub use self::builder::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStoreBuilder};
 use self::conn::Conn;
 use self::feed::Health;
+use self::replies::{MAX_SECS, cap, cap_ms, malformed, parse, record, revoked_pairs};
 use self::scripts::Scripts;
 use super::{
-    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, SessionRecord,
-    Store, StoreError,
+    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store,
+    StoreError,
 };
 use crate::claims::TokenRef;
 use crate::clock::Clock;
 
-/// Times are capped here (year 9999) so they survive Lua's doubles and
-/// Redis's expiry arithmetic.
-const MAX_SECS: u64 = 253_402_300_799;
 /// How many sessions one logout-all script revokes before handing back to
 /// Redis's other clients: about a millisecond of work. With the default cap
 /// of 100 sessions per subject, one batch does it all.
@@ -265,66 +263,6 @@ fn error(e: RedisError) -> StoreError {
     } else {
         StoreError::Backend(Box::new(e))
     }
-}
-
-/// A short, lossy, quoted form of bytes read from Redis, for logs.
-fn short(raw: &[u8]) -> String {
-    const MAX: usize = 24;
-    let text = String::from_utf8_lossy(raw.get(..MAX).unwrap_or(raw));
-    let more = if raw.len() > MAX { "…" } else { "" };
-    format!("{text:?}{more} ({} bytes)", raw.len())
-}
-
-fn cap(t: u64) -> u64 {
-    t.min(MAX_SECS)
-}
-
-fn cap_ms(t: u64) -> u64 {
-    t.min(MAX_SECS * 1000)
-}
-
-fn malformed() -> StoreError {
-    StoreError::Unavailable("redis: malformed reply".into())
-}
-
-/// A field of a script's reply.
-fn parse<T: std::str::FromStr>(s: Option<&String>) -> Result<T, StoreError> {
-    s.and_then(|s| s.parse().ok()).ok_or_else(malformed)
-}
-
-/// A session record from `HGETALL` field/value pairs.
-fn record(sid: Uuid, pairs: &[String]) -> Result<SessionRecord, StoreError> {
-    let m: HashMap<&str, &String> = pairs
-        .chunks_exact(2)
-        .map(|kv| (kv[0].as_str(), &kv[1]))
-        .collect();
-    let get = |k: &str| m.get(k).copied();
-    // `lastms` since the grace is measured in ms; `last` (seconds) counts
-    // when an older version rotated last.
-    let last_ms = get("lastms")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        .max(parse::<u64>(get("last"))?.saturating_mul(1000));
-    Ok(SessionRecord {
-        sid,
-        subject: get("sub").cloned().unwrap_or_default(),
-        current_jti: parse::<Uuid>(get("cur"))?,
-        previous_jti: get("prev").and_then(|p| p.parse().ok()),
-        created_at: parse::<u64>(get("created"))?,
-        last_refreshed_ms: last_ms,
-        refresh_expires_at: parse::<u64>(get("rexp"))?,
-        expires_at: parse::<u64>(get("exp"))?,
-        revoke_until: parse::<u64>(get("ru"))?,
-        claims: get("claims").cloned().unwrap_or_default(),
-        device: get("dev").filter(|d| !d.is_empty()).cloned(),
-    })
-}
-
-/// `(sid, until)` pairs of a script's reply: sessions it revoked.
-fn revoked_pairs(out: &[String]) -> Result<Vec<(Uuid, u64)>, StoreError> {
-    out.chunks_exact(2)
-        .map(|pair| Ok((parse::<Uuid>(pair.first())?, parse::<u64>(pair.get(1))?)))
-        .collect()
 }
 
 impl Inner {

@@ -16,7 +16,8 @@ use ::redis::aio::MultiplexedConnection;
 use futures_core::Stream;
 
 use super::conn::Conn;
-use super::{error, short};
+use super::error;
+use super::replies::short;
 use crate::clock::Clock;
 use crate::store::{MemoryStore, Store, StoreError};
 

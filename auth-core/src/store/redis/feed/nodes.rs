@@ -2,13 +2,15 @@
 //! readers, commands bounded in time, and a cluster's nodes and
 //! configuration epoch.
 
-use super::super::conn::{Conn, cluster_client};
-use super::super::error;
-use super::RESYNC_COMMAND_LIMIT;
-use crate::store::StoreError;
+use std::time::Duration;
+
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{ConnectionAddr, ConnectionInfo};
-use std::time::Duration;
+
+use super::RESYNC_COMMAND_LIMIT;
+use crate::store::StoreError;
+use crate::store::redis::conn::{Conn, cluster_client};
+use crate::store::redis::error;
 
 /// The most cluster nodes remembered as places to subscribe.
 pub(super) const MAX_NODES: usize = 64;

@@ -2,13 +2,14 @@
 //! time, several buckets at once) and loaded into the local mirror, entries
 //! that cannot be read skipped and logged.
 
-use super::super::conn::Conn;
-use super::super::keys::{BUCKETS, base};
+use uuid::Uuid;
+
 use super::nodes::within;
 use super::{Listener, RESYNC_COMMAND_LIMIT};
 use crate::clock::Clock;
+use crate::store::redis::conn::Conn;
+use crate::store::redis::keys::{BUCKETS, base};
 use crate::store::{Store, StoreError};
-use uuid::Uuid;
 
 /// How many entries one `ZSCAN` step asks for.
 pub(super) const PAGE: usize = 1000;
