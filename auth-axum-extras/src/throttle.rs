@@ -118,7 +118,25 @@ impl Throttling {
     /// Begins `attempt`: a wait is a 429 with `Retry-After`, a store failure
     /// a 503; a go is a [`Begun`] attempt, to be settled.
     pub(crate) async fn begin(&self, attempt: Attempt) -> Result<Begun, ApiError> {
-        match self.throttle.begin(&attempt).await {
+        // The begin runs in a task of its own: a store that answers over the
+        // network (Redis: two scripts) has counted before it answers, and a
+        // client hanging up meanwhile must not leave that count behind. If
+        // nobody is left to receive a go, the task takes it back itself.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let throttle = self.throttle.clone();
+        tokio::spawn(async move {
+            let decision = throttle.begin(&attempt).await;
+            let go = matches!(decision, Ok(Decision::Go));
+            if let Err((_, attempt)) = tx.send((decision, attempt))
+                && go
+            {
+                settle(throttle, attempt, Outcome::Abandoned).await;
+            }
+        });
+        let Ok((decision, attempt)) = rx.await else {
+            return Err(ApiError::unavailable("the login throttle is unavailable").retry_after(1));
+        };
+        match decision {
             Ok(Decision::Go) => Ok(Begun {
                 throttle: self.throttle.clone(),
                 attempt: Some(attempt),

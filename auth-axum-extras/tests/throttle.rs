@@ -7,8 +7,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use auth_axum_extras::{AuthRoutes, CredentialVerifier, Credentials, LoginError, Verified};
-use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority};
+use auth_core::store::{
+    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store,
+    StoreError,
+};
+use auth_core::throttle::{Attempt, AttemptStore, Decision, MemoryAttempts, ThrottlePolicy};
+use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority, TokenRef, Uuid};
 use contract_tests::Client;
 use http::StatusCode;
 use serde_json::json;
@@ -29,9 +36,105 @@ impl CredentialVerifier for Slow {
     }
 }
 
+/// A memory store whose throttle counters answer `delay` after counting,
+/// as a store across the network does (Redis runs the script, then the
+/// answer travels back): a client can hang up between the two.
+#[derive(Debug)]
+struct FarStore {
+    inner: MemoryStore,
+    attempts: FarAttempts,
+}
+
+#[derive(Debug)]
+struct FarAttempts {
+    table: MemoryAttempts,
+    delay: Duration,
+}
+
+impl AttemptStore for FarAttempts {
+    fn begin<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<Decision, StoreError>> {
+        Box::pin(async move {
+            let decision = self.table.begin(policy, attempt, now_ms).await;
+            tokio::time::sleep(self.delay).await;
+            decision
+        })
+    }
+
+    fn settle<'a>(
+        &'a self,
+        policy: &'a ThrottlePolicy,
+        attempt: &'a Attempt,
+        succeeded: bool,
+        now_ms: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.table.settle(policy, attempt, succeeded, now_ms)
+    }
+}
+
+impl Store for FarStore {
+    fn check(&self, token: &TokenRef<'_>) -> Check {
+        self.inner.check(token)
+    }
+    fn create_session(&self, session: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.create_session(session)
+    }
+    fn rotate(&self, rotation: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>> {
+        self.inner.rotate(rotation)
+    }
+    fn revoke_token(&self, jti: Uuid, until: u64) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.revoke_token(jti, until)
+    }
+    fn revoke_session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.inner.revoke_session(sid, subject, until)
+    }
+    fn revoke_subject<'a>(
+        &'a self,
+        subject: &'a str,
+        cutoff: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        self.inner.revoke_subject(subject, cutoff, until)
+    }
+    fn sessions<'a>(
+        &'a self,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
+        self.inner.sessions(subject)
+    }
+    fn attempts(&self) -> Option<&dyn AttemptStore> {
+        Some(&self.attempts)
+    }
+}
+
 async fn serve(delay: Duration) -> SocketAddr {
+    serve_on(delay, Duration::ZERO).await
+}
+
+/// The routes over a [`FarStore`] answering `store_delay` after counting,
+/// checking passwords in `delay`.
+async fn serve_on(delay: Duration, store_delay: Duration) -> SocketAddr {
     let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();
-    let authority = TokenAuthority::builder(keys).build().unwrap();
+    let store = FarStore {
+        inner: MemoryStore::new(),
+        attempts: FarAttempts {
+            table: MemoryAttempts::new(1000),
+            delay: store_delay,
+        },
+    };
+    let authority = TokenAuthority::builder(keys)
+        .store(Arc::new(store))
+        .build()
+        .unwrap();
     let app = AuthRoutes::new(authority, Slow { delay })
         .into_router::<()>()
         .unwrap();
@@ -67,11 +170,43 @@ async fn an_attempt_whose_client_hung_up_before_the_verdict_does_not_count() {
     for _ in 0..6 {
         hang_up_after_sending(addr, &body).await;
     }
-    // Each cancelled attempt was taken back: the five free failures are whole.
+    // Each cancelled attempt was taken back: the five free failures are
+    // whole (each check takes 2 s, so the waits between run out).
     tokio::time::sleep(Duration::from_millis(300)).await;
+    five_free_failures(addr, false).await;
+}
+
+/// Five wrong passwords checked (401): what a fresh pair gets, and nothing
+/// less. Then, if the checks are quick, the pair waits (429).
+async fn five_free_failures(addr: SocketAddr, then_a_wait: bool) {
     let client = Client::new(addr);
-    let first = client.login("alice", "a-guess").await;
-    assert_eq!(first.status, StatusCode::UNAUTHORIZED, "{}", first.json);
+    for i in 0..5 {
+        let r = client.login("alice", "a-guess").await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "failure {i}: {}",
+            r.json
+        );
+    }
+    if then_a_wait {
+        let r = client.login("alice", "a-guess").await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.json);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_whose_client_hung_up_while_the_store_counted_does_not_count() {
+    // The store counts at once and answers 600 ms later; the clients hang
+    // up after 300 ms, before any answer.
+    let addr = serve_on(Duration::from_millis(1), Duration::from_millis(600)).await;
+    let body = json!({ "username": "alice", "password": "a-guess" }).to_string();
+    for _ in 0..6 {
+        hang_up_after_sending(addr, &body).await;
+    }
+    // Room for the last count's answer and its taking back.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    five_free_failures(addr, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
