@@ -67,49 +67,35 @@ pub(crate) trait Registered {
     fn aud(&self) -> &Audience;
 }
 
-impl<E> Registered for AccessClaims<E> {
-    const KIND: TokenKind = TokenKind::Access;
-    fn sub(&self) -> &str {
-        &self.sub
-    }
-    fn iat(&self) -> u64 {
-        self.iat
-    }
-    fn exp(&self) -> u64 {
-        self.exp
-    }
-    fn nbf(&self) -> Option<u64> {
-        self.nbf
-    }
-    fn iss(&self) -> Option<&str> {
-        self.iss.as_deref()
-    }
-    fn aud(&self) -> &Audience {
-        &self.aud
-    }
+/// The registered claims of a claims type with the usual field names.
+macro_rules! registered {
+    ($kind:expr, $($ty:tt)+) => {
+        impl $($ty)+ {
+            const KIND: TokenKind = $kind;
+            fn sub(&self) -> &str {
+                &self.sub
+            }
+            fn iat(&self) -> u64 {
+                self.iat
+            }
+            fn exp(&self) -> u64 {
+                self.exp
+            }
+            fn nbf(&self) -> Option<u64> {
+                self.nbf
+            }
+            fn iss(&self) -> Option<&str> {
+                self.iss.as_deref()
+            }
+            fn aud(&self) -> &Audience {
+                &self.aud
+            }
+        }
+    };
 }
 
-impl Registered for RefreshClaims {
-    const KIND: TokenKind = TokenKind::Refresh;
-    fn sub(&self) -> &str {
-        &self.sub
-    }
-    fn iat(&self) -> u64 {
-        self.iat
-    }
-    fn exp(&self) -> u64 {
-        self.exp
-    }
-    fn nbf(&self) -> Option<u64> {
-        self.nbf
-    }
-    fn iss(&self) -> Option<&str> {
-        self.iss.as_deref()
-    }
-    fn aud(&self) -> &Audience {
-        &self.aud
-    }
-}
+registered!(TokenKind::Access, <E> Registered for AccessClaims<E>);
+registered!(TokenKind::Refresh, Registered for RefreshClaims);
 
 #[derive(Deserialize)]
 struct JoseHeader<'a> {
