@@ -1,6 +1,34 @@
 //! The login throttle at the HTTP edge: which address a request comes from,
 //! the device cookie, and the `429` of a throttled attempt. The rules are
-//! [`auth_core::throttle`]'s.
+//! [`auth_core::throttle`]'s; [`AuthRoutes`](crate::AuthRoutes) applies them
+//! by default.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use auth_axum_extras::throttle::ClientAddress;
+//! use auth_axum_extras::{AuthRoutes, InMemoryUsers, password::hash_password};
+//! use auth_core::throttle::{DeviceKey, LoginThrottle, ThrottlePolicy};
+//! use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256)?)?).build()?;
+//! let users = InMemoryUsers::new()
+//!     .user("alice", hash_password("alice-password")?, RoleClaims::with_roles(["user"]));
+//! // Ten free failures per account and address; device cookies signed with
+//! // a key every instance shares.
+//! let throttle = LoginThrottle::new(authority.store().clone())
+//!     .policy(ThrottlePolicy::default().free_failures(10))
+//!     .device_key(DeviceKey::from_secret(b"a device-cookie secret of 32+ bytes!")?);
+//! let app: axum::Router = AuthRoutes::new(authority, users)
+//!     .throttle(throttle)
+//!     .client_address(ClientAddress::ForwardedFor { hops: 1 }) // behind one proxy
+//!     .into_router()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>());
+//! # drop(serving);
+//! # Ok(()) }
+//! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,27 +148,33 @@ impl Throttling {
     pub(crate) async fn begin(&self, attempt: Attempt) -> Result<Begun, ApiError> {
         // The begin runs in a task of its own: a store that answers over the
         // network (Redis: two scripts) has counted before it answers, and a
-        // client hanging up meanwhile must not leave that count behind. If
-        // nobody is left to receive a go, the task takes it back itself.
+        // client hanging up meanwhile must not leave that count behind. A go
+        // travels as a `Begun`, which takes itself back when dropped: by
+        // the task (nobody left to receive it), by the channel (received by
+        // nobody), or by the handler (dropped before its verdict).
         let (tx, rx) = tokio::sync::oneshot::channel();
         let throttle = self.throttle.clone();
         tokio::spawn(async move {
-            let decision = throttle.begin(&attempt).await;
-            let go = matches!(decision, Ok(Decision::Go));
-            if let Err((_, attempt)) = tx.send((decision, attempt))
-                && go
-            {
-                settle(throttle, attempt, Outcome::Abandoned).await;
-            }
+            let answer = match throttle.begin(&attempt).await {
+                Ok(Decision::Go) => Ok(Begun {
+                    throttle,
+                    attempt: Some(attempt),
+                }),
+                refused => Err(refused),
+            };
+            let _ = tx.send(answer);
         });
-        let Ok((decision, attempt)) = rx.await else {
-            return Err(ApiError::unavailable("the login throttle is unavailable").retry_after(1));
+        let decision = match rx.await {
+            Ok(Ok(begun)) => return Ok(begun),
+            Ok(Err(refused)) => refused,
+            Err(_) => Err(auth_core::StoreError::Unavailable(
+                "the throttle's task ended without an answer".into(),
+            )),
         };
         match decision {
-            Ok(Decision::Go) => Ok(Begun {
-                throttle: self.throttle.clone(),
-                attempt: Some(attempt),
-            }),
+            Ok(Decision::Go) => {
+                Err(ApiError::unavailable("the login throttle is unavailable").retry_after(1))
+            }
             Ok(Decision::Wait {
                 counter,
                 retry_after,

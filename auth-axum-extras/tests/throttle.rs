@@ -47,7 +47,7 @@ struct FarStore {
 
 #[derive(Debug)]
 struct FarAttempts {
-    table: MemoryAttempts,
+    table: Arc<MemoryAttempts>,
     delay: Duration,
 }
 
@@ -117,17 +117,18 @@ impl Store for FarStore {
 }
 
 async fn serve(delay: Duration) -> SocketAddr {
-    serve_on(delay, Duration::ZERO).await
+    serve_on(delay, Duration::ZERO).await.0
 }
 
 /// The routes over a [`FarStore`] answering `store_delay` after counting,
-/// checking passwords in `delay`.
-async fn serve_on(delay: Duration, store_delay: Duration) -> SocketAddr {
+/// checking passwords in `delay`; and the store's counters.
+async fn serve_on(delay: Duration, store_delay: Duration) -> (SocketAddr, Arc<MemoryAttempts>) {
+    let table = Arc::new(MemoryAttempts::new(1000));
     let keys = KeySet::new(Key::generate(Algorithm::HS256).unwrap()).unwrap();
     let store = FarStore {
         inner: MemoryStore::new(),
         attempts: FarAttempts {
-            table: MemoryAttempts::new(1000),
+            table: table.clone(),
             delay: store_delay,
         },
     };
@@ -147,7 +148,7 @@ async fn serve_on(delay: Duration, store_delay: Duration) -> SocketAddr {
         )
         .await
     });
-    addr
+    (addr, table)
 }
 
 /// Sends a login for `body` and hangs up before any answer can come.
@@ -199,7 +200,7 @@ async fn five_free_failures(addr: SocketAddr, then_a_wait: bool) {
 async fn an_attempt_whose_client_hung_up_while_the_store_counted_does_not_count() {
     // The store counts at once and answers 600 ms later; the clients hang
     // up after 300 ms, before any answer.
-    let addr = serve_on(Duration::from_millis(1), Duration::from_millis(600)).await;
+    let (addr, _) = serve_on(Duration::from_millis(1), Duration::from_millis(600)).await;
     let body = json!({ "username": "alice", "password": "a-guess" }).to_string();
     for _ in 0..6 {
         hang_up_after_sending(addr, &body).await;
@@ -207,6 +208,47 @@ async fn an_attempt_whose_client_hung_up_while_the_store_counted_does_not_count(
     // Room for the last count's answer and its taking back.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     five_free_failures(addr, true).await;
+}
+
+/// Clients hanging up at every moment of an attempt before its verdict
+/// (while the store counts, while its answer travels back, while the
+/// answer is handed to the request, while the password is checked) leave
+/// no counter at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hang_ups_at_any_moment_before_the_verdict_leave_no_counter() {
+    let (addr, table) = serve_on(Duration::from_secs(30), Duration::from_millis(100)).await;
+    // A user each (the address may make 50 attempts in ten minutes), the
+    // hang-ups spread over the whole attempt, most of them around the
+    // moment the store's answer comes back.
+    let clients: Vec<_> = (0..48u16)
+        .map(|i| {
+            let body = json!({ "username": format!("user{i}"), "password": "a-guess" }).to_string();
+            let after = if i < 8 { i * 25 } else { 90 + i % 20 };
+            tokio::spawn(async move {
+                let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let req = format!(
+                    "POST /auth/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                tcp.write_all(req.as_bytes()).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(u64::from(after))).await;
+                drop(tcp);
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    // Until every begin has answered and every taking back has run.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !table.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} counters left behind by attempts nobody saw a verdict of",
+            table.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

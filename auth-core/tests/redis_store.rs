@@ -919,3 +919,98 @@ async fn writes_that_no_replica_acknowledges_fail_closed() {
         Verdict::Allowed
     );
 }
+
+/// A TCP proxy to the Redis on `port` that holds every answer for the
+/// returned delay (milliseconds, changeable while it runs); requests go
+/// through at once, so Redis runs commands whose answers come late.
+async fn lagging_link(
+    port: u16,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let lag = Arc::new(AtomicU64::new(0));
+    let shared = lag.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(upstream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                continue;
+            };
+            let (mut client_rx, mut client_tx) = client.into_split();
+            let (mut up_rx, mut up_tx) = upstream.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_rx, &mut up_tx).await;
+            });
+            let lag = shared.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = up_rx.read(&mut buf).await {
+                    let pause = Duration::from_millis(lag.load(Ordering::Relaxed));
+                    tokio::time::sleep(pause).await;
+                    if n == 0 || client_tx.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, lag)
+}
+
+/// A throttle begin whose script runs in Redis but whose answer comes after
+/// the store's timeout fails (503 at the routes) and leaves no count: what
+/// the late script counted is taken back behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttle_begin_that_times_out_leaves_no_count() {
+    use auth_core::throttle::{Attempt, Decision, LoginThrottle, ThrottlePolicy};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let p = prefix();
+    let (link, lag) = lagging_link(server.port()).await;
+    let far = RedisStore::builder(format!("redis://{link}"))
+        .prefix(p.clone())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .await
+        .expect("store");
+    let near = RedisStore::builder(server.url())
+        .prefix(p)
+        .build()
+        .await
+        .expect("store");
+    // Two attempts per address, then a wait: a count left behind shows as
+    // one attempt fewer.
+    let policy = ThrottlePolicy::default().address_failures(1, Duration::from_secs(60));
+    let far = LoginThrottle::new(Arc::new(far)).policy(policy);
+    let near = LoginThrottle::new(Arc::new(near)).policy(policy);
+    let attempt = |name: &str| Attempt::new(name, "192.0.2.9".parse().unwrap());
+    // Redis learns the scripts first, so a late one runs at once (EVALSHA),
+    // not after an answer that never comes in time (NOSCRIPT, then EVAL).
+    let warm = Attempt::new("warm", "192.0.2.10".parse().unwrap());
+    assert_eq!(far.begin(&warm).await.unwrap(), Decision::Go);
+    far.abandoned(&warm).await.unwrap();
+    lag.store(1000, Ordering::Relaxed);
+    for i in 0..3 {
+        let late = far.begin(&attempt(&format!("late{i}"))).await;
+        assert!(matches!(late, Err(StoreError::Unavailable(_))), "{late:?}");
+    }
+    lag.store(0, Ordering::Relaxed);
+    // Every late script and its taking back have run by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut gone = 0;
+    for i in 0..4 {
+        match near.begin(&attempt(&format!("now{i}"))).await.unwrap() {
+            Decision::Go => gone += 1,
+            Decision::Wait { .. } => break,
+        }
+    }
+    assert_eq!(gone, 2, "counts of timed-out begins were left behind");
+}

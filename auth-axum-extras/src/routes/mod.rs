@@ -13,12 +13,14 @@
 //!     .prefix("/api/auth") // POST /api/auth/login, GET /api/auth/sessions, ...
 //!     .jwks_path("/.well-known/jwks.json")
 //!     .into_router()?;
+//! // Serve it with the peer address, which the login throttle counts by:
+//! // axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
 //! # Ok(()) }
 //! ```
 //!
 //! | route | input | success | failure |
 //! |---|---|---|---|
-//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true`, any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie | 401 `invalid_credentials`; 400/413/415/422 bad body (422 also for extra fields past their bounds); 503 `temporarily_unavailable` with `Retry-After` when too many logins wait |
+//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true`, any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie (and the [device cookie](crate::throttle)) | 401 `invalid_credentials`; 429 `too_many_attempts` with `Retry-After` while the [login throttle](AuthRoutes::throttle) holds the attempt; 400/413/415/422 bad body (422 also for extra fields past their bounds); 503 `temporarily_unavailable` with `Retry-After` when too many logins wait |
 //! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked, reused, or refused by [`CredentialVerifier::reload`]: log in again), 503 (store or verifier down: retry) |
 //! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared, whatever the body | only 503 (store down) |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |

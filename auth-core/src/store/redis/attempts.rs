@@ -189,7 +189,7 @@ impl RedisStore {
         let mut conn = self.inner.conn.clone();
         let known = a.device().is_some();
         if !known {
-            let (waits, ms): (u8, u64) = self
+            let answer: Result<(u8, u64), StoreError> = self
                 .inner
                 .attempt_scripts
                 .begin_address
@@ -200,9 +200,16 @@ impl RedisStore {
                 .arg(millis(p.max_wait))
                 .invoke_async(&mut conn)
                 .await
-                .map_err(error)?;
-            if waits != 0 {
-                return Ok(Decision::wait(Counter::Address, ms));
+                .map_err(error);
+            match answer {
+                Ok((0, _)) => {}
+                Ok((_, ms)) => return Ok(Decision::wait(Counter::Address, ms)),
+                Err(e) => {
+                    // A script that timed out may still run: what it counted
+                    // goes back (after it, on the same connection).
+                    let _ = self.take_back_address(p, a).await;
+                    return Err(e);
+                }
             }
         }
         let answer: Result<(u8, u64), StoreError> = self
@@ -226,13 +233,44 @@ impl RedisStore {
             Ok((2, ms)) => Ok(Decision::wait(Counter::Account, ms)),
             Ok((_, ms)) if known => Ok(Decision::wait(Counter::Device, ms)),
             Ok((_, ms)) => Ok(Decision::wait(Counter::Pair, ms)),
-            Err(e) => Err(e),
+            Err(e) => {
+                // As above: the pair and account counts it may have made go
+                // back too.
+                let _ = self.settle_account(p, a, false).await;
+                Err(e)
+            }
         };
         // Refused (or failed) past the address counter: its count goes back.
         if !known {
             self.take_back_address(p, a).await?;
         }
         decision
+    }
+
+    /// Settles the account slot's counters: a success deletes the pair
+    /// (or device) counter, anything else takes its count back; the
+    /// account count goes back either way.
+    async fn settle_account(
+        &self,
+        p: &ThrottlePolicy,
+        a: &Attempt,
+        succeeded: bool,
+    ) -> Result<(), StoreError> {
+        let known = a.device().is_some();
+        let _: i64 = self
+            .inner
+            .attempt_scripts
+            .settle_account
+            .key(self.pair_key(a))
+            .key(self.account_key(a))
+            .arg(if succeeded { "1" } else { "0" })
+            .arg(if known { "1" } else { "0" })
+            .arg(p.free_failures)
+            .arg(p.account_failures)
+            .invoke_async(&mut self.inner.conn.clone())
+            .await
+            .map_err(error)?;
+        Ok(())
     }
 
     async fn settle_attempt(
@@ -242,25 +280,9 @@ impl RedisStore {
         succeeded: bool,
     ) -> Result<(), StoreError> {
         self.inner.writable("throttle logins")?;
-        let known = a.device().is_some();
-        let account = async {
-            let _: i64 = self
-                .inner
-                .attempt_scripts
-                .settle_account
-                .key(self.pair_key(a))
-                .key(self.account_key(a))
-                .arg(if succeeded { "1" } else { "0" })
-                .arg(if known { "1" } else { "0" })
-                .arg(p.free_failures)
-                .arg(p.account_failures)
-                .invoke_async(&mut self.inner.conn.clone())
-                .await
-                .map_err(error)?;
-            Ok(())
-        };
+        let account = self.settle_account(p, a, succeeded);
         let address = async {
-            if known {
+            if a.device().is_some() {
                 return Ok(());
             }
             self.take_back_address(p, a).await
