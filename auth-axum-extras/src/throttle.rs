@@ -30,8 +30,10 @@
 //! # Ok(()) }
 //! ```
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 
 use auth_core::throttle::{Attempt, Decision, LoginThrottle};
 use axum::extract::ConnectInfo;
@@ -152,24 +154,36 @@ impl Throttling {
         // travels as a `Begun`, which takes itself back when dropped: by
         // the task (nobody left to receive it), by the channel (received by
         // nobody), or by the handler (dropped before its verdict).
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let throttle = self.throttle.clone();
-        tokio::spawn(async move {
-            let answer = match throttle.begin(&attempt).await {
+        let mut begin = Box::pin(async move {
+            match throttle.begin(&attempt).await {
                 Ok(Decision::Go) => Ok(Begun {
                     throttle,
                     attempt: Some(attempt),
                 }),
                 refused => Err(refused),
-            };
-            let _ = tx.send(answer);
+            }
         });
-        let decision = match rx.await {
-            Ok(Ok(begun)) => return Ok(begun),
-            Ok(Err(refused)) => refused,
-            Err(_) => Err(auth_core::StoreError::Unavailable(
-                "the throttle's task ended without an answer".into(),
-            )),
+        // A store that answers at once (the memory store) answers here, with
+        // no moment to be cut short in; one that waits finishes in a task.
+        let polled = begin.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        let answer = match polled {
+            Poll::Ready(answer) => answer,
+            Poll::Pending => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                tokio::spawn(async move {
+                    let _ = tx.send(begin.await);
+                });
+                rx.await.unwrap_or_else(|_| {
+                    Err(Err(auth_core::StoreError::Unavailable(
+                        "the throttle's task ended without an answer".into(),
+                    )))
+                })
+            }
+        };
+        let decision = match answer {
+            Ok(begun) => return Ok(begun),
+            Err(refused) => refused,
         };
         match decision {
             Ok(Decision::Go) => {

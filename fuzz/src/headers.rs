@@ -10,7 +10,7 @@ use std::future::{Ready, ready};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use auth_core::{AccessClaims, RoleClaims};
+use auth_core::RoleClaims;
 use auth_tower::{AuthLayer, TokenSource};
 use http::header::{AUTHORIZATION, COOKIE, HeaderName};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
