@@ -282,13 +282,20 @@ struct Server {
     _child: Child,
 }
 
-/// The example server with `flags`, `--access-ttl 2s` unless they set it.
+/// The access-token lifetime of the walk-through: long enough that a token
+/// one tab hands over is still alive when the other tab uses it, however
+/// slow the machine.
+const ACCESS_TTL_SECS: u64 = 5;
+
+/// The example server with `flags`, `--access-ttl` [`ACCESS_TTL_SECS`]
+/// unless they set it.
 async fn server(flags: &[&str], scheme: &str) -> Server {
     let port = free_port();
+    let default_ttl = format!("{ACCESS_TTL_SECS}s");
     let ttl: &[&str] = if flags.contains(&"--access-ttl") {
         &[]
     } else {
-        &["--access-ttl", "2s"]
+        &["--access-ttl", &default_ttl]
     };
     let child = Command::new(env!("CARGO_BIN_EXE_example-axum-server"))
         .args(["--addr", &format!("127.0.0.1:{port}")])
@@ -319,6 +326,12 @@ fn counter(metrics: &str, series: &str) -> u64 {
         .filter_map(|v| v.trim().parse::<f64>().ok())
         .next()
         .unwrap_or(0.0) as u64
+}
+
+/// Waits until every access token issued so far has expired (`exp` is in
+/// whole seconds, the server's leeway 0).
+async fn expire_access_tokens() {
+    tokio::time::sleep(Duration::from_millis(ACCESS_TTL_SECS * 1000 + 1000)).await;
 }
 
 /// Successful refreshes (rotations) the server counted.
@@ -418,7 +431,7 @@ async fn walk_through(b: &mut Browser, base: &str, cookie_name: &str) {
 
     // After the access token expired, a call refreshes transparently.
     let before = rotations(b, base).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    expire_access_tokens().await;
     b.click("call").await;
     b.until(
         "return [...document.querySelectorAll('#log li')].some(li => li.textContent.endsWith(' refreshed'))",
@@ -449,7 +462,7 @@ async fn walk_through(b: &mut Browser, base: &str, cookie_name: &str) {
     b.client.goto(&format!("{base}/")).await.expect("goto");
     b.ready().await;
     b.until_alice("the profile in the second tab").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    expire_access_tokens().await;
     let before = rotations(b, base).await;
     let calls = "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.endsWith('GET /profile: 200')).length";
     let done_b = b.js(calls).await.as_u64().unwrap_or(0);
@@ -1019,5 +1032,65 @@ async fn the_access_token_goes_only_to_its_own_origin() {
                catch (e) { return e instanceof TypeError; } })")
         .await;
     assert_eq!(refused, json!(true));
+    b.client.close().await.expect("the session ends");
+}
+
+/// A token another tab hands over while a call is on its way is tried
+/// first; refused too (it expired on its way), the client refreshes once
+/// and retries, instead of returning the 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_handed_over_and_refused_is_refreshed() {
+    if !browser_installed() {
+        return;
+    }
+    let s = server(&["--access-ttl", "10m"], "http").await;
+    let mut b = Browser::start(&[], "handover").await;
+    b.client
+        .goto(&format!("{}/", s.base))
+        .await
+        .expect("the page loads");
+    b.ready().await;
+    b.sign_in("alice", "alice-password").await;
+    b.until_alice("signed in").await;
+    page_client(&b, json!({})).await;
+
+    // Another tab (a second channel of the same name) hands over a token
+    // the server refuses; the call made with it is answered 401, and while
+    // that answer is on its way the other tab hands over a second token,
+    // refused as well.
+    let before = rotations(&b, &s.base).await;
+    let status = b
+        .js("const tab = new BroadcastChannel('auth-client-refresh'); \
+             const client = window.__client; \
+             const shared = () => new Promise(r => client.addEventListener('shared', r, { once: true })); \
+             const statuses = []; \
+             const plain = window.fetch; \
+             let armed = true; \
+             window.fetch = async (request, init) => { \
+               const res = await plain(request, init); \
+               if (new URL(request.url ?? request, location.href).pathname === '/profile') { \
+                 statuses.push(res.status); \
+                 if (armed) { \
+                   armed = false; \
+                   const got = shared(); \
+                   tab.postMessage({ type: 'token', token: 'handed.over.second' }); \
+                   await got; \
+                 } \
+               } \
+               return res; \
+             }; \
+             const got = shared(); \
+             tab.postMessage({ type: 'token', token: 'handed.over.first' }); \
+             return got.then(() => client.fetch('/profile')) \
+               .then(r => { window.fetch = plain; tab.close(); return [r.status, statuses]; })")
+        .await;
+    b.screenshot("handed-over-and-refused").await;
+    assert_eq!(
+        status,
+        json!([200, [401, 401, 200]]),
+        "the refused hand-over was not refreshed"
+    );
+    assert_eq!(rotations(&b, &s.base).await, before + 1);
+    assert_eq!(b.js("return window.__events").await, json!(["refreshed"]));
     b.client.close().await.expect("the session ends");
 }

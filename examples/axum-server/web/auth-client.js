@@ -12,7 +12,9 @@
 //   listed in `allowedOrigins`: a call to any other origin is sent without it,
 //   and its 401 is passed on as it is (no refresh).
 // - An API call answered 401 triggers one refresh, shared by every call in
-//   flight (no stampede), then one retry. Refreshes are serialized across the
+//   flight (no stampede), then one retry. When another tab handed over a
+//   new token while the call was on its way, that token is tried first, and
+//   refreshed like any other if it is refused too. Refreshes are serialized across the
 //   tabs of this origin with the Web Locks API, and a tab that refreshed hands
 //   the new access token to the others (BroadcastChannel, memory to memory),
 //   so two tabs never rotate the same refresh token.
@@ -104,7 +106,8 @@ export class AuthClient extends EventTarget {
 
   /**
    * fetch() with the access token; a 401 is answered by one shared refresh
-   * and one retry. Without a session it returns the 401 as it is. A URL of
+   * and one retry (a token another tab handed over meanwhile is tried
+   * before refreshing). Without a session it returns the 401 as it is. A URL of
    * another origin (not the page's, not in `allowedOrigins`) is fetched as
    * it is: no token, and its 401 is returned without a refresh.
    */
@@ -122,12 +125,23 @@ export class AuthClient extends EventTarget {
     if (!this.#sendsTokenTo(new URL(request.url).origin)) {
       return fetch(request);
     }
-    // A body is read once: the retry after a refresh sends a copy.
+    // A body is read once: each retry sends a copy.
     const retry = request.clone();
-    const used = this.#access;
-    const res = await fetch(withBearer(request, used));
+    let used = this.#access;
+    let res = await fetch(withBearer(request, used));
     if (res.status !== 401 || used === null) {
       return res;
+    }
+    // Another tab (or call) replaced the refused token while this call was
+    // on its way: try that token first. Refused too (it expired on its way,
+    // or was revoked), it is refreshed like any other: a token handed over
+    // is never the last word on a 401.
+    if (this.#access !== null && this.#access !== used) {
+      used = this.#access;
+      res = await fetch(withBearer(retry.clone(), used));
+      if (res.status !== 401) {
+        return res;
+      }
     }
     if (!(await this.refresh(used))) {
       return res;
