@@ -263,11 +263,9 @@ impl Begun {
         let cookie = (outcome == Outcome::Succeeded)
             .then(|| throttling.device_cookie_for(&attempt))
             .flatten();
-        if outcome != Outcome::Failed {
-            let task = tokio::spawn(settle(self.throttle.clone(), attempt, outcome));
-            // Awaiting the task, not the settling: cancelled here, it runs on.
-            let _ = task.await;
-        }
+        let task = tokio::spawn(settle(self.throttle.clone(), attempt, outcome));
+        // Awaiting the task, not the settling: cancelled here, it runs on.
+        let _ = task.await;
         cookie
     }
 }

@@ -380,7 +380,7 @@ async fn a_resync_over_a_slow_link_is_not_cut_off_by_the_timeout() {
     };
     let p = prefix();
     fill_indexes(&server, &p, 32, 1000).await;
-    let (link, delivered) = slow_link(server.port(), 2_000_000).await;
+    let (link, delivered) = proxy(server.port(), Pace::BytesPerSec(2_000_000)).await;
     let timeout = Duration::from_millis(250);
     let start = Instant::now();
     let s = RedisStore::builder(format!("redis://{link}"))
@@ -414,7 +414,7 @@ async fn a_redis_that_goes_silent_during_a_resync_fails_the_build() {
     let p = prefix();
     fill_indexes(&server, &p, 64, 1000).await;
     // About 4 MB at 1 MB/s: the resync lasts seconds.
-    let (link, delivered) = slow_link(server.port(), 1_000_000).await;
+    let (link, delivered) = proxy(server.port(), Pace::BytesPerSec(1_000_000)).await;
     let building = tokio::spawn(
         RedisStore::builder(format!("redis://{link}"))
             .prefix(&p)

@@ -77,13 +77,23 @@ async fn store_with_timeout(server: &RedisServer, timeout: Duration) -> RedisSto
         .expect("store")
 }
 
-/// A TCP proxy to the Redis on `port` whose answers travel at
-/// `bytes_per_sec` on each connection (requests go through at once), as
-/// over a slow link. Returns its address and a count of the bytes it has
-/// delivered.
-async fn slow_link(
+/// How a [`proxy`] delays Redis's answers on each connection (requests go
+/// through at once).
+#[derive(Clone, Copy)]
+enum Pace {
+    /// Answers travel at this many bytes per second, as over a slow link.
+    BytesPerSec(u64),
+    /// Every answer is held for the proxy's lag (milliseconds, changeable
+    /// while it runs), so Redis runs commands whose answers come late.
+    Lag,
+}
+
+/// A TCP proxy to the Redis on `port` pacing its answers by `pace`.
+/// Returns its address and a number: with [`Pace::BytesPerSec`] the bytes
+/// it has delivered, with [`Pace::Lag`] the lag to set.
+async fn proxy(
     port: u16,
-    bytes_per_sec: u64,
+    pace: Pace,
 ) -> (
     std::net::SocketAddr,
     std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -93,8 +103,8 @@ async fn slow_link(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let delivered = Arc::new(AtomicU64::new(0));
-    let counter = delivered.clone();
+    let number = Arc::new(AtomicU64::new(0));
+    let shared = number.clone();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let Ok(upstream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
@@ -105,21 +115,26 @@ async fn slow_link(
             tokio::spawn(async move {
                 let _ = tokio::io::copy(&mut client_rx, &mut up_tx).await;
             });
-            let counter = counter.clone();
+            let number = shared.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 while let Ok(n) = up_rx.read(&mut buf).await {
+                    if let Pace::Lag = pace {
+                        let lag = Duration::from_millis(number.load(Ordering::Relaxed));
+                        tokio::time::sleep(lag).await;
+                    }
                     if n == 0 || client_tx.write_all(&buf[..n]).await.is_err() {
                         break;
                     }
-                    counter.fetch_add(n as u64, Ordering::Relaxed);
-                    let pause = Duration::from_secs_f64(n as f64 / bytes_per_sec as f64);
-                    tokio::time::sleep(pause).await;
+                    if let Pace::BytesPerSec(rate) = pace {
+                        number.fetch_add(n as u64, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
+                    }
                 }
             });
         }
     });
-    (addr, delivered)
+    (addr, number)
 }
 
 /// Writes `per_bucket` denylisted tokens into each of the first `buckets`
@@ -137,46 +152,4 @@ async fn fill_indexes(server: &RedisServer, p: &str, buckets: u16, per_bucket: u
         }
         let _: () = pipe.query_async(&mut conn).await.unwrap();
     }
-}
-
-/// A TCP proxy to the Redis on `port` that holds every answer for the
-/// returned delay (milliseconds, changeable while it runs); requests go
-/// through at once, so Redis runs commands whose answers come late.
-async fn lagging_link(
-    port: u16,
-) -> (
-    std::net::SocketAddr,
-    std::sync::Arc<std::sync::atomic::AtomicU64>,
-) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let lag = Arc::new(AtomicU64::new(0));
-    let shared = lag.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(upstream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-                continue;
-            };
-            let (mut client_rx, mut client_tx) = client.into_split();
-            let (mut up_rx, mut up_tx) = upstream.into_split();
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut client_rx, &mut up_tx).await;
-            });
-            let lag = shared.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                while let Ok(n) = up_rx.read(&mut buf).await {
-                    let pause = Duration::from_millis(lag.load(Ordering::Relaxed));
-                    tokio::time::sleep(pause).await;
-                    if n == 0 || client_tx.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (addr, lag)
 }

@@ -202,7 +202,7 @@ async fn a_throttle_begin_that_times_out_leaves_no_count() {
         return;
     };
     let p = prefix();
-    let (link, lag) = lagging_link(server.port()).await;
+    let (link, lag) = proxy(server.port(), Pace::Lag).await;
     let far = RedisStore::builder(format!("redis://{link}"))
         .prefix(p.clone())
         .timeout(Duration::from_millis(300))

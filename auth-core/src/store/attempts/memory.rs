@@ -118,6 +118,24 @@ impl MemoryAttempts {
         }
     }
 
+    /// Checks the windowed counter at `key` and, unless it refuses, counts
+    /// the attempt in it: one step under the counter's lock.
+    fn count_in_window(
+        &self,
+        key: &str,
+        p: &ThrottlePolicy,
+        window: Window,
+        now: u64,
+    ) -> Option<Decision> {
+        self.update(key.to_owned(), now, |t| {
+            let verdict = t.window_verdict(p, window, now);
+            if verdict.is_none() {
+                t.count_in_window(p, window, now);
+            }
+            verdict
+        })
+    }
+
     pub(crate) fn begin_now(&self, p: &ThrottlePolicy, a: &Attempt, now: u64) -> Decision {
         if a.device.is_some() {
             return self.update(pair_key(a), now, |t| {
@@ -127,27 +145,13 @@ impl MemoryAttempts {
         // Each counter checks and counts in one step under its own lock; a
         // counter refusing after others counted takes their counts back.
         let address = address_key(a);
-        let refused = self.update(address.clone(), now, |t| {
-            let verdict = t.window_verdict(p, Window::Address, now);
-            if verdict.is_none() {
-                t.count_in_window(p, Window::Address, now);
-            }
-            verdict
-        });
-        if let Some(wait) = refused {
+        if let Some(wait) = self.count_in_window(&address, p, Window::Address, now) {
             return wait;
         }
         let take_back_address =
             || self.take_back(&address, now, |t| t.take_back_in_window(p, Window::Address));
         let account = account_key(a);
-        let refused = self.update(account.clone(), now, |t| {
-            let verdict = t.window_verdict(p, Window::Account, now);
-            if verdict.is_none() {
-                t.count_in_window(p, Window::Account, now);
-            }
-            verdict
-        });
-        if let Some(wait) = refused {
+        if let Some(wait) = self.count_in_window(&account, p, Window::Account, now) {
             take_back_address();
             return wait;
         }
