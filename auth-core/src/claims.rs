@@ -161,9 +161,37 @@ pub struct AccessClaims<E = NoClaims> {
     pub jti: Uuid,
     /// Session id (random UUID), shared by every token of one login.
     pub sid: Uuid,
+    /// When the login that started the session happened, seconds since the
+    /// Unix epoch (OpenID Connect's `auth_time`, RFC 9470): a refresh keeps
+    /// it. Step-up guards compare it with their `max_age`. `None` in a token
+    /// of an issuer that does not send it, which no such guard accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
     /// The application's claims.
     #[serde(flatten)]
     pub extra: E,
+}
+
+impl<E> AccessClaims<E> {
+    /// Whether the login behind these claims happened at most `max_age`
+    /// seconds before `now` (seconds since the Unix epoch), by its
+    /// [`auth_time`](Self::auth_time): RFC 9470's test for step-up. False
+    /// without an `auth_time`.
+    ///
+    /// ```
+    /// use auth_core::{AccessClaims, NoClaims};
+    /// # let mut claims: AccessClaims<NoClaims> = serde_json::from_str(r#"{"sub":"alice","exp":2000,"iat":1000,
+    /// #   "jti":"5f0e8b8e-3c47-4a4e-9d5b-0a7d5e6c1a01","sid":"0b8a3b1c-2d4e-4f60-8a7b-9c0d1e2f3a4b"}"#).unwrap();
+    /// claims.auth_time = Some(1_000);
+    /// assert!(claims.logged_in_within(300, 1_300));
+    /// assert!(!claims.logged_in_within(300, 1_301));
+    /// claims.auth_time = None;
+    /// assert!(!claims.logged_in_within(300, 1_000));
+    /// ```
+    pub fn logged_in_within(&self, max_age: u64, now: u64) -> bool {
+        self.auth_time
+            .is_some_and(|t| now <= t.saturating_add(max_age))
+    }
 }
 
 /// The claims of a validated refresh token: only what rotation needs.
@@ -286,7 +314,17 @@ impl<'de> Deserialize<'de> for Audience {
 }
 
 /// The registered claim names an application's claims may not use.
-pub(crate) const RESERVED: [&str; 8] = ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid"];
+pub(crate) const RESERVED: [&str; 9] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "sid",
+    "auth_time",
+];
 
 #[cfg(test)]
 mod tests {

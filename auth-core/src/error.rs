@@ -112,6 +112,17 @@ pub enum AuthError {
         /// What was required, for logs.
         required: String,
     },
+    /// The token is valid, but the login behind it is older than the
+    /// operation allows, or its `auth_time` is unknown (RFC 9470 step-up):
+    /// the user must sign in again.
+    #[error("the login is older than {max_age} s")]
+    LoginTooOld {
+        /// The largest age of the login the operation accepts, in seconds
+        /// (the challenge's `max_age`).
+        max_age: u64,
+        /// The `acr_values` the operation asks for, if it names any.
+        acr_values: Option<String>,
+    },
     /// The revocation store could not answer; the request is refused
     /// (fail closed). Shown as the store error itself, which says what
     /// failed.
@@ -163,6 +174,9 @@ pub enum ErrorClass {
     InvalidToken,
     /// `insufficient_scope` (HTTP 403): valid token, not enough privileges.
     InsufficientScope,
+    /// `insufficient_user_authentication` (HTTP 401, RFC 9470): valid
+    /// token, but the login behind it is too old for the operation.
+    InsufficientUserAuthentication,
     /// The store is down (HTTP 503); the client may retry.
     Unavailable,
     /// A server-side fault (HTTP 500), such as unusable application claims.
@@ -170,12 +184,15 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    /// The RFC 6750 `error` code, if this class has one.
+    /// The RFC 6750 `error` code (RFC 9470's for
+    /// [`InsufficientUserAuthentication`](Self::InsufficientUserAuthentication)),
+    /// if this class has one.
     pub fn rfc6750_code(self) -> Option<&'static str> {
         match self {
             ErrorClass::InvalidRequest => Some("invalid_request"),
             ErrorClass::InvalidToken => Some("invalid_token"),
             ErrorClass::InsufficientScope => Some("insufficient_scope"),
+            ErrorClass::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             ErrorClass::Unavailable | ErrorClass::Internal => None,
         }
     }
@@ -186,6 +203,7 @@ impl ErrorClass {
             ErrorClass::InvalidRequest => 400,
             ErrorClass::InvalidToken => 401,
             ErrorClass::InsufficientScope => 403,
+            ErrorClass::InsufficientUserAuthentication => 401,
             ErrorClass::Unavailable => 503,
             ErrorClass::Internal => 500,
         }
@@ -217,6 +235,7 @@ impl AuthError {
             | AuthError::SessionExpired
             | AuthError::SessionRefused(_) => ErrorClass::InvalidToken,
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
+            AuthError::LoginTooOld { .. } => ErrorClass::InsufficientUserAuthentication,
             // A write sent to a read-only store is a deployment fault, not an outage.
             AuthError::Store(StoreError::ReadOnly(_)) => ErrorClass::Internal,
             AuthError::Store(_) | AuthError::ClaimsUnavailable(_) | AuthError::KeysUnavailable => {
@@ -243,6 +262,7 @@ impl AuthError {
             AuthError::SessionRefused(_) => "the session was ended by the server",
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
             AuthError::InsufficientScope { .. } => "the token lacks the required privileges",
+            AuthError::LoginTooOld { .. } => "a more recent sign-in is required for this operation",
             AuthError::Store(StoreError::ReadOnly(_))
             | AuthError::Claims(_)
             | AuthError::Signing(_) => "internal error",

@@ -65,12 +65,17 @@ pub(crate) trait Registered {
     fn nbf(&self) -> Option<u64>;
     fn iss(&self) -> Option<&str>;
     fn aud(&self) -> &Audience;
+    /// The login time, for the kinds that carry one.
+    fn auth_time(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The registered claims of a claims type with the usual field names.
 macro_rules! registered {
-    ($kind:expr, $($ty:tt)+) => {
+    ($kind:expr, [$($more:tt)*] $($ty:tt)+) => {
         impl $($ty)+ {
+            $($more)*
             const KIND: TokenKind = $kind;
             fn sub(&self) -> &str {
                 &self.sub
@@ -92,9 +97,16 @@ macro_rules! registered {
             }
         }
     };
+    ($kind:expr, $($ty:tt)+) => {
+        registered!($kind, [] $($ty)+);
+    };
 }
 
-registered!(TokenKind::Access, <E> Registered for AccessClaims<E>);
+registered!(
+    TokenKind::Access,
+    [fn auth_time(&self) -> Option<u64> { self.auth_time }]
+    <E> Registered for AccessClaims<E>
+);
 registered!(TokenKind::Refresh, Registered for RefreshClaims);
 
 #[derive(Deserialize)]
@@ -304,6 +316,10 @@ impl Validator {
         }
         if now.saturating_add(leeway) < claims.iat() {
             return Err(AuthError::IssuedInFuture);
+        }
+        // A login after the token was issued is no login we signed.
+        if claims.auth_time().is_some_and(|t| t > claims.iat()) {
+            return Err(AuthError::InvalidClaims("`auth_time` after `iat`".into()));
         }
         let max = match T::KIND {
             TokenKind::Access => config.max_access_lifetime,

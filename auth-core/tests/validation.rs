@@ -443,6 +443,7 @@ async fn application_claims_may_not_shadow_registered_ones() {
         json!({"exp": 1}),
         json!({"sid": "x"}),
         json!({"sub": "root"}),
+        json!({"auth_time": 1}),
     ] {
         assert!(
             matches!(
@@ -532,4 +533,33 @@ async fn an_access_token_living_longer_than_the_issuer_makes_them_is_refused() {
     let refused = decode(&f, &month).unwrap_err();
     assert!(matches!(refused, AuthError::LifetimeTooLong { .. }));
     assert_eq!(refused.class(), ErrorClass::InvalidToken);
+}
+
+/// `auth_time` says when the login behind the session happened: a token
+/// claiming a login after its own issue was not made by us.
+#[tokio::test]
+async fn a_login_after_the_token_was_issued_is_refused() {
+    let f = fixture();
+    let (header, payload, _) = parts(&access(&f).await);
+    let iat = payload["iat"].as_u64().expect("iat");
+    assert_eq!(payload["auth_time"], json!(iat), "a login's token: now");
+    let with_auth_time = |t: serde_json::Value| {
+        let mut p = payload.clone();
+        p["auth_time"] = t;
+        forge_hs256(&header, &p, SECRET)
+    };
+    let claims = decode(&f, &with_auth_time(json!(iat - 3600))).expect("an older login");
+    assert_eq!(claims.auth_time, Some(iat - 3600));
+    match decode(&f, &with_auth_time(json!(iat + 1))) {
+        Err(AuthError::InvalidClaims(why)) => assert!(why.contains("auth_time"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        decode(&f, &with_auth_time(json!("yesterday"))),
+        Err(AuthError::InvalidClaims(_))
+    ));
+    let mut without = payload.clone();
+    without.as_object_mut().expect("object").remove("auth_time");
+    let claims = decode(&f, &forge_hs256(&header, &without, SECRET)).expect("another issuer's");
+    assert_eq!(claims.auth_time, None);
 }

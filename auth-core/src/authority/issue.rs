@@ -87,13 +87,16 @@ impl TokenAuthority {
         // Sign first: a token that would be refused (too large) must not
         // leave a session behind.
         let pair = self.mint_pair(
-            subject,
-            &extra,
-            sid,
-            refresh_jti,
+            &Minting {
+                subject,
+                extra: &extra,
+                sid,
+                refresh_jti,
+                auth_time: now,
+                refresh_exp,
+                session_exp: expires_at,
+            },
             now,
-            refresh_exp,
-            expires_at,
         )?;
         let create = s.store.create_session(NewSession {
             sid,
@@ -113,33 +116,34 @@ impl TokenAuthority {
         Ok(pair)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn mint_pair(
-        &self,
-        subject: &str,
-        extra: &Map<String, Value>,
-        sid: Uuid,
-        refresh_jti: Uuid,
-        now: u64,
-        refresh_exp: u64,
-        session_exp: u64,
-    ) -> Result<TokenPair, AuthError> {
+    /// Signs the pair of `m`, issued at `now`: an access token living
+    /// `access_ttl` and a refresh token living until `m.refresh_exp`, neither
+    /// past the session's end.
+    pub(super) fn mint_pair(&self, m: &Minting<'_>, now: u64) -> Result<TokenPair, AuthError> {
         let s = self.shared();
         let access_exp = now
             .saturating_add(s.config.access_ttl.as_secs())
-            .min(session_exp);
-        let access = self.sign_access(subject, extra, sid, Uuid::new_v4(), now, access_exp)?;
+            .min(m.session_exp);
+        let access = self.sign_access(&AccessSpec {
+            subject: m.subject,
+            extra: m.extra,
+            sid: m.sid,
+            jti: Uuid::new_v4(),
+            iat: now,
+            exp: access_exp,
+            auth_time: Some(m.auth_time),
+        })?;
         let refresh = self.sign(
             TokenKind::Refresh,
             &RefreshClaims {
                 iss: s.config.issuer.clone(),
-                sub: subject.to_owned(),
+                sub: m.subject.to_owned(),
                 aud: self.audience(),
-                exp: refresh_exp,
+                exp: m.refresh_exp,
                 iat: now,
                 nbf: Some(now),
-                jti: refresh_jti,
-                sid,
+                jti: m.refresh_jti,
+                sid: m.sid,
             },
         )?;
         Ok(TokenPair {
@@ -147,30 +151,23 @@ impl TokenAuthority {
             refresh_token: refresh,
             token_type: "Bearer",
             expires_in: access_exp.saturating_sub(now),
-            refresh_expires_in: refresh_exp.saturating_sub(now),
-            session_id: sid,
+            refresh_expires_in: m.refresh_exp.saturating_sub(now),
+            session_id: m.sid,
         })
     }
 
-    pub(crate) fn sign_access(
-        &self,
-        subject: &str,
-        extra: &Map<String, Value>,
-        sid: Uuid,
-        jti: Uuid,
-        iat: u64,
-        exp: u64,
-    ) -> Result<String, AuthError> {
+    pub(crate) fn sign_access(&self, a: &AccessSpec<'_>) -> Result<String, AuthError> {
         let claims = AccessClaims {
             iss: self.shared().config.issuer.clone(),
-            sub: subject.to_owned(),
+            sub: a.subject.to_owned(),
             aud: self.audience(),
-            exp,
-            iat,
-            nbf: Some(iat),
-            jti,
-            sid,
-            extra,
+            exp: a.exp,
+            iat: a.iat,
+            nbf: Some(a.iat),
+            jti: a.jti,
+            sid: a.sid,
+            auth_time: a.auth_time,
+            extra: a.extra,
         };
         self.sign(TokenKind::Access, &claims)
     }
@@ -214,6 +211,32 @@ impl TokenAuthority {
 }
 
 /// The application's claims as a JSON object without registered names.
+/// What a token pair is minted from: the session, as a login creates it or
+/// a rotation leaves it.
+pub(super) struct Minting<'a> {
+    pub(super) subject: &'a str,
+    pub(super) extra: &'a Map<String, Value>,
+    pub(super) sid: Uuid,
+    /// The `jti` of the refresh token to sign.
+    pub(super) refresh_jti: Uuid,
+    /// When the login that started the session happened.
+    pub(super) auth_time: u64,
+    pub(super) refresh_exp: u64,
+    /// The session's absolute end: no token outlives it.
+    pub(super) session_exp: u64,
+}
+
+/// The claims of one access token, before the issuer and audience.
+pub(crate) struct AccessSpec<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) extra: &'a Map<String, Value>,
+    pub(crate) sid: Uuid,
+    pub(crate) jti: Uuid,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    pub(crate) auth_time: Option<u64>,
+}
+
 pub(crate) fn app_claims<E: Serialize>(claims: &E) -> Result<Map<String, Value>, AuthError> {
     match serde_json::to_value(claims).map_err(|e| AuthError::Claims(e.to_string()))? {
         Value::Null => Ok(Map::new()),

@@ -56,7 +56,8 @@ mod refresh;
 mod sessions;
 
 pub use builder::AuthorityBuilder;
-pub(crate) use issue::app_claims;
+use issue::Minting;
+pub(crate) use issue::{AccessSpec, app_claims};
 pub use issue::{SessionMeta, TokenPair};
 pub use key_rotation::KeyRotation;
 pub use refresh::Reload;

@@ -13,7 +13,7 @@ use crate::error::{AuthError, RevokedBy};
 use crate::metrics;
 use crate::store::{RotateOutcome, Rotation};
 
-use super::{TokenAuthority, TokenPair, app_claims};
+use super::{Minting, TokenAuthority, TokenPair, app_claims};
 
 impl TokenAuthority {
     /// Exchanges a refresh token for a new pair (same session, new `jti`s).
@@ -142,14 +142,18 @@ impl TokenAuthority {
                     None => serde_json::from_str(&session.claims)
                         .map_err(|e| AuthError::Claims(e.to_string()))?,
                 };
+                // The login time stays the session's: a refresh is no sign-in.
                 self.mint_pair(
-                    &session.subject,
-                    &extra,
-                    session.sid,
-                    next,
+                    &Minting {
+                        subject: &session.subject,
+                        extra: &extra,
+                        sid: session.sid,
+                        refresh_jti: next,
+                        auth_time: session.created_at,
+                        refresh_exp: session.refresh_expires_at,
+                        session_exp: session.expires_at,
+                    },
                     now,
-                    session.refresh_expires_at,
-                    session.expires_at,
                 )
             }
             RotateOutcome::Reused => {

@@ -29,7 +29,7 @@ pub mod redis_server;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::authority::app_claims;
+use crate::authority::{AccessSpec, app_claims};
 pub use crate::clock::ManualClock;
 use crate::{AuthError, LogoutTokens, TokenAuthority, TokenPair};
 
@@ -111,8 +111,15 @@ impl TestTokens<'_> {
         exp: u64,
     ) -> Result<String, AuthError> {
         let extra = app_claims(claims)?;
-        self.authority
-            .sign_access(subject, &extra, Uuid::new_v4(), Uuid::new_v4(), iat, exp)
+        self.authority.sign_access(&AccessSpec {
+            subject,
+            extra: &extra,
+            sid: Uuid::new_v4(),
+            jti: Uuid::new_v4(),
+            iat,
+            exp,
+            auth_time: Some(iat),
+        })
     }
 }
 

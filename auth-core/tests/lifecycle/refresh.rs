@@ -32,6 +32,10 @@ async fn refresh_rotates_keeps_the_session_and_the_claims() {
         .decode_access::<Roles>(&first.access_token)
         .expect("decode");
     assert_ne!(c.jti, old.jti);
+    // A refresh is no sign-in: the login time stays the session's.
+    assert_eq!(old.auth_time, Some(old.iat), "the login's token: now");
+    assert_eq!(c.auth_time, old.auth_time, "kept by the refresh");
+    assert_eq!(c.iat, old.iat + 60);
     let r1 = v.decode_refresh(&first.refresh_token).expect("r1");
     let r2 = v.decode_refresh(&second.refresh_token).expect("r2");
     assert_ne!(r1.jti, r2.jti);
