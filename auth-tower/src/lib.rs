@@ -167,6 +167,6 @@ pub use future::ResponseFuture;
 pub use layer::AuthLayer;
 pub use on_rejection::RejectedRequest;
 pub use rejection::{ClaimsError, Rejection};
-pub use require::{Authorize, HasRole, HasScope, Require, RequireLayer};
+pub use require::{Authorize, HasRole, HasScope, LoginWithin, Require, RequireLayer};
 pub use service::AuthService;
 pub use source::{CustomSource, TokenSource, cookie_values};

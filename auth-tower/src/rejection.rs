@@ -84,8 +84,9 @@ impl Rejection {
     }
 
     /// The `WWW-Authenticate` challenge: `Bearer realm="..."`, then
-    /// `error`, `error_description` (and `scope` for `insufficient_scope`)
-    /// when there is an RFC 6750 code. `None` for a store outage or a server
+    /// `error`, `error_description` (and `scope` for `insufficient_scope`,
+    /// `max_age` and `acr_values` for RFC 9470's
+    /// `insufficient_user_authentication`) when there is an error code. `None` for a store outage or a server
     /// fault, which are no matter of credentials. Quotes, backslashes and
     /// control characters are dropped from `realm`.
     pub fn challenge(&self, realm: &str) -> Option<HeaderValue> {
@@ -101,8 +102,21 @@ impl Rejection {
             v.push_str(&format!(
                 ", error=\"{code}\", error_description=\"{description}\""
             ));
-            if let Rejection::Token(AuthError::InsufficientScope { required }) = self {
-                v.push_str(&format!(", scope=\"{}\"", quoted(required)));
+            match self {
+                Rejection::Token(AuthError::InsufficientScope { required }) => {
+                    v.push_str(&format!(", scope=\"{}\"", quoted(required)));
+                }
+                // RFC 9470 §3: how recent a login the operation needs.
+                Rejection::Token(AuthError::LoginTooOld {
+                    max_age,
+                    acr_values,
+                }) => {
+                    v.push_str(&format!(", max_age={max_age}"));
+                    if let Some(acr) = acr_values {
+                        v.push_str(&format!(", acr_values=\"{}\"", quoted(acr)));
+                    }
+                }
+                _ => {}
             }
         }
         HeaderValue::from_str(&v).ok()
@@ -175,7 +189,12 @@ impl Rejection {
     /// 14 UNAVAILABLE, 13 INTERNAL.
     pub(crate) fn grpc_code(&self) -> i32 {
         match self.class() {
-            None | Some(ErrorClass::InvalidRequest | ErrorClass::InvalidToken) => 16,
+            None
+            | Some(
+                ErrorClass::InvalidRequest
+                | ErrorClass::InvalidToken
+                | ErrorClass::InsufficientUserAuthentication,
+            ) => 16,
             Some(ErrorClass::InsufficientScope) => 7,
             Some(ErrorClass::Unavailable) => 14,
             Some(_) => 13,

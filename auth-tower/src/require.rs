@@ -1,12 +1,14 @@
 //! [`RequireLayer`]: authorization on top of authentication, a role, a
-//! scope or a predicate checked on the claims the `AuthLayer` validated.
+//! scope, a recent login (step-up) or a predicate checked on the claims the
+//! `AuthLayer` validated.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use auth_core::{AccessClaims, AuthError, Privileges};
+use auth_core::{AccessClaims, AuthError, Clock, Privileges, SystemClock};
 use bytes::Bytes;
 use http::{Request, Response};
 use tower_layer::Layer;
@@ -67,6 +69,35 @@ pub struct HasScope(Arc<str>);
 pub trait Authorize<E> {
     /// Whether `claims` may pass.
     fn authorize(&self, claims: &AccessClaims<E>) -> bool;
+
+    /// Why claims that did not pass are refused; `required` is the name
+    /// the layer was given. By default 403 `insufficient_scope`.
+    fn refusal(&self, required: &str) -> AuthError {
+        AuthError::InsufficientScope {
+            required: required.to_owned(),
+        }
+    }
+}
+
+/// The predicate of [`RequireLayer::login_within`]: RFC 9470 step-up.
+#[derive(Debug, Clone)]
+pub struct LoginWithin {
+    max_age: u64,
+    acr_values: Option<Arc<str>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl<E> Authorize<E> for LoginWithin {
+    fn authorize(&self, claims: &AccessClaims<E>) -> bool {
+        claims.logged_in_within(self.max_age, self.clock.now())
+    }
+
+    fn refusal(&self, _: &str) -> AuthError {
+        AuthError::LoginTooOld {
+            max_age: self.max_age,
+            acr_values: self.acr_values.as_deref().map(str::to_owned),
+        }
+    }
 }
 
 impl<E: Privileges> Authorize<E> for HasRole {
@@ -100,6 +131,54 @@ impl<E: Privileges> RequireLayer<E, HasScope> {
     pub fn scope(scope: &str) -> Self {
         let scope: Arc<str> = scope.into();
         Self::with(scope.clone(), HasScope(scope))
+    }
+}
+
+impl<E> RequireLayer<E, LoginWithin> {
+    /// Requires a login at most `max_age` ago (whole seconds), by the
+    /// token's `auth_time`: RFC 9470 step-up, for operations such as
+    /// changing a password or rotating keys. Otherwise 401 with
+    /// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+    /// max_age=N`: the client signs the user in again and retries. A token
+    /// without `auth_time` never passes. A refresh keeps the session's
+    /// login time, so only a new login satisfies it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use auth_core::RoleClaims;
+    /// use auth_tower::RequireLayer;
+    /// use axum::{Router, routing::post};
+    ///
+    /// let recent = RequireLayer::<RoleClaims, _>::login_within(Duration::from_secs(300));
+    /// let routes: Router = Router::new()
+    ///     .route("/account/password", post(|| async { "changed" }).layer(recent));
+    /// // ... then `.layer(AuthLayer::<RoleClaims>::new(validator))` around them.
+    /// ```
+    pub fn login_within(max_age: Duration) -> Self {
+        let max_age = max_age.as_secs();
+        Self::with(
+            format!("a login within {max_age} s").into(),
+            LoginWithin {
+                max_age,
+                acr_values: None,
+                clock: Arc::new(SystemClock),
+            },
+        )
+    }
+
+    /// The `acr_values` the challenge names (RFC 9470 §3), for an
+    /// application that puts `acr` in its tokens: the authentication
+    /// context the client should ask for when it signs in again.
+    pub fn acr_values(mut self, acr_values: &str) -> Self {
+        self.predicate.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// The clock that tells the login's age (the system clock by default);
+    /// for tests.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.predicate.clock = clock;
+        self
     }
 }
 
@@ -212,9 +291,7 @@ where
             Ok(Some(claims)) if self.layer.predicate.authorize(claims) => {
                 return ResponseFuture::inner(self.inner.call(req));
             }
-            Ok(Some(_)) => Rejection::Token(AuthError::InsufficientScope {
-                required: self.layer.required.to_string(),
-            }),
+            Ok(Some(_)) => Rejection::Token(self.layer.predicate.refusal(&self.layer.required)),
         };
         ResponseFuture::rejected(self.layer.responder.respond_to(rejection, &req))
     }
