@@ -28,7 +28,8 @@
 //!   [`Auth`] answers 401 `missing_token`. A request with an invalid token
 //!   never reaches the handler: the layer refused it.
 //! - [`RequireRole`] and [`RequireScope`] answer 403 `insufficient_scope`
-//!   without the role or scope.
+//!   without the role or scope; [`RequireLoginWithin`] answers 401
+//!   `insufficient_user_authentication` when the login is too old (RFC 9470).
 //!
 //! ```
 //! use auth_axum_extras::{Auth, MaybeAuth, RequireRole, Role};
@@ -62,8 +63,9 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
-use auth_core::{AccessClaims, AuthError, Privileges};
+use auth_core::{AccessClaims, AuthError, Clock, Privileges, SystemClock};
 use auth_tower::{DEFAULT_REALM, Rejection};
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
@@ -154,6 +156,86 @@ impl<E: Privileges> Auth<E> {
     /// `insufficient_scope`.
     pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
         require(self.0.has_scope(scope), scope)
+    }
+}
+
+impl<E> Auth<E> {
+    /// `Ok` when the login behind the token happened at most `max_age`
+    /// ago (whole seconds, by its `auth_time`), else 401
+    /// `insufficient_user_authentication` with `max_age` in the challenge
+    /// (RFC 9470 step-up); for an age decided at run time (see
+    /// [`RequireLoginWithin`] for a fixed one).
+    pub fn require_login_within(&self, max_age: Duration) -> Result<(), ApiError> {
+        let max_age = max_age.as_secs();
+        if self.0.logged_in_within(max_age, SystemClock.now()) {
+            return Ok(());
+        }
+        tracing::info!(max_age, "request refused: the login is too old");
+        Err(ApiError::from_rejection(
+            login_too_old(max_age),
+            DEFAULT_REALM,
+        ))
+    }
+}
+
+fn login_too_old(max_age: u64) -> Rejection {
+    Rejection::Token(AuthError::LoginTooOld {
+        max_age,
+        acr_values: None,
+    })
+}
+
+/// The validated claims of a caller who signed in at most `MAX_AGE`
+/// seconds ago (by the token's `auth_time`; a refresh keeps the login
+/// time): RFC 9470 step-up for sensitive operations. 401 without valid
+/// claims; 401 `insufficient_user_authentication` with
+/// `WWW-Authenticate: Bearer ..., max_age=MAX_AGE` for an older login, or
+/// a token without `auth_time`. Dereferences to the claims.
+///
+/// ```
+/// use auth_axum_extras::RequireLoginWithin;
+/// use auth_core::RoleClaims;
+///
+/// // Changing the password needs a sign-in within the last five minutes.
+/// async fn change_password(user: RequireLoginWithin<300, RoleClaims>) -> String {
+///     format!("{} may change the password", user.sub)
+/// }
+/// # let _ = axum::Router::<()>::new().route("/p", axum::routing::post(change_password));
+/// ```
+pub struct RequireLoginWithin<const MAX_AGE: u64, E> {
+    /// The caller's claims.
+    pub claims: Arc<AccessClaims<E>>,
+}
+
+impl<St, const MAX_AGE: u64, E> FromRequestParts<St> for RequireLoginWithin<MAX_AGE, E>
+where
+    St: Send + Sync,
+    E: Send + Sync + 'static,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let claims = required::<E>(parts)?;
+        if !claims.logged_in_within(MAX_AGE, SystemClock.now()) {
+            return Err(ApiError::refusal_in(login_too_old(MAX_AGE), parts));
+        }
+        Ok(RequireLoginWithin { claims })
+    }
+}
+
+impl<const MAX_AGE: u64, E> Deref for RequireLoginWithin<MAX_AGE, E> {
+    type Target = AccessClaims<E>;
+    fn deref(&self) -> &AccessClaims<E> {
+        &self.claims
+    }
+}
+
+impl<const MAX_AGE: u64, E: std::fmt::Debug> std::fmt::Debug for RequireLoginWithin<MAX_AGE, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireLoginWithin")
+            .field("max_age", &MAX_AGE)
+            .field("claims", &self.claims)
+            .finish()
     }
 }
 

@@ -81,7 +81,7 @@ pub use credentials::InMemoryUsers;
 pub use credentials::{CredentialVerifier, Credentials, LoginError, Verified};
 pub use csrf::{CrossOrigin, CrossOriginProtection};
 pub use error::ApiError;
-pub use extract::{Auth, MaybeAuth, RequireRole, RequireScope, Role, Scope};
+pub use extract::{Auth, MaybeAuth, RequireLoginWithin, RequireRole, RequireScope, Role, Scope};
 pub use login_body::{MAX_EXTRA_DEPTH, MAX_EXTRA_FIELDS, MAX_EXTRA_VALUES};
 pub use login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS};
 pub use routes::{

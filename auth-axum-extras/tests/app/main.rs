@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 mod claims;
 mod refusals;
+mod step_up;
 
 struct AdminRole;
 impl Role for AdminRole {
