@@ -8,7 +8,8 @@
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{id}`,
 //! `GET /.well-known/jwks.json` (asymmetric algorithms),
 //! `POST /admin/keys/rotate` and `POST /admin/keys/withdraw` (role
-//! `admin`), `GET /healthz`,
+//! `admin`; rotating also needs a login within `--step-up-max-age`),
+//! `GET /healthz`,
 //! `GET /.well-known/openid-configuration` when `--issuer` is an http(s)
 //! URL, and with `--metrics` `GET /metrics`.
 
@@ -21,7 +22,7 @@ use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie};
 use auth_core::store::{RedisStore, Store};
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
-use auth_tower::AuthLayer;
+use auth_tower::{AuthLayer, RequireLayer};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::{Parser, ValueEnum};
@@ -108,6 +109,13 @@ pub struct Args {
     /// always sign at once.
     #[arg(long, default_value = "10m", value_parser = duration)]
     pub key_publication_delay: Duration,
+    /// How recent a login `POST /admin/keys/rotate` needs (humantime,
+    /// whole seconds): an older one is answered 401
+    /// `insufficient_user_authentication` with `max_age` in the challenge
+    /// (RFC 9470 step-up), and the admin signs in again. A refresh keeps
+    /// the login's time.
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    pub step_up_max_age: Duration,
     /// The most connections served at once; past it, new connections wait
     /// in the kernel's accept backlog.
     #[arg(long, value_name = "N", default_value_t = 1024)]
@@ -296,7 +304,13 @@ pub struct Logins {
     pub throttle: Option<Option<auth_core::throttle::LoginThrottle>>,
     /// Where the client address comes from (default: the TCP peer).
     pub client_address: auth_axum_extras::throttle::ClientAddress,
+    /// How recent a login key rotation needs; `None`:
+    /// [`DEFAULT_STEP_UP_MAX_AGE`].
+    pub step_up_max_age: Option<Duration>,
 }
+
+/// The default `--step-up-max-age`: five minutes.
+pub const DEFAULT_STEP_UP_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// The application router with its refresh cookie and login throttling.
 pub fn app_with(
@@ -308,7 +322,17 @@ pub fn app_with(
     let protected = Router::new()
         .route("/profile", get(profile))
         .route("/admin", get(admin))
-        .route("/admin/keys/rotate", post(rotate_key))
+        .route(
+            "/admin/keys/rotate",
+            // The role first: only an admin learns that a newer login is due.
+            post(rotate_key).layer(
+                tower::ServiceBuilder::new()
+                    .layer(RequireLayer::<RoleClaims, _>::role("admin"))
+                    .layer(RequireLayer::<RoleClaims, _>::login_within(
+                        logins.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
+                    )),
+            ),
+        )
         .route("/admin/keys/withdraw", post(withdraw_key))
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .with_state(authority.clone());
@@ -355,6 +379,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
             args.key_pem.as_deref(),
         )?),
         client_address: args.throttle.client_address(),
+        step_up_max_age: Some(args.step_up_max_age),
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;
     let tls = match (&args.tls_cert, &args.tls_key) {
