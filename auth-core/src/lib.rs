@@ -63,6 +63,7 @@ mod clock;
 mod config;
 mod crypto;
 mod error;
+pub mod introspection;
 mod key_ring;
 mod key_set;
 mod keys;
