@@ -64,7 +64,7 @@ pub(crate) async fn read_object(
 /// kilobytes of memory per byte received. Here a body costs its own length,
 /// whatever its framing. A `Content-Length` over the limit is refused
 /// unread.
-async fn read_limited(
+pub(crate) async fn read_limited(
     headers: &HeaderMap,
     mut body: Body,
     limit: usize,

@@ -102,6 +102,12 @@ impl ApiError {
         )
     }
 
+    /// The same error with this `WWW-Authenticate` challenge.
+    pub(crate) fn with_challenge(mut self, challenge: HeaderValue) -> Self {
+        self.challenge = Some(challenge);
+        self
+    }
+
     /// 400 `invalid_request`.
     pub(crate) fn bad_request(description: impl Into<Cow<'static, str>>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)

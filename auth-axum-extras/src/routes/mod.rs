@@ -26,6 +26,8 @@
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
 //! | `GET {prefix}/sessions` | bearer access token | 200 the caller's live sessions (below) | 401 without a valid access token |
 //! | `DELETE {prefix}/sessions/{id}` | bearer access token | 204: that session's refresh and access tokens are refused from now on (the cookie is cleared when it is the caller's own) | 404 `not_found` for an id that is not one of the caller's live sessions; 401 |
+//! | `POST {prefix}/introspect` (when [enabled](AuthRoutes::introspection)) | HTTP Basic client credentials; form `token=...` | 200 `{"active": true, ...}` for a live access token, exactly `{"active": false}` for anything else (RFC 7662) | 401 `invalid_client` with a `Basic` challenge; 400 no `token`; 415 not a form; 503 store down |
+//! | `GET /.well-known/openid-configuration`, `GET /.well-known/oauth-authorization-server` (when [enabled](AuthRoutes::discovery)) | | 200 the discovery document: `issuer`, `jwks_uri`, `access_token_signing_alg_values_supported`, `introspection_endpoint` | |
 //! | `GET {prefix}/jwks` | | 200 JWKS: the keys in force now, rotations included (`Cache-Control: public, max-age=300`) | 404 when only HMAC keys are in use |
 //!
 //! # Sessions
@@ -90,13 +92,17 @@
 //! (`invalid_token`) means "log in again". The same
 //! token presented after the grace is reuse and revokes the session.
 
+mod introspect;
 mod login;
+mod metadata;
 mod refresh;
 mod sessions;
 
 use std::fmt;
 use std::sync::Arc;
 
+use auth_core::cache::TokenCache;
+use auth_core::introspection::Introspection;
 use auth_core::throttle::LoginThrottle;
 use auth_core::{TokenAuthority, TokenPair};
 use axum::Router;
@@ -114,6 +120,9 @@ use crate::csrf::CrossOriginProtection;
 use crate::error::ApiError;
 use crate::login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS, LoginGate};
 use crate::throttle::{ClientAddress, Throttling, device_cookie};
+
+use introspect::Introspector;
+use metadata::{Metadata, OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION};
 
 /// The default route prefix, and so the default cookie path.
 pub const DEFAULT_PREFIX: &str = "/auth";
@@ -143,6 +152,8 @@ pub struct AuthRoutes<V> {
     throttle: Option<LoginThrottle>,
     throttled: bool,
     client_address: ClientAddress,
+    introspection: Option<Introspection>,
+    discovery: Option<String>,
 }
 
 /// The routes could not be built from this configuration.
@@ -166,6 +177,8 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             throttle: None,
             throttled: true,
             client_address: ClientAddress::default(),
+            introspection: None,
+            discovery: None,
         }
     }
 
@@ -256,6 +269,46 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
         self
     }
 
+    /// Serves `POST {prefix}/introspect` (RFC 7662) to the clients of
+    /// `introspection` (off by default). A caller authenticates with HTTP
+    /// Basic (`client_id:client_secret`, each form-urlencoded, RFC 6749
+    /// §2.3.1) and sends the form `token=...`: a live access token of this
+    /// authority is answered `{"active": true, "sub", "exp", "iat", "iss",
+    /// "aud", "jti", "token_type", "scope", ...}` (see
+    /// [`Introspection::active`]), anything else exactly
+    /// `{"active": false}`, with 200. The revocation store is asked on
+    /// every call, so a token logged out a moment ago is inactive at once;
+    /// the signature check is cached as in the layer. Unauthenticated
+    /// callers get 401 `invalid_client` with a `Basic` challenge; a missing
+    /// or repeated `token` 400; a store outage 503.
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// Serves the discovery documents (off by default):
+    /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery)
+    /// and `GET /.well-known/oauth-authorization-server` (RFC 8414), at the
+    /// router's root, for verifiers that start from the issuer's URL alone
+    /// (`auth_tower::jwks::Jwks::discover`). `base_url` is the URL the
+    /// router's root is reached at (`https://auth.example.com`); the
+    /// documents name endpoints under it. For `Jwks::discover(issuer)` to
+    /// accept them, the authority's issuer must be that URL.
+    ///
+    /// The documents carry only what these routes implement: `issuer` (the
+    /// authority's, `base_url` without one), `jwks_uri` (while a key with a
+    /// public half is in force), `access_token_signing_alg_values_supported`,
+    /// and `introspection_endpoint` with
+    /// `introspection_endpoint_auth_methods_supported` when
+    /// [introspection](Self::introspection) is on. There is no
+    /// `authorization_endpoint` or `token_endpoint`: logins are not OAuth
+    /// grants. Written anew for each request, so a key rotation shows at
+    /// once; `Cache-Control: public, max-age=300`.
+    pub fn discovery(mut self, base_url: impl Into<String>) -> Self {
+        self.discovery = Some(base_url.into());
+        self
+    }
+
     /// The router, generic over the application's state type so it merges
     /// into any `Router<S>`.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, RoutesError> {
@@ -287,6 +340,29 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             address: self.client_address,
             device_cookie: device_cookie(&cookie),
         });
+        let introspection_path = format!("{prefix}/introspect");
+        let metadata = match self.discovery {
+            Some(base) => Some(Arc::new(Metadata {
+                authority: self.authority.clone(),
+                base: metadata::base_url(&base).map_err(RoutesError)?,
+                jwks_path: jwks_path.clone(),
+                introspection_path: self
+                    .introspection
+                    .is_some()
+                    .then(|| introspection_path.clone()),
+            })),
+            None => None,
+        };
+        let introspector = self.introspection.map(|settings| {
+            let validator = self.authority.validator().clone();
+            Arc::new(Introspector {
+                settings,
+                cache: TokenCache::new(validator.clone()),
+                validator,
+                csrf: self.csrf.clone(),
+                max_body: self.max_body,
+            })
+        });
         let shared = Arc::new(Shared {
             throttling,
             authority: self.authority,
@@ -296,7 +372,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             max_body: self.max_body,
             gate: LoginGate::new(self.login_concurrency, self.max_waiting_logins),
         });
-        Ok(Router::new()
+        let mut router = Router::new()
             .route(&format!("{prefix}/login"), post(login::<V>))
             .route(&format!("{prefix}/refresh"), post(refresh::<V>))
             .route(&format!("{prefix}/logout"), post(logout::<V>))
@@ -307,7 +383,23 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
                 delete(delete_session::<V>),
             )
             .route(&jwks_path, get(serve_jwks::<V>))
-            .with_state(shared))
+            .with_state(shared);
+        if let Some(introspector) = introspector {
+            router = router.merge(
+                Router::new()
+                    .route(&introspection_path, post(introspect::introspect))
+                    .with_state(introspector),
+            );
+        }
+        if let Some(metadata) = metadata {
+            router = router.merge(
+                Router::new()
+                    .route(OPENID_CONFIGURATION, get(metadata::serve))
+                    .route(OAUTH_AUTHORIZATION_SERVER, get(metadata::serve))
+                    .with_state(metadata),
+            );
+        }
+        Ok(router)
     }
 }
 

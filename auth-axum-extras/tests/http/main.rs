@@ -18,8 +18,10 @@ use contract_tests::{Client, Reply};
 use http::StatusCode;
 use serde_json::{Value, json};
 
+mod introspect;
 mod login;
 mod logout;
+mod metadata;
 mod refresh;
 mod setup;
 
