@@ -10,8 +10,9 @@
 //! `POST /admin/keys/rotate` and `POST /admin/keys/withdraw` (role
 //! `admin`; rotating also needs a login within `--step-up-max-age`),
 //! `GET /healthz`,
-//! `GET /.well-known/openid-configuration` when `--issuer` is an http(s)
-//! URL, and with `--metrics` `GET /metrics`.
+//! `GET /.well-known/openid-configuration` (and RFC 8414's
+//! `/.well-known/oauth-authorization-server`), `POST /auth/introspect` with
+//! `--introspection-client`, and with `--metrics` `GET /metrics`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie};
+use auth_core::introspection::{Introspection, IntrospectionClients};
 use auth_core::store::{RedisStore, Store};
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::{AuthLayer, RequireLayer};
@@ -109,6 +111,18 @@ pub struct Args {
     /// always sign at once.
     #[arg(long, default_value = "10m", value_parser = duration)]
     pub key_publication_delay: Duration,
+    /// A client of `POST /auth/introspect` (RFC 7662), as ID:SECRET (the
+    /// secret at least 16 bytes); repeatable. Without one the route is off.
+    /// Callers authenticate with HTTP Basic and learn, for a live access
+    /// token, its registered claims and `roles`.
+    #[arg(long = "introspection-client", value_name = "ID:SECRET", value_parser = client_pair)]
+    pub introspection_client: Vec<(String, String)>,
+    /// The URL clients reach this server at, named by the discovery
+    /// document (GET /.well-known/openid-configuration) for its endpoints;
+    /// default: --issuer when it is an http(s) URL, else this server's own
+    /// address (`localhost` when listening on every interface).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// How recent a login `POST /admin/keys/rotate` needs (humantime,
     /// whole seconds): an older one is answered 401
     /// `insufficient_user_authentication` with `max_age` in the challenge
@@ -161,6 +175,18 @@ impl From<Alg> for Algorithm {
             Alg::Rs256 => Algorithm::RS256,
         }
     }
+}
+
+/// `ID:SECRET` of `--introspection-client`.
+fn client_pair(s: &str) -> Result<(String, String), String> {
+    let (id, secret) = s
+        .split_once(':')
+        .ok_or("expected ID:SECRET (a client id, a colon, its secret)")?;
+    // Checked as the route will check it, so a bad one stops the start.
+    IntrospectionClients::new()
+        .client(id, secret)
+        .map_err(|e| e.to_string())?;
+    Ok((id.to_owned(), secret.to_owned()))
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -266,19 +292,6 @@ async fn profile(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
     Json(json!({ "sub": claims.sub, "roles": claims.extra.roles }))
 }
 
-/// The OpenID Connect discovery document of an issuer named by an http(s)
-/// URL: its `issuer` and `jwks_uri`, so verifiers can start from the issuer
-/// alone.
-fn discovery(issuer: &str) -> Option<Value> {
-    let url = issuer.trim_end_matches('/');
-    (url.starts_with("http://") || url.starts_with("https://")).then(|| {
-        json!({
-            "issuer": issuer,
-            "jwks_uri": format!("{url}/.well-known/jwks.json"),
-        })
-    })
-}
-
 /// The application router, with the default refresh cookie
 /// (`refresh_token`); see [`app_with_cookie`].
 pub fn app(authority: TokenAuthority, users: InMemoryUsers<RoleClaims>) -> Result<Router, Error> {
@@ -293,12 +306,13 @@ pub fn app_with_cookie(
     users: InMemoryUsers<RoleClaims>,
     cookie: RefreshCookie,
 ) -> Result<Router, Error> {
-    app_with(authority, users, cookie, Logins::default())
+    app_with(authority, users, cookie, Options::default())
 }
 
-/// How the auth routes throttle logins.
+/// What [`run`] configures beyond the authority, the users and the cookie:
+/// the login throttle, step-up, introspection and discovery.
 #[derive(Debug, Default)]
-pub struct Logins {
+pub struct Options {
     /// `None`: the throttle's defaults over the authority's store.
     /// `Some(None)`: no throttle. `Some(Some(t))`: `t`.
     pub throttle: Option<Option<auth_core::throttle::LoginThrottle>>,
@@ -307,17 +321,23 @@ pub struct Logins {
     /// How recent a login key rotation needs; `None`:
     /// [`DEFAULT_STEP_UP_MAX_AGE`].
     pub step_up_max_age: Option<Duration>,
+    /// The clients of `POST /auth/introspect` (`--introspection-client`);
+    /// none: the route is off.
+    pub introspection_clients: Vec<(String, String)>,
+    /// The URL clients reach the server at, for the discovery document;
+    /// `None`: `--issuer` when it is an http(s) URL, else no document.
+    pub public_url: Option<String>,
 }
 
 /// The default `--step-up-max-age`: five minutes.
 pub const DEFAULT_STEP_UP_MAX_AGE: Duration = Duration::from_secs(300);
 
-/// The application router with its refresh cookie and login throttling.
+/// The application router with its refresh cookie and `options`.
 pub fn app_with(
     authority: TokenAuthority,
     users: InMemoryUsers<RoleClaims>,
     cookie: RefreshCookie,
-    logins: Logins,
+    options: Options,
 ) -> Result<Router, Error> {
     let protected = Router::new()
         .route("/profile", get(profile))
@@ -329,25 +349,41 @@ pub fn app_with(
                 tower::ServiceBuilder::new()
                     .layer(RequireLayer::<RoleClaims, _>::role("admin"))
                     .layer(RequireLayer::<RoleClaims, _>::login_within(
-                        logins.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
+                        options.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
                     )),
             ),
         )
         .route("/admin/keys/withdraw", post(withdraw_key))
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .with_state(authority.clone());
-    let discovery = authority.config().issuer.as_deref().and_then(discovery);
+    let public_url = options.public_url.or_else(|| {
+        authority
+            .config()
+            .issuer
+            .clone()
+            .filter(|i| i.starts_with("http://") || i.starts_with("https://"))
+    });
     let mut auth = AuthRoutes::new(authority, users)
         .cookie(cookie)
-        .client_address(logins.client_address)
+        .client_address(options.client_address)
         .jwks_path("/.well-known/jwks.json");
-    auth = match logins.throttle {
+    auth = match options.throttle {
         None => auth,
         Some(None) => auth.without_throttle(),
         Some(Some(throttle)) => auth.throttle(throttle),
     };
+    if !options.introspection_clients.is_empty() {
+        let mut clients = IntrospectionClients::new();
+        for (id, secret) in &options.introspection_clients {
+            clients = clients.client(id, secret)?;
+        }
+        auth = auth.introspection(Introspection::new(clients).claims(["roles"])?);
+    }
+    if let Some(url) = public_url {
+        auth = auth.discovery(url);
+    }
     let auth = auth.into_router()?;
-    let mut app = Router::new()
+    let app = Router::new()
         .merge(protected)
         .merge(auth)
         .merge(page())
@@ -355,13 +391,18 @@ pub fn app_with(
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
         );
-    if let Some(doc) = discovery {
-        app = app.route(
-            "/.well-known/openid-configuration",
-            get(move || std::future::ready(Json(doc))),
-        );
-    }
     Ok(app)
+}
+
+/// `scheme://host:port` of a listening address, `localhost` for an
+/// unspecified IP (`0.0.0.0`, `[::]`).
+fn own_url(scheme: &str, addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}", addr.port())
 }
 
 /// Builds everything from `args`, binds, logs and serves until Ctrl-C or
@@ -372,7 +413,25 @@ pub async fn run(args: Args) -> Result<(), Error> {
     }
     let secret = std::env::var(SECRET_ENV).ok();
     let authority = authority(&args, secret.clone()).await?;
-    let logins = Logins {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let public_url = args.public_url.clone().or_else(|| {
+        // The issuer when it is a URL; else this server's own address.
+        let issuer = &args.issuer;
+        (issuer.starts_with("http://") || issuer.starts_with("https://"))
+            .then(|| issuer.clone())
+            .or_else(|| {
+                let addr = listener.local_addr().ok()?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                Some(own_url(scheme, addr))
+            })
+    });
+    let options = Options {
         throttle: Some(args.throttle.throttle(
             &authority,
             secret.as_deref(),
@@ -380,12 +439,10 @@ pub async fn run(args: Args) -> Result<(), Error> {
         )?),
         client_address: args.throttle.client_address(),
         step_up_max_age: Some(args.step_up_max_age),
+        introspection_clients: args.introspection_client.clone(),
+        public_url,
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
-        _ => None,
-    };
     // Over HTTPS the cookie takes the `__Secure-` name, which browsers accept
     // only from a secure origin, so no plain-HTTP answer can plant or
     // overwrite it. `serve_tls` adds HSTS to every answer.
@@ -394,7 +451,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     } else {
         RefreshCookie::default()
     };
-    let mut app = app_with(authority, users, cookie, logins)?;
+    let mut app = app_with(authority, users, cookie, options)?;
     if args.metrics {
         app = with_metrics(app)?;
     }
@@ -403,9 +460,6 @@ pub async fn run(args: Args) -> Result<(), Error> {
             "serving plain HTTP: the refresh cookie is Secure, so browsers send it only over HTTPS or to localhost; give --tls-cert and --tls-key to serve HTTPS"
         );
     }
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     tracing::info!(
         addr = %listener.local_addr()?,
         scheme = if tls.is_some() { "https" } else { "http" },
