@@ -56,8 +56,10 @@ mod refresh;
 mod sessions;
 
 pub use builder::AuthorityBuilder;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use issue::AccessSpec;
 use issue::Minting;
-pub(crate) use issue::{AccessSpec, app_claims};
+pub(crate) use issue::app_claims;
 pub use issue::{SessionMeta, TokenPair};
 pub use key_rotation::KeyRotation;
 pub use refresh::Reload;
