@@ -117,6 +117,17 @@ impl<E> AuthLayer<E> {
         self
     }
 
+    /// Names the protected resource's metadata document (RFC 9728) in every
+    /// challenge: `WWW-Authenticate: Bearer realm="api", ...,
+    /// resource_metadata="<url>"`, so a client refused here learns which
+    /// authorization server to ask (see [`ResourceMetadata`](crate::ResourceMetadata)
+    /// for the document, and its [`url`](crate::ResourceMetadata::url)).
+    /// None by default.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.config_mut().responder.resource_metadata = Some(url.into().into());
+        self
+    }
+
     /// Answers refusals with `hook` instead of the default
     /// [`Rejection::to_response`](crate::Rejection::to_response); see the
     /// [`RejectedRequest`] it is given. It answers gRPC requests too:

@@ -157,6 +157,7 @@ mod on_rejection;
 mod refusal;
 mod rejection;
 mod require;
+pub mod resource_metadata;
 mod service;
 mod source;
 
@@ -168,5 +169,6 @@ pub use layer::AuthLayer;
 pub use on_rejection::RejectedRequest;
 pub use rejection::{ClaimsError, Rejection};
 pub use require::{Authorize, HasRole, HasScope, LoginWithin, Require, RequireLayer};
+pub use resource_metadata::{RESOURCE_METADATA_PATH, ResourceMetadata, ResourceMetadataError};
 pub use service::AuthService;
 pub use source::{CustomSource, TokenSource, cookie_values};

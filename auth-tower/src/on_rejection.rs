@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
 
 use crate::refusal::log;
@@ -53,6 +54,7 @@ use crate::rejection::{Rejection, is_grpc};
 pub struct RejectedRequest<'a> {
     rejection: &'a Rejection,
     realm: &'a str,
+    resource_metadata: Option<&'a str>,
     method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
@@ -102,7 +104,17 @@ impl<'a> RejectedRequest<'a> {
     /// [`Rejection::to_response`] with this realm, gRPC or HTTP as the
     /// request is.
     pub fn default_response(&self) -> Response<Bytes> {
-        self.rejection.to_response(self.realm, self.is_grpc())
+        let mut res = self.rejection.to_response(self.realm, self.is_grpc());
+        if let Some(url) = self.resource_metadata {
+            with_resource_metadata(&mut res, url);
+        }
+        res
+    }
+
+    /// The URL of the protected resource's metadata (RFC 9728) that the
+    /// layer names in its challenges, if it was given one.
+    pub fn resource_metadata(&self) -> Option<&'a str> {
+        self.resource_metadata
     }
 }
 
@@ -123,6 +135,7 @@ type Hook = dyn Fn(&RejectedRequest<'_>) -> Response<Bytes> + Send + Sync;
 #[derive(Clone)]
 pub(crate) struct Responder {
     pub(crate) realm: Arc<str>,
+    pub(crate) resource_metadata: Option<Arc<str>>,
     hook: Option<Arc<Hook>>,
 }
 
@@ -130,6 +143,7 @@ impl Responder {
     pub(crate) fn new(realm: &str) -> Self {
         Responder {
             realm: realm.into(),
+            resource_metadata: None,
             hook: None,
         }
     }
@@ -154,6 +168,7 @@ impl Responder {
         let req = RejectedRequest {
             rejection: &rejection,
             realm: &self.realm,
+            resource_metadata: self.resource_metadata.as_deref(),
             method,
             uri,
             headers,
@@ -181,7 +196,27 @@ impl fmt::Debug for Responder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Responder")
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
             .field("on_rejection", &self.hook.as_ref().map(|_| "custom"))
             .finish()
+    }
+}
+
+/// Adds `resource_metadata="url"` (RFC 9728 §5.1) to the challenge of
+/// `res`, if it has one.
+fn with_resource_metadata(res: &mut Response<Bytes>, url: &str) {
+    let Some(challenge) = res
+        .headers()
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let url: String = url
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("{challenge}, resource_metadata=\"{url}\"")) {
+        res.headers_mut().insert(WWW_AUTHENTICATE, v);
     }
 }

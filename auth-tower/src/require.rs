@@ -204,6 +204,14 @@ impl<E, P: Authorize<E>> RequireLayer<E, P> {
         self
     }
 
+    /// Names the protected resource's metadata document (RFC 9728) in the
+    /// challenges, as [`AuthLayer::resource_metadata`](crate::AuthLayer::resource_metadata)
+    /// does; give both the same URL.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.responder.resource_metadata = Some(url.into().into());
+        self
+    }
+
     /// Answers refusals with `hook` instead of the default; the same
     /// contract as [`AuthLayer::on_rejection`](crate::AuthLayer::on_rejection).
     pub fn on_rejection<F>(mut self, hook: F) -> Self
