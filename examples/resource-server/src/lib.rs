@@ -7,7 +7,10 @@
 //!
 //! Routes: `GET /whoami` (`{"sub","roles"}` for a valid access token, the
 //! same refusals as the issuer's routes: 401 JSON with `WWW-Authenticate`,
-//! 503 while the keys or Redis are unavailable) and `GET /healthz`.
+//! 503 while the keys or Redis are unavailable), `GET /healthz`, and
+//! `GET /.well-known/oauth-protected-resource` (RFC 9728: `resource`,
+//! `authorization_servers`, `jwks_uri`, `bearer_methods_supported`), which
+//! every 401 challenge names as `resource_metadata="..."`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use auth_axum_extras::Auth;
 use auth_core::store::RedisStore;
 use auth_core::{RoleClaims, Validator};
 use auth_tower::AuthLayer;
+use auth_tower::ResourceMetadata;
 use auth_tower::jwks::Jwks;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -71,6 +75,13 @@ pub struct Args {
     /// issuer's --access-ttl plus its leeway (humantime: 15m, 1h).
     #[arg(long, default_value = "1h", value_parser = duration)]
     pub max_token_lifetime: Duration,
+    /// This resource server's identifier (RFC 9728 `resource`): the URL
+    /// clients reach it at. Its metadata is served at
+    /// GET /.well-known/oauth-protected-resource and named in every 401
+    /// challenge [default: this server's own address, `localhost` when
+    /// listening on every interface].
+    #[arg(long, value_name = "URL")]
+    pub resource: Option<String>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -139,16 +150,52 @@ async fn whoami(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
 
 /// The application router.
 pub fn app(validator: Validator, jwks: Jwks) -> Router {
-    Router::new()
-        .route("/whoami", get(whoami))
-        .layer(AuthLayer::<RoleClaims>::new(validator))
-        .route(
-            "/healthz",
-            get(move || {
-                let keys_loaded = jwks.ready();
-                async move { Json(json!({ "status": "ok", "keysLoaded": keys_loaded })) }
-            }),
-        )
+    app_with(validator, jwks, None)
+}
+
+/// The protected resource metadata (RFC 9728) the flags describe, for a
+/// server listening on `addr`: `--resource` (or the server's own URL), the
+/// issuer as its authorization server when the issuer is a URL, and the
+/// `--jwks-url` when one is given.
+pub fn resource_metadata(args: &Args, addr: SocketAddr) -> Result<ResourceMetadata, Error> {
+    let resource = args.resource.clone().unwrap_or_else(|| {
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() => "localhost".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}", addr.port())
+    });
+    let mut metadata = ResourceMetadata::new(&resource).map_err(|e| format!("--resource: {e}"))?;
+    let issuer = args.issuer();
+    if issuer.starts_with("https://") || issuer.starts_with("http://") {
+        metadata = metadata.authorization_server(issuer);
+    }
+    if let Some(jwks) = &args.jwks_url {
+        metadata = metadata.jwks_uri(jwks.as_str());
+    }
+    Ok(metadata)
+}
+
+/// The application router; with `metadata`, it serves the protected
+/// resource metadata and names it in every challenge.
+pub fn app_with(validator: Validator, jwks: Jwks, metadata: Option<ResourceMetadata>) -> Router {
+    let mut layer = AuthLayer::<RoleClaims>::new(validator);
+    if let Some(m) = &metadata {
+        layer = layer.resource_metadata(m.url());
+    }
+    let mut router = Router::new().route("/whoami", get(whoami)).layer(layer);
+    if let Some(m) = metadata {
+        let document = m.document();
+        router = router.route(&m.path(), get(move || std::future::ready(Json(document))));
+    }
+    router.route(
+        "/healthz",
+        get(move || {
+            let keys_loaded = jwks.ready();
+            async move { Json(json!({ "status": "ok", "keysLoaded": keys_loaded })) }
+        }),
+    )
 }
 
 /// Builds everything from `args`, binds, logs and serves until Ctrl-C or
@@ -156,11 +203,12 @@ pub fn app(validator: Validator, jwks: Jwks) -> Router {
 pub async fn run(args: Args) -> Result<(), Error> {
     let jwks = jwks(&args)?;
     let validator = validator(&args, jwks.clone()).await?;
-    let app = app(validator, jwks);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
+    let metadata = resource_metadata(&args, addr)?;
+    let app = app_with(validator, jwks, Some(metadata));
     tracing::info!(
         keys = args.jwks_url.as_deref().or(args.issuer_url.as_deref()).unwrap_or_default(),
         issuer = %args.issuer(),

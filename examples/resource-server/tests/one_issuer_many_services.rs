@@ -439,3 +439,73 @@ async fn openid_discovery_from_the_issuer_url() {
     .await;
     until_status(&strict, &access, 401, Duration::from_secs(10)).await;
 }
+
+/// RFC 9728: the resource server describes itself, and every 401 names
+/// that description; a client learns the issuer from it.
+#[tokio::test]
+async fn the_protected_resource_metadata_is_served_and_named_in_challenges() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let addr = free_addr();
+    let issuer_url = format!("http://{addr}");
+    let issuer = issuer_at(addr, &redis, &["--issuer", &issuer_url]).await;
+    let rs = resource_server(&redis, &["--issuer-url", &issuer_url]).await;
+    let own = format!("http://{}", rs.addr);
+    let r = rs.get("/.well-known/oauth-protected-resource", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json,
+        serde_json::json!({
+            "resource": own,
+            "authorization_servers": [issuer_url],
+            "bearer_methods_supported": ["header"],
+        })
+    );
+    let metadata_url = format!("{own}/.well-known/oauth-protected-resource");
+    for token in [None, Some("not.a.token")] {
+        let r = rs.get("/whoami", token).await;
+        assert_eq!(r.status, 401);
+        let challenge = r.headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.ends_with(&format!(", resource_metadata=\"{metadata_url}\"")),
+            "{challenge}"
+        );
+    }
+    // From the challenge to the issuer to a token that works here.
+    let access = login(&issuer, "alice").await.field("accessToken");
+    until_status(&rs, &access, 200, Duration::from_secs(10)).await;
+
+    // Named by --resource, with the JWKS it verifies with.
+    let jwks = jwks_url(&issuer);
+    let named = resource_server(
+        &redis,
+        &[
+            "--jwks-url",
+            &jwks,
+            "--resource",
+            "https://api.example.com/orders",
+        ],
+    )
+    .await;
+    let r = named
+        .get("/.well-known/oauth-protected-resource/orders", None)
+        .await;
+    assert_eq!(r.json["resource"], "https://api.example.com/orders");
+    assert_eq!(r.json["jwks_uri"], jwks);
+    assert_eq!(
+        r.json.get("authorization_servers"),
+        None,
+        "the issuer is no URL"
+    );
+    let challenge = named.get("/whoami", None).await.headers["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.ends_with(
+            ", resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource/orders\""
+        ),
+        "{challenge}"
+    );
+}
