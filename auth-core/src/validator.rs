@@ -178,7 +178,7 @@ impl Validator {
             },
             decoded => decoded?,
         };
-        verdict(self.check(&claims.token_ref()).await)?;
+        verdict(self.check_token(&claims.token_ref(), token).await)?;
         Ok(claims)
     }
 
@@ -199,7 +199,7 @@ impl Validator {
     /// session's current `jti` is only compared by rotation.)
     pub async fn validate_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
         let claims = self.decode_refresh(token)?;
-        verdict(self.check(&claims.token_ref()).await)?;
+        verdict(self.check_token(&claims.token_ref(), token).await)?;
         Ok(claims)
     }
 
@@ -220,6 +220,12 @@ impl Validator {
     /// The store's verdict on a decoded token.
     pub fn check(&self, token: &TokenRef<'_>) -> Check {
         self.shared.store.check(token)
+    }
+
+    /// The store's verdict on a decoded token, given the token itself too
+    /// (see [`Store::check_token`]); what the layer asks.
+    pub fn check_token(&self, token: &TokenRef<'_>, raw: &str) -> Check {
+        self.shared.store.check_token(token, raw)
     }
 
     /// The store behind this validator.

@@ -75,6 +75,15 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// by its `jti`, its session, or its subject's cut-off.
     fn check(&self, token: &TokenRef<'_>) -> Check;
 
+    /// [`check`](Self::check), given the token itself too: for a store that
+    /// asks the issuer about the token (RFC 7662 introspection) rather
+    /// than looking up its ids. The validator and the layer call this one;
+    /// by default it is `check`.
+    fn check_token(&self, token: &TokenRef<'_>, raw: &str) -> Check {
+        let _ = raw;
+        self.check(token)
+    }
+
     /// Records a new session. Its `sid` is fresh (a random UUID). When the
     /// subject then has more than [`NewSession::max_sessions`] live sessions,
     /// the oldest ones are revoked (like [`Store::revoke_session`]) in the
