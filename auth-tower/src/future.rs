@@ -77,7 +77,7 @@ where
             Some(cache) => cache.decode_access(&token)?,
             None => Arc::new(validator.decode_access(&token)?),
         };
-        let check = validator.check(&claims.token_ref());
+        let check = validator.check_token(&claims.token_ref(), &token);
         let verdict = match timeout.filter(|_| tokio::runtime::Handle::try_current().is_ok()) {
             Some(t) => tokio::time::timeout(t, check)
                 .await

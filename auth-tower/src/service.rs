@@ -119,7 +119,7 @@ where
             },
             Err(e) => return reject(Rejection::Token(e), &parts),
         };
-        match c.validator.check(&claims.token_ref()).now() {
+        match c.validator.check_token(&claims.token_ref(), token).now() {
             Ok(verdict) => match refusal(verdict) {
                 None => {
                     parts.extensions.insert(claims);

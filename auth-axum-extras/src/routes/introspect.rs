@@ -110,7 +110,7 @@ impl Introspector {
     /// is asked every time, cache hit or not.
     async fn validate(&self, token: &str) -> Result<Value, AuthError> {
         let claims = self.cache.decode_access(token)?;
-        let check = self.validator.check(&claims.token_ref());
+        let check = self.validator.check_token(&claims.token_ref(), token);
         let verdict = tokio::time::timeout(auth_tower::DEFAULT_CHECK_TIMEOUT, check)
             .await
             .map_err(|_| {

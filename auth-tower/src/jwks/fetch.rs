@@ -266,13 +266,13 @@ pub(super) fn max_age(value: Option<&HeaderValue>) -> Duration {
 }
 
 /// Why a plain-http URL is refused.
-pub(super) const PLAIN_HTTP_REFUSED: &str = "plain http is accepted only on the loopback interface when \
+pub(crate) const PLAIN_HTTP_REFUSED: &str = "plain http is accepted only on the loopback interface when \
      https is available (feature jwks-tls): use https, or allow_plain_http() for local development";
 
 /// Whether `uri` may be fetched: https always; plain http without TLS
 /// support (nothing else can be fetched), on the loopback interface, or when
 /// allowed everywhere.
-pub(super) fn plain_http_allowed(uri: &Uri, allowed: bool) -> bool {
+pub(crate) fn plain_http_allowed(uri: &Uri, allowed: bool) -> bool {
     if uri.scheme_str() != Some("http") || allowed || !cfg!(feature = "jwks-tls") {
         return true;
     }
@@ -284,7 +284,7 @@ pub(super) fn plain_http_allowed(uri: &Uri, allowed: bool) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-pub(super) fn http_uri(url: &str) -> Result<Uri, JwksError> {
+pub(crate) fn http_uri(url: &str) -> Result<Uri, JwksError> {
     let invalid = |reason| JwksError::InvalidUrl {
         url: url.to_owned(),
         reason,

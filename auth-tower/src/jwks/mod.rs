@@ -83,12 +83,14 @@ mod tls;
 
 pub use builder::JwksBuilder;
 use builder::Origin;
-use fetch::http_uri;
+pub(crate) use fetch::{PLAIN_HTTP_REFUSED, http_uri, plain_http_allowed};
+#[cfg(feature = "jwks-tls")]
+pub(crate) use tls::connector as tls_connector;
 
 #[cfg(feature = "jwks-tls")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+pub(crate) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[cfg(not(feature = "jwks-tls"))]
-type Connector = HttpConnector;
+pub(crate) type Connector = HttpConnector;
 
 /// Default for [`JwksBuilder::refetch_interval`]: 10 s.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(10);

@@ -12,7 +12,7 @@ use super::JwksError;
 /// HTTPS or HTTP, checking servers against `roots_pem` when given, else
 /// the system's trust store. The crypto provider is named here, so no
 /// process-wide default is needed.
-pub(super) fn connector(
+pub(crate) fn connector(
     mut http: HttpConnector,
     roots_pem: Option<&[u8]>,
 ) -> Result<HttpsConnector<HttpConnector>, JwksError> {
