@@ -19,6 +19,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 mod introspect;
+mod introspection_client;
 mod login;
 mod logout;
 mod metadata;

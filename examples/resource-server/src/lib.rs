@@ -21,6 +21,7 @@ use auth_core::store::RedisStore;
 use auth_core::{RoleClaims, Validator};
 use auth_tower::AuthLayer;
 use auth_tower::ResourceMetadata;
+use auth_tower::introspection::Introspection;
 use auth_tower::jwks::Jwks;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -75,6 +76,25 @@ pub struct Args {
     /// issuer's --access-ttl plus its leeway (humantime: 15m, 1h).
     #[arg(long, default_value = "1h", value_parser = duration)]
     pub max_token_lifetime: Duration,
+    /// The issuer's introspection endpoint (RFC 7662), asked whether each
+    /// token is still active: revocations are checked without the issuer's
+    /// Redis (with --introspection-client).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "introspection_client",
+        conflicts_with = "redis_url"
+    )]
+    pub introspection_url: Option<String>,
+    /// This server's credentials at the introspection endpoint, as
+    /// ID:SECRET.
+    #[arg(long, value_name = "ID:SECRET", requires = "introspection_url")]
+    pub introspection_client: Option<String>,
+    /// How long an introspection answer is kept: the longest a token
+    /// logged out at the issuer is still accepted here (humantime; 0s asks
+    /// on every request).
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    pub introspection_cache: Duration,
     /// This resource server's identifier (RFC 9728 `resource`): the URL
     /// clients reach it at. Its metadata is served at
     /// GET /.well-known/oauth-protected-resource and named in every 401
@@ -134,12 +154,25 @@ pub async fn validator(args: &Args, jwks: Jwks) -> Result<Validator, Error> {
                 .map_err(|e| format!("--redis-url: {e}"))?;
             builder.store(Arc::new(store))
         }
-        None => {
-            tracing::warn!(
-                "no --redis-url: revocations are not checked, so a logged-out token is accepted until it expires"
-            );
-            builder.without_revocation_checks()
-        }
+        None => match (&args.introspection_url, &args.introspection_client) {
+            (Some(url), Some(client)) => {
+                let (id, secret) = client
+                    .split_once(':')
+                    .ok_or("--introspection-client: expected ID:SECRET")?;
+                let introspection = Introspection::builder(url, id, secret)
+                    .cache_for(args.introspection_cache)
+                    .allow_plain_http_if(args.allow_plain_http)
+                    .build()
+                    .map_err(|e| format!("--introspection-url: {e}"))?;
+                builder.store(Arc::new(introspection))
+            }
+            _ => {
+                tracing::warn!(
+                    "no --redis-url nor --introspection-url: revocations are not checked, so a logged-out token is accepted until it expires"
+                );
+                builder.without_revocation_checks()
+            }
+        },
     };
     Ok(builder.build()?)
 }
@@ -213,7 +246,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         keys = args.jwks_url.as_deref().or(args.issuer_url.as_deref()).unwrap_or_default(),
         issuer = %args.issuer(),
         audiences = ?args.audience,
-        revocations = if args.redis_url.is_some() { "redis (read-only)" } else { "not checked" },
+        revocations = match (&args.redis_url, &args.introspection_url) {
+            (Some(_), _) => "redis (read-only)",
+            (None, Some(_)) => "introspection",
+            (None, None) => "not checked",
+        },
         "listening on {addr}"
     );
     example_axum_server::serve(listener, app, example_axum_server::shutdown_signal()).await?;

@@ -509,3 +509,42 @@ async fn the_protected_resource_metadata_is_served_and_named_in_challenges() {
         "{challenge}"
     );
 }
+
+/// Without the issuer's Redis, revocations are checked by introspection:
+/// a logout at the issuer is refused here once the answer kept runs out.
+#[tokio::test]
+async fn a_logout_is_seen_through_introspection_without_redis() {
+    let addr = free_addr();
+    let client = "whoami-service:whoami-secret-0123456";
+    let issuer = start(
+        issuer_binary(),
+        addr,
+        &strings(&["--alg", "ES256", "--introspection-client", client]),
+        &[],
+    )
+    .await;
+    let rs = start(
+        PathBuf::from(env!("CARGO_BIN_EXE_example-resource-server")),
+        free_addr(),
+        &strings(&[
+            "--jwks-url",
+            &jwks_url(&issuer),
+            "--introspection-url",
+            &format!("http://{addr}/auth/introspect"),
+            "--introspection-client",
+            client,
+            "--introspection-cache",
+            "0s",
+        ]),
+        &[],
+    )
+    .await;
+    let access = login(&issuer, "alice").await.field("accessToken");
+    until_status(&rs, &access, 200, Duration::from_secs(10)).await;
+    let r = issuer
+        .bearer(http::Method::POST, "/auth/logout", &access)
+        .await;
+    assert_eq!(r.status, 204);
+    let r = whoami(&rs, &access).await;
+    assert_eq!(r.status, 401, "{}", r.json);
+}
