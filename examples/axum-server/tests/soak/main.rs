@@ -89,7 +89,10 @@ async fn soak_two_instances_under_revocations_races_and_redis_restarts() {
     let mut servers = Vec::new();
     for name in ["a", "b"] {
         let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
-        servers.push(spawn_with(&redis, &FLAGS, "error", Stdio::from(log)).await);
+        // Sessions started and revoked, with their ids: what a refusal the
+        // model cannot explain is looked up in.
+        let rust_log = "warn,auth_core=debug,auth_axum_extras=info";
+        servers.push(spawn_with(&redis, &FLAGS, rust_log, Stdio::from(log)).await);
     }
     let rss_start: Vec<u64> = servers.iter().map(|s| memory_kib(s.pid()).0).collect();
 
@@ -145,12 +148,14 @@ async fn soak_two_instances_under_revocations_races_and_redis_restarts() {
         first(&v.stray)
     );
     let unexplained = &v.unexplained;
+    let oddities = w.oddities.lock().unwrap().clone();
     assert!(
         unexplained.is_empty(),
-        "live sessions refused:\n  {}",
-        first(unexplained)
+        "live sessions refused:\n  {}\nanswers off the contract:\n  {}\nserver logs: {}",
+        first(unexplained),
+        first(&oddities),
+        logs.display()
     );
-    let oddities = w.oddities.lock().unwrap().clone();
     assert!(
         oddities.is_empty(),
         "answers off the contract:\n  {}",

@@ -23,16 +23,29 @@ pub(crate) enum Op {
 }
 
 /// A request made with a token of a session, on instance 0 or 1.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Use {
     pub(crate) span: Span,
     pub(crate) instance: usize,
     pub(crate) op: Op,
+    /// For a refusal: the answer's `error` and `error_description`.
+    pub(crate) why: String,
 }
 
 impl Use {
     pub(crate) fn new(span: Span, instance: usize, op: Op) -> Use {
-        Use { span, instance, op }
+        Use {
+            span,
+            instance,
+            op,
+            why: String::new(),
+        }
+    }
+
+    /// The same use, refused with the answer `r`.
+    pub(crate) fn refused(mut self, r: &contract_tests::Reply) -> Use {
+        self.why = format!("{} ({})", r.json["error"], r.json["error_description"]);
+        self
     }
 }
 

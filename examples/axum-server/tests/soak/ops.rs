@@ -77,7 +77,7 @@ pub(crate) async fn profile(w: &World, s: &Session, i: usize) -> bool {
         // refresh next.
         401 if span.sent >= access_sent + ACCESS_FRESH => true,
         401 => {
-            s.lock().refusals.push(used);
+            s.lock().refusals.push(used.refused(&r));
             false
         }
         503 => true,
@@ -93,13 +93,14 @@ pub(crate) async fn profile(w: &World, s: &Session, i: usize) -> bool {
 fn refreshed(w: &World, s: &Session, generation: usize, used: Use, r: &Reply) {
     let mut st = s.lock();
     st.wins[generation] += 1;
+    let span = used.span;
     st.successes.push(used);
     if generation + 1 == st.refresh.len() {
         st.refresh.push(r.field("refreshToken"));
         st.wins.push(0);
         st.access = r.field("accessToken");
-        st.access_sent = used.span.sent;
-        st.rotated = used.span;
+        st.access_sent = span.sent;
+        st.rotated = span;
     }
     inc(&w.n.refreshes_ok);
 }
@@ -129,7 +130,7 @@ pub(crate) async fn refresh(w: &World, s: &Arc<Session>, rng: &mut Rng) -> bool 
             true
         }
         401 => {
-            s.lock().refusals.push(used);
+            s.lock().refusals.push(used.refused(&r));
             false
         }
         503 => {
@@ -199,10 +200,10 @@ pub(crate) async fn race(w: &Arc<World>, s: &Session, rng: &mut Rng) -> bool {
         s.lock().maybe_revoked = true;
     }
     if winners == 0 && !unavailable {
-        let (i, span, _) = &answers[0];
+        let (i, span, r) = &answers[0];
         s.lock()
             .refusals
-            .push(Use::new(*span, *i, Op::Refresh(generation)));
+            .push(Use::new(*span, *i, Op::Refresh(generation)).refused(r));
         return false;
     }
     true
@@ -321,7 +322,10 @@ pub(crate) async fn logout_all(w: &World, s: &Arc<Session>, i: usize) {
             inc(&w.n.dead_probes);
             probe_dead(w, s, 1 - i, 1 - i).await;
         }
-        401 => s.lock().refusals.push(Use::new(span, i, Op::Profile)),
+        401 => s
+            .lock()
+            .refusals
+            .push(Use::new(span, i, Op::Profile).refused(&r)),
         503 => {
             let reg = w.registry.lock().unwrap();
             for x in reg.sessions.iter().filter(|x| x.user == s.user) {

@@ -94,11 +94,15 @@ pub(crate) fn judge(w: &World, started: Instant) -> Verdict {
             let cause = st.revoked.is_some_and(|r| r.span.sent < f.span.recv);
             if !st.maybe_revoked && !cause {
                 v.unexplained.push(format!(
-                    "session {id} ({user}, generation {}): {:?} refused (401) by instance {} {:?} into the run",
+                    "session {id} ({user}, sid {}, generation {}, logged in {:?} into the run): {:?} refused (401: {}) by instance {} {:?} into the run, answered {:?} later",
+                    sid_of(&st.access),
                     st.refresh.len() - 1,
+                    s.login.sent - started,
                     f.op,
+                    f.why,
                     f.instance,
-                    f.span.sent - started
+                    f.span.sent - started,
+                    f.span.recv - f.span.sent
                 ));
             }
         }
@@ -206,4 +210,20 @@ pub(crate) async fn sample_memory(w: Arc<World>, pids: [u32; 2], started: Instan
             .unwrap()
             .push((started.elapsed(), a, b));
     }
+}
+
+/// The `sid` claim of a token, read without verifying it.
+fn sid_of(token: &str) -> String {
+    use base64::Engine;
+    token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .and_then(|c| c["sid"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
