@@ -95,6 +95,8 @@
 mod introspect;
 mod login;
 mod metadata;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod refresh;
 mod sessions;
 
@@ -307,6 +309,47 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     pub fn discovery(mut self, base_url: impl Into<String>) -> Self {
         self.discovery = Some(base_url.into());
         self
+    }
+
+    /// The OpenAPI 3.1 description of these routes as configured (feature
+    /// `openapi`): paths under the prefix, request and response bodies,
+    /// every error answer, and the security schemes (`bearer`,
+    /// `refreshCookie` named after the cookie, `clientBasic` for
+    /// introspection). Merge it into the application's own document, and
+    /// serve it as JSON:
+    ///
+    /// ```
+    /// use auth_axum_extras::{AuthRoutes, InMemoryUsers};
+    /// use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256)?)?).build()?;
+    /// let routes = AuthRoutes::new(authority, InMemoryUsers::<RoleClaims>::new()).prefix("/api/auth");
+    /// let mut doc = utoipa::openapi::OpenApiBuilder::new().build(); // the app's own
+    /// doc.merge(routes.openapi()?);
+    /// let json = doc.to_json()?;
+    /// assert!(json.contains("/api/auth/login"));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    pub fn openapi(&self) -> Result<utoipa::openapi::OpenApi, RoutesError> {
+        let prefix = self.prefix.trim_end_matches('/');
+        let cookie = self.cookie.is_enabled().then(|| self.cookie.cookie_name());
+        let jwks_path = self
+            .jwks_path
+            .clone()
+            .unwrap_or_else(|| format!("{prefix}/jwks"));
+        let doc = openapi::document(&openapi::Described {
+            prefix,
+            cookie,
+            jwks_path: &jwks_path,
+            introspection: self.introspection.is_some(),
+            discovery: self.discovery.is_some(),
+            throttled: self.throttled,
+        });
+        serde_json::from_value(doc)
+            .map_err(|e| RoutesError(format!("the OpenAPI description did not build: {e}")))
     }
 
     /// The router, generic over the application's state type so it merges

@@ -240,3 +240,49 @@ async fn a_custom_prefix_moves_routes_and_cookie_path() {
         401
     );
 }
+
+/// The OpenAPI description follows the configuration: the prefix, the
+/// cookie, the throttle, the optional routes.
+#[cfg(feature = "openapi")]
+#[test]
+fn the_openapi_description_follows_the_configuration() {
+    let authority =
+        TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())
+            .build()
+            .unwrap();
+    let routes = AuthRoutes::new(authority, users())
+        .prefix("/api/auth")
+        .cookie(RefreshCookie::disabled())
+        .without_throttle();
+    let doc: Value = serde_json::from_str(&routes.openapi().unwrap().to_json().unwrap()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut names: Vec<&str> = paths.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "/api/auth/jwks",
+            "/api/auth/login",
+            "/api/auth/logout",
+            "/api/auth/logout-all",
+            "/api/auth/refresh",
+            "/api/auth/sessions",
+            "/api/auth/sessions/{id}",
+        ]
+    );
+    assert!(
+        doc["components"]["securitySchemes"]
+            .get("refreshCookie")
+            .is_none()
+    );
+    assert!(
+        doc["paths"]["/api/auth/login"]["post"]["responses"]
+            .get("429")
+            .is_none()
+    );
+    assert!(
+        doc["paths"]["/api/auth/login"]["post"]["responses"]["200"]
+            .get("headers")
+            .is_none()
+    );
+}
