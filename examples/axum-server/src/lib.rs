@@ -12,7 +12,8 @@
 //! `GET /healthz`,
 //! `GET /.well-known/openid-configuration` (and RFC 8414's
 //! `/.well-known/oauth-authorization-server`), `POST /auth/introspect` with
-//! `--introspection-client`, and with `--metrics` `GET /metrics`.
+//! `--introspection-client`, `GET /openapi.json` (OpenAPI 3.1), and with
+//! `--metrics` `GET /metrics`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
 
 mod admin;
+mod openapi;
 mod page;
 mod prometheus;
 mod serve;
@@ -382,6 +384,7 @@ pub fn app_with(
     if let Some(url) = public_url {
         auth = auth.discovery(url);
     }
+    let openapi = openapi::document(auth.openapi()?)?;
     let auth = auth.into_router()?;
     let app = Router::new()
         .merge(protected)
@@ -390,6 +393,10 @@ pub fn app_with(
         .route(
             "/healthz",
             get(|| async { Json(json!({ "status": "ok" })) }),
+        )
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(openapi::serve(&openapi))),
         );
     Ok(app)
 }

@@ -103,3 +103,73 @@ async fn python_requests_discovers_and_introspects() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
+
+/// `GET /openapi.json` describes every route, and an independent validator
+/// (openapi-spec-validator) accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_description_is_valid_and_complete() {
+    let flag = format!("{CLIENT}:{SECRET}");
+    let server = spawn_memory(&["--introspection-client", &flag]).await;
+    let c = Client::new(server.addr());
+    let r = c.get("/openapi.json", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let doc = &r.json;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/auth/logout-all",
+        "/auth/sessions",
+        "/auth/sessions/{id}",
+        "/auth/introspect",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/profile",
+        "/admin/keys/rotate",
+        "/healthz",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not described");
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["refreshCookie"]["in"], "cookie");
+    assert_eq!(schemes["refreshCookie"]["name"], "refresh_token");
+    assert_eq!(schemes["clientBasic"]["scheme"], "basic");
+    assert!(doc["paths"]["/auth/login"]["post"]["responses"]["429"].is_object());
+
+    let ready = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set and openapi-spec-validator is missing: python3 -m pip install openapi-spec-validator"
+        );
+        eprintln!("SKIPPED: needs python3 -m pip install openapi-spec-validator");
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("openapi-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, r.json.to_string()).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys\n\
+             from openapi_spec_validator import validate\n\
+             validate(json.load(open(sys.argv[1])))\n\
+             print('valid')",
+        ])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "valid");
+}
