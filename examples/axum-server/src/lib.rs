@@ -8,7 +8,7 @@
 //! `GET /auth/sessions`, `DELETE /auth/sessions/{id}`,
 //! `GET /.well-known/jwks.json` (asymmetric algorithms),
 //! `POST /admin/keys/rotate` and `POST /admin/keys/withdraw` (role
-//! `admin`; rotating also needs a login within `--step-up-max-age`),
+//! `admin` and a login within `--step-up-max-age`),
 //! `GET /healthz`,
 //! `GET /.well-known/openid-configuration` (and RFC 8414's
 //! `/.well-known/oauth-authorization-server`), `POST /auth/introspect` with
@@ -119,13 +119,17 @@ pub struct Args {
     /// token, its registered claims and `roles`.
     #[arg(long = "introspection-client", value_name = "ID:SECRET", value_parser = client_pair)]
     pub introspection_client: Vec<(String, String)>,
-    /// The URL clients reach this server at, named by the discovery
+    /// The URL clients reach this server's root at, named by the discovery
     /// document (GET /.well-known/openid-configuration) for its endpoints;
-    /// default: --issuer when it is an http(s) URL, else this server's own
-    /// address (`localhost` when listening on every interface).
+    /// default: --issuer when it is an http(s) URL without a path, else this
+    /// server's own address (`localhost` when listening on every
+    /// interface). The document's `issuer` is always --issuer, what tokens
+    /// carry: a verifier that starts from a URL (`Jwks::discover`) needs
+    /// the two to be the same URL.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// How recent a login `POST /admin/keys/rotate` needs (humantime,
+    /// How recent a login `POST /admin/keys/rotate` and
+    /// `POST /admin/keys/withdraw` need (humantime,
     /// whole seconds): an older one is answered 401
     /// `insufficient_user_authentication` with `max_age` in the challenge
     /// (RFC 9470 step-up), and the admin signs in again. A refresh keeps
@@ -341,30 +345,30 @@ pub fn app_with(
     cookie: RefreshCookie,
     options: Options,
 ) -> Result<Router, Error> {
+    // The key operations change what every session rests on: an admin who
+    // signed in recently, checked after the role (so only an admin learns
+    // that a newer login is due).
+    let recent_admin = tower::ServiceBuilder::new()
+        .layer(RequireLayer::<RoleClaims, _>::role("admin"))
+        .layer(RequireLayer::<RoleClaims, _>::login_within(
+            options.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
+        ));
     let protected = Router::new()
         .route("/profile", get(profile))
         .route("/admin", get(admin))
         .route(
             "/admin/keys/rotate",
-            // The role first: only an admin learns that a newer login is due.
-            post(rotate_key).layer(
-                tower::ServiceBuilder::new()
-                    .layer(RequireLayer::<RoleClaims, _>::role("admin"))
-                    .layer(RequireLayer::<RoleClaims, _>::login_within(
-                        options.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
-                    )),
-            ),
+            post(rotate_key).layer(recent_admin.clone()),
         )
-        .route("/admin/keys/withdraw", post(withdraw_key))
+        .route(
+            "/admin/keys/withdraw",
+            post(withdraw_key).layer(recent_admin),
+        )
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .with_state(authority.clone());
-    let public_url = options.public_url.or_else(|| {
-        authority
-            .config()
-            .issuer
-            .clone()
-            .filter(|i| i.starts_with("http://") || i.starts_with("https://"))
-    });
+    let public_url = options
+        .public_url
+        .or_else(|| authority.config().issuer.as_deref().and_then(root_url));
     let mut auth = AuthRoutes::new(authority, users)
         .cookie(cookie)
         .client_address(options.client_address)
@@ -401,6 +405,17 @@ pub fn app_with(
     Ok(app)
 }
 
+/// `issuer` when it is the URL of a server's root: `http(s)://host[:port]`
+/// without a path (the routes are served at the root, so a path would
+/// name endpoints that do not exist).
+fn root_url(issuer: &str) -> Option<String> {
+    issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .is_some_and(|rest| !rest.is_empty() && !rest.trim_end_matches('/').contains('/'))
+        .then(|| issuer.to_owned())
+}
+
 /// `scheme://host:port` of a listening address, `localhost` for an
 /// unspecified IP (`0.0.0.0`, `[::]`).
 fn own_url(scheme: &str, addr: SocketAddr) -> String {
@@ -428,15 +443,13 @@ pub async fn run(args: Args) -> Result<(), Error> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let public_url = args.public_url.clone().or_else(|| {
-        // The issuer when it is a URL; else this server's own address.
-        let issuer = &args.issuer;
-        (issuer.starts_with("http://") || issuer.starts_with("https://"))
-            .then(|| issuer.clone())
-            .or_else(|| {
-                let addr = listener.local_addr().ok()?;
-                let scheme = if tls.is_some() { "https" } else { "http" };
-                Some(own_url(scheme, addr))
-            })
+        // The issuer when it names this server's root; else this server's
+        // own address.
+        root_url(&args.issuer).or_else(|| {
+            let addr = listener.local_addr().ok()?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            Some(own_url(scheme, addr))
+        })
     });
     let options = Options {
         throttle: Some(args.throttle.throttle(

@@ -50,7 +50,8 @@ fn own_routes() -> Value {
                 },
             }},
             "/admin/keys/withdraw": { "post": {
-                "operationId": "withdrawKey", "summary": "Withdraw a key at once (role admin)",
+                "operationId": "withdrawKey",
+                "summary": "Withdraw a key at once (role admin, a login within --step-up-max-age)",
                 "security": bearer,
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["kid"],
@@ -60,7 +61,7 @@ fn own_routes() -> Value {
                 "responses": {
                     "200": object("the signing key was withdrawn: `{\"kid\",\"alg\"}` of the fresh one"),
                     "204": { "description": "a verification key was withdrawn" },
-                    "401": error("no valid access token"),
+                    "401": error("no valid access token, or a login too old (`insufficient_user_authentication`)"),
                     "403": error("not an admin (`insufficient_scope`)"),
                     "404": error("no key of that kid"),
                 },

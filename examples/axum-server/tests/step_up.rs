@@ -1,5 +1,5 @@
-//! RFC 9470 step-up on the example server: `POST /admin/keys/rotate` needs
-//! a login within `--step-up-max-age`, and a refresh is no login.
+//! RFC 9470 step-up on the example server: the key operations need a login
+//! within `--step-up-max-age`, and a refresh is no login.
 
 mod common;
 
@@ -10,12 +10,13 @@ use contract_tests::Client;
 use http::{Method, StatusCode};
 
 const ROTATE: &str = "/admin/keys/rotate";
+const WITHDRAW: &str = "/admin/keys/withdraw";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation_needs_a_recent_login_and_a_refresh_is_none() {
     // Long enough for the first rotation to follow the login on a loaded
     // machine; the wait below is measured from the login.
-    let server = spawn_memory(&["--step-up-max-age", "5s"]).await;
+    let server = spawn_memory(&["--alg", "ES256", "--step-up-max-age", "5s"]).await;
     let c = Client::new(server.addr());
     let login = c.login("root", "root-password").await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.json);
@@ -60,11 +61,33 @@ async fn key_rotation_needs_a_recent_login_and_a_refresh_is_none() {
     // A refresh keeps the login's time.
     let refreshed = c.refresh_body(&login.field("refreshToken")).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.json);
+    let stale = refreshed.field("accessToken");
+    let r = c.bearer(Method::POST, ROTATE, &stale).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
+    assert_eq!(r.json["error"], "insufficient_user_authentication");
+
+    // Withdrawing the signing key ends every session it signed: it needs
+    // a recent login too.
+    let jwks = c.get("/.well-known/jwks.json", None).await;
+    let kid = jwks.json["keys"][0]["kid"]
+        .as_str()
+        .unwrap_or("the-kid")
+        .to_owned();
+    let bearer = format!("Bearer {stale}");
+    let body = serde_json::json!({ "kid": kid }).to_string();
     let r = c
-        .bearer(Method::POST, ROTATE, &refreshed.field("accessToken"))
+        .post(WITHDRAW, &[("authorization", &bearer)], Some(&body))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
     assert_eq!(r.json["error"], "insufficient_user_authentication");
+    let victim = c
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    assert_eq!(
+        c.get("/profile", Some(&victim)).await.status,
+        StatusCode::OK
+    );
 
     // Signing in again does.
     let again = c.login("root", "root-password").await.field("accessToken");
