@@ -6,9 +6,13 @@
 //! [`Introspection`] is a [`Store`] that answers checks only: give it to
 //! the validator instead of a store, and the layer asks it about every
 //! token it has verified. An answer is kept for
-//! [`cache_for`](IntrospectionBuilder::cache_for) (5 s by default): **that
-//! is the revocation delay**, how long a token logged out at the issuer may
-//! still be accepted here. Set it to zero to ask on every request. While
+//! [`cache_for`](IntrospectionBuilder::cache_for) (5 s by default), counted
+//! from when the question was sent: **that is the revocation delay**, how
+//! long after a logout at the issuer its token may still be accepted here
+//! (a request whose question was already on its way when the logout
+//! happened is answered as the issuer answered it). An inactive answer is
+//! kept for good: no later answer replaces it. Set `cache_for` to zero to
+//! ask on every request. While
 //! the issuer cannot be reached, tokens it has not answered for are
 //! refused with 503 (fail closed).
 //!
@@ -207,7 +211,9 @@ impl Inner {
         let now = Instant::now();
         let mut cache = self.lock();
         match cache.get(token) {
-            Some(&(active, until)) if now < until => Some(active),
+            // Inactive is for good: kept until the cache makes room.
+            Some(&(false, _)) => Some(false),
+            Some(&(true, until)) if now < until => Some(true),
             Some(_) => {
                 cache.remove(token);
                 None
@@ -216,19 +222,33 @@ impl Inner {
         }
     }
 
-    fn remember(&self, token: &str, active: bool) {
+    /// Keeps the answer to a question sent at `asked`. Its lifetime runs
+    /// from the question, not the answer: an answer that left the issuer
+    /// before a logout is not kept past `asked + cache_for`. An inactive
+    /// answer is never replaced by an active one (a token does not come
+    /// back), nor an answer by an older one.
+    fn remember(&self, token: &str, active: bool, asked: Instant) {
         if self.cache_for.is_zero() {
             return;
         }
         let now = Instant::now();
+        let until = asked + self.cache_for;
         let mut cache = self.lock();
+        if let Some(&(known, known_until)) = cache.get(token)
+            && (!known || known_until >= until)
+        {
+            return;
+        }
+        if until <= now {
+            return;
+        }
         if cache.len() >= self.max_cached {
             cache.retain(|_, (_, until)| now < *until);
             if cache.len() >= self.max_cached {
                 cache.clear();
             }
         }
-        cache.insert(token.into(), (active, now + self.cache_for));
+        cache.insert(token.into(), (active, until));
     }
 
     /// Asks the issuer: whether `token` is active.
@@ -294,9 +314,10 @@ impl Store for Introspection {
         }
         let inner = self.inner.clone();
         let token = raw.to_owned();
+        let asked = Instant::now();
         Check::pending(async move {
             let active = inner.ask(&token).await?;
-            inner.remember(&token, active);
+            inner.remember(&token, active, asked);
             Ok(verdict(active))
         })
     }

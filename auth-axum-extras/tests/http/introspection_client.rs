@@ -153,3 +153,74 @@ fn the_secret_is_never_sent_in_the_clear_to_another_host() {
     );
     assert!(!format!("{:?}", loopback.unwrap()).contains(SECRET));
 }
+
+/// An answer that left the issuer before a logout is kept only from when
+/// it was asked, and never replaces the newer "inactive": a slow "active"
+/// cannot bring a logged-out token back.
+#[tokio::test]
+async fn a_slow_active_answer_does_not_outlive_a_newer_inactive_one() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let issuer = issuer().await;
+    let token = issuer.login_ok("alice").await.field("accessToken");
+    // A fake issuer: the first question is answered "active" after 800 ms,
+    // every later one "inactive" at once (the token was logged out).
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let fake = Router::new().route(
+        "/introspect",
+        axum::routing::post(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    tokio::time::sleep(Duration::from_millis(800)).await;
+                    axum::Json(json!({ "active": true }))
+                } else {
+                    axum::Json(json!({ "active": false }))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, fake).await });
+    let introspection = Introspection::builder(&format!("http://{addr}/introspect"), ID, SECRET)
+        .cache_for(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let validator = Validator::builder(issuer.authority.keys())
+        .store(Arc::new(introspection))
+        .build()
+        .unwrap();
+    let slow = tokio::spawn({
+        let (validator, token) = (validator.clone(), token.clone());
+        async move { validator.validate_access::<RoleClaims>(&token).await }
+    });
+    // The second question, asked while the first is on its way: inactive.
+    while asked.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        validator
+            .validate_access::<RoleClaims>(&token)
+            .await
+            .is_err()
+    );
+    // The first answer arrives late, saying active: that request goes
+    // through (its question left before the logout was known)...
+    assert!(slow.await.unwrap().is_ok());
+    // ... but the token stays refused.
+    for _ in 0..3 {
+        assert!(
+            validator
+                .validate_access::<RoleClaims>(&token)
+                .await
+                .is_err(),
+            "the slow active answer replaced the newer inactive one"
+        );
+    }
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        2,
+        "answers came from the cache"
+    );
+}
