@@ -37,7 +37,9 @@ pub const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource"
 /// A resource identifier that is not an `http(s)` URL without query or
 /// fragment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the resource {0:?} must be an https:// (or http://) URL without query or fragment")]
+#[error(
+    "the resource {0:?} must be an https:// (or http://) URL of plain ASCII, without user info, query or fragment"
+)]
 pub struct ResourceMetadataError(String);
 
 /// The metadata of a protected resource (RFC 9728 §2).
@@ -67,7 +69,7 @@ impl ResourceMetadata {
             || rest.contains(['?', '#'])
             || rest
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+                .any(|c| !c.is_ascii_graphic() || "\"\\<>^`{|}".contains(c))
         {
             return Err(refused());
         }

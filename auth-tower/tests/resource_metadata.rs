@@ -91,6 +91,10 @@ fn a_resource_with_a_path_has_its_document_under_the_well_known_path() {
         "https://api.example.com/?q=1",
         "https://api.example.com/#x",
         "https://user@api.example.com",
+        "https://api.example.com/caf\u{e9}",
+        "https://api.example.com/a\\b",
+        "https://api.example.com/a\"b",
+        "https://api.example.com/a b",
     ] {
         assert!(ResourceMetadata::new(bad).is_err(), "{bad}");
     }

@@ -44,10 +44,10 @@ pub(super) fn base_url(base: &str) -> Result<String, String> {
         || rest.contains(['?', '#'])
         || rest
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"')
+            .any(|c| !c.is_ascii_graphic() || "\"\\<>^`{|}".contains(c))
     {
         return Err(format!(
-            "discovery base URL {base:?} must name a host, without user info, query or fragment"
+            "discovery base URL {base:?} must name a host, in plain ASCII, without user info, query or fragment"
         ));
     }
     Ok(trimmed.to_owned())

@@ -116,6 +116,8 @@ fn a_base_url_that_is_not_one_is_refused_at_build() {
         "https://auth.example.com/?x=1",
         "https://auth.example.com/#top",
         "https://user@auth.example.com",
+        "https://auth.example.com/caf\u{e9}",
+        "https://auth.example.com/a\\b",
     ] {
         let authority =
             TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256).unwrap()).unwrap())

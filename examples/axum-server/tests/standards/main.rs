@@ -52,6 +52,24 @@ async fn discovery_is_always_served_and_names_introspection_when_on() {
         })
     );
     assert_ne!(base, base_on);
+
+    // An issuer with a path names no route of this server: the endpoints
+    // are named under the server's own address, and they answer.
+    let tenant = spawn_memory(&[
+        "--alg",
+        "ES256",
+        "--issuer",
+        "https://auth.example.com/tenant1",
+    ])
+    .await;
+    let c = Client::new(tenant.addr());
+    let own = format!("http://{}", tenant.addr());
+    let r = c.get("/.well-known/openid-configuration", None).await;
+    assert_eq!(r.json["issuer"], "https://auth.example.com/tenant1");
+    let jwks_uri = r.json["jwks_uri"].as_str().unwrap().to_owned();
+    assert_eq!(jwks_uri, format!("{own}/.well-known/jwks.json"));
+    let path = jwks_uri.trim_start_matches(&own);
+    assert_eq!(c.get(path, None).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
