@@ -58,6 +58,7 @@ impl TokenAuthority {
                         metrics::revoked("session", "logout", 1);
                         outcome.sessions_revoked += 1;
                     }
+                    tracing::debug!(sid = %c.sid, "logout: the refresh token's session revoked");
                 }
                 Err(e) => tracing::debug!(error = %e, "logout: refresh token ignored"),
             }
@@ -80,6 +81,7 @@ impl TokenAuthority {
                         metrics::revoked("session", "logout", 1);
                         outcome.sessions_revoked += 1;
                     }
+                    tracing::debug!(sid = %c.sid, jti = %c.jti, "logout: the access token and its session revoked");
                 }
                 Err(e) => tracing::debug!(error = %e, "logout: access token ignored"),
             }
