@@ -65,12 +65,32 @@ pub async fn spawn_on(redis_url: &str, flags: &[&str], rust_log: &str, stderr: S
     spawn_process(&args, rust_log, stderr).await
 }
 
+/// An example server on `redis` with more flags, writing its log (`RUST_LOG`
+/// `rust_log`, which goes to stdout) and any panic into `log`.
+#[allow(dead_code)] // Not every test binary logs to a file.
+pub async fn spawn_logging_to(
+    redis: &RedisServer,
+    flags: &[&str],
+    rust_log: &str,
+    log: std::fs::File,
+) -> Server {
+    let mut args = vec!["--redis-url".to_owned(), redis.url()];
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stdout = log.try_clone().map_or_else(|_| Stdio::null(), Stdio::from);
+    start(&args, rust_log, stdout, Stdio::from(log)).await
+}
+
 /// An example server on its in-memory store, with `flags`.
 pub async fn spawn_memory(flags: &[&str]) -> Server {
     spawn_process(flags, "warn", Stdio::inherit()).await
 }
 
 async fn spawn_process(flags: &[&str], rust_log: &str, stderr: Stdio) -> Server {
+    start(flags, rust_log, Stdio::null(), stderr).await
+}
+
+async fn start(flags: &[&str], rust_log: &str, stdout: Stdio, stderr: Stdio) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap()
@@ -81,7 +101,7 @@ async fn spawn_process(flags: &[&str], rust_log: &str, stderr: Stdio) -> Server 
         .args(flags)
         .env("AUTH_JWT_SECRET", SECRET)
         .env("RUST_LOG", rust_log)
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(stderr)
         .kill_on_drop(true)
         .spawn()

@@ -33,13 +33,12 @@ mod ops;
 mod outage;
 mod verdict;
 
-use std::process::Stdio;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use auth_core::testing::redis_server::RedisServer;
-use common::spawn_with;
+use common::spawn_logging_to;
 use tokio::task::JoinSet;
 
 use actors::{client, prober, revoker};
@@ -92,7 +91,7 @@ async fn soak_two_instances_under_revocations_races_and_redis_restarts() {
         // Sessions started and revoked, with their ids: what a refusal the
         // model cannot explain is looked up in.
         let rust_log = "warn,auth_core=debug,auth_axum_extras=info";
-        servers.push(spawn_with(&redis, &FLAGS, rust_log, Stdio::from(log)).await);
+        servers.push(spawn_logging_to(&redis, &FLAGS, rust_log, log).await);
     }
     let rss_start: Vec<u64> = servers.iter().map(|s| memory_kib(s.pid()).0).collect();
 

@@ -103,6 +103,13 @@ pub(crate) fn judge(w: &World, started: Instant) -> Verdict {
                     f.instance,
                     f.span.sent - started,
                     f.span.recv - f.span.sent
+                ) + &format!(
+                    "; its 200s: {}",
+                    st.successes
+                        .iter()
+                        .map(|u| format!("{:?} on {} at {:?}", u.op, u.instance, u.span.sent - started))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
