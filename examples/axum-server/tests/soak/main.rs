@@ -107,6 +107,7 @@ async fn soak_two_instances_under_revocations_races_and_redis_restarts() {
         n: Counters::default(),
         errors: Mutex::default(),
         oddities: Mutex::default(),
+        logouts: Mutex::default(),
         faults: Mutex::default(),
         rss_samples: Mutex::default(),
     });

@@ -68,6 +68,19 @@ impl Revocation {
     }
 }
 
+/// A logout sent, for the report of a refusal nothing explains.
+pub(crate) struct Logout {
+    /// The session it was sent for.
+    pub(crate) session: usize,
+    /// The `sid` its access token names.
+    pub(crate) sid: String,
+    pub(crate) span: Span,
+    pub(crate) instance: usize,
+    pub(crate) status: u16,
+    /// Why it was sent.
+    pub(crate) how: &'static str,
+}
+
 /// One login and everything that happened to it.
 pub(crate) struct Session {
     pub(crate) id: usize,
@@ -86,8 +99,12 @@ pub(crate) struct State {
     pub(crate) wins: Vec<u32>,
     /// The last successful rotation (or the login).
     pub(crate) rotated: Span,
-    /// The earliest certain revocation.
+    /// The earliest certain revocation: the one answered first.
     pub(crate) revoked: Option<Revocation>,
+    /// When the first revocation that was answered left: from then on the
+    /// session may be revoked. Not `revoked`'s `sent`: under load a
+    /// revocation sent earlier can be answered later than another.
+    pub(crate) revoked_from: Option<Instant>,
     /// Something may have revoked or rotated it without the test knowing
     /// (an outage mid-write, a logout-all racing the login, a slow race).
     pub(crate) maybe_revoked: bool,
@@ -163,6 +180,8 @@ pub(crate) struct World {
     pub(crate) errors: Mutex<Vec<ServerError>>,
     /// Answers outside the contract (a 400, an unknown error code...).
     pub(crate) oddities: Mutex<Vec<String>>,
+    /// Every logout sent.
+    pub(crate) logouts: Mutex<Vec<Logout>>,
     /// (kill, recovered) per injected fault.
     pub(crate) faults: Mutex<Vec<(Instant, Instant)>>,
     /// (time into the run, RSS of a, RSS of b) in KiB.
@@ -252,6 +271,7 @@ impl World {
                 wins: vec![0],
                 rotated: login,
                 revoked: None,
+                revoked_from: None,
                 maybe_revoked: false,
                 abandoned: false,
                 successes: Vec::new(),
@@ -276,6 +296,7 @@ impl World {
 
 fn mark_revoked(reg: &mut Registry, s: &Arc<Session>, r: Revocation) {
     let mut st = s.lock();
+    st.revoked_from = Some(st.revoked_from.map_or(r.span.sent, |t| t.min(r.span.sent)));
     match st.revoked {
         None => {
             st.revoked = Some(r);

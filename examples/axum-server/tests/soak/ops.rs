@@ -11,7 +11,7 @@ use http::Method;
 use tokio::task::JoinSet;
 
 use crate::common::logout_tokens;
-use crate::model::{Op, Revocation, Rng, Session, Use, World, inc};
+use crate::model::{Logout, Op, Revocation, Rng, Session, Use, World, inc};
 use crate::{ACCESS_FRESH, USERS};
 
 /// The error code of a 401 refused refresh; losers of a race and replays
@@ -297,6 +297,14 @@ pub(crate) async fn logout(w: &World, s: &Arc<Session>, i: usize, how: &'static 
     let (span, r) = w
         .call(i, "logout", logout_tokens(&w.servers[i], &access, &token))
         .await;
+    w.logouts.lock().unwrap().push(Logout {
+        session: s.id,
+        sid: crate::verdict::sid_of(&access),
+        span,
+        instance: i,
+        status: r.status.as_u16(),
+        how,
+    });
     match r.status.as_u16() {
         204 => {
             w.revoke(s, Revocation::new(span, i, how));

@@ -91,7 +91,7 @@ pub(crate) fn judge(w: &World, started: Instant) -> Verdict {
             ));
         }
         for f in &st.refusals {
-            let cause = st.revoked.is_some_and(|r| r.span.sent < f.span.recv);
+            let cause = st.revoked_from.is_some_and(|t| t < f.span.recv);
             if !st.maybe_revoked && !cause {
                 v.unexplained.push(format!(
                     "session {id} ({user}, sid {}, generation {}, logged in {:?} into the run): {:?} refused (401: {}) by instance {} {:?} into the run, answered {:?} later",
@@ -103,6 +103,23 @@ pub(crate) fn judge(w: &World, started: Instant) -> Verdict {
                     f.instance,
                     f.span.sent - started,
                     f.span.recv - f.span.sent
+                ) + &format!(
+                    "; logouts naming its sid: {}",
+                    w.logouts
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .filter(|l| l.sid == sid_of(&st.access))
+                        .map(|l| format!(
+                            "{} of session {} on {} sent {:?} answered {}",
+                            l.how,
+                            l.session,
+                            l.instance,
+                            l.span.sent - started,
+                            l.status
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ) + &format!(
                     "; its 200s: {}",
                     st.successes
@@ -220,7 +237,7 @@ pub(crate) async fn sample_memory(w: Arc<World>, pids: [u32; 2], started: Instan
 }
 
 /// The `sid` claim of a token, read without verifying it.
-fn sid_of(token: &str) -> String {
+pub(crate) fn sid_of(token: &str) -> String {
     use base64::Engine;
     token
         .split('.')
