@@ -21,12 +21,20 @@ pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
 }
 
+/// How long a kept-alive connection may idle before the client drops it:
+/// well under the example servers' keep-alive limit (their 10 s header
+/// read timeout), so the client never sends a request on a connection the
+/// server is closing at that moment (a reset, on a loaded machine).
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(4);
+
 impl Client {
     /// A client of the server at `addr`.
     pub fn new(addr: SocketAddr) -> Client {
         Client {
             addr,
-            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+            http: HyperClient::builder(TokioExecutor::new())
+                .pool_idle_timeout(POOL_IDLE)
+                .build_http(),
         }
     }
 
@@ -37,7 +45,9 @@ impl Client {
         connector.set_local_address(Some(source));
         Client {
             addr,
-            http: HyperClient::builder(TokioExecutor::new()).build(connector),
+            http: HyperClient::builder(TokioExecutor::new())
+                .pool_idle_timeout(POOL_IDLE)
+                .build(connector),
         }
     }
 }
