@@ -27,29 +27,17 @@ pub(super) struct Metadata {
     pub(super) introspection_path: Option<String>,
 }
 
-/// Checks `base` for [`AuthRoutes::discovery`](super::AuthRoutes::discovery):
-/// an `http(s)://` URL without query, fragment or user info; returned
-/// without a trailing `/`.
+/// Checks `base` for [`AuthRoutes::discovery`](super::AuthRoutes::discovery)
+/// by the rules of a resource identifier (RFC 9728, the same URL rules): an
+/// `http(s)://` URL of plain ASCII naming a host, without user info, query
+/// or fragment; returned without a trailing `/`.
 pub(super) fn base_url(base: &str) -> Result<String, String> {
     let trimmed = base.trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or_else(|| {
-            format!("discovery base URL {base:?} must start with https:// or http://")
-        })?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty()
-        || host.contains('@')
-        || rest.contains(['?', '#'])
-        || rest
-            .chars()
-            .any(|c| !c.is_ascii_graphic() || "\"\\<>^`{|}".contains(c))
-    {
-        return Err(format!(
-            "discovery base URL {base:?} must name a host, in plain ASCII, without user info, query or fragment"
-        ));
-    }
+    auth_tower::ResourceMetadata::new(trimmed).map_err(|_| {
+        format!(
+            "discovery base URL {base:?} must be an https:// (or http://) URL naming a host, in plain ASCII, without user info, query or fragment"
+        )
+    })?;
     Ok(trimmed.to_owned())
 }
 

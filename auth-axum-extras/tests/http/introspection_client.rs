@@ -23,6 +23,15 @@ async fn issuer() -> Server {
     .await
 }
 
+/// A validator with `issuer`'s keys, asking `introspection` about every
+/// token.
+fn introspecting_validator(issuer: &Server, introspection: Introspection) -> Validator {
+    Validator::builder(issuer.authority.keys())
+        .store(Arc::new(introspection))
+        .build()
+        .unwrap()
+}
+
 /// A resource server verifying with `issuer`'s keys and asking its
 /// introspection endpoint, with answers kept `cache_for`.
 async fn resource_server(issuer: &Server, secret: &str, cache_for: Duration) -> Client {
@@ -31,10 +40,7 @@ async fn resource_server(issuer: &Server, secret: &str, cache_for: Duration) -> 
         .cache_for(cache_for)
         .build()
         .unwrap();
-    let validator = Validator::builder(issuer.authority.keys())
-        .store(Arc::new(introspection))
-        .build()
-        .unwrap();
+    let validator = introspecting_validator(issuer, introspection);
     let app = Router::new()
         .route("/profile", get(profile))
         .layer(AuthLayer::<RoleClaims>::new(validator));
@@ -114,10 +120,7 @@ async fn wrong_credentials_or_an_unreachable_issuer_fail_closed() {
     let introspection = Introspection::builder(&endpoint, ID, SECRET)
         .build()
         .unwrap();
-    let validator = Validator::builder(issuer.authority.keys())
-        .store(Arc::new(introspection))
-        .build()
-        .unwrap();
+    let validator = introspecting_validator(&issuer, introspection);
     assert!(matches!(
         validator.validate_access::<RoleClaims>(&access).await,
         Err(auth_core::AuthError::Store(_))
@@ -187,10 +190,7 @@ async fn a_slow_active_answer_does_not_outlive_a_newer_inactive_one() {
         .cache_for(Duration::from_secs(60))
         .build()
         .unwrap();
-    let validator = Validator::builder(issuer.authority.keys())
-        .store(Arc::new(introspection))
-        .build()
-        .unwrap();
+    let validator = introspecting_validator(&issuer, introspection);
     let slow = tokio::spawn({
         let (validator, token) = (validator.clone(), token.clone());
         async move { validator.validate_access::<RoleClaims>(&token).await }
