@@ -113,12 +113,17 @@ impl Key {
     }
 
     /// A signing key from a PEM private key: PKCS#8 (`PRIVATE KEY`) for
-    /// EC and Ed25519, PKCS#1 (`RSA PRIVATE KEY`) or PKCS#8 for RSA.
+    /// EC and Ed25519, and for EC also SEC1 (`EC PRIVATE KEY`, what
+    /// `openssl ecparam -genkey` writes); PKCS#1 (`RSA PRIVATE KEY`) or
+    /// PKCS#8 for RSA.
     pub fn from_pem(alg: Algorithm, pem: &[u8]) -> Result<Key, KeyError> {
         crypto::install_provider();
         let encoding = match alg.family() {
             Family::Rsa => EncodingKey::from_rsa_pem(pem),
-            Family::Ec => EncodingKey::from_ec_pem(pem),
+            Family::Ec => match crate::sec1::pkcs8_from_sec1_pem(alg, pem) {
+                Some(der) => Ok(EncodingKey::from_ec_der(&der.map_err(|e| invalid(alg, e))?)),
+                None => EncodingKey::from_ec_pem(pem),
+            },
             Family::Ed => EncodingKey::from_ed_pem(pem),
             Family::Hmac => return Err(hmac_from_document(alg)),
         }

@@ -68,6 +68,7 @@ mod key_ring;
 mod key_set;
 mod keys;
 pub mod metrics;
+mod sec1;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -2,7 +2,8 @@
 //! weak keys are refused, and JWKS export/import works.
 //!
 //! The PEM files under `tests/keys/` are throwaway keys made for these tests
-//! with `openssl genpkey`; they protect nothing.
+//! with `openssl genpkey` (the `.sec1.pem` ones with `openssl ecparam
+//! -genkey`); they protect nothing.
 
 mod common;
 
@@ -325,4 +326,48 @@ async fn key_rotation_keeps_old_tokens_valid() {
             .decode_access::<NoClaims>(&pair.access_token),
         Err(AuthError::UnknownKey)
     ));
+}
+
+/// SEC1 EC keys (`EC PRIVATE KEY`, what `openssl ecparam -genkey` writes)
+/// load and sign; one of another curve is refused by name.
+#[tokio::test]
+async fn sec1_ec_private_keys_load_and_sign() {
+    for (alg, file) in [
+        (Algorithm::ES256, "es256.sec1.pem"),
+        (Algorithm::ES384, "es384.sec1.pem"),
+    ] {
+        let key = Key::from_pem(alg, &pem(file)).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let f = fixture_with(key, |b| b);
+        let pair = f
+            .authority
+            .issue("alice", &roles(&["user"]))
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let (header, _, _) = parts(&pair.access_token);
+        assert_eq!(header["alg"], alg.as_str());
+        f.authority
+            .validator()
+            .validate_access::<Roles>(&pair.access_token)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+    }
+    let wrong = Key::from_pem(Algorithm::ES256, &pem("es384.sec1.pem"));
+    assert!(
+        matches!(
+            wrong,
+            Err(KeyError::InvalidKey {
+                alg: Algorithm::ES256,
+                ..
+            })
+        ),
+        "a P-384 key for ES256: {wrong:?}"
+    );
+    let broken = Key::from_pem(
+        Algorithm::ES256,
+        b"-----BEGIN EC PRIVATE KEY-----\n!!!\n-----END EC PRIVATE KEY-----\n",
+    );
+    assert!(
+        broken.is_err_and(|e| e.to_string().contains("base64")),
+        "a SEC1 block that is not base64"
+    );
 }
