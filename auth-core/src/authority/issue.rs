@@ -210,7 +210,6 @@ impl TokenAuthority {
     }
 }
 
-/// The application's claims as a JSON object without registered names.
 /// What a token pair is minted from: the session, as a login creates it or
 /// a rotation leaves it.
 pub(super) struct Minting<'a> {
@@ -237,6 +236,7 @@ pub(crate) struct AccessSpec<'a> {
     pub(crate) auth_time: Option<u64>,
 }
 
+/// The application's claims as a JSON object without registered names.
 pub(crate) fn app_claims<E: Serialize>(claims: &E) -> Result<Map<String, Value>, AuthError> {
     match serde_json::to_value(claims).map_err(|e| AuthError::Claims(e.to_string()))? {
         Value::Null => Ok(Map::new()),
