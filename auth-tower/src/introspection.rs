@@ -323,15 +323,15 @@ impl Store for Introspection {
     }
 
     fn create_session(&self, _: NewSession) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(std::future::ready(Err(read_only())))
+        refused()
     }
 
     fn rotate(&self, _: Rotation) -> BoxFuture<'_, Result<RotateOutcome, StoreError>> {
-        Box::pin(std::future::ready(Err(read_only())))
+        refused()
     }
 
     fn revoke_token(&self, _: Uuid, _: u64) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(std::future::ready(Err(read_only())))
+        refused()
     }
 
     fn revoke_session<'a>(
@@ -340,7 +340,7 @@ impl Store for Introspection {
         _: &'a str,
         _: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(std::future::ready(Err(read_only())))
+        refused()
     }
 
     fn revoke_subject<'a>(
@@ -349,16 +349,19 @@ impl Store for Introspection {
         _: u64,
         _: u64,
     ) -> BoxFuture<'a, Result<usize, StoreError>> {
-        Box::pin(std::future::ready(Err(read_only())))
+        refused()
     }
 
     fn sessions<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(std::future::ready(Err(read_only())))
+        refused()
     }
 }
 
-fn read_only() -> StoreError {
-    StoreError::ReadOnly("introspection answers revocation checks only")
+/// The answer to every write: this store answers checks only.
+fn refused<'a, T: Send + 'a>() -> BoxFuture<'a, Result<T, StoreError>> {
+    Box::pin(std::future::ready(Err(StoreError::ReadOnly(
+        "introspection answers revocation checks only",
+    ))))
 }
 
 impl fmt::Debug for Introspection {
