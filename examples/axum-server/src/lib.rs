@@ -418,7 +418,7 @@ fn root_url(issuer: &str) -> Option<String> {
 
 /// `scheme://host:port` of a listening address, `localhost` for an
 /// unspecified IP (`0.0.0.0`, `[::]`).
-fn own_url(scheme: &str, addr: SocketAddr) -> String {
+pub fn own_url(scheme: &str, addr: SocketAddr) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() => "localhost".to_owned(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),

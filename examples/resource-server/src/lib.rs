@@ -191,14 +191,10 @@ pub fn app(validator: Validator, jwks: Jwks) -> Router {
 /// issuer as its authorization server when the issuer is a URL, and the
 /// `--jwks-url` when one is given.
 pub fn resource_metadata(args: &Args, addr: SocketAddr) -> Result<ResourceMetadata, Error> {
-    let resource = args.resource.clone().unwrap_or_else(|| {
-        let host = match addr.ip() {
-            ip if ip.is_unspecified() => "localhost".to_owned(),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
-        format!("http://{host}:{}", addr.port())
-    });
+    let resource = args
+        .resource
+        .clone()
+        .unwrap_or_else(|| example_axum_server::own_url("http", addr));
     let mut metadata = ResourceMetadata::new(&resource).map_err(|e| format!("--resource: {e}"))?;
     let issuer = args.issuer();
     if issuer.starts_with("https://") || issuer.starts_with("http://") {
