@@ -71,6 +71,11 @@ pub struct NoClaims {}
 
 /// Roles and scopes a set of claims grants, for authorization checks such as
 /// `auth-tower`'s `RequireLayer`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say which roles and scopes it grants (`Privileges`)",
+    label = "role and scope checks need `Privileges`",
+    note = "add `#[derive(auth_core::Privileges)]` to a claims struct with a `roles` and/or `scope` field, or implement `Privileges` by hand"
+)]
 pub trait Privileges {
     /// Whether the claims grant `role`.
     fn has_role(&self, role: &str) -> bool;
@@ -118,12 +123,10 @@ impl RoleClaims {
 
 impl Privileges for RoleClaims {
     fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+        crate::privileges::has_role(&self.roles, role)
     }
     fn has_scope(&self, scope: &str) -> bool {
-        self.scope
-            .as_deref()
-            .is_some_and(|s| s.split(' ').any(|item| item == scope))
+        crate::privileges::has_scope(&self.scope, scope)
     }
 }
 

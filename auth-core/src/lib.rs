@@ -68,6 +68,7 @@ mod key_ring;
 mod key_set;
 mod keys;
 pub mod metrics;
+pub mod privileges;
 mod sec1;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -77,8 +78,33 @@ pub mod throttle;
 mod validator;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+/// `#[derive(Privileges)]` (feature `derive`, on by default): implements
+/// [`Privileges`] for claims with a `roles` and/or a `scope` field.
+///
+/// ```
+/// use auth_core::Privileges;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Privileges)]
+/// struct Claims {
+///     roles: Vec<String>,
+///     tenant: String,
+/// }
+///
+/// let claims = Claims { roles: vec!["admin".into()], tenant: "acme".into() };
+/// assert!(claims.has_role("admin") && !claims.has_role("root") && !claims.has_scope("read"));
+/// ```
+///
+/// Another field name is marked: `#[privileges(roles)]`,
+/// `#[privileges(scope)]`. The roles field may be any collection of
+/// strings ([`privileges::RoleList`]), the scope a space-separated string
+/// ([`privileges::ScopeString`]). The generated code names `::auth_core`:
+/// the application depends on this crate directly.
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use auth_derive::Privileges;
 pub use authority::{
-    AuthorityBuilder, KeyRotation, LogoutOutcome, LogoutTokens, Reload, SessionMeta,
+    AuthorityBuilder, KeyRotation, LogoutOutcome, LogoutTokens, Reload, Session, SessionMeta,
     TokenAuthority, TokenPair,
 };
 pub use claims::{
