@@ -373,6 +373,9 @@ pub enum ConfigError {
     /// [`without_revocation_checks`](crate::ValidatorBuilder::without_revocation_checks).
     #[error("choose the revocation store of the validator, or call without_revocation_checks()")]
     RevocationChecksUnset,
+    /// The signing key cannot be used (from [`TokenAuthority::new`](crate::TokenAuthority::new)).
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 #[cfg(test)]

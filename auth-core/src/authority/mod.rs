@@ -62,7 +62,7 @@ use issue::Minting;
 pub(crate) use issue::app_claims;
 pub use issue::{SessionMeta, TokenPair};
 pub use key_rotation::KeyRotation;
-pub use refresh::Reload;
+pub use refresh::{Reload, Session};
 pub use sessions::{LogoutOutcome, LogoutTokens};
 
 use std::sync::Arc;
@@ -70,8 +70,10 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::config::{Config, Shared};
+use crate::error::ConfigError;
 use crate::key_ring::KeyRing;
 use crate::key_set::KeySet;
+use crate::keys::Key;
 use crate::store::Store;
 use crate::validator::Validator;
 
@@ -84,6 +86,22 @@ pub struct TokenAuthority {
 }
 
 impl TokenAuthority {
+    /// An authority with the default settings (documented on
+    /// [`AuthorityBuilder`]) and the in-memory store, signing with `key`:
+    /// `TokenAuthority::builder(KeySet::new(key)?).build()` in one step.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key, TokenAuthority};
+    ///
+    /// # fn main() -> Result<(), auth_core::ConfigError> {
+    /// let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA)?)?;
+    /// assert_eq!(authority.keys().keys().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(key: Key) -> Result<TokenAuthority, ConfigError> {
+        TokenAuthority::builder(KeySet::new(key)?).build()
+    }
+
     /// A builder with the default settings, signing with `keys`.
     pub fn builder(keys: KeySet) -> AuthorityBuilder {
         AuthorityBuilder {

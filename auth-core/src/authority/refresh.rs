@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -23,16 +24,20 @@ impl TokenAuthority {
     /// absolute lifetime; [`AuthError::Revoked`] for a revoked session. Each
     /// means "log in again"; nothing else is revoked.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
-        self.refresh_with(refresh_token, |_| async { Reload::<NoClaims>::Keep })
-            .await
+        let result = self
+            .rotate_with(refresh_token, false, |_| async { Reload::<NoClaims>::Keep })
+            .await;
+        metrics::refresh(&result);
+        result
     }
 
     /// [`refresh`](Self::refresh), asking `reload` first whether the session
     /// may go on and with which claims, so that a demoted user's new access
     /// token carries the new roles and a disabled user's refresh fails.
     ///
-    /// `reload` gets the session's subject once the refresh token is known
-    /// to be valid and its session alive, and before anything changes:
+    /// `reload` gets the [`Session`] (its id, subject and current claims)
+    /// once the refresh token is known to be valid, and before anything
+    /// changes:
     ///
     /// - [`Reload::Keep`]: the claims given at login, as [`refresh`](Self::refresh) does;
     /// - [`Reload::Replace`]: these claims in the new access token, and
@@ -42,6 +47,9 @@ impl TokenAuthority {
     /// - [`Reload::Unavailable`]: nothing changes, the refresh fails with
     ///   [`AuthError::ClaimsUnavailable`] (503) and the client may retry with
     ///   the same token.
+    ///
+    /// Reading the session costs one store lookup
+    /// ([`Store::session`](crate::store::Store::session)) per refresh.
     ///
     /// ```
     /// use auth_core::{Algorithm, AuthError, Key, KeySet, Reload, RoleClaims, TokenAuthority};
@@ -53,7 +61,9 @@ impl TokenAuthority {
     ///
     /// // alice was demoted since she logged in:
     /// let pair = authority
-    ///     .refresh_with(&pair.refresh_token, |_subject| async {
+    ///     .refresh_with(&pair.refresh_token, |session| async move {
+    ///         let claims: RoleClaims = session.claims.unwrap_or_default();
+    ///         assert_eq!((session.subject.as_str(), claims.roles.as_slice()), ("alice", ["admin".to_string()].as_slice()));
     ///         Reload::Replace(RoleClaims::with_roles(["user"]))
     ///     })
     ///     .await?;
@@ -74,11 +84,11 @@ impl TokenAuthority {
         reload: F,
     ) -> Result<TokenPair, AuthError>
     where
-        E: Serialize,
-        F: FnOnce(String) -> Fut,
+        E: Serialize + DeserializeOwned,
+        F: FnOnce(Session<E>) -> Fut,
         Fut: Future<Output = Reload<E>>,
     {
-        let result = self.rotate_with(refresh_token, reload).await;
+        let result = self.rotate_with(refresh_token, true, reload).await;
         metrics::refresh(&result);
         result
     }
@@ -86,18 +96,33 @@ impl TokenAuthority {
     pub(super) async fn rotate_with<E, F, Fut>(
         &self,
         refresh_token: &str,
+        read_session: bool,
         reload: F,
     ) -> Result<TokenPair, AuthError>
     where
-        E: Serialize,
-        F: FnOnce(String) -> Fut,
+        E: Serialize + DeserializeOwned,
+        F: FnOnce(Session<E>) -> Fut,
         Fut: Future<Output = Reload<E>>,
     {
         let s = self.shared();
         let claims = self.validator.validate_refresh(refresh_token).await?;
+        // Only a caller that reads the session pays for the lookup.
+        let record = if read_session {
+            metrics::store_call("session", s.store.session(claims.sid, &claims.sub)).await?
+        } else {
+            None
+        };
+        let session = Session {
+            id: claims.sid,
+            subject: claims.sub.clone(),
+            login_at: record.as_ref().map(|r| r.created_at),
+            // Claims the application no longer reads as `E` (its type
+            // changed since the login) are shown as unknown.
+            claims: record.and_then(|r| serde_json::from_str(&r.claims).ok()),
+        };
         // Asked before the rotation: an outage of the application's user
         // directory must leave the presented token usable for a retry.
-        let fresh = match reload(claims.sub.clone()).await {
+        let fresh = match reload(session).await {
             Reload::Keep => None,
             Reload::Replace(e) => Some(app_claims(&e)?),
             Reload::Refuse(why) => {
@@ -188,4 +213,23 @@ pub enum Reload<E> {
     /// The application cannot tell now (its user directory is down): refuse
     /// this refresh with 503 and change nothing. The reason is logged.
     Unavailable(String),
+}
+
+/// The session being refreshed, as [`TokenAuthority::refresh_with`] shows
+/// it to the application's `reload`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Session<E> {
+    /// The session id (`sid` of its tokens): the id of
+    /// [`TokenAuthority::sessions`] and of `revoke_session`.
+    pub id: Uuid,
+    /// The user (`sub`).
+    pub subject: String,
+    /// The login time (Unix seconds); `None` when the store cannot look
+    /// sessions up.
+    pub login_at: Option<u64>,
+    /// The session's application claims: those given at login, or of the
+    /// last [`Reload::Replace`]. `None` when the store cannot look sessions
+    /// up, or when the stored claims no longer read as `E`.
+    pub claims: Option<E>,
 }

@@ -486,6 +486,20 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(Ok(self.inner.sessions(subject))))
     }
 
+    fn session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+        let record = self
+            .inner
+            .sessions
+            .get(&sid)
+            .filter(|r| r.subject == subject)
+            .map(|r| r.clone());
+        Box::pin(std::future::ready(Ok(record)))
+    }
+
     fn set_access_window(&self, window: Duration) {
         // Whole seconds, rounded up.
         let secs = window.as_secs() + u64::from(window.subsec_nanos() > 0);

@@ -129,6 +129,22 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         subject: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>>;
 
+    /// One session's record, live or not, found by its `sid` and subject
+    /// (see [`revoke_session`](Self::revoke_session) for why the subject);
+    /// `None` when the store holds no such session. The authority reads it
+    /// at each refresh, before the rotation, to show the application the
+    /// session's claims ([`Session`](crate::Session)). The default answers
+    /// `None`: a store that cannot look a session up shows no claims, and
+    /// the rotation still decides alone whether the session lives.
+    fn session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+        let _ = (sid, subject);
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
     /// Tells the store the longest an access token is accepted, leeway
     /// included: the authority calls it when built. A revoked session or a
     /// subject cut-off then only has to stay in what [`Store::check`] reads

@@ -13,8 +13,8 @@ use auth_core::store::{
 };
 use auth_core::testing::store_suite;
 use auth_core::{
-    AuthError, ErrorClass, Key, KeySet, LogoutTokens, NoClaims, Reload, RevokedBy, TokenAuthority,
-    TokenRef,
+    AuthError, ErrorClass, Key, KeySet, LogoutTokens, NoClaims, Reload, RevokedBy, Session,
+    TokenAuthority, TokenRef,
 };
 use common::*;
 use uuid::Uuid;

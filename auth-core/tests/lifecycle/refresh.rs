@@ -70,11 +70,21 @@ async fn refresh_with_reloads_claims_refuses_or_waits_for_the_application() {
     );
 
     // Demoted: the new access token carries the new roles; the hook saw
-    // the subject.
+    // the session: its id, subject, login time and login claims.
+    let sid = v
+        .validate_access::<Roles>(&pair.access_token)
+        .await
+        .expect("valid")
+        .sid;
     let demoted = f
         .authority
-        .refresh_with(&pair.refresh_token, |subject| async move {
-            assert_eq!(subject, "alice");
+        .refresh_with(&pair.refresh_token, |session: Session<Roles>| async move {
+            assert_eq!((session.id, session.subject.as_str()), (sid, "alice"));
+            assert!(session.login_at.is_some());
+            assert_eq!(
+                session.claims.map(|c| c.roles),
+                Some(vec!["admin".to_string()])
+            );
             Reload::Replace(roles(&["user"]))
         })
         .await
@@ -89,7 +99,17 @@ async fn refresh_with_reloads_claims_refuses_or_waits_for_the_application() {
     // user stays demoted.
     let kept = f
         .authority
-        .refresh_with(&demoted.refresh_token, |_| async { Reload::<Roles>::Keep })
+        .refresh_with(
+            &demoted.refresh_token,
+            |session: Session<Roles>| async move {
+                // The session's claims are the replacement's now.
+                assert_eq!(
+                    session.claims.map(|c| c.roles),
+                    Some(vec!["user".to_string()])
+                );
+                Reload::Keep
+            },
+        )
         .await
         .expect("refresh");
     let c = v

@@ -20,8 +20,8 @@ use self::feed::Health;
 use self::replies::{MAX_SECS, cap, cap_ms, malformed, parse, record, revoked_pairs};
 use self::scripts::Scripts;
 use super::{
-    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store,
-    StoreError,
+    BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, SessionRecord,
+    Store, StoreError,
 };
 use crate::claims::TokenRef;
 use crate::clock::Clock;
@@ -461,6 +461,20 @@ impl Inner {
         })
     }
 
+    async fn session(&self, sid: Uuid, subject: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let p = keys::base_of(&self.prefix, subject);
+        let pairs: Vec<String> = ::redis::cmd("HGETALL")
+            .arg(format!("{p}sess:{sid}"))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(error)?;
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let rec = record(sid, &pairs)?;
+        Ok((rec.subject == subject).then_some(rec))
+    }
+
     async fn sessions(&self, subject: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let mut conn = self.conn.clone();
         let p = keys::base_of(&self.prefix, subject);
@@ -546,6 +560,14 @@ impl Store for RedisStore {
         subject: &'a str,
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
         Box::pin(self.inner.sessions(subject))
+    }
+
+    fn session<'a>(
+        &'a self,
+        sid: Uuid,
+        subject: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+        Box::pin(self.inner.session(sid, subject))
     }
 
     /// The local mirror keeps session and subject revocations for one

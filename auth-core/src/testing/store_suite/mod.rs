@@ -35,7 +35,7 @@ pub use revocation::{
     revoking_an_unknown_session_still_refuses_it,
 };
 pub use rotation::{
-    a_rotation_with_claims_updates_the_sessions_claims,
+    a_rotation_with_claims_updates_the_sessions_claims, a_session_is_read_back_with_its_claims,
     a_superseded_token_within_the_grace_leaves_the_session_alive,
     concurrent_rotations_have_exactly_one_winner, reuse_of_a_rotated_token_revokes_the_session,
     rotation_never_extends_past_the_absolute_expiry, rotation_of_an_unknown_session_is_unknown,
@@ -72,6 +72,7 @@ where
     case!(revoking_an_unknown_session_still_refuses_it);
     case!(rotation_swaps_the_current_jti);
     case!(a_rotation_with_claims_updates_the_sessions_claims);
+    case!(a_session_is_read_back_with_its_claims);
     case!(reuse_of_a_rotated_token_revokes_the_session);
     case!(rotation_of_an_unknown_session_is_unknown);
     case!(a_session_is_only_found_under_its_own_subject);

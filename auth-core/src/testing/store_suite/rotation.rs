@@ -8,6 +8,7 @@ use super::{START, rotation, rotation_at_millis, rotation_with_grace, session, t
 use crate::RevokedBy;
 use crate::clock::{Clock, ManualClock};
 use crate::store::{RotateOutcome, Store, Verdict};
+use uuid::Uuid;
 
 /// A rotation with the current `jti` succeeds once and moves the session on.
 pub async fn rotation_swaps_the_current_jti(store: Arc<dyn Store>, clock: &ManualClock) {
@@ -66,6 +67,53 @@ pub async fn a_rotation_with_claims_updates_the_sessions_claims(
         store.rotate(stale).await.expect("rotate"),
         RotateOutcome::Reused
     );
+}
+
+/// A session is read back by id under its own subject, with the claims of
+/// its last rotation; nothing under another subject or an unknown id.
+pub async fn a_session_is_read_back_with_its_claims(store: Arc<dyn Store>, clock: &ManualClock) {
+    let mut s = session("alice", START);
+    s.claims = r#"{"roles":["admin"]}"#.to_owned();
+    store.create_session(s.clone()).await.expect("create");
+    let rec = store.session(s.sid, "alice").await.expect("read");
+    let rec = rec.expect("the session is found under its subject");
+    assert_eq!((rec.sid, rec.subject.as_str()), (s.sid, "alice"));
+    assert_eq!(
+        (rec.created_at, rec.claims.as_str()),
+        (START, r#"{"roles":["admin"]}"#)
+    );
+    assert!(
+        store
+            .session(s.sid, "mallory")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        store
+            .session(Uuid::new_v4(), "alice")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    clock.advance(Duration::from_secs(1));
+    let mut demoted = rotation(&s, s.refresh_jti, clock.now());
+    demoted.claims = Some(r#"{"roles":["user"]}"#.to_owned());
+    assert!(matches!(
+        store.rotate(demoted).await.expect("rotate"),
+        RotateOutcome::Rotated(_)
+    ));
+    let rec = store
+        .session(s.sid, "alice")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(rec.claims, r#"{"roles":["user"]}"#);
+    store
+        .revoke_session(s.sid, "alice", START + 7200)
+        .await
+        .expect("revoke");
+    assert!(store.session(s.sid, "alice").await.expect("read").is_none());
 }
 
 /// Presenting a rotated `jti` revokes the session: the newest token fails too.
