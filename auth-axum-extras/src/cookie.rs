@@ -56,6 +56,7 @@ pub const SECURE_COOKIE_NAME: &str = "__Secure-refresh_token";
 pub struct RefreshCookie {
     name: String,
     path: Option<String>,
+    path_from_prefix: bool,
     domain: Option<String>,
     secure: bool,
     enabled: bool,
@@ -66,6 +67,7 @@ impl Default for RefreshCookie {
         RefreshCookie {
             name: DEFAULT_COOKIE_NAME.to_owned(),
             path: None,
+            path_from_prefix: false,
             domain: None,
             secure: true,
             enabled: true,
@@ -172,8 +174,17 @@ impl RefreshCookie {
     pub(crate) fn with_default_path(mut self, prefix: &str) -> Self {
         if self.path.is_none() {
             self.path = Some(if prefix.is_empty() { "/" } else { prefix }.to_owned());
+            self.path_from_prefix = true;
         }
         self
+    }
+
+    /// The path, when it was filled in from the routes' prefix rather than
+    /// set by the application.
+    pub(crate) fn default_path(&self) -> Option<&str> {
+        self.path
+            .as_deref()
+            .filter(|_| self.enabled && self.path_from_prefix)
     }
 
     fn build(&self, value: String, max_age_secs: u64) -> Option<HeaderValue> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 
-use auth_core::Reload;
+use auth_core::{Reload, Session};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -81,6 +81,16 @@ pub struct Verified<E> {
     pub claims: E,
 }
 
+impl<E> Verified<E> {
+    /// `subject` logged in; its access tokens carry `claims`.
+    pub fn new(subject: impl Into<String>, claims: E) -> Self {
+        Verified {
+            subject: subject.into(),
+            claims,
+        }
+    }
+}
+
 /// Why a login failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -100,18 +110,19 @@ pub enum LoginError {
 }
 
 /// Checks credentials for the login endpoint, and (optionally) whether a
-/// session may go on at each refresh. The application implements it.
+/// session may go on at each refresh. The application implements it, or
+/// hands a closure to [`verify_with`].
 ///
 /// To resist user enumeration, answer an unknown user and a wrong password
 /// identically *and in similar time*: verify against a dummy hash when the
 /// user does not exist ([`password::verify_password`](crate::password::verify_password)
 /// does this). Run password hashing off the async workers
-/// (`tokio::task::spawn_blocking`). Rate limiting belongs in front of the
-/// login route, as a tower layer.
+/// (`tokio::task::spawn_blocking`). The login routes throttle attempts
+/// already ([`AuthRoutes::throttle`](crate::AuthRoutes::throttle)).
 ///
 /// ```
 /// use auth_axum_extras::{CredentialVerifier, Credentials, LoginError, Verified};
-/// use auth_core::{Reload, RoleClaims};
+/// use auth_core::{Reload, RoleClaims, Session};
 ///
 /// struct Ldap;
 ///
@@ -121,24 +132,40 @@ pub enum LoginError {
 ///     async fn verify(&self, c: Credentials) -> Result<Verified<RoleClaims>, LoginError> {
 ///         // ... ask the directory; `c.field::<String>("tenant")` reads an extra field ...
 ///         if c.username == "alice" && c.password == "from-the-directory" {
-///             Ok(Verified { subject: "u-1".into(), claims: RoleClaims::with_roles(["user"]) })
+///             Ok(Verified::new("u-1", RoleClaims::with_roles(["user"])))
 ///         } else {
 ///             Err(LoginError::InvalidCredentials)
 ///         }
 ///     }
 ///
 ///     // Optional: today's roles at every refresh, or the end of the session.
-///     async fn reload(&self, subject: &str) -> Reload<RoleClaims> {
-///         match subject {
+///     async fn reload(&self, session: Session<RoleClaims>) -> Reload<RoleClaims> {
+///         match session.subject.as_str() {
 ///             "u-1" => Reload::Replace(RoleClaims::with_roles(["user"])),
 ///             _ => Reload::Refuse("no such user any more".into()),
 ///         }
 ///     }
 /// }
 /// ```
+///
+/// Anything else given to [`AuthRoutes::new`](crate::AuthRoutes::new) is
+/// refused at compile time with a hint:
+///
+/// ```compile_fail
+/// # let authority = auth_core::TokenAuthority::builder(auth_core::KeySet::new(auth_core::Key::generate(auth_core::Algorithm::HS256)?)?).build()?;
+/// // error[E0277]: `&str` cannot check logins (`CredentialVerifier`)
+/// let routes = auth_axum_extras::AuthRoutes::new(authority, "alice:secret");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot check logins (`CredentialVerifier`)",
+    label = "not a credential verifier",
+    note = "implement `CredentialVerifier` for it, or pass a closure: `verify_with(|creds: Credentials| async move {{ ... Ok(Verified::new(user_id, claims)) }})`"
+)]
 pub trait CredentialVerifier: Send + Sync + 'static {
-    /// The application claims of the issued access tokens.
-    type Claims: Serialize + Send + Sync + 'static;
+    /// The application claims of the issued access tokens (read back by
+    /// the layer, so deserializable too).
+    type Claims: Serialize + DeserializeOwned + Send + Sync + 'static;
 
     /// Checks `credentials`.
     fn verify(
@@ -147,17 +174,113 @@ pub trait CredentialVerifier: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Verified<Self::Claims>, LoginError>> + Send;
 
     /// Called at each refresh, before the refresh token is rotated, with the
-    /// session's subject: [`Reload::Replace`] puts fresh claims (today's
-    /// roles) into the new access token, [`Reload::Refuse`] ends the session
-    /// (401 `invalid_token`, its tokens revoked), [`Reload::Unavailable`]
-    /// answers 503 and changes nothing. The default, [`Reload::Keep`], keeps
-    /// the claims given at login for the whole session (up to its absolute
-    /// lifetime, 30 days by default): implement this so that a demoted or
-    /// disabled user loses access at the next refresh, within one access
-    /// token lifetime.
-    fn reload(&self, subject: &str) -> impl Future<Output = Reload<Self::Claims>> + Send {
-        let _ = subject;
+    /// [`Session`]: its id, subject, login time and current claims (those
+    /// given at login, or of the last [`Reload::Replace`]).
+    /// [`Reload::Replace`] puts fresh claims (today's roles) into the new
+    /// access token, [`Reload::Refuse`] ends the session (401
+    /// `invalid_token`, its tokens revoked), [`Reload::Unavailable`]
+    /// answers 503 and changes nothing. The default, [`Reload::Keep`],
+    /// keeps the session's claims (up to its absolute lifetime, 30 days by
+    /// default): implement this so that a demoted or disabled user loses
+    /// access at the next refresh, within one access token lifetime.
+    fn reload(
+        &self,
+        session: Session<Self::Claims>,
+    ) -> impl Future<Output = Reload<Self::Claims>> + Send {
+        let _ = session;
         async { Reload::Keep }
+    }
+}
+
+/// A [`CredentialVerifier`] made of closures: `verify` checks a login,
+/// and (optionally, [`reload`](VerifyWith::reload)) another decides at
+/// each refresh.
+///
+/// ```
+/// use auth_axum_extras::{Credentials, LoginError, Verified, verify_with};
+/// use auth_core::{Reload, RoleClaims, Session};
+///
+/// let users = verify_with(|c: Credentials| async move {
+///     // Your user lookup (a database, a directory...).
+///     match (c.username.as_str(), c.password.as_str()) {
+///         ("alice", "from-the-database") => Ok(Verified::new("u-1", RoleClaims::with_roles(["user"]))),
+///         _ => Err(LoginError::InvalidCredentials),
+///     }
+/// })
+/// .reload(|session: Session<RoleClaims>| async move {
+///     if session.subject == "u-1" { Reload::Keep } else { Reload::Refuse("deleted".into()) }
+/// });
+/// # let _ = users;
+/// ```
+pub fn verify_with<F>(verify: F) -> VerifyWith<F> {
+    VerifyWith {
+        verify,
+        reload: KeepClaims,
+    }
+}
+
+/// The [`CredentialVerifier`] of [`verify_with`].
+#[derive(Clone)]
+pub struct VerifyWith<F, R = KeepClaims> {
+    verify: F,
+    reload: R,
+}
+
+/// The reload of a [`VerifyWith`] without one: [`Reload::Keep`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeepClaims;
+
+impl<F> VerifyWith<F, KeepClaims> {
+    /// Asks `reload` at each refresh (see [`CredentialVerifier::reload`]).
+    pub fn reload<R>(self, reload: R) -> VerifyWith<F, R> {
+        VerifyWith {
+            verify: self.verify,
+            reload,
+        }
+    }
+}
+
+impl<F, R> fmt::Debug for VerifyWith<F, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyWith").finish_non_exhaustive()
+    }
+}
+
+impl<F, Fut, E> CredentialVerifier for VerifyWith<F, KeepClaims>
+where
+    F: Fn(Credentials) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Verified<E>, LoginError>> + Send,
+    E: Serialize + DeserializeOwned + Send + Sync + 'static,
+{
+    type Claims = E;
+
+    fn verify(
+        &self,
+        credentials: Credentials,
+    ) -> impl Future<Output = Result<Verified<E>, LoginError>> + Send {
+        (self.verify)(credentials)
+    }
+}
+
+impl<F, Fut, E, R, RFut> CredentialVerifier for VerifyWith<F, R>
+where
+    F: Fn(Credentials) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Verified<E>, LoginError>> + Send,
+    E: Serialize + DeserializeOwned + Send + Sync + 'static,
+    R: Fn(Session<E>) -> RFut + Send + Sync + 'static,
+    RFut: Future<Output = Reload<E>> + Send,
+{
+    type Claims = E;
+
+    fn verify(
+        &self,
+        credentials: Credentials,
+    ) -> impl Future<Output = Result<Verified<E>, LoginError>> + Send {
+        (self.verify)(credentials)
+    }
+
+    fn reload(&self, session: Session<E>) -> impl Future<Output = Reload<E>> + Send {
+        (self.reload)(session)
     }
 }
 
@@ -210,7 +333,7 @@ impl<E> fmt::Debug for InMemoryUsers<E> {
 #[cfg(feature = "argon2")]
 impl<E> CredentialVerifier for InMemoryUsers<E>
 where
-    E: Serialize + Clone + Send + Sync + 'static,
+    E: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     type Claims = E;
 

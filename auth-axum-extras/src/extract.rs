@@ -265,12 +265,22 @@ fn require_in(ok: bool, required: &str, parts: &Parts) -> Result<(), ApiError> {
 }
 
 /// A role, named by a type, for [`RequireRole`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a role type (`Role`)",
+    label = "`RequireRole` takes a type naming the role",
+    note = "write `struct Admin; impl Role for Admin {{ const NAME: &'static str = \"admin\"; }}`, or check a role by name without a type: `.layer(routes.require_role(\"admin\"))` on the route, or `auth.require_role(\"admin\")?` in the handler"
+)]
 pub trait Role: Send + Sync + 'static {
     /// The role name as it appears in the claims.
     const NAME: &'static str;
 }
 
 /// An OAuth scope, named by a type, for [`RequireScope`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a scope type (`Scope`)",
+    label = "`RequireScope` takes a type naming the scope",
+    note = "write `struct Read; impl Scope for Read {{ const NAME: &'static str = \"read\"; }}`, or check a scope by name: `.layer(routes.require_scope(\"read\"))`"
+)]
 pub trait Scope: Send + Sync + 'static {
     /// The scope as it appears in the `scope` claim.
     const NAME: &'static str;
@@ -279,7 +289,32 @@ pub trait Scope: Send + Sync + 'static {
 /// The validated claims of a caller that has the role `R`: 401 without valid
 /// claims, 403 `insufficient_scope` without the role. Dereferences to the
 /// claims. `E` is the layer's claims type, such as [`RoleClaims`](auth_core::RoleClaims).
-pub struct RequireRole<R, E> {
+///
+/// Claims without [`Privileges`] are refused where the handler names the
+/// type, with a hint to `#[derive(Privileges)]`:
+///
+/// ```compile_fail
+/// use auth_axum_extras::{RequireRole, Role};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Claims { roles: Vec<String> } // no Privileges
+/// struct Admin;
+/// impl Role for Admin { const NAME: &'static str = "admin"; }
+///
+/// // error[E0277]: `Claims` does not say which roles and scopes it grants (`Privileges`)
+/// async fn admin(admin: RequireRole<Admin, Claims>) {}
+/// ```
+///
+/// and so is a role that is not a [`Role`] type:
+///
+/// ```compile_fail
+/// use auth_axum_extras::RequireRole;
+/// use auth_core::RoleClaims;
+///
+/// // error[E0277]: `&str` is not a role type (`Role`)
+/// async fn admin(admin: RequireRole<&'static str, RoleClaims>) {}
+/// ```
+pub struct RequireRole<R: Role, E: Privileges> {
     /// The caller's claims.
     pub claims: Arc<AccessClaims<E>>,
     _role: PhantomData<fn() -> R>,
@@ -287,7 +322,7 @@ pub struct RequireRole<R, E> {
 
 /// The validated claims of a caller granted the scope `S`: 401 without valid
 /// claims, 403 `insufficient_scope` without the scope.
-pub struct RequireScope<S, E> {
+pub struct RequireScope<S: Scope, E: Privileges> {
     /// The caller's claims.
     pub claims: Arc<AccessClaims<E>>,
     _scope: PhantomData<fn() -> S>,
@@ -329,21 +364,21 @@ where
     }
 }
 
-impl<R, E> Deref for RequireRole<R, E> {
+impl<R: Role, E: Privileges> Deref for RequireRole<R, E> {
     type Target = AccessClaims<E>;
     fn deref(&self) -> &AccessClaims<E> {
         &self.claims
     }
 }
 
-impl<S, E> Deref for RequireScope<S, E> {
+impl<S: Scope, E: Privileges> Deref for RequireScope<S, E> {
     type Target = AccessClaims<E>;
     fn deref(&self) -> &AccessClaims<E> {
         &self.claims
     }
 }
 
-impl<R, E: std::fmt::Debug> std::fmt::Debug for RequireRole<R, E> {
+impl<R: Role, E: Privileges + std::fmt::Debug> std::fmt::Debug for RequireRole<R, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequireRole")
             .field("role", &std::any::type_name::<R>())
@@ -352,7 +387,7 @@ impl<R, E: std::fmt::Debug> std::fmt::Debug for RequireRole<R, E> {
     }
 }
 
-impl<S, E: std::fmt::Debug> std::fmt::Debug for RequireScope<S, E> {
+impl<S: Scope, E: Privileges + std::fmt::Debug> std::fmt::Debug for RequireScope<S, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequireScope")
             .field("scope", &std::any::type_name::<S>())

@@ -78,7 +78,9 @@ pub mod throttle;
 pub use cookie::{DEFAULT_COOKIE_NAME, MAX_COOKIE_VALUES, RefreshCookie, SECURE_COOKIE_NAME};
 #[cfg(feature = "argon2")]
 pub use credentials::InMemoryUsers;
-pub use credentials::{CredentialVerifier, Credentials, LoginError, Verified};
+pub use credentials::{
+    CredentialVerifier, Credentials, KeepClaims, LoginError, Verified, VerifyWith, verify_with,
+};
 pub use csrf::{CrossOrigin, CrossOriginProtection};
 pub use error::ApiError;
 pub use extract::{Auth, MaybeAuth, RequireLoginWithin, RequireRole, RequireScope, Role, Scope};
@@ -86,7 +88,39 @@ pub use login_body::{MAX_EXTRA_DEPTH, MAX_EXTRA_FIELDS, MAX_EXTRA_VALUES};
 pub use login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS};
 pub use routes::{
     AuthRoutes, DEFAULT_MAX_BODY, DEFAULT_PREFIX, MAX_PASSWORD, MAX_USERNAME, RoutesError,
+    TokenFormat,
 };
+
+/// What an axum application with login routes uses, in one import:
+/// `use auth_axum_extras::prelude::*;`.
+///
+/// ```
+/// use auth_axum_extras::prelude::*;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize, Privileges)]
+/// struct Claims {
+///     roles: Vec<String>,
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA)?)?;
+/// let routes = AuthRoutes::new(authority, verify_with(|c: Credentials| async move {
+///     let _ = c;
+///     Err::<Verified<Claims>, _>(LoginError::InvalidCredentials)
+/// }));
+/// let _layer: AuthLayer<Claims> = routes.layer();
+/// # Ok(()) }
+/// ```
+pub mod prelude {
+    #[cfg(feature = "argon2")]
+    pub use crate::InMemoryUsers;
+    pub use crate::{
+        Auth, AuthRoutes, CredentialVerifier, Credentials, LoginError, MaybeAuth, RefreshCookie,
+        RequireRole, Role, Verified, verify_with,
+    };
+    pub use auth_core::{Algorithm, Key, Privileges, Reload, RoleClaims, Session, TokenAuthority};
+    pub use auth_tower::{AuthLayer, RequireLayer};
+}
 
 /// The README's examples (they need all three crates), compiled and run as
 /// doc tests.

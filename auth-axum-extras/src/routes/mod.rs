@@ -106,10 +106,11 @@ use std::sync::Arc;
 use auth_core::cache::TokenCache;
 use auth_core::introspection::Introspection;
 use auth_core::throttle::LoginThrottle;
-use auth_core::{TokenAuthority, TokenPair};
+use auth_core::{Privileges, TokenAuthority, TokenPair};
+use auth_tower::{AuthLayer, HasRole, HasScope, RequireLayer};
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{OriginalUri, Path, Request, State};
 use axum::routing::{delete, get, post};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
@@ -156,6 +157,22 @@ pub struct AuthRoutes<V> {
     client_address: ClientAddress,
     introspection: Option<Introspection>,
     discovery: Option<String>,
+    format: TokenFormat,
+}
+
+/// The field names of token responses (login and refresh).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenFormat {
+    /// `{"accessToken","refreshToken","tokenType","expiresIn"}`, the
+    /// default: the casing of JavaScript clients. Errors stay
+    /// `{"error","error_description"}`, the OAuth 2.0 names every client
+    /// library already parses.
+    #[default]
+    CamelCase,
+    /// `{"access_token","refresh_token","token_type","expires_in"}`, the
+    /// names of RFC 6749 §5.1, for OAuth 2.0 client libraries.
+    OAuth2,
 }
 
 /// The routes could not be built from this configuration.
@@ -181,7 +198,66 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             client_address: ClientAddress::default(),
             introspection: None,
             discovery: None,
+            format: TokenFormat::default(),
         }
+    }
+
+    /// The [`AuthLayer`] that checks these routes' access tokens, typed with
+    /// the verifier's claims: the one source of the claims type, so the
+    /// layer and the `Auth<V::Claims>` extractor cannot disagree. Put it
+    /// around the application's routes:
+    ///
+    /// ```
+    /// use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers};
+    /// use auth_core::{Algorithm, Key, RoleClaims, TokenAuthority};
+    /// use axum::{Router, routing::get};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA)?)?;
+    /// let routes = AuthRoutes::new(authority, InMemoryUsers::<RoleClaims>::new());
+    /// let app: Router = Router::new()
+    ///     .route("/me", get(|Auth(me): Auth<RoleClaims>| async move { me.sub.clone() }))
+    ///     .route("/admin", get(|| async { "admins only" }).layer(routes.require_role("admin")))
+    ///     .layer(routes.layer())
+    ///     .merge(routes.into_router()?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// It reads the `Authorization: Bearer` header; configure it further
+    /// like any [`AuthLayer`] (`.optional()`, `.cookie(...)`).
+    pub fn layer(&self) -> AuthLayer<V::Claims> {
+        AuthLayer::new(self.authority.validator().clone())
+    }
+
+    /// A [`RequireLayer`] that lets through only access tokens granting
+    /// `role` (403 `insufficient_scope` otherwise), typed with the
+    /// verifier's claims; put it inside [`layer`](Self::layer) (on a route
+    /// or a nested router). The claims implement
+    /// [`Privileges`](auth_core::Privileges): `#[derive(Privileges)]` on a
+    /// struct with a `roles` field does it.
+    pub fn require_role(&self, role: &str) -> RequireLayer<V::Claims, HasRole>
+    where
+        V::Claims: Privileges,
+    {
+        RequireLayer::role(role)
+    }
+
+    /// A [`RequireLayer`] that lets through only access tokens granting the
+    /// OAuth `scope` (403 `insufficient_scope` otherwise); see
+    /// [`require_role`](Self::require_role).
+    pub fn require_scope(&self, scope: &str) -> RequireLayer<V::Claims, HasScope>
+    where
+        V::Claims: Privileges,
+    {
+        RequireLayer::scope(scope)
+    }
+
+    /// The field names of token responses (default
+    /// [`TokenFormat::CamelCase`]; [`TokenFormat::OAuth2`] for OAuth 2.0
+    /// client libraries).
+    pub fn token_format(mut self, format: TokenFormat) -> Self {
+        self.format = format;
+        self
     }
 
     /// The login throttle (default: on, [`LoginThrottle::new`] over the
@@ -239,7 +315,9 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
 
     /// Where the routes live (`/auth` by default, `""` for the root). The
     /// router returned by [`into_router`](Self::into_router) carries the full
-    /// paths: merge it, do not nest it (or set the cookie path yourself).
+    /// paths: merge it. Nested instead (`Router::nest("/api", routes)`),
+    /// the routes see the path they were reached by, and a cookie whose
+    /// path was left to the prefix follows: `Path=/api/auth`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -347,6 +425,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             introspection: self.introspection.is_some(),
             discovery: self.discovery.is_some(),
             throttled: self.throttled,
+            oauth2_names: self.format == TokenFormat::OAuth2,
         });
         serde_json::from_value(doc)
             .map_err(|e| RoutesError(format!("the OpenAPI description did not build: {e}")))
@@ -414,6 +493,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             csrf: self.csrf,
             max_body: self.max_body,
             gate: LoginGate::new(self.login_concurrency, self.max_waiting_logins),
+            format: self.format,
         });
         let mut router = Router::new()
             .route(&format!("{prefix}/login"), post(login::<V>))
@@ -467,9 +547,31 @@ struct Shared<V> {
     max_body: usize,
     gate: LoginGate,
     throttling: Option<Throttling>,
+    format: TokenFormat,
 }
 
 type St<V> = State<Arc<Shared<V>>>;
+
+/// A token response with [`TokenFormat::CamelCase`].
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CamelCaseTokens<'a> {
+    access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a String>,
+    token_type: &'a str,
+    expires_in: u64,
+}
+
+/// A token response with [`TokenFormat::OAuth2`] (RFC 6749 §5.1).
+#[derive(serde::Serialize)]
+struct OAuth2Tokens<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a String>,
+}
 
 /// Whether a token response may carry the refresh token in its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,19 +587,23 @@ fn respond(result: Result<Response, ApiError>) -> Response {
 }
 
 async fn login<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
-    respond(s.login(req).await)
+    let mount = Mount::of(&req);
+    s.remount(mount, respond(s.login(req).await))
 }
 
 async fn refresh<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
-    respond(s.refresh(req).await)
+    let mount = Mount::of(&req);
+    s.remount(mount, respond(s.refresh(req).await))
 }
 
 async fn logout<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
-    respond(s.logout(req).await)
+    let mount = Mount::of(&req);
+    s.remount(mount, respond(s.logout(req).await))
 }
 
 async fn logout_all<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
-    respond(s.logout_all(req).await)
+    let mount = Mount::of(&req);
+    s.remount(mount, respond(s.logout_all(req).await))
 }
 
 async fn list_sessions<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
@@ -512,7 +618,25 @@ async fn delete_session<V: CredentialVerifier>(
     req: Request,
 ) -> Response {
     let id = id.map(|Path(id)| id).unwrap_or_default();
-    respond(s.delete_session(req.headers(), &id).await)
+    let mount = Mount::of(&req);
+    s.remount(mount, respond(s.delete_session(req.headers(), &id).await))
+}
+
+/// Where a nesting router mounted the routes: the part of the original
+/// path that `Router::nest` stripped (`/api` for `/api/auth/login`
+/// reaching `/auth/login`); `None` when they were merged, not nested.
+struct Mount(Option<String>);
+
+impl Mount {
+    fn of(req: &Request) -> Mount {
+        let stripped = req
+            .extensions()
+            .get::<OriginalUri>()
+            .and_then(|original| original.path().strip_suffix(req.uri().path()))
+            .filter(|mount| mount.starts_with('/'))
+            .map(str::to_owned);
+        Mount(stripped)
+    }
 }
 
 /// The keys in force now: a key added by
@@ -556,13 +680,20 @@ impl<V: CredentialVerifier> Shared<V> {
     /// 200 with the pair as JSON (without the refresh token for
     /// [`Delivery::CookieOnly`]) and the refresh cookie.
     fn tokens(&self, pair: &TokenPair, delivery: Delivery) -> Result<Response, ApiError> {
-        let json = match delivery {
-            Delivery::BodyAndCookie => serde_json::to_vec(pair),
-            Delivery::CookieOnly => serde_json::to_vec(&serde_json::json!({
-                "accessToken": pair.access_token,
-                "tokenType": pair.token_type,
-                "expiresIn": pair.expires_in,
-            })),
+        let refresh = (delivery == Delivery::BodyAndCookie).then_some(&pair.refresh_token);
+        let json = match self.format {
+            TokenFormat::OAuth2 => serde_json::to_vec(&OAuth2Tokens {
+                access_token: &pair.access_token,
+                token_type: pair.token_type,
+                expires_in: pair.expires_in,
+                refresh_token: refresh,
+            }),
+            _ => serde_json::to_vec(&CamelCaseTokens {
+                access_token: &pair.access_token,
+                refresh_token: refresh,
+                token_type: pair.token_type,
+                expires_in: pair.expires_in,
+            }),
         };
         let body = json.map_err(|e| {
             tracing::error!(error = %e, "token pair did not serialize");
@@ -584,6 +715,31 @@ impl<V: CredentialVerifier> Shared<V> {
             h.insert(SET_COOKIE, cookie);
         }
         Ok(res)
+    }
+
+    /// Moves the cookies of `res` under the path the routes were reached
+    /// by, when a nesting router mounted them and the cookie path was left
+    /// to the prefix: `Path=/auth` would never be sent to `/api/auth`.
+    fn remount(&self, mount: Mount, mut res: Response) -> Response {
+        let (Some(mount), Some(default)) = (mount.0, self.cookie.default_path()) else {
+            return res;
+        };
+        let nested = format!("{}{}", mount.trim_end_matches('/'), default);
+        let cookies: Vec<HeaderValue> = res.headers().get_all(SET_COOKIE).iter().cloned().collect();
+        res.headers_mut().remove(SET_COOKIE);
+        for value in cookies {
+            let moved = value
+                .to_str()
+                .ok()
+                .and_then(|v| ::cookie::Cookie::parse(v.to_owned()).ok())
+                .filter(|c| c.path() == Some(default))
+                .and_then(|mut c| {
+                    c.set_path(nested.clone());
+                    HeaderValue::from_str(&c.to_string()).ok()
+                });
+            res.headers_mut().append(SET_COOKIE, moved.unwrap_or(value));
+        }
+        res
     }
 
     fn no_content_clearing_cookie(&self) -> Response {

@@ -14,6 +14,8 @@ pub(super) struct Described<'a> {
     pub(super) introspection: bool,
     pub(super) discovery: bool,
     pub(super) throttled: bool,
+    /// Token responses with the OAuth 2.0 names (`access_token`...).
+    pub(super) oauth2_names: bool,
 }
 
 fn schema(name: &str) -> Value {
@@ -311,7 +313,7 @@ pub(super) fn document(d: &Described<'_>) -> Value {
             "description": "Login, refresh, logout and sessions (auth-axum-extras).",
         },
         "paths": paths,
-        "components": { "schemas": schemas(), "securitySchemes": schemes },
+        "components": { "schemas": schemas(d.oauth2_names), "securitySchemes": schemes },
     })
 }
 
@@ -323,7 +325,22 @@ fn integer() -> Value {
     json!({ "type": "integer", "minimum": 0 })
 }
 
-fn schemas() -> Value {
+fn schemas(oauth2_names: bool) -> Value {
+    let [access, refresh, kind, expires] = if oauth2_names {
+        ["access_token", "refresh_token", "token_type", "expires_in"]
+    } else {
+        ["accessToken", "refreshToken", "tokenType", "expiresIn"]
+    };
+    let tokens = json!({
+        "type": "object",
+        "required": [access, kind, expires],
+        "properties": {
+            access: string(),
+            refresh: { "type": "string", "description": "absent for cookie-only clients" },
+            kind: { "type": "string", "enum": ["Bearer"] },
+            expires: integer(),
+        },
+    });
     json!({
         "LoginRequest": {
             "type": "object",
@@ -341,17 +358,7 @@ fn schemas() -> Value {
             "type": "object",
             "properties": { "refreshToken": string() },
         },
-        "Tokens": {
-            "type": "object",
-            "required": ["accessToken", "tokenType", "expiresIn"],
-            "properties": {
-                "accessToken": string(),
-                "refreshToken": { "type": "string",
-                    "description": "absent for cookie-only clients" },
-                "tokenType": { "type": "string", "enum": ["Bearer"] },
-                "expiresIn": integer(),
-            },
-        },
+        "Tokens": tokens,
         "Error": {
             "type": "object",
             "required": ["error", "error_description"],

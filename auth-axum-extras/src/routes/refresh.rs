@@ -23,7 +23,9 @@ struct PresentedTokens {
 
 #[derive(Deserialize)]
 struct RefreshBody {
-    #[serde(rename = "refreshToken")]
+    /// `refreshToken`, or `refresh_token` (the OAuth 2.0 spelling, for
+    /// clients of [`TokenFormat::OAuth2`](super::TokenFormat::OAuth2)).
+    #[serde(rename = "refreshToken", alias = "refresh_token")]
     refresh_token: Option<String>,
 }
 
@@ -61,7 +63,7 @@ impl<V: CredentialVerifier> Shared<V> {
             ));
         };
         let verifier = &self.verifier;
-        let reload = |subject: String| async move { verifier.reload(&subject).await };
+        let reload = |session| verifier.reload(session);
         let refreshed = self
             .authority
             .refresh_with(&token, reload)

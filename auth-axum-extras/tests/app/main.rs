@@ -10,7 +10,7 @@ use auth_axum_extras::{
     Auth, AuthRoutes, CredentialVerifier, Credentials, LoginError, MaybeAuth, RequireRole, Role,
     Verified,
 };
-use auth_core::{Algorithm, Key, KeySet, NoClaims, Reload, RoleClaims, TokenAuthority};
+use auth_core::{Algorithm, Key, KeySet, NoClaims, Reload, RoleClaims, Session, TokenAuthority};
 use auth_tower::AuthLayer;
 use axum::Router;
 use axum::routing::get;
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 mod claims;
 mod refusals;
 mod step_up;
+mod wiring;
 
 struct AdminRole;
 impl Role for AdminRole {
@@ -84,11 +85,11 @@ impl CredentialVerifier for Directory {
         })
     }
 
-    async fn reload(&self, subject: &str) -> Reload<RoleClaims> {
+    async fn reload(&self, session: Session<RoleClaims>) -> Reload<RoleClaims> {
         if *self.down.lock().unwrap() {
             return Reload::Unavailable("directory down".into());
         }
-        match self.users.lock().unwrap().get(subject) {
+        match self.users.lock().unwrap().get(&session.subject) {
             Some(e) if e.enabled => {
                 Reload::Replace(RoleClaims::with_roles(e.roles.iter().copied()))
             }
