@@ -102,8 +102,9 @@ impl RefreshCookie {
         self
     }
 
-    /// The `Path` attribute; set it when the auth routes are nested below
-    /// another router (e.g. `/api/auth`).
+    /// The `Path` attribute. Left unset, it is the routes' prefix, or the
+    /// path a nesting router reached them by (`Router::nest("/api", ...)`
+    /// with the default prefix: `/api/auth`).
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
         self

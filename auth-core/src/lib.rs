@@ -99,7 +99,15 @@ pub use algorithm::{Algorithm, UnknownAlgorithm};
 /// `#[privileges(scope)]`. The roles field may be any collection of
 /// strings ([`privileges::RoleList`]), the scope a space-separated string
 /// ([`privileges::ScopeString`]). The generated code names `::auth_core`:
-/// the application depends on this crate directly.
+/// the application depends on this crate directly. A struct with neither
+/// field is refused, since no check could ever pass:
+///
+/// ```compile_fail
+/// #[derive(auth_core::Privileges)]
+/// struct Claims {
+///     tenant: String, // error: #[derive(Privileges)] found no `roles` nor `scope` field
+/// }
+/// ```
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use auth_derive::Privileges;
