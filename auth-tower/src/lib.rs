@@ -72,7 +72,7 @@
 //! let authority = TokenAuthority::builder(keys).build().unwrap();
 //! let app: Router = Router::new()
 //!     .route("/profile", get(profile))
-//!     .route("/admin", get(|| async { "hi" }).layer(RequireLayer::<RoleClaims, _>::role("admin")))
+//!     .route("/admin", get(|| async { "hi" }).layer(RequireLayer::<_, RoleClaims>::role("admin")))
 //!     .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
 //! ```
 //!
