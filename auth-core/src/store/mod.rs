@@ -50,7 +50,7 @@ use std::task::{Context, Poll};
 use uuid::Uuid;
 
 use crate::claims::TokenRef;
-pub use crate::error::{RevokedBy, StoreError};
+use crate::error::{RevokedBy, StoreError};
 
 pub(crate) mod attempts;
 mod memory;
