@@ -41,7 +41,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::claims::{AccessClaims, Audience, RefreshClaims, TokenKind, TokenRef};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Shared};
+use crate::config::{Shared, TokenConfig};
 use crate::error::AuthError;
 use crate::error::{ConfigError, StoreError};
 use crate::key_set::{KeyLookup, KeySource};
@@ -154,7 +154,7 @@ impl Validator {
     pub fn builder(keys: impl KeySource) -> ValidatorBuilder {
         ValidatorBuilder {
             keys: Arc::new(keys),
-            config: Config::default(),
+            config: TokenConfig::default(),
             audiences: Vec::new(),
             store: None,
             clock: None,
@@ -419,7 +419,7 @@ fn claims_error(e: serde_json::Error) -> AuthError {
 #[must_use]
 pub struct ValidatorBuilder {
     keys: Arc<dyn KeySource>,
-    config: Config,
+    config: TokenConfig,
     audiences: Vec<String>,
     store: Option<Arc<dyn Store>>,
     clock: Option<Arc<dyn Clock>>,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, MAX_SESSIONS_PER_SUBJECT_LIMIT, Shared};
+use crate::config::{MAX_SESSIONS_PER_SUBJECT_LIMIT, Shared, TokenConfig};
 use crate::error::ConfigError;
 use crate::key_ring::KeyRing;
 use crate::key_set::KeySet;
@@ -19,7 +19,7 @@ use super::TokenAuthority;
 #[must_use]
 pub struct AuthorityBuilder {
     pub(super) keys: KeySet,
-    pub(super) config: Config,
+    pub(super) config: TokenConfig,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) clock: Option<Arc<dyn Clock>>,
 }
