@@ -46,11 +46,32 @@
 //!
 //! Features: `aws-lc-rs` (default) signs and verifies with aws-lc-rs, several
 //! times faster for ES/RS/PS/EdDSA than `rust-crypto`, the pure-Rust backend.
-//! `redis` adds `store::RedisStore`, revocations and sessions
+//! `redis` adds [`store::RedisStore`], revocations and sessions
 //! shared by several instances. `metrics` records the counters and
 //! histograms listed in [`metrics`]. `testing` adds [`ManualClock`] and the
 //! [`testing`] kit.
+//!
 
+// Feature-gated items are linked here when they exist, else to the
+// documentation built with every feature.
+#![cfg_attr(
+    feature = "redis",
+    doc = "[`store::RedisStore`]: crate::store::RedisStore"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`store::RedisStore`]: https://docs.rs/auth-core/latest/auth_core/store/struct.RedisStore.html"
+)]
+#![cfg_attr(feature = "testing", doc = "[`ManualClock`]: crate::ManualClock")]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`ManualClock`]: https://docs.rs/auth-core/latest/auth_core/struct.ManualClock.html"
+)]
+#![cfg_attr(feature = "testing", doc = "[`testing`]: crate::testing")]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing`]: https://docs.rs/auth-core/latest/auth_core/testing/"
+)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]

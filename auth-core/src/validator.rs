@@ -468,8 +468,16 @@ impl ValidatorBuilder {
 
     /// Checks every token against this store: denylisted `jti`s, revoked
     /// sessions, logout-all cut-offs. For a service beside the issuer, a
-    /// [read-only Redis store](crate::store::RedisStoreBuilder::read_only)
-    /// on the issuer's Redis.
+    /// [read-only Redis store] on the issuer's Redis.
+    ///
+    #[cfg_attr(
+        feature = "redis",
+        doc = "[read-only Redis store]: crate::store::RedisStoreBuilder::read_only"
+    )]
+    #[cfg_attr(
+        not(feature = "redis"),
+        doc = "[read-only Redis store]: https://docs.rs/auth-core/latest/auth_core/store/struct.RedisStoreBuilder.html#method.read_only"
+    )]
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self

@@ -2,7 +2,7 @@
 //! and logout-all cut-offs, behind one [`Store`] trait.
 //!
 //! The contract every implementation keeps (and the shared test suite in
-//! [`crate::testing::store_suite`] checks):
+//! [`testing::store_suite`] checks):
 //!
 //! - **Denylist**: a revoked `jti` is refused until `until`, the moment its
 //!   token would be refused anyway (expiry plus leeway); then the entry may go.
@@ -41,6 +41,16 @@
 //! assert!(matches!(store.check(&token).await.unwrap(), Verdict::Revoked(_)));
 //! # }
 //! ```
+
+// The test suite exists with the `testing` feature only.
+#![cfg_attr(
+    feature = "testing",
+    doc = "[`testing::store_suite`]: crate::testing::store_suite"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing::store_suite`]: https://docs.rs/auth-core/latest/auth_core/testing/store_suite/"
+)]
 
 use std::fmt;
 use std::future::Future;
