@@ -17,6 +17,31 @@ use serde::Serialize;
 /// The extractors' refusals are written as the `AuthLayer` that ran writes
 /// its own (its realm and `on_rejection` hook), so the status may be the
 /// hook's.
+///
+/// A handler's own errors can take the same shape:
+///
+/// ```
+/// use auth_axum_extras::ApiError;
+/// use axum::response::IntoResponse;
+/// use http::StatusCode;
+/// use http_body_util::BodyExt;
+///
+/// async fn archive(order: u64) -> Result<String, ApiError> {
+///     if order == 0 {
+///         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such order"));
+///     }
+///     Ok(format!("order {order} archived"))
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let response = archive(0).await.into_response();
+/// assert_eq!(response.status(), StatusCode::NOT_FOUND);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// let body = response.into_body().collect().await?.to_bytes();
+/// assert_eq!(body, r#"{"error":"not_found","error_description":"no such order"}"#);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,

@@ -75,7 +75,39 @@ use crate::error::ApiError;
 /// The validated access claims (shared, not copied: the layer and its token
 /// cache hold the same `Arc`); 401 `missing_token` when an optional layer
 /// let the request through without a token, 500 when no `AuthLayer<E>` ran
-/// (see the [rules](self#rules)).
+/// (see the [rules](self#rules)). Dereferences to the claims.
+///
+/// ```
+/// use auth_axum_extras::Auth;
+/// use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+/// use auth_tower::AuthLayer;
+/// use axum::{body::Body, handler::Handler};
+/// use http::{Request, StatusCode, header::AUTHORIZATION};
+/// use http_body_util::BodyExt;
+///
+/// async fn profile(Auth(claims): Auth<RoleClaims>) -> String {
+///     format!("hello {}", claims.sub)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA)?)?).build()?;
+/// // The handler behind the layer (on a `Router`: `.route(..).layer(..)`).
+/// let app = profile.layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
+///
+/// let pair = authority.issue("alice", &RoleClaims::with_roles(["user"])).await?;
+/// let request = Request::get("/profile")
+///     .header(AUTHORIZATION, format!("Bearer {}", pair.access_token))
+///     .body(Body::empty())?;
+/// let response = app.clone().call(request, ()).await;
+/// assert_eq!(response.status(), StatusCode::OK);
+/// assert_eq!(response.into_body().collect().await?.to_bytes(), "hello alice");
+///
+/// // Without a token the layer refuses, and the handler never runs.
+/// let response = app.call(Request::get("/profile").body(Body::empty())?, ()).await;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Auth<E>(pub Arc<AccessClaims<E>>);
 
@@ -265,6 +297,26 @@ fn require_in(ok: bool, required: &str, parts: &Parts) -> Result<(), ApiError> {
 }
 
 /// A role, named by a type, for [`RequireRole`].
+///
+/// ```
+/// use auth_axum_extras::{RequireRole, Role};
+/// use auth_core::{Privileges, RoleClaims};
+///
+/// /// The `billing` role.
+/// struct Billing;
+/// impl Role for Billing {
+///     const NAME: &'static str = "billing";
+/// }
+///
+/// async fn invoices(user: RequireRole<Billing, RoleClaims>) -> String {
+///     format!("the invoices, for {}", user.sub)
+/// }
+/// # let _ = axum::Router::<()>::new().route("/invoices", axum::routing::get(invoices));
+///
+/// // `NAME` is looked up in the claims' roles, as it is spelled there.
+/// assert!(RoleClaims::with_roles(["billing"]).has_role(Billing::NAME));
+/// assert!(!RoleClaims::with_roles(["Billing"]).has_role(Billing::NAME));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a role type (`Role`)",
     label = "`RequireRole` takes a type naming the role",
@@ -289,6 +341,43 @@ pub trait Scope: Send + Sync + 'static {
 /// The validated claims of a caller that has the role `R`: 401 without valid
 /// claims, 403 `insufficient_scope` without the role. Dereferences to the
 /// claims. `E` is the layer's claims type, such as [`RoleClaims`](auth_core::RoleClaims).
+///
+/// ```
+/// use auth_axum_extras::{RequireRole, Role};
+/// use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+/// use auth_tower::AuthLayer;
+/// use axum::{body::Body, handler::Handler};
+/// use http::{Request, StatusCode, header::AUTHORIZATION};
+///
+/// struct Admin;
+/// impl Role for Admin {
+///     const NAME: &'static str = "admin";
+/// }
+///
+/// async fn users(admin: RequireRole<Admin, RoleClaims>) -> String {
+///     format!("{} may list the users", admin.sub)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA)?)?).build()?;
+/// let app = users.layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
+/// let get = |token: &str| {
+///     let request = Request::get("/users").header(AUTHORIZATION, format!("Bearer {token}"));
+///     app.clone().call(request.body(Body::empty()).unwrap(), ())
+/// };
+///
+/// let admin = authority.issue("root", &RoleClaims::with_roles(["admin"])).await?;
+/// assert_eq!(get(&admin.access_token).await.status(), StatusCode::OK);
+///
+/// // A valid token without the role: 403, and the challenge names the role.
+/// let user = authority.issue("alice", &RoleClaims::with_roles(["user"])).await?;
+/// let refused = get(&user.access_token).await;
+/// assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+/// let challenge = refused.headers()["www-authenticate"].to_str()?;
+/// assert!(challenge.contains(r#"error="insufficient_scope""#) && challenge.contains("admin"));
+/// # Ok(()) }
+/// ```
 ///
 /// Claims without [`Privileges`] are refused where the handler names the
 /// type, with a hint to `#[derive(Privileges)]`:

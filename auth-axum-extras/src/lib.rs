@@ -57,7 +57,20 @@
 //! Not built in. Put a limiter in front of the login route, for example a
 //! tower `RateLimitLayer` or a per-client limiter, with `route_layer` on a
 //! router holding the login route, or in the reverse proxy.
+//!
 
+// `InMemoryUsers` and `password` exist with the `argon2` feature only; without
+// it they are linked to the documentation built with every feature.
+#![cfg_attr(feature = "argon2", doc = "[`InMemoryUsers`]: crate::InMemoryUsers")]
+#![cfg_attr(
+    not(feature = "argon2"),
+    doc = "[`InMemoryUsers`]: https://docs.rs/auth-axum-extras/latest/auth_axum_extras/struct.InMemoryUsers.html"
+)]
+#![cfg_attr(feature = "argon2", doc = "[`password`]: crate::password")]
+#![cfg_attr(
+    not(feature = "argon2"),
+    doc = "[`password`]: https://docs.rs/auth-axum-extras/latest/auth_axum_extras/password/"
+)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]

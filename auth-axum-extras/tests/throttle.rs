@@ -12,10 +12,9 @@ use std::sync::Arc;
 use auth_axum_extras::{AuthRoutes, CredentialVerifier, Credentials, LoginError, Verified};
 use auth_core::store::{
     BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store,
-    StoreError,
 };
 use auth_core::throttle::{Attempt, AttemptStore, Decision, MemoryAttempts, ThrottlePolicy};
-use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority, TokenRef, Uuid};
+use auth_core::{Algorithm, Key, KeySet, NoClaims, StoreError, TokenAuthority, TokenRef, Uuid};
 use contract_tests::Client;
 use http::StatusCode;
 use serde_json::json;

@@ -70,7 +70,45 @@ impl std::fmt::Display for TokenKind {
 pub struct NoClaims {}
 
 /// Roles and scopes a set of claims grants, for authorization checks such as
-/// `auth-tower`'s `RequireLayer`.
+/// `auth-tower`'s `RequireLayer`. [`RoleClaims`] implements it; so does
+/// [`AccessClaims<E>`] for any `E` that does, by asking `E`.
+///
+/// Claims with a `roles` and/or `scope` field derive it
+/// (`#[derive(Privileges)]`, feature `derive`); others implement it to
+/// name what they grant:
+///
+/// ```
+/// use auth_core::{Algorithm, AuthError, Key, KeySet, Privileges, TokenAuthority};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize)]
+/// struct Claims {
+///     admin: bool,
+///     permissions: Vec<String>,
+/// }
+///
+/// impl Privileges for Claims {
+///     fn has_role(&self, role: &str) -> bool {
+///         role == "admin" && self.admin
+///     }
+///     fn has_scope(&self, scope: &str) -> bool {
+///         self.permissions.iter().any(|p| p == scope)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), AuthError> {
+/// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap())
+///     .build()
+///     .unwrap();
+/// let claims = Claims { admin: false, permissions: vec!["orders:read".into()] };
+/// let pair = authority.issue("alice", &claims).await?;
+///
+/// // The validated token grants what its claims grant.
+/// let access = authority.validator().validate_access::<Claims>(&pair.access_token).await?;
+/// assert!(access.has_scope("orders:read"));
+/// assert!(!access.has_scope("orders:write") && !access.has_role("admin"));
+/// # Ok(()) }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say which roles and scopes it grants (`Privileges`)",
     label = "role and scope checks need `Privileges`",

@@ -1,6 +1,6 @@
 //! The settings issuing and verifying share: the documented defaults, the
-//! authority's [`Config`], and the state a validator and its authority hold
-//! in common. Below both: neither [`crate::authority`] nor
+//! authority's [`TokenConfig`], and the state a validator and its authority
+//! hold in common. Below both: neither [`crate::authority`] nor
 //! [`crate::validator`] is imported here.
 
 use std::fmt;
@@ -45,9 +45,23 @@ pub const DEFAULT_KEY_PUBLICATION_DELAY: Duration = Duration::from_secs(2 * JWKS
 /// access lifetime plus the leeway.
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// The settings of an authority; see the module docs for the defaults.
+/// The token settings of an authority: lifetimes, leeway, `iss`/`aud`,
+/// size and session limits. Set through
+/// [`AuthorityBuilder`](crate::AuthorityBuilder), read back with
+/// [`TokenAuthority::config`](crate::TokenAuthority::config). Each field's
+/// default is the matching `DEFAULT_*` constant of this crate (no `iss`, no
+/// `aud`; `max_refresh_lifetime` is [`DEFAULT_REFRESH_TTL`] plus
+/// [`DEFAULT_LEEWAY`]).
+///
+/// ```
+/// use auth_core::{DEFAULT_ACCESS_TTL, TokenConfig};
+///
+/// let config = TokenConfig::default();
+/// assert_eq!(config.access_ttl, DEFAULT_ACCESS_TTL);
+/// assert_eq!(config.issuer, None);
+/// ```
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct TokenConfig {
     /// Access token lifetime.
     pub access_ttl: Duration,
     /// Refresh token lifetime.
@@ -80,9 +94,9 @@ pub struct Config {
     pub key_publication_delay: Duration,
 }
 
-impl Default for Config {
+impl Default for TokenConfig {
     fn default() -> Self {
-        Config {
+        TokenConfig {
             access_ttl: DEFAULT_ACCESS_TTL,
             refresh_ttl: DEFAULT_REFRESH_TTL,
             session_lifetime: DEFAULT_SESSION_LIFETIME,
@@ -102,7 +116,7 @@ impl Default for Config {
 /// What a validator and the authority it belongs to share.
 pub(crate) struct Shared {
     pub(crate) keys: Arc<dyn KeySource>,
-    pub(crate) config: Config,
+    pub(crate) config: TokenConfig,
     /// The audiences of which a token must name one; empty: not checked.
     pub(crate) audiences: Box<[String]>,
     pub(crate) store: Arc<dyn Store>,

@@ -46,11 +46,32 @@
 //!
 //! Features: `aws-lc-rs` (default) signs and verifies with aws-lc-rs, several
 //! times faster for ES/RS/PS/EdDSA than `rust-crypto`, the pure-Rust backend.
-//! `redis` adds `store::RedisStore`, revocations and sessions
+//! `redis` adds [`store::RedisStore`], revocations and sessions
 //! shared by several instances. `metrics` records the counters and
 //! histograms listed in [`metrics`]. `testing` adds [`ManualClock`] and the
 //! [`testing`] kit.
+//!
 
+// Feature-gated items are linked here when they exist, else to the
+// documentation built with every feature.
+#![cfg_attr(
+    feature = "redis",
+    doc = "[`store::RedisStore`]: crate::store::RedisStore"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`store::RedisStore`]: https://docs.rs/auth-core/latest/auth_core/store/struct.RedisStore.html"
+)]
+#![cfg_attr(feature = "testing", doc = "[`ManualClock`]: crate::ManualClock")]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`ManualClock`]: https://docs.rs/auth-core/latest/auth_core/struct.ManualClock.html"
+)]
+#![cfg_attr(feature = "testing", doc = "[`testing`]: crate::testing")]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing`]: https://docs.rs/auth-core/latest/auth_core/testing/"
+)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
@@ -123,10 +144,10 @@ pub use claims::{
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use config::{
-    Config, DEFAULT_ACCESS_TTL, DEFAULT_KEY_PUBLICATION_DELAY, DEFAULT_LEEWAY,
-    DEFAULT_MAX_LIFETIME, DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES,
-    DEFAULT_REFRESH_TTL, DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, JWKS_MAX_AGE,
-    MAX_SESSIONS_PER_SUBJECT_LIMIT,
+    DEFAULT_ACCESS_TTL, DEFAULT_KEY_PUBLICATION_DELAY, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SESSIONS_PER_SUBJECT, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL,
+    DEFAULT_REUSE_GRACE, DEFAULT_SESSION_LIFETIME, JWKS_MAX_AGE, MAX_SESSIONS_PER_SUBJECT_LIMIT,
+    TokenConfig,
 };
 pub use error::{AuthError, ConfigError, ErrorClass, KeyError, RevokedBy, StoreError};
 pub use key_ring::{KeyRing, MAX_RING_KEYS};

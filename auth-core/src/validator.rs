@@ -41,7 +41,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::claims::{AccessClaims, Audience, RefreshClaims, TokenKind, TokenRef};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Shared};
+use crate::config::{Shared, TokenConfig};
 use crate::error::AuthError;
 use crate::error::{ConfigError, StoreError};
 use crate::key_set::{KeyLookup, KeySource};
@@ -154,7 +154,7 @@ impl Validator {
     pub fn builder(keys: impl KeySource) -> ValidatorBuilder {
         ValidatorBuilder {
             keys: Arc::new(keys),
-            config: Config::default(),
+            config: TokenConfig::default(),
             audiences: Vec::new(),
             store: None,
             clock: None,
@@ -419,7 +419,7 @@ fn claims_error(e: serde_json::Error) -> AuthError {
 #[must_use]
 pub struct ValidatorBuilder {
     keys: Arc<dyn KeySource>,
-    config: Config,
+    config: TokenConfig,
     audiences: Vec<String>,
     store: Option<Arc<dyn Store>>,
     clock: Option<Arc<dyn Clock>>,
@@ -468,8 +468,16 @@ impl ValidatorBuilder {
 
     /// Checks every token against this store: denylisted `jti`s, revoked
     /// sessions, logout-all cut-offs. For a service beside the issuer, a
-    /// [read-only Redis store](crate::store::RedisStoreBuilder::read_only)
-    /// on the issuer's Redis.
+    /// [read-only Redis store] on the issuer's Redis.
+    ///
+    #[cfg_attr(
+        feature = "redis",
+        doc = "[read-only Redis store]: crate::store::RedisStoreBuilder::read_only"
+    )]
+    #[cfg_attr(
+        not(feature = "redis"),
+        doc = "[read-only Redis store]: https://docs.rs/auth-core/latest/auth_core/store/struct.RedisStoreBuilder.html#method.read_only"
+    )]
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self

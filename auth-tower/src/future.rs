@@ -8,8 +8,9 @@ use std::task::{Context, Poll, ready};
 
 use std::time::Duration;
 
+use auth_core::StoreError;
 use auth_core::cache::TokenCache;
-use auth_core::store::{BoxFuture, Check, StoreError};
+use auth_core::store::{BoxFuture, Check};
 use auth_core::{AccessClaims, AuthError, Validator};
 use bytes::Bytes;
 use http::{Request, Response};

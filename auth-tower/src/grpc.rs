@@ -77,7 +77,7 @@ impl<S: NamedService, E> NamedService for AuthService<S, E> {
     const NAME: &'static str = S::NAME;
 }
 
-impl<S: NamedService, E, P> NamedService for Require<S, E, P> {
+impl<S: NamedService, P, E> NamedService for Require<S, P, E> {
     const NAME: &'static str = S::NAME;
 }
 

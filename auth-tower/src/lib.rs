@@ -72,7 +72,7 @@
 //! let authority = TokenAuthority::builder(keys).build().unwrap();
 //! let app: Router = Router::new()
 //!     .route("/profile", get(profile))
-//!     .route("/admin", get(|| async { "hi" }).layer(RequireLayer::<RoleClaims, _>::role("admin")))
+//!     .route("/admin", get(|| async { "hi" }).layer(RequireLayer::<_, RoleClaims>::role("admin")))
 //!     .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
 //! ```
 //!
@@ -132,11 +132,19 @@
 //! # }
 //! ```
 
-// The `grpc` module exists with the `tonic` feature only.
+// Feature-gated items are linked when they exist, else to the documentation
+// built with every feature. The `grpc` module exists with the `tonic` feature
+// only.
 #![cfg_attr(feature = "tonic", doc = "[`grpc`]: crate::grpc")]
 #![cfg_attr(
     not(feature = "tonic"),
     doc = "[`grpc`]: https://docs.rs/auth-tower/latest/auth_tower/grpc/"
+)]
+// The `jwks` module exists with the `jwks` feature only.
+#![cfg_attr(feature = "jwks", doc = "[`jwks::Jwks`]: crate::jwks::Jwks")]
+#![cfg_attr(
+    not(feature = "jwks"),
+    doc = "[`jwks::Jwks`]: https://docs.rs/auth-tower/latest/auth_tower/jwks/struct.Jwks.html"
 )]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -3,7 +3,8 @@
 //! future and the rejection responder, which all use it.
 
 use auth_core::AuthError;
-use auth_core::store::{StoreError, Verdict};
+use auth_core::StoreError;
+use auth_core::store::Verdict;
 
 use crate::rejection::Rejection;
 

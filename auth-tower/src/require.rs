@@ -38,8 +38,8 @@ use crate::rejection::Rejection;
 /// use auth_tower::RequireLayer;
 /// use axum::{Router, routing::get};
 ///
-/// let admin = RequireLayer::<RoleClaims, _>::role("admin");
-/// let reader = RequireLayer::<RoleClaims, _>::scope("orders:read");
+/// let admin = RequireLayer::<_, RoleClaims>::role("admin");
+/// let reader = RequireLayer::<_, RoleClaims>::scope("orders:read");
 /// // Any check on the claims; the name goes into the challenge and the logs.
 /// let staff = RequireLayer::new("staff", |c: &AccessClaims<RoleClaims>| {
 ///     c.sub.ends_with("@example.com")
@@ -50,7 +50,7 @@ use crate::rejection::Rejection;
 ///     .route("/staff", get(|| async { "staff" }).layer(staff));
 /// // ... then `.layer(AuthLayer::<RoleClaims>::new(validator))` around them.
 /// ```
-pub struct RequireLayer<E, P> {
+pub struct RequireLayer<P, E> {
     predicate: P,
     required: Arc<str>,
     responder: Responder,
@@ -118,7 +118,7 @@ impl<E, F: Fn(&AccessClaims<E>) -> bool> Authorize<E> for F {
     }
 }
 
-impl<E: Privileges> RequireLayer<E, HasRole> {
+impl<E: Privileges> RequireLayer<HasRole, E> {
     /// Requires the role `role` (see [`Privileges::has_role`]).
     pub fn role(role: &str) -> Self {
         let role: Arc<str> = role.into();
@@ -126,7 +126,7 @@ impl<E: Privileges> RequireLayer<E, HasRole> {
     }
 }
 
-impl<E: Privileges> RequireLayer<E, HasScope> {
+impl<E: Privileges> RequireLayer<HasScope, E> {
     /// Requires the OAuth scope `scope` (see [`Privileges::has_scope`]).
     pub fn scope(scope: &str) -> Self {
         let scope: Arc<str> = scope.into();
@@ -134,7 +134,7 @@ impl<E: Privileges> RequireLayer<E, HasScope> {
     }
 }
 
-impl<E> RequireLayer<E, LoginWithin> {
+impl<E> RequireLayer<LoginWithin, E> {
     /// Requires a login at most `max_age` ago (whole seconds), by the
     /// token's `auth_time`: RFC 9470 step-up, for operations such as
     /// changing a password or rotating keys. Otherwise 401 with
@@ -149,7 +149,7 @@ impl<E> RequireLayer<E, LoginWithin> {
     /// use auth_tower::RequireLayer;
     /// use axum::{Router, routing::post};
     ///
-    /// let recent = RequireLayer::<RoleClaims, _>::login_within(Duration::from_secs(300));
+    /// let recent = RequireLayer::<_, RoleClaims>::login_within(Duration::from_secs(300));
     /// let routes: Router = Router::new()
     ///     .route("/account/password", post(|| async { "changed" }).layer(recent));
     /// // ... then `.layer(AuthLayer::<RoleClaims>::new(validator))` around them.
@@ -182,7 +182,7 @@ impl<E> RequireLayer<E, LoginWithin> {
     }
 }
 
-impl<E, P: Authorize<E>> RequireLayer<E, P> {
+impl<P: Authorize<E>, E> RequireLayer<P, E> {
     /// Requires `predicate`; `required` names what it requires, for the
     /// `scope` attribute of the challenge and the logs.
     pub fn new(required: &str, predicate: P) -> Self {
@@ -223,7 +223,7 @@ impl<E, P: Authorize<E>> RequireLayer<E, P> {
     }
 }
 
-impl<E, P: Clone> Clone for RequireLayer<E, P> {
+impl<P: Clone, E> Clone for RequireLayer<P, E> {
     fn clone(&self) -> Self {
         RequireLayer {
             predicate: self.predicate.clone(),
@@ -234,7 +234,7 @@ impl<E, P: Clone> Clone for RequireLayer<E, P> {
     }
 }
 
-impl<E, P> fmt::Debug for RequireLayer<E, P> {
+impl<P, E> fmt::Debug for RequireLayer<P, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequireLayer")
             .field("required", &self.required)
@@ -243,8 +243,8 @@ impl<E, P> fmt::Debug for RequireLayer<E, P> {
     }
 }
 
-impl<S, E, P: Clone> Layer<S> for RequireLayer<E, P> {
-    type Service = Require<S, E, P>;
+impl<S, P: Clone, E> Layer<S> for RequireLayer<P, E> {
+    type Service = Require<S, P, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Require {
@@ -255,12 +255,12 @@ impl<S, E, P: Clone> Layer<S> for RequireLayer<E, P> {
 }
 
 /// The service [`RequireLayer`] builds.
-pub struct Require<S, E, P> {
+pub struct Require<S, P, E> {
     inner: S,
-    layer: RequireLayer<E, P>,
+    layer: RequireLayer<P, E>,
 }
 
-impl<S: Clone, E, P: Clone> Clone for Require<S, E, P> {
+impl<S: Clone, P: Clone, E> Clone for Require<S, P, E> {
     fn clone(&self) -> Self {
         Require {
             inner: self.inner.clone(),
@@ -269,7 +269,7 @@ impl<S: Clone, E, P: Clone> Clone for Require<S, E, P> {
     }
 }
 
-impl<S: fmt::Debug, E, P> fmt::Debug for Require<S, E, P> {
+impl<S: fmt::Debug, P, E> fmt::Debug for Require<S, P, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Require")
             .field("inner", &self.inner)
@@ -278,7 +278,7 @@ impl<S: fmt::Debug, E, P> fmt::Debug for Require<S, E, P> {
     }
 }
 
-impl<S, E, P, ReqBody, ResBody> Service<Request<ReqBody>> for Require<S, E, P>
+impl<S, P, E, ReqBody, ResBody> Service<Request<ReqBody>> for Require<S, P, E>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     E: Clone + Send + Sync + 'static,

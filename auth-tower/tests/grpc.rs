@@ -182,7 +182,7 @@ async fn require_layer_guards_one_service_too() {
                 .layer(AuthLayer::<RoleClaims>::new(
                     app.authority.validator().clone(),
                 ))
-                .layer(RequireLayer::<RoleClaims, _>::role("admin"))
+                .layer(RequireLayer::<_, RoleClaims>::role("admin"))
                 .service(health),
         ),
     )

@@ -80,7 +80,7 @@ impl metrics::HistogramFn for Samples {
 fn send(counts: &Counts, layer: AuthLayer<RoleClaims>, req: Request<()>) -> u16 {
     let service = ServiceBuilder::new()
         .layer(layer)
-        .layer(RequireLayer::<RoleClaims, _>::role("admin"))
+        .layer(RequireLayer::<_, RoleClaims>::role("admin"))
         .service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

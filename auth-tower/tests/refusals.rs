@@ -95,7 +95,7 @@ async fn the_layer_answers_exactly_rejection_to_response() {
 async fn require_layer_without_a_matching_auth_layer_is_a_500_with_json() {
     let app = app();
     let token = access(&app, &["admin"]).await;
-    let require = || RequireLayer::<RoleClaims, _>::role("admin");
+    let require = || RequireLayer::<_, RoleClaims>::role("admin");
     let mismatch = Router::new()
         .route("/mismatch", get(|| async { "never" }).layer(require()))
         .layer(AuthLayer::<NoClaims>::new(
@@ -138,7 +138,7 @@ async fn on_rejection_writes_the_answer_of_each_layer() {
         .route(
             "/admin",
             get(|| async { "admin area" }).layer(
-                RequireLayer::<RoleClaims, _>::role("admin")
+                RequireLayer::<_, RoleClaims>::role("admin")
                     .realm("shop")
                     .on_rejection(hook),
             ),

@@ -26,7 +26,7 @@ async fn every_challenge_names_the_metadata_and_the_document_is_served() {
         .route(
             "/admin",
             get(|| async { "admin" }).layer(
-                RequireLayer::<RoleClaims, _>::role("admin").resource_metadata(metadata.url()),
+                RequireLayer::<_, RoleClaims>::role("admin").resource_metadata(metadata.url()),
             ),
         )
         .route("/profile", get(|| async { "profile" }))

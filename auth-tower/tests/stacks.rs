@@ -288,7 +288,7 @@ async fn serve_tonic(app: &App, admin_only: bool) -> String {
     if admin_only {
         let router = tonic::transport::Server::builder()
             .layer(auth)
-            .layer(RequireLayer::<RoleClaims, _>::role("admin"))
+            .layer(RequireLayer::<_, RoleClaims>::role("admin"))
             .add_service(health);
         tokio::spawn(router.serve_with_incoming(incoming));
     } else {

@@ -17,7 +17,7 @@ const CHALLENGE: &str = "Bearer realm=\"api\", error=\"insufficient_user_authent
 #[tokio::test]
 async fn an_old_login_is_asked_to_sign_in_again_and_a_refresh_is_no_sign_in() {
     let app = app();
-    let recent = RequireLayer::<RoleClaims, _>::login_within(Duration::from_secs(300))
+    let recent = RequireLayer::<_, RoleClaims>::login_within(Duration::from_secs(300))
         .clock(app.clock.clone());
     let router = Router::new()
         .route("/rotate", get(|| async { "rotated" }).layer(recent))
@@ -75,7 +75,7 @@ async fn an_old_login_is_asked_to_sign_in_again_and_a_refresh_is_no_sign_in() {
 #[tokio::test]
 async fn the_challenge_names_the_acr_values_and_grpc_callers_are_unauthenticated() {
     let app = app();
-    let recent = RequireLayer::<RoleClaims, _>::login_within(Duration::from_secs(60))
+    let recent = RequireLayer::<_, RoleClaims>::login_within(Duration::from_secs(60))
         .acr_values("urn:example:mfa \"x\"")
         .clock(app.clock.clone());
     let router = Router::new()

@@ -142,6 +142,45 @@ pub const MAX_PASSWORD: usize = 1024;
 /// Defaults: prefix [`DEFAULT_PREFIX`], cookie [`RefreshCookie::default`]
 /// with `Path` = prefix, same-origin [`CrossOriginProtection`], bodies
 /// capped at [`DEFAULT_MAX_BODY`], JWKS at `{prefix}/jwks`.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use auth_axum_extras::{AuthRoutes, InMemoryUsers, password::hash_password};
+/// use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
+/// # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// # async fn post(addr: SocketAddr, path: &str, json: &str) -> std::io::Result<String> {
+/// #     let mut conn = tokio::net::TcpStream::connect(addr).await?;
+/// #     let head = format!(
+/// #         "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+/// #          content-length: {}\r\nconnection: close\r\n\r\n",
+/// #         json.len()
+/// #     );
+/// #     conn.write_all(format!("{head}{json}").as_bytes()).await?;
+/// #     let mut answer = String::new();
+/// #     conn.read_to_string(&mut answer).await?;
+/// #     Ok(answer)
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let authority = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::EdDSA)?)?).build()?;
+/// let users = InMemoryUsers::new()
+///     .user("alice", hash_password("alice-password")?, RoleClaims::with_roles(["user"]));
+/// let app: axum::Router = AuthRoutes::new(authority, users).into_router()?;
+///
+/// // Served with the peer address, which the login throttle counts by.
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// let serving = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>());
+/// tokio::spawn(async move { serving.await });
+///
+/// // `post` sends one HTTP/1.1 request and returns the whole answer.
+/// let ok = post(addr, "/auth/login", r#"{"username":"alice","password":"alice-password"}"#).await?;
+/// assert!(ok.starts_with("HTTP/1.1 200") && ok.contains(r#""accessToken":"#));
+/// let wrong = post(addr, "/auth/login", r#"{"username":"alice","password":"guess"}"#).await?;
+/// assert!(wrong.starts_with("HTTP/1.1 401") && wrong.contains("invalid_credentials"));
+/// # Ok(()) }
+/// ```
 pub struct AuthRoutes<V> {
     authority: TokenAuthority,
     verifier: V,
@@ -235,7 +274,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     /// or a nested router). The claims implement
     /// [`Privileges`](auth_core::Privileges): `#[derive(Privileges)]` on a
     /// struct with a `roles` field does it.
-    pub fn require_role(&self, role: &str) -> RequireLayer<V::Claims, HasRole>
+    pub fn require_role(&self, role: &str) -> RequireLayer<HasRole, V::Claims>
     where
         V::Claims: Privileges,
     {
@@ -245,7 +284,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     /// A [`RequireLayer`] that lets through only access tokens granting the
     /// OAuth `scope` (403 `insufficient_scope` otherwise); see
     /// [`require_role`](Self::require_role).
-    pub fn require_scope(&self, scope: &str) -> RequireLayer<V::Claims, HasScope>
+    pub fn require_scope(&self, scope: &str) -> RequireLayer<HasScope, V::Claims>
     where
         V::Claims: Privileges,
     {

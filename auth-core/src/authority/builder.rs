@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, MAX_SESSIONS_PER_SUBJECT_LIMIT, Shared};
+use crate::config::{MAX_SESSIONS_PER_SUBJECT_LIMIT, Shared, TokenConfig};
 use crate::error::ConfigError;
 use crate::key_ring::KeyRing;
 use crate::key_set::KeySet;
@@ -15,11 +15,35 @@ use crate::validator::Validator;
 use super::TokenAuthority;
 
 /// Builds a [`TokenAuthority`]; every setting has a documented default.
+/// [`build`](Self::build) checks that the settings fit together.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use auth_core::store::MemoryStore;
+/// use auth_core::{Algorithm, ConfigError, Key, KeySet, TokenAuthority};
+///
+/// let keys = || KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
+/// let authority = TokenAuthority::builder(keys())
+///     .access_ttl(Duration::from_secs(5 * 60))
+///     .issuer("https://auth.example.com")
+///     .audience("example-api")
+///     .store(Arc::new(MemoryStore::new()))
+///     .build()?;
+/// assert_eq!(authority.config().access_ttl, Duration::from_secs(300));
+/// assert_eq!(authority.config().issuer.as_deref(), Some("https://auth.example.com"));
+///
+/// // An access token outliving its refresh token (14 days by default) is refused.
+/// let month = Duration::from_secs(30 * 24 * 3600);
+/// let refused = TokenAuthority::builder(keys()).access_ttl(month).build();
+/// assert!(matches!(refused, Err(ConfigError::AccessOutlivesRefresh)));
+/// # Ok::<(), ConfigError>(())
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct AuthorityBuilder {
     pub(super) keys: KeySet,
-    pub(super) config: Config,
+    pub(super) config: TokenConfig,
     pub(super) store: Option<Arc<dyn Store>>,
     pub(super) clock: Option<Arc<dyn Clock>>,
 }

@@ -69,7 +69,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::{Config, Shared};
+use crate::config::{Shared, TokenConfig};
 use crate::error::ConfigError;
 use crate::key_ring::KeyRing;
 use crate::key_set::KeySet;
@@ -106,7 +106,7 @@ impl TokenAuthority {
     pub fn builder(keys: KeySet) -> AuthorityBuilder {
         AuthorityBuilder {
             keys,
-            config: Config::default(),
+            config: TokenConfig::default(),
             store: None,
             clock: None,
         }
@@ -118,7 +118,7 @@ impl TokenAuthority {
     }
 
     /// The settings in force.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &TokenConfig {
         &self.shared().config
     }
 

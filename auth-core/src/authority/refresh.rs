@@ -199,6 +199,38 @@ impl TokenAuthority {
 /// A [`Replace`](Self::Replace) becomes the session's claims, stored with
 /// the rotation: a later [`Keep`](Self::Keep) keeps them, never the login
 /// claims they replaced.
+///
+/// ```
+/// use auth_core::{Algorithm, AuthError, Key, KeySet, Reload, RoleClaims, TokenAuthority};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), AuthError> {
+/// let keys = KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
+/// let authority = TokenAuthority::builder(keys).build().unwrap();
+/// let pair = authority.issue("alice", &RoleClaims::with_roles(["admin"])).await?;
+///
+/// // The user directory is down: this refresh fails (503) and changes nothing ...
+/// let down = authority
+///     .refresh_with(&pair.refresh_token, |_| async {
+///         Reload::<RoleClaims>::Unavailable("user directory down".into())
+///     })
+///     .await;
+/// assert!(matches!(down, Err(AuthError::ClaimsUnavailable(_))));
+///
+/// // ... so the same token works once it is back. alice lost `admin` meanwhile:
+/// let pair = authority
+///     .refresh_with(&pair.refresh_token, |_| async {
+///         Reload::Replace(RoleClaims::with_roles(["user"]))
+///     })
+///     .await?;
+///
+/// // A later refresh that keeps the claims keeps the replaced ones.
+/// let pair = authority
+///     .refresh_with(&pair.refresh_token, |_| async { Reload::<RoleClaims>::Keep })
+///     .await?;
+/// let claims = authority.validator().validate_access::<RoleClaims>(&pair.access_token).await?;
+/// assert_eq!(claims.extra.roles, ["user"]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Reload<E> {

@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::attempts::{AttemptStore, DEFAULT_MAX_TRACKED, MemoryAttempts};
 use super::{
     BoxFuture, Check, NewSession, RotateOutcome, RotateVerdict, Rotation, SessionInfo,
-    SessionRecord, Store, StoreError, Verdict,
+    SessionRecord, Store, Verdict,
 };
 use crate::claims::TokenRef;
 use crate::clock::{Clock, SystemClock};
 use crate::error::RevokedBy;
+use crate::error::StoreError;
 
 /// The default purge interval: a minute. Expired entries are refused by
 /// their own `exp` anyway, so the purge only bounds memory; once a minute

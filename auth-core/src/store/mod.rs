@@ -2,7 +2,7 @@
 //! and logout-all cut-offs, behind one [`Store`] trait.
 //!
 //! The contract every implementation keeps (and the shared test suite in
-//! [`crate::testing::store_suite`] checks):
+//! [`testing::store_suite`] checks):
 //!
 //! - **Denylist**: a revoked `jti` is refused until `until`, the moment its
 //!   token would be refused anyway (expiry plus leeway); then the entry may go.
@@ -42,6 +42,16 @@
 //! # }
 //! ```
 
+// The test suite exists with the `testing` feature only.
+#![cfg_attr(
+    feature = "testing",
+    doc = "[`testing::store_suite`]: crate::testing::store_suite"
+)]
+#![cfg_attr(
+    not(feature = "testing"),
+    doc = "[`testing::store_suite`]: https://docs.rs/auth-core/latest/auth_core/testing/store_suite/"
+)]
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -50,7 +60,7 @@ use std::task::{Context, Poll};
 use uuid::Uuid;
 
 use crate::claims::TokenRef;
-pub use crate::error::{RevokedBy, StoreError};
+use crate::error::{RevokedBy, StoreError};
 
 pub(crate) mod attempts;
 mod memory;

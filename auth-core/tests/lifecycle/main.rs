@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use auth_core::store::{
     BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, Store,
-    StoreError,
 };
 use auth_core::testing::store_suite;
 use auth_core::{
     AuthError, ErrorClass, Key, KeySet, LogoutTokens, NoClaims, Reload, RevokedBy, Session,
-    TokenAuthority, TokenRef,
+    StoreError, TokenAuthority, TokenRef,
 };
 use common::*;
 use uuid::Uuid;

@@ -73,7 +73,7 @@ pub fn axum_app(layer: AuthLayer<RoleClaims>) -> Router {
         )
         .route(
             "/admin",
-            get(|| async { "admin area" }).layer(RequireLayer::<RoleClaims, _>::role("admin")),
+            get(|| async { "admin area" }).layer(RequireLayer::<_, RoleClaims>::role("admin")),
         )
         .layer(layer)
 }

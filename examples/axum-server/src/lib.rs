@@ -349,8 +349,8 @@ pub fn app_with(
     // signed in recently, checked after the role (so only an admin learns
     // that a newer login is due).
     let recent_admin = tower::ServiceBuilder::new()
-        .layer(RequireLayer::<RoleClaims, _>::role("admin"))
-        .layer(RequireLayer::<RoleClaims, _>::login_within(
+        .layer(RequireLayer::<_, RoleClaims>::role("admin"))
+        .layer(RequireLayer::<_, RoleClaims>::login_within(
             options.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
         ));
     let protected = Router::new()

@@ -13,7 +13,8 @@ use super::feed::{Health, Listener, Phase};
 use super::scripts::Scripts;
 use super::{Inner, RedisStore};
 use crate::clock::{Clock, SystemClock};
-use crate::store::{MemoryStore, StoreError};
+use crate::error::StoreError;
+use crate::store::MemoryStore;
 
 /// The default key prefix: short, and names what the keys are for.
 pub const DEFAULT_REDIS_PREFIX: &str = "auth:";

@@ -10,7 +10,7 @@ use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAd
 use ::redis::{Cmd, ConnectionInfo, Pipeline, RedisFuture, RedisResult, Value};
 
 use super::error;
-use crate::store::StoreError;
+use crate::error::StoreError;
 
 /// The store's shared connection: a reconnecting connection to one Redis, or
 /// a cluster connection that follows the slots (redirections, failovers).

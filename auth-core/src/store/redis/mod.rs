@@ -21,10 +21,11 @@ use self::replies::{MAX_SECS, cap, cap_ms, malformed, parse, record, revoked_pai
 use self::scripts::Scripts;
 use super::{
     BoxFuture, Check, MemoryStore, NewSession, RotateOutcome, Rotation, SessionInfo, SessionRecord,
-    Store, StoreError,
+    Store,
 };
 use crate::claims::TokenRef;
 use crate::clock::Clock;
+use crate::error::StoreError;
 
 /// How many sessions one logout-all script revokes before handing back to
 /// Redis's other clients: about a millisecond of work. With the default cap

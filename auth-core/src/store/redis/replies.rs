@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use crate::store::{SessionRecord, StoreError};
+use crate::error::StoreError;
+use crate::store::SessionRecord;
 
 /// Times are capped here (year 9999) so they survive Lua's doubles and
 /// Redis's expiry arithmetic.

@@ -19,7 +19,8 @@ use super::conn::Conn;
 use super::error;
 use super::replies::short;
 use crate::clock::Clock;
-use crate::store::{MemoryStore, Store, StoreError};
+use crate::error::StoreError;
+use crate::store::{MemoryStore, Store};
 
 use nodes::cluster_epoch;
 use nodes::cluster_reader;

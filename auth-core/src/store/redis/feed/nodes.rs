@@ -8,7 +8,7 @@ use ::redis::aio::MultiplexedConnection;
 use ::redis::{ConnectionAddr, ConnectionInfo};
 
 use super::RESYNC_COMMAND_LIMIT;
-use crate::store::StoreError;
+use crate::error::StoreError;
 use crate::store::redis::conn::{Conn, cluster_client};
 use crate::store::redis::error;
 

@@ -7,9 +7,10 @@ use uuid::Uuid;
 use super::nodes::within;
 use super::{Listener, RESYNC_COMMAND_LIMIT};
 use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::store::Store;
 use crate::store::redis::conn::Conn;
 use crate::store::redis::keys::{BUCKETS, base};
-use crate::store::{Store, StoreError};
 
 /// How many entries one `ZSCAN` step asks for.
 pub(super) const PAGE: usize = 1000;
