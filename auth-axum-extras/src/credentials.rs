@@ -115,7 +115,7 @@ pub enum LoginError {
 ///
 /// To resist user enumeration, answer an unknown user and a wrong password
 /// identically *and in similar time*: verify against a dummy hash when the
-/// user does not exist ([`password::verify_password`](crate::password::verify_password)
+/// user does not exist (`password::verify_password`, feature `argon2`,
 /// does this). Run password hashing off the async workers
 /// (`tokio::task::spawn_blocking`). The login routes throttle attempts
 /// already ([`AuthRoutes::throttle`](crate::AuthRoutes::throttle)).
@@ -232,7 +232,14 @@ pub struct KeepClaims;
 
 impl<F> VerifyWith<F, KeepClaims> {
     /// Asks `reload` at each refresh (see [`CredentialVerifier::reload`]).
-    pub fn reload<R>(self, reload: R) -> VerifyWith<F, R> {
+    /// Its claims type is the one `verify` gives.
+    pub fn reload<R, Fut, E, RFut>(self, reload: R) -> VerifyWith<F, R>
+    where
+        F: Fn(Credentials) -> Fut,
+        Fut: Future<Output = Result<Verified<E>, LoginError>>,
+        R: Fn(Session<E>) -> RFut,
+        RFut: Future<Output = Reload<E>>,
+    {
         VerifyWith {
             verify: self.verify,
             reload,
