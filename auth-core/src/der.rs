@@ -122,6 +122,20 @@ pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A non-negative `INTEGER` from big-endian bytes (leading zeros dropped,
+/// one added where the first bit would read as a sign).
+pub(crate) fn unsigned(value: &[u8]) -> Vec<u8> {
+    let value = &value[value.iter().take_while(|b| **b == 0).count()..];
+    let mut content = Vec::with_capacity(value.len() + 1);
+    if value.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(value);
+    let out = tlv(INTEGER, &content);
+    content.iter_mut().for_each(|b| *b = 0);
+    out
+}
+
 /// The exact bit length of a big-endian unsigned integer (a modulus of
 /// 2041 bits is 256 bytes long, yet under 2048 bits).
 pub(crate) fn bit_length(n: &[u8]) -> usize {
@@ -169,6 +183,11 @@ mod tests {
             let mut r = Reader::new(&der);
             assert_eq!(r.take(OCTET_STRING), Some(&content[..]), "{len}");
             assert!(r.is_empty());
+        }
+        for value in [&[][..], &[0], &[0x7f], &[0x80], &[0, 0, 0x80, 1]] {
+            let der = unsigned(value);
+            let trimmed = &value[value.iter().take_while(|b| **b == 0).count()..];
+            assert_eq!(Reader::new(&der).unsigned(), Some(trimmed), "{value:?}");
         }
     }
 

@@ -372,6 +372,14 @@ pub enum KeyError {
         /// Why.
         error: std::io::Error,
     },
+    /// A key file could not be written.
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// A key file was read, but what it holds is not usable: `error` says why.
     #[error("{}: {error}", path.display())]
     File {

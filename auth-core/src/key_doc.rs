@@ -256,6 +256,19 @@ pub(crate) fn ed25519_pkcs8(seed: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The seed of a PKCS#8 Ed25519 key.
+pub(crate) fn ed25519_seed(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    let mut outer = Reader::new(pkcs8);
+    let mut info = outer.sequence()?;
+    info.small()?;
+    info.sequence()?;
+    let key = info.take(der::OCTET_STRING)?;
+    Reader::new(key)
+        .take(der::OCTET_STRING)
+        .filter(|s| s.len() == 32)
+        .map(<[u8]>::to_vec)
+}
+
 /// The integers of a PKCS#1 `RSAPrivateKey`, in order: n, e, d, p, q,
 /// dp, dq, qi (big-endian, no leading zeros).
 pub(crate) fn rsa_private_numbers(pkcs1: &[u8]) -> Option<[&[u8]; 8]> {
@@ -269,6 +282,19 @@ pub(crate) fn rsa_private_numbers(pkcs1: &[u8]) -> Option<[&[u8]; 8]> {
         *number = key.unsigned()?;
     }
     key.is_empty().then_some(numbers)
+}
+
+/// A PKCS#1 `RSAPrivateKey` from n, e, d, p, q, dp, dq, qi (big-endian).
+pub(crate) fn rsa_private_der(numbers: &[&[u8]; 8]) -> Vec<u8> {
+    let mut body = vec![der::INTEGER, 1, 0];
+    for number in numbers {
+        let mut integer = der::unsigned(number);
+        body.extend_from_slice(&integer);
+        integer.iter_mut().for_each(|b| *b = 0);
+    }
+    let out = der::tlv(der::SEQUENCE, &body);
+    body.iter_mut().for_each(|b| *b = 0);
+    out
 }
 
 fn unusable(message: String) -> KeyError {

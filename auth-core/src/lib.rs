@@ -67,6 +67,7 @@ mod error;
 mod files;
 pub mod introspection;
 mod key_doc;
+mod key_file;
 mod key_ring;
 mod key_set;
 mod keys;

@@ -105,6 +105,8 @@ fn damaged() -> KeyError {
 /// A SEC1 `ECPrivateKey` (RFC 5915), read.
 pub(crate) struct Sec1<'a> {
     pub(crate) curve: Curve,
+    /// The private scalar.
+    pub(crate) scalar: &'a [u8],
     /// The public point stored with it, if any.
     pub(crate) public: Option<&'a [u8]>,
 }
@@ -117,7 +119,8 @@ pub(crate) fn parse(der: &[u8], outer: Option<Curve>) -> Result<Sec1<'_>, KeyErr
     if !r.is_empty() || key.small() != Some(1) {
         return Err(damaged());
     }
-    key.take(der::OCTET_STRING)
+    let scalar = key
+        .take(der::OCTET_STRING)
         .filter(|d| !d.is_empty())
         .ok_or_else(damaged)?;
     let inner = match key.take(der::CONTEXT_0) {
@@ -142,7 +145,11 @@ pub(crate) fn parse(der: &[u8], outer: Option<Curve>) -> Result<Sec1<'_>, KeyErr
         (Some(curve), _) | (None, Some(curve)) => curve,
         (None, None) => return Err(unnamed()),
     };
-    Ok(Sec1 { curve, public })
+    Ok(Sec1 {
+        curve,
+        scalar,
+        public,
+    })
 }
 
 /// The PKCS#8 `PrivateKeyInfo` of a SEC1 key on `curve`: what both
@@ -162,4 +169,34 @@ pub(crate) fn pkcs8(curve: Curve, sec1: &[u8]) -> Vec<u8> {
     key.iter_mut().for_each(|b| *b = 0);
     body.iter_mut().for_each(|b| *b = 0);
     out
+}
+
+/// A SEC1 `ECPrivateKey` from its scalar (big-endian, padded to the
+/// curve's size). The public point is left out: the backends derive it,
+/// and the caller compares it with the one it was given.
+pub(crate) fn from_scalar(curve: Curve, scalar: &[u8]) -> Vec<u8> {
+    let mut padded = vec![0u8; curve.size().saturating_sub(scalar.len())];
+    padded.extend_from_slice(scalar);
+    let mut d = der::tlv(der::OCTET_STRING, &padded);
+    let params = der::tlv(der::CONTEXT_0, &der::tlv(der::OID, curve.oid()));
+    let mut body = [&[der::INTEGER, 1, 1][..], &d, &params].concat();
+    let out = der::tlv(der::SEQUENCE, &body);
+    for buf in [&mut padded, &mut d, &mut body] {
+        buf.iter_mut().for_each(|b| *b = 0);
+    }
+    out
+}
+
+/// The private scalar of a PKCS#8 EC key, padded to the curve's size.
+pub(crate) fn scalar_of_pkcs8(pkcs8: &[u8], curve: Curve) -> Option<Vec<u8>> {
+    let mut outer = Reader::new(pkcs8);
+    let mut info = outer.sequence()?;
+    info.small()?;
+    info.sequence()?;
+    let sec1 = parse(info.take(der::OCTET_STRING)?, Some(curve)).ok()?;
+    let size = curve.size();
+    let scalar = &sec1.scalar[sec1.scalar.len().saturating_sub(size)..];
+    let mut padded = vec![0u8; size - scalar.len()];
+    padded.extend_from_slice(scalar);
+    Some(padded)
 }
