@@ -314,7 +314,9 @@ pub enum KeyError {
         /// Why.
         reason: &'static str,
     },
-    /// The key material could not be parsed or does not fit the algorithm.
+    /// The key's numbers are not a valid key (a damaged file), an RSA key
+    /// has under 2048 bits, a public key stored with its private key is not
+    /// its own, or a JWK's coordinates are not of its curve's size.
     #[error("invalid key for {alg}: {reason}")]
     InvalidKey {
         /// The algorithm.
@@ -344,6 +346,48 @@ pub enum KeyError {
     /// A JWK could not be turned into a key.
     #[error("unusable JWK: {0}")]
     Jwk(String),
+    /// The document holds nothing this call can use, said in plain words
+    /// with what to do: not PEM, an encrypted key, a certificate, a public
+    /// key where a private one is needed, a key type or curve no algorithm
+    /// uses, an RSA key given without its algorithm.
+    #[error("{0}")]
+    Unusable(String),
+    /// The key is not of the type or curve the algorithm needs (a P-384 key
+    /// for ES256, an EC key for RS256).
+    #[error("the key is {found}, but {alg} needs {expected}")]
+    Mismatch {
+        /// The algorithm asked for.
+        alg: crate::algorithm::Algorithm,
+        /// What the key is ("a P-384 EC key").
+        found: String,
+        /// What the algorithm needs ("a P-256 EC key").
+        expected: &'static str,
+    },
+    /// A key file could not be read (`error.kind()` is
+    /// [`NotFound`](std::io::ErrorKind::NotFound) when it does not exist).
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A key file could not be written.
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A key file was read, but what it holds is not usable: `error` says why.
+    #[error("{}: {error}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with its contents.
+        error: Box<KeyError>,
+    },
 }
 
 /// The authority's configuration is inconsistent.

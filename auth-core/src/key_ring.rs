@@ -1,11 +1,11 @@
 //! [`KeyRing`]: a key set that changes while serving.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::KeyError;
-use crate::key_set::{KeyLookup, KeySet, KeySource};
+use crate::key_set::{KeyLookup, KeySet, KeySource, Pending, Schedule};
 use crate::keys::Key;
 
 /// The most keys a [`KeyRing`] holds after a scheduled rotation: 32. A
@@ -56,6 +56,82 @@ pub const MAX_RING_KEYS: usize = 32;
 /// assert!(ring.withdraw(second.kid()).unwrap());
 /// assert!(ring.current().get(second.kid()).is_none());
 /// ```
+///
+/// # Key files
+///
+/// A ring lives in memory: to keep its keys and the rotation under way
+/// across restarts, [`save`](KeyRing::save) it after every change and
+/// start from [`KeySet::load`]. The same file serves every restart:
+///
+/// ```
+/// use std::path::Path;
+/// use auth_core::{Algorithm, Key, KeySet, TokenAuthority};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("auth-core-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("keys.json");
+/// // First start: a new key, saved at once. Later starts: the saved keys.
+/// let keys = if path.exists() {
+///     KeySet::load(&path)?
+/// } else {
+///     KeySet::new(Key::generate(Algorithm::ES256)?)?
+/// };
+/// let authority = TokenAuthority::builder(keys).build()?;
+/// authority.key_ring().save(&path)?;
+///
+/// // A rotation (now published, signing after the publication delay) is
+/// // saved too: a restart carries it on.
+/// let rotation = authority.rotate_signing_key(Key::generate(Algorithm::ES256)?)?;
+/// authority.key_ring().save(&path)?;
+/// let restarted = TokenAuthority::builder(KeySet::load(&path)?).build()?;
+/// assert_eq!(restarted.key_ring().pending(), Some((rotation.kid, rotation.signs_from)));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
+///
+/// The file is a JWK Set (RFC 7517) whose keys carry their private
+/// members (`d`, RFC 7518 §6; `k` for HMAC secrets), plus two members of
+/// this crate's own where a rotation is under way (other readers ignore
+/// them, RFC 7517 §4):
+///
+/// ```json
+/// {
+///   "keys": [
+///     { "kid": "…", "alg": "ES256", "use": "sig", "key_ops": ["sign", "verify"],
+///       "retires_at": 1767225600, "kty": "EC", "crv": "P-256", "x": "…", "y": "…", "d": "…" },
+///     { "kid": "…", "alg": "ES256", "use": "sig", "key_ops": ["verify"],
+///       "signs_from": 1766016600, "kty": "EC", "crv": "P-256", "x": "…", "y": "…", "d": "…" },
+///     { "kid": "…", "alg": "EdDSA", "use": "sig", "key_ops": ["verify"],
+///       "retires_at": 1766620800, "kty": "OKP", "crv": "Ed25519", "x": "…", "d": "…" }
+///   ]
+/// }
+/// ```
+///
+/// - **`"key_ops": ["sign", "verify"]`** marks the one key that signs;
+///   every other key has `["verify"]`. A file in which no key signs loads
+///   as a [verifying](KeySet::verifying) set; two signing keys are refused.
+/// - **`signs_from`** (Unix seconds): a rotated key, already published,
+///   that signs from then on. At most one key has it.
+/// - **`retires_at`** (Unix seconds): when the key stops verifying. The
+///   signing key has one only while a rotation is pending: it signs until
+///   the next key takes over, then verifies until `retires_at`.
+/// - Every key names its `kid` and `alg`. Keys without `d` (or `k`) only
+///   verify. RSA private keys carry all of `d`, `p`, `q`, `dp`, `dq`, `qi`.
+///
+/// The schedule goes on where it was: when the file is loaded after a
+/// key's `signs_from`, that key signs; retiring keys past their
+/// `retires_at` are dropped at the ring's first look at its clock (and
+/// stay in the file until the next save). A key withdrawn is gone from
+/// the file at the next save: save at once after a withdrawal.
+///
+/// **Keep the file secret: it holds every signing key.** [`save`](KeyRing::save)
+/// creates it readable and writable by its owner only (mode 0600 on Unix)
+/// and replaces the previous file in one rename (a reader sees the old
+/// file or the new one, never a mix), so the service writes into the
+/// directory: keep it owned by the service's user and closed to others
+/// (mode 0700). On other systems, restrict it yourself. Backups of the
+/// file are copies of every key.
 #[derive(Debug)]
 pub struct KeyRing {
     state: RwLock<RingState>,
@@ -65,6 +141,9 @@ pub struct KeyRing {
     /// signing or a key retires; `u64::MAX` when nothing is due.
     next_due: AtomicU64,
     clock: Arc<dyn Clock>,
+    /// Held while saving, so that saves reach the file in the order of
+    /// their snapshots.
+    saving: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -74,13 +153,6 @@ struct RingState {
     retiring: Vec<(String, u64)>,
     /// A published key that starts signing later.
     pending: Option<Pending>,
-}
-
-#[derive(Debug, Clone)]
-struct Pending {
-    kid: String,
-    signs_from: u64,
-    retire_previous_at: u64,
 }
 
 impl RingState {
@@ -119,7 +191,11 @@ impl RingState {
                 .push((previous.kid().to_owned(), p.retire_previous_at));
         }
         keys.insert(0, next);
-        self.set = Arc::new(KeySet { keys, signs: true });
+        self.set = Arc::new(KeySet {
+            keys,
+            signs: true,
+            schedule: Schedule::default(),
+        });
     }
 
     /// Removes the keys `gone` names from the set and the schedules.
@@ -138,17 +214,23 @@ impl KeyRing {
         KeyRing::with_clock(set, Arc::new(SystemClock))
     }
 
-    /// A ring holding `set`, whose schedules follow `clock`.
-    pub fn with_clock(set: KeySet, clock: Arc<dyn Clock>) -> KeyRing {
+    /// A ring holding `set`, whose schedules follow `clock`. A set
+    /// [loaded](KeySet::load) from a file brings the schedule it was saved
+    /// with: a rotation saved while pending goes on, retiring keys retire
+    /// when they were due to.
+    pub fn with_clock(mut set: KeySet, clock: Arc<dyn Clock>) -> KeyRing {
+        let schedule = std::mem::take(&mut set.schedule);
+        let state = RingState {
+            set: Arc::new(set),
+            retiring: schedule.retiring,
+            pending: schedule.pending,
+        };
         KeyRing {
-            state: RwLock::new(RingState {
-                set: Arc::new(set),
-                retiring: Vec::new(),
-                pending: None,
-            }),
+            next_due: AtomicU64::new(state.next_due()),
+            state: RwLock::new(state),
             generation: AtomicU64::new(0),
-            next_due: AtomicU64::new(u64::MAX),
             clock,
+            saving: Mutex::new(()),
         }
     }
 
@@ -173,19 +255,38 @@ impl KeyRing {
         self.read().retires_at(kid)
     }
 
-    /// Replaces the whole set (forgetting scheduled rotations and
-    /// retirements). A key that leaves, or whose `kid` now names other key
-    /// material, no longer vouches for what it verified (see
-    /// [`KeySource::generation`]).
-    pub fn replace(&self, set: KeySet) {
+    /// Replaces the whole set, and the scheduled rotations and
+    /// retirements with those of `set` (none, unless it was
+    /// [loaded](KeySet::load) from a file). A key that leaves, or whose
+    /// `kid` now names other key material, no longer vouches for what it
+    /// verified (see [`KeySource::generation`]).
+    pub fn replace(&self, mut set: KeySet) {
+        let schedule = std::mem::take(&mut set.schedule);
         let mut state = self.write();
         if set.withdraws_from(&state.set) {
             self.bump();
         }
         state.set = Arc::new(set);
-        state.retiring.clear();
-        state.pending = None;
-        self.next_due.store(u64::MAX, Ordering::Release);
+        state.retiring = schedule.retiring;
+        state.pending = schedule.pending;
+        self.next_due.store(state.next_due(), Ordering::Release);
+    }
+
+    /// Held by [`save`](KeyRing::save) from its snapshot until its file
+    /// is in place.
+    pub(crate) fn saving(&self) -> MutexGuard<'_, ()> {
+        self.saving.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The set and its schedule as they are now (what is due applied).
+    pub(crate) fn snapshot(&self) -> (Arc<KeySet>, Schedule) {
+        self.tidy();
+        let state = self.read();
+        let schedule = Schedule {
+            retiring: state.retiring.clone(),
+            pending: state.pending.clone(),
+        };
+        (state.set.clone(), schedule)
     }
 
     /// Publishes `next` now as a verification key; from `signs_from` (Unix
@@ -230,6 +331,7 @@ impl KeyRing {
         state.set = Arc::new(KeySet {
             keys,
             signs: state.set.signs,
+            schedule: Schedule::default(),
         });
         state.pending = Some(Pending {
             kid,
@@ -306,7 +408,11 @@ impl KeyRing {
         state.remove(|kid| gone.iter().any(|g| g == kid));
         let mut keys = vec![signing];
         keys.extend(state.set.keys.iter().cloned());
-        state.set = Arc::new(KeySet { keys, signs: true });
+        state.set = Arc::new(KeySet {
+            keys,
+            signs: true,
+            schedule: Schedule::default(),
+        });
         self.bump();
         self.next_due.store(state.next_due(), Ordering::Release);
         Ok(previous)

@@ -29,6 +29,28 @@ pub struct KeySet {
     /// With `signs`, `keys[0]` is the signing key.
     pub(crate) keys: Vec<Key>,
     pub(crate) signs: bool,
+    /// The schedule of a set [loaded](KeySet::load) from a file, until a
+    /// [`KeyRing`](crate::KeyRing) takes it; empty otherwise.
+    pub(crate) schedule: Schedule,
+}
+
+/// When keys start signing or stop verifying: what a
+/// [`KeyRing`](crate::KeyRing) follows, and a key file keeps.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Schedule {
+    /// Verification keys and when they retire (Unix seconds), by `kid`.
+    pub(crate) retiring: Vec<(String, u64)>,
+    /// A published key that starts signing later.
+    pub(crate) pending: Option<Pending>,
+}
+
+/// A published key that starts signing at `signs_from`; the key signing
+/// until then verifies until `retire_previous_at` (Unix seconds).
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub(crate) kid: String,
+    pub(crate) signs_from: u64,
+    pub(crate) retire_previous_at: u64,
 }
 
 impl KeySet {
@@ -40,6 +62,7 @@ impl KeySet {
         Ok(KeySet {
             keys: vec![signing],
             signs: true,
+            schedule: Schedule::default(),
         })
     }
 
@@ -62,6 +85,7 @@ impl KeySet {
             KeySet {
                 keys: Vec::new(),
                 signs: false,
+                schedule: Schedule::default(),
             },
             KeySet::with_key,
         )
@@ -121,6 +145,7 @@ impl KeySet {
         KeySet {
             keys: self.keys.iter().filter(|k| !drop(k)).cloned().collect(),
             signs,
+            schedule: Schedule::default(),
         }
     }
 }

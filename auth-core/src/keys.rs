@@ -24,17 +24,58 @@
 //! ```
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
-use crate::algorithm::Algorithm;
-use crate::algorithm::Family;
-use crate::crypto;
+use crate::algorithm::{Algorithm, Family};
 use crate::error::KeyError;
+use crate::sec1::Curve;
+use crate::{crypto, der, files, key_doc};
 
 /// A key pinned to one algorithm, with its `kid`. Cheap to clone.
+///
+/// A key comes from a PEM or DER document ([`from_pem`](Key::from_pem):
+/// PKCS#8, SEC1 or PKCS#1 private keys; [`public_from_pem`](Key::public_from_pem):
+/// public keys that only verify), a file ([`from_pem_file`](Key::from_pem_file)),
+/// a JWK ([`from_jwk`](Key::from_jwk)), a raw HMAC secret
+/// ([`hmac`](Key::hmac)), or is [generated](Key::generate). Its `kid` is the
+/// RFC 7638 thumbprint of its public key (a keyed hash of an HMAC secret):
+/// the same key loaded after a restart has the same `kid`, and the tokens
+/// it signed before still verify. A key that cannot be used is refused
+/// when it is built, saying why in plain words.
+///
+/// ```
+/// use auth_core::{Algorithm, Key, KeySet};
+///
+/// // What `openssl genpkey -algorithm ed25519` writes. EC and Ed25519 keys
+/// // say which algorithm they sign with; RSA keys are given one.
+/// let pem = "-----BEGIN PRIVATE KEY-----
+/// MC4CAQAwBQYDK2VwBCIEINATVs45Z7Zv96zD1SXrE9+f0OBBhAEtu9JjrHOLavoC
+/// -----END PRIVATE KEY-----";
+/// let signing = Key::from_pem_auto(pem.as_bytes()).unwrap();
+/// assert_eq!(signing.algorithm(), Algorithm::EdDSA);
+/// assert_eq!(signing.kid(), Key::from_pem(Algorithm::EdDSA, pem.as_bytes()).unwrap().kid());
+///
+/// // Its public half, as another service reads it from the JWKS: same kid,
+/// // verifies only.
+/// let public = Key::from_jwk(&signing.public_jwk().unwrap()).unwrap();
+/// assert_eq!(public.kid(), signing.kid());
+/// assert!(!public.can_sign());
+///
+/// // An authority signs with one key and verifies with others.
+/// let other = Key::generate(Algorithm::ES256).unwrap();
+/// let keys = KeySet::new(signing).unwrap().with_key(other).unwrap();
+/// assert_eq!(keys.keys().len(), 2);
+///
+/// // What cannot be used is said plainly.
+/// let err = Key::from_pem(Algorithm::ES256, pem.as_bytes()).unwrap_err();
+/// assert_eq!(err.to_string(), "the key is an Ed25519 key, but ES256 needs a P-256 EC key");
+/// let err = Key::from_pem(Algorithm::ES256, b"secret").unwrap_err();
+/// assert_eq!(err.to_string(), "not a PEM file: no `-----BEGIN` line");
+/// ```
 #[derive(Clone)]
 pub struct Key(Arc<KeyInner>);
 
@@ -112,58 +153,119 @@ impl Key {
         Key::from_pem(alg, crypto::generate_private_pem(alg)?.as_bytes())
     }
 
-    /// A signing key from a PEM private key: PKCS#8 (`PRIVATE KEY`) for
-    /// EC and Ed25519, and for EC also SEC1 (`EC PRIVATE KEY`, what
-    /// `openssl ecparam -genkey` writes); PKCS#1 (`RSA PRIVATE KEY`) or
-    /// PKCS#8 for RSA.
+    /// A signing key from a PEM private key: PKCS#8 (`PRIVATE KEY`, what
+    /// `openssl genpkey` writes), SEC1 (`EC PRIVATE KEY`, what `openssl
+    /// ecparam -genkey` writes) or PKCS#1 (`RSA PRIVATE KEY`). Certificates
+    /// and EC parameters in the same file are skipped. Fails, saying what
+    /// the file holds and what `alg` needs, on a key of another type or
+    /// curve, a public key, a certificate alone, an encrypted key (decrypt
+    /// it first), or text that is not PEM.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key, KeyError};
+    ///
+    /// let pem = "-----BEGIN EC PRIVATE KEY-----
+    /// MHcCAQEEIHKGItJsKzMP24hkAi/EKFKMpZYsk+xcOfXkCcpM5l1DoAoGCCqGSM49
+    /// AwEHoUQDQgAEjm89EN4KoTfwuWiJMCjYcV0x26qcKyJhdwHdd9iaWrDKHGuw5F3V
+    /// 5+P/8aNGvIV2vIsfYxSGV/gA9l0O9Tuoqg==
+    /// -----END EC PRIVATE KEY-----";
+    /// let key = Key::from_pem(Algorithm::ES256, pem.as_bytes()).unwrap();
+    /// assert!(key.can_sign());
+    ///
+    /// // A P-256 key does not sign ES384.
+    /// let err = Key::from_pem(Algorithm::ES384, pem.as_bytes()).unwrap_err();
+    /// assert!(matches!(err, KeyError::Mismatch { .. }));
+    /// assert_eq!(err.to_string(), "the key is a P-256 EC key, but ES384 needs a P-384 EC key");
+    /// ```
     pub fn from_pem(alg: Algorithm, pem: &[u8]) -> Result<Key, KeyError> {
         crypto::install_provider();
-        let encoding = match alg.family() {
-            Family::Rsa => EncodingKey::from_rsa_pem(pem),
-            Family::Ec => match crate::sec1::pkcs8_from_sec1_pem(alg, pem) {
-                Some(der) => Ok(EncodingKey::from_ec_der(&der.map_err(|e| invalid(alg, e))?)),
-                None => EncodingKey::from_ec_pem(pem),
-            },
-            Family::Ed => EncodingKey::from_ed_pem(pem),
-            Family::Hmac => return Err(hmac_from_document(alg)),
+        if alg.family() == Family::Hmac {
+            return Err(hmac_from_document(alg));
         }
-        .map_err(|e| invalid(alg, e))?;
-        Key::from_encoding_key(alg, encoding)
+        Key::from_private(alg, key_doc::private_from_pem(pem)?)
     }
 
-    /// A signing key from a DER private key: PKCS#8 for EC and Ed25519,
-    /// PKCS#1 `RSAPrivateKey` for RSA.
+    /// A signing key from a PEM private key (the forms of
+    /// [`from_pem`](Key::from_pem)), pinned to the algorithm the key itself
+    /// names: ES256 for a P-256 key, ES384 for P-384, EdDSA for Ed25519. An
+    /// RSA key signs with any of RS256…PS512, so it is refused: choose with
+    /// [`from_pem`](Key::from_pem).
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key};
+    ///
+    /// let pem = "-----BEGIN PRIVATE KEY-----
+    /// MC4CAQAwBQYDK2VwBCIEINATVs45Z7Zv96zD1SXrE9+f0OBBhAEtu9JjrHOLavoC
+    /// -----END PRIVATE KEY-----";
+    /// let key = Key::from_pem_auto(pem.as_bytes()).unwrap();
+    /// assert_eq!(key.algorithm(), Algorithm::EdDSA);
+    /// ```
+    pub fn from_pem_auto(pem: &[u8]) -> Result<Key, KeyError> {
+        crypto::install_provider();
+        let private = key_doc::private_from_pem(pem)?;
+        let alg = private.kind.implied_algorithm()?;
+        Key::from_private(alg, private)
+    }
+
+    /// A signing key from a PEM file: [`from_pem`](Key::from_pem) with
+    /// `Some(alg)` (or an `Algorithm`), [`from_pem_auto`](Key::from_pem_auto)
+    /// with `None`. Every error names the file. A file over 1 MiB is not a
+    /// key file: it is refused, and read no further.
+    ///
+    /// ```
+    /// use auth_core::{Algorithm, Key, KeyError};
+    ///
+    /// let err = Key::from_pem_file(Algorithm::RS256, "/nonexistent/key.pem").unwrap_err();
+    /// assert!(matches!(&err, KeyError::Read { error, .. } if error.kind() == std::io::ErrorKind::NotFound));
+    /// assert!(err.to_string().starts_with("cannot read /nonexistent/key.pem: "));
+    /// ```
+    pub fn from_pem_file(
+        alg: impl Into<Option<Algorithm>>,
+        path: impl AsRef<Path>,
+    ) -> Result<Key, KeyError> {
+        let path = path.as_ref();
+        let mut pem = files::read(path)?;
+        let key = match alg.into() {
+            Some(alg) => Key::from_pem(alg, &pem),
+            None => Key::from_pem_auto(&pem),
+        };
+        pem.iter_mut().for_each(|b| *b = 0);
+        key.map_err(|error| KeyError::File {
+            path: path.to_owned(),
+            error: Box::new(error),
+        })
+    }
+
+    /// A signing key from a DER private key: PKCS#8, SEC1 or PKCS#1 (told
+    /// apart by their structure).
     pub fn from_der(alg: Algorithm, der: &[u8]) -> Result<Key, KeyError> {
         crypto::install_provider();
-        let encoding = match alg.family() {
-            Family::Rsa => EncodingKey::from_rsa_der(der),
-            Family::Ec => EncodingKey::from_ec_der(der),
-            Family::Ed => EncodingKey::from_ed_der(der),
-            Family::Hmac => return Err(hmac_from_document(alg)),
-        };
-        Key::from_encoding_key(alg, encoding)
+        if alg.family() == Family::Hmac {
+            return Err(hmac_from_document(alg));
+        }
+        Key::from_private(alg, key_doc::private_from_der(der)?)
     }
 
-    /// A verification-only key from a PEM public key (`PUBLIC KEY`, or
-    /// `RSA PUBLIC KEY` for RSA).
+    /// A verification-only key from a PEM public key: `PUBLIC KEY`
+    /// (`SubjectPublicKeyInfo`, what `openssl pkey -pubout` writes) or
+    /// `RSA PUBLIC KEY` (PKCS#1). A private key or a certificate is
+    /// refused, saying how to take its public key out.
     pub fn public_from_pem(alg: Algorithm, pem: &[u8]) -> Result<Key, KeyError> {
         crypto::install_provider();
-        let decoding = match alg.family() {
-            Family::Rsa => DecodingKey::from_rsa_pem(pem),
-            Family::Ec => DecodingKey::from_ec_pem(pem),
-            Family::Ed => DecodingKey::from_ed_pem(pem),
-            Family::Hmac => return Err(hmac_from_document(alg)),
+        if alg.family() == Family::Hmac {
+            return Err(hmac_from_document(alg));
         }
-        .map_err(|e| invalid(alg, e))?;
-        let jwk =
-            Jwk::from_decoding_key(&decoding, Some(alg.to_jwt())).map_err(|e| invalid(alg, e))?;
-        Key::from_public_jwk(alg, jwk, None)
+        Key::from_public(alg, key_doc::public_from_pem(pem)?)
     }
 
     /// A verification-only key from a DER `SubjectPublicKeyInfo` (the body of
-    /// a `PUBLIC KEY` PEM document).
+    /// a `PUBLIC KEY` PEM document) or PKCS#1 `RSAPublicKey`.
     pub fn public_from_der(alg: Algorithm, der: &[u8]) -> Result<Key, KeyError> {
-        Key::public_from_pem(alg, crypto::pem_wrap("PUBLIC KEY", der).as_bytes())
+        crypto::install_provider();
+        if alg.family() == Family::Hmac {
+            return Err(hmac_from_document(alg));
+        }
+        Key::from_public(alg, key_doc::public_from_der(der)?)
     }
 
     /// A verification-only key from a public JWK, such as one entry of another
@@ -254,8 +356,48 @@ impl Key {
         }
     }
 
+    /// A signing key from a private key read by [`key_doc`]: checked
+    /// against `alg`, then against the public key stored with it, if any.
+    pub(crate) fn from_private(alg: Algorithm, private: key_doc::Private) -> Result<Key, KeyError> {
+        private.kind.check(alg)?;
+        let encoding = match private.kind {
+            key_doc::Kind::Rsa { .. } => EncodingKey::from_rsa_der(&private.der),
+            key_doc::Kind::Ec(_) => EncodingKey::from_ec_der(&private.der),
+            key_doc::Kind::Ed25519 => EncodingKey::from_ed_der(&private.der),
+        };
+        let key = Key::from_encoding_key(alg, encoding)?;
+        if let Some(stored) = &private.public {
+            let derived = key.0.public_jwk.as_ref().and_then(public_bytes);
+            if derived.as_deref() != Some(stored.as_slice()) {
+                return Err(KeyError::InvalidKey {
+                    alg,
+                    reason: "the public key stored with the private key is not its public key \
+                             (a damaged or altered file)"
+                        .into(),
+                });
+            }
+        }
+        Ok(key)
+    }
+
+    /// A verification-only key from a public key read by [`key_doc`].
+    fn from_public(alg: Algorithm, public: key_doc::Public) -> Result<Key, KeyError> {
+        public.kind.check(alg)?;
+        let jwk = Jwk {
+            common: Default::default(),
+            algorithm: public.params,
+        };
+        Key::from_public_jwk(alg, jwk, None)
+    }
+
     fn from_encoding_key(alg: Algorithm, encoding: EncodingKey) -> Result<Key, KeyError> {
-        let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(|e| invalid(alg, e))?;
+        // The backend refuses numbers that are not a key of their type (an
+        // EC scalar out of range, RSA primes that do not multiply to n).
+        let refused = || KeyError::InvalidKey {
+            alg,
+            reason: "the private key's numbers do not form a valid key (a damaged file?)".into(),
+        };
+        let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(|_| refused())?;
         let key = Key::from_public_jwk(alg, jwk, None)?;
         let mut inner = Arc::unwrap_or_clone(key.0);
         inner.encoding = Some(encoding);
@@ -263,12 +405,11 @@ impl Key {
         // Sign and verify once, so a private key that does not fit its
         // algorithm fails here rather than on the first login.
         let probe = b"auth-core key probe";
-        let signature = jsonwebtoken::crypto::sign(
-            probe,
-            key.encoding().ok_or_else(|| no_key(alg))?,
-            alg.to_jwt(),
-        )
-        .map_err(|e| invalid(alg, e))?;
+        let signature = match key.encoding() {
+            Some(encoding) => jsonwebtoken::crypto::sign(probe, encoding, alg.to_jwt()),
+            None => return Err(refused()),
+        }
+        .map_err(|_| refused())?;
         if !key.verify(probe, &signature) {
             return Err(KeyError::InvalidKey {
                 alg,
@@ -278,17 +419,18 @@ impl Key {
         Ok(key)
     }
 
-    fn from_public_jwk(alg: Algorithm, jwk: Jwk, kid: Option<String>) -> Result<Key, KeyError> {
+    pub(crate) fn from_public_jwk(
+        alg: Algorithm,
+        jwk: Jwk,
+        kid: Option<String>,
+    ) -> Result<Key, KeyError> {
         check_public_params(alg, &jwk.algorithm)?;
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(alg, e))?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| not_a_point(alg))?;
         let verifier = crypto::Verifier::public(alg, &jwk);
         // aws-lc-rs parses every supported public key: one it refuses (a
         // point off its curve) verifies nothing, so it is not a key.
         if cfg!(feature = "aws-lc-rs") && matches!(verifier, crypto::Verifier::Generic) {
-            return Err(KeyError::InvalidKey {
-                alg,
-                reason: "the public key does not parse (a point off its curve?)".into(),
-            });
+            return Err(not_a_point(alg));
         }
         let material = thumbprint(&jwk, alg)?;
         let kid = kid.unwrap_or_else(|| material.clone());
@@ -304,55 +446,93 @@ impl Key {
     }
 }
 
+/// The public key of a JWK as stored next to a private key: the
+/// uncompressed EC point, or the raw Ed25519 key.
+fn public_bytes(jwk: &Jwk) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()
+    };
+    match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(p) => Some([vec![4], b64(&p.x)?, b64(&p.y)?].concat()),
+        AlgorithmParameters::OctetKeyPair(p) => b64(&p.x),
+        _ => None,
+    }
+}
+
+fn not_a_point(alg: Algorithm) -> KeyError {
+    KeyError::InvalidKey {
+        alg,
+        reason: "the public key does not parse (a point off its curve?)".into(),
+    }
+}
+
 /// Refuses public key parameters that do not fit the pinned algorithm: a
 /// P-384 key for ES256, an Ed25519 key for an RSA algorithm, RSA under 2048
-/// bits (RFC 7518 §3.3).
+/// bits (RFC 7518 §3.3), coordinates not of the curve's size.
 fn check_public_params(alg: Algorithm, params: &AlgorithmParameters) -> Result<(), KeyError> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     // Coordinates of the curve's size, so a JWKS entry that is not a key
     // (`"x": "AAAA"`) is refused here rather than kept as a dead key.
     let sized = |coordinate: &str, len: usize| b64.decode(coordinate).is_ok_and(|c| c.len() == len);
-    let ok = match (alg, params) {
-        (Algorithm::ES256, AlgorithmParameters::EllipticCurve(p)) => {
-            p.curve == EllipticCurve::P256 && sized(&p.x, 32) && sized(&p.y, 32)
-        }
-        (Algorithm::ES384, AlgorithmParameters::EllipticCurve(p)) => {
-            p.curve == EllipticCurve::P384 && sized(&p.x, 48) && sized(&p.y, 48)
-        }
-        (Algorithm::EdDSA, AlgorithmParameters::OctetKeyPair(p)) => {
-            p.curve == EllipticCurve::Ed25519 && sized(&p.x, 32)
-        }
-        (_, AlgorithmParameters::RSA(p)) if alg.family() == Family::Rsa => {
-            let n = b64.decode(&p.n).map_err(|e| invalid(alg, e))?;
-            let bits = bit_length(&n);
-            if bits < 2048 {
-                return Err(KeyError::InvalidKey {
-                    alg,
-                    reason: format!("RSA keys must have at least 2048 bits, this one has {bits}"),
-                });
-            }
-            true
-        }
-        _ => false,
+    let unusable = |what: &str| {
+        KeyError::Unusable(format!(
+            "the key is {what}, which no supported algorithm uses"
+        ))
     };
-    if ok {
+    let (kind, coordinates_fit) = match params {
+        AlgorithmParameters::EllipticCurve(p) => match p.curve {
+            EllipticCurve::P256 => (
+                key_doc::Kind::Ec(Curve::P256),
+                sized(&p.x, 32) && sized(&p.y, 32),
+            ),
+            EllipticCurve::P384 => (
+                key_doc::Kind::Ec(Curve::P384),
+                sized(&p.x, 48) && sized(&p.y, 48),
+            ),
+            _ => return Err(unusable("an EC key on a curve other than P-256 or P-384")),
+        },
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            (key_doc::Kind::Ed25519, sized(&p.x, 32))
+        }
+        AlgorithmParameters::RSA(p) => {
+            let n = b64.decode(&p.n).map_err(|_| KeyError::InvalidKey {
+                alg,
+                reason: "the RSA modulus `n` is not base64url".into(),
+            })?;
+            let sane_e = b64
+                .decode(&p.e)
+                .is_ok_and(|e| !e.is_empty() && e.len() <= 8);
+            (
+                key_doc::Kind::Rsa {
+                    bits: der::bit_length(&n),
+                },
+                sane_e,
+            )
+        }
+        AlgorithmParameters::OctetKey(_) => {
+            return Err(KeyError::Mismatch {
+                alg,
+                found: "a shared secret".into(),
+                expected: key_doc::needs(alg),
+            });
+        }
+        _ => return Err(unusable("of an unknown type")),
+    };
+    kind.check(alg)?;
+    if coordinates_fit {
         Ok(())
     } else {
         Err(KeyError::InvalidKey {
             alg,
-            reason: "the key type, curve or coordinates do not match the algorithm".into(),
+            reason: format!(
+                "the coordinates or exponent are not those of {}",
+                kind.describe()
+            ),
         })
-    }
-}
-
-/// The exact bit length of a big-endian unsigned integer (a modulus of
-/// 2041 bits is 256 bytes long, yet under 2048 bits).
-fn bit_length(n: &[u8]) -> usize {
-    let n = &n[n.iter().take_while(|b| **b == 0).count()..];
-    match n.first() {
-        Some(top) => n.len() * 8 - top.leading_zeros() as usize,
-        None => 0,
     }
 }
 
@@ -374,26 +554,20 @@ fn hmac_kid(secret: &EncodingKey, alg: Algorithm) -> Result<String, KeyError> {
 /// The HMAC, under the secret, of `label` and the algorithm's name.
 fn hmac_label(secret: &EncodingKey, alg: Algorithm, label: &str) -> Result<String, KeyError> {
     let label = format!("{label} {}", alg.as_str());
-    jsonwebtoken::crypto::sign(label.as_bytes(), secret, alg.to_jwt()).map_err(|e| invalid(alg, e))
+    jsonwebtoken::crypto::sign(label.as_bytes(), secret, alg.to_jwt()).map_err(|_| {
+        KeyError::InvalidKey {
+            alg,
+            reason: "the secret cannot sign".into(),
+        }
+    })
 }
 
 fn thumbprint(jwk: &Jwk, alg: Algorithm) -> Result<String, KeyError> {
     jwk.thumbprint(ThumbprintHash::SHA256)
-        .map_err(|e| invalid(alg, e))
-}
-
-fn invalid(alg: Algorithm, e: impl fmt::Display) -> KeyError {
-    KeyError::InvalidKey {
-        alg,
-        reason: e.to_string(),
-    }
-}
-
-fn no_key(alg: Algorithm) -> KeyError {
-    KeyError::InvalidKey {
-        alg,
-        reason: "no private key".into(),
-    }
+        .map_err(|_| KeyError::InvalidKey {
+            alg,
+            reason: "the key's thumbprint cannot be computed".into(),
+        })
 }
 
 fn hmac_from_document(alg: Algorithm) -> KeyError {

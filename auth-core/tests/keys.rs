@@ -3,7 +3,9 @@
 //!
 //! The PEM files under `tests/keys/` are throwaway keys made for these tests
 //! with `openssl genpkey` (the `.sec1.pem` ones with `openssl ecparam
-//! -genkey`); they protect nothing.
+//! -genkey`), and the other forms of them `openssl pkcs8`, `openssl ec`,
+//! `openssl rsa` and `openssl req -x509` write (encrypted with the
+//! passphrase `fixture`); they protect nothing.
 
 mod common;
 
@@ -355,7 +357,7 @@ async fn sec1_ec_private_keys_load_and_sign() {
     assert!(
         matches!(
             wrong,
-            Err(KeyError::InvalidKey {
+            Err(KeyError::Mismatch {
                 alg: Algorithm::ES256,
                 ..
             })
@@ -369,5 +371,383 @@ async fn sec1_ec_private_keys_load_and_sign() {
     assert!(
         broken.is_err_and(|e| e.to_string().contains("base64")),
         "a SEC1 block that is not base64"
+    );
+}
+
+/// The DER inside a PEM fixture.
+fn der(name: &str) -> Vec<u8> {
+    use base64::Engine;
+    let text = String::from_utf8(pem(name)).expect("utf8");
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64")
+}
+
+fn pem_of(label: &str, der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN {label}-----\n{b64}\n-----END {label}-----\n").into_bytes()
+}
+
+fn message(result: Result<Key, KeyError>) -> String {
+    result.expect_err("refused").to_string()
+}
+
+/// Every private form of one key (PKCS#8, SEC1, PKCS#1; PEM and DER)
+/// and every public form (SPKI, PKCS#1) loads as the same key.
+#[test]
+fn every_form_of_a_key_loads_as_the_same_key() {
+    let cases: [(Algorithm, &[&str], &[&str]); 3] = [
+        (
+            Algorithm::ES256,
+            &["es256.sec1.pem", "es256.sec1.pkcs8.pem"],
+            &["es256.sec1.pub.pem"],
+        ),
+        (
+            Algorithm::PS256,
+            &["rsa2048.pem", "rsa2048.pkcs1.pem"],
+            &["rsa2048.pub.pem", "rsa2048.pkcs1.pub.pem"],
+        ),
+        (Algorithm::EdDSA, &["ed25519.pem"], &["ed25519.pub.pem"]),
+    ];
+    for (alg, private, public) in cases {
+        let kid = Key::from_pem(alg, &pem(private[0]))
+            .expect("pem")
+            .kid()
+            .to_owned();
+        for file in private {
+            let from_pem = Key::from_pem(alg, &pem(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let from_der = Key::from_der(alg, &der(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(from_pem.can_sign() && from_der.can_sign(), "{file}");
+            assert_eq!(
+                (from_pem.kid(), from_der.kid()),
+                (kid.as_str(), kid.as_str()),
+                "{file}"
+            );
+        }
+        for file in public {
+            let from_pem =
+                Key::public_from_pem(alg, &pem(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let from_der =
+                Key::public_from_der(alg, &der(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!from_pem.can_sign(), "{file}");
+            assert_eq!(
+                (from_pem.kid(), from_der.kid()),
+                (kid.as_str(), kid.as_str()),
+                "{file}"
+            );
+        }
+    }
+}
+
+/// What `openssl ecparam -genkey` writes without `-noout` (the curve's
+/// parameters, then the key), and a certificate and its key in one file,
+/// read as the key they hold.
+#[test]
+fn parameters_and_certificates_next_to_the_key_are_skipped() {
+    let key = Key::from_pem(Algorithm::ES256, &pem("es256.params.sec1.pem")).expect("params");
+    assert!(key.can_sign());
+    let combined = [pem("es256.cert.pem"), pem("es256.pem")].concat();
+    let key = Key::from_pem(Algorithm::ES256, &combined).expect("cert + key");
+    let alone = Key::from_pem(Algorithm::ES256, &pem("es256.pem")).expect("key");
+    assert_eq!(key.kid(), alone.kid());
+}
+
+/// PKCS#8 v2 (RFC 5958: the public key stored with the private one), as
+/// ring and Go write Ed25519 keys; jsonwebtoken reads only v1. A stored
+/// public key that is not the key's own is refused.
+#[test]
+fn ed25519_pkcs8_v2_loads_and_its_stored_public_key_is_checked() {
+    let seed = &der("ed25519.pem")[16..48];
+    let public = der("ed25519.pub.pem");
+    let public = &public[public.len() - 32..];
+    let v2 = |public: &[u8]| {
+        let mut d = vec![
+            0x30, 0x51, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+        ];
+        d.extend([0x04, 0x22, 0x04, 0x20]);
+        d.extend(seed);
+        d.extend([0x81, 0x21, 0x00]);
+        d.extend(public);
+        d
+    };
+    let key = Key::from_pem(Algorithm::EdDSA, &pem_of("PRIVATE KEY", &v2(public))).expect("v2");
+    let v1 = Key::from_pem(Algorithm::EdDSA, &pem("ed25519.pem")).expect("v1");
+    assert_eq!(key.kid(), v1.kid());
+    let mut other = public.to_vec();
+    other[0] ^= 1;
+    assert_eq!(
+        message(Key::from_der(Algorithm::EdDSA, &v2(&other))),
+        "invalid key for EdDSA: the public key stored with the private key is not its public \
+         key (a damaged or altered file)"
+    );
+}
+
+/// EC and Ed25519 keys name their algorithm; RSA keys do not.
+#[test]
+fn the_algorithm_is_inferred_where_the_key_names_it() {
+    for (file, alg) in [
+        ("es256.sec1.pem", Algorithm::ES256),
+        ("es256.pem", Algorithm::ES256),
+        ("es384.pem", Algorithm::ES384),
+        ("es384.sec1.pem", Algorithm::ES384),
+        ("ed25519.pem", Algorithm::EdDSA),
+    ] {
+        let key = Key::from_pem_auto(&pem(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(key.algorithm(), alg, "{file}");
+        assert_eq!(key.kid(), Key::from_pem(alg, &pem(file)).unwrap().kid());
+    }
+    for file in ["rsa2048.pem", "rsa2048.pkcs1.pem"] {
+        assert_eq!(
+            message(Key::from_pem_auto(&pem(file))),
+            "an RSA key does not say which algorithm it signs with: choose one of RS256, \
+             RS384, RS512, PS256, PS384 or PS512 explicitly"
+        );
+    }
+}
+
+/// Each way a document can be wrong is named in plain words, with what
+/// was found and what was expected; no name of the signing library's
+/// internals reaches the message.
+#[test]
+fn what_is_wrong_with_a_key_is_said_in_plain_words() {
+    const ENCRYPTED: &str = "an encrypted private key: decrypt it first (`openssl pkey -in \
+        key.pem -out plain.pem`, then keep plain.pem readable by the service only)";
+    const NOT_PEM: &str = "not a PEM file: no `-----BEGIN` line";
+    use Algorithm::*;
+    let cases: Vec<(Result<Key, KeyError>, String)> =
+        vec![
+        (Key::from_pem(ES256, b"hello"), NOT_PEM.into()),
+        (Key::from_pem(ES256, b"  \n"), "the PEM is empty".into()),
+        (
+            Key::from_pem(ES256, &der("es256.pem")),
+            format!("{NOT_PEM} (it looks like DER: read it with Key::from_der)"),
+        ),
+        (
+            Key::public_from_pem(ES256, &der("es256.pub.pem")),
+            format!("{NOT_PEM} (it looks like DER: read it with Key::public_from_der)"),
+        ),
+        (
+            Key::from_pem(ES256, br#"{"kty":"EC"}"#),
+            format!("{NOT_PEM} (it looks like JSON: a JWK is read by Key::from_jwk)"),
+        ),
+        (Key::from_pem(ES256, &pem("es256.encrypted.pem")), ENCRYPTED.into()),
+        (Key::from_pem(ES256, &pem("es256.sec1.encrypted.pem")), ENCRYPTED.into()),
+        (Key::from_der(ES256, &der("es256.encrypted.pem")), ENCRYPTED.into()),
+        (
+            Key::from_pem(ES256, &pem("es256.pub.pem")),
+            "a public key cannot sign: pass the private key (a key that only verifies is read \
+             by Key::public_from_pem)"
+                .into(),
+        ),
+        (
+            Key::from_der(RS256, &der("rsa2048.pkcs1.pub.pem")),
+            "a public key cannot sign: pass the private key (a key that only verifies is read \
+             by Key::public_from_pem)"
+                .into(),
+        ),
+        (
+            Key::public_from_pem(ES256, &pem("es256.pem")),
+            "a private key where a public key is expected: pass its public key (`openssl pkey \
+             -in key.pem -pubout -out public.pem`), or read the private key with Key::from_pem"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, &pem("es256.cert.pem")),
+            "a certificate, not a key: pass the private key the certificate was issued for".into(),
+        ),
+        (
+            Key::public_from_pem(ES256, &pem("es256.cert.pem")),
+            "a certificate, not a key: take out its public key (`openssl x509 -in cert.pem \
+             -pubkey -noout > public.pem`)"
+                .into(),
+        ),
+        (
+            Key::public_from_der(ES256, &der("es256.cert.pem")),
+            "a certificate, not a key: take out its public key (`openssl x509 -in cert.pem \
+             -pubkey -noout > public.pem`)"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, &pem("es384.pem")),
+            "the key is a P-384 EC key, but ES256 needs a P-256 EC key".into(),
+        ),
+        (
+            Key::from_pem(ES384, &pem("es256.sec1.pem")),
+            "the key is a P-256 EC key, but ES384 needs a P-384 EC key".into(),
+        ),
+        (
+            Key::from_pem(RS256, &pem("es256.pem")),
+            "the key is a P-256 EC key, but RS256 needs an RSA key".into(),
+        ),
+        (
+            Key::from_pem(EdDSA, &pem("rsa2048.pem")),
+            "the key is a 2048-bit RSA key, but EdDSA needs an Ed25519 key".into(),
+        ),
+        (
+            Key::public_from_pem(ES256, &pem("ed25519.pub.pem")),
+            "the key is an Ed25519 key, but ES256 needs a P-256 EC key".into(),
+        ),
+        (
+            Key::from_pem(RS256, &pem("rsa1024.pem")),
+            "invalid key for RS256: RSA keys must have at least 2048 bits, this one has 1024"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, &pem("secp256k1.pem")),
+            "the key is an EC key on secp256k1 (ES256K), which no supported algorithm uses: \
+             ES256 needs P-256, ES384 needs P-384"
+                .into(),
+        ),
+        (
+            Key::from_pem(EdDSA, &pem("ed448.pem")),
+            "the key is an Ed448 key: EdDSA here means Ed25519 (`openssl genpkey -algorithm \
+             ed25519`)"
+                .into(),
+        ),
+        (
+            Key::from_pem(PS256, &pem("rsa-pss.pem")),
+            "the key is an RSA-PSS key (`-algorithm RSA-PSS`), which is not supported: use a \
+             plain RSA key (`openssl genpkey -algorithm RSA`), which PS256, PS384 and PS512 \
+             sign with"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, &pem("es256.explicit.sec1.pem")),
+            "the EC key spells out its curve's parameters instead of naming the curve: write \
+             it with the name (`openssl ec -in key.pem -param_enc named_curve -out named.pem`)"
+                .into(),
+        ),
+        (
+            Key::public_from_pem(ES256, &pem("es256.compressed.pub.pem")),
+            "the EC public key is compressed: write it uncompressed (`openssl ec -pubin -in \
+             public.pem -pubout -conv_form uncompressed -out plain.pem`)"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, &[pem("es256.pem"), pem("es256.sec1.pem")].concat()),
+            "the PEM holds 2 private keys: put one key in each file".into(),
+        ),
+        (
+            Key::from_pem(
+                ES256,
+                b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n",
+            ),
+            "the PEM holds only EC PARAMETERS, no key: expected PRIVATE KEY, EC PRIVATE KEY or \
+             RSA PRIVATE KEY (`openssl ecparam -genkey` writes the key after the parameters)"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, b"-----BEGIN PRIVATE KEY-----\nMC4CAQA=\n"),
+            "the `PRIVATE KEY` block has no `-----END PRIVATE KEY-----` line".into(),
+        ),
+        (
+            Key::from_pem(
+                ES256,
+                b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+            ),
+            "an OpenSSH private key: write it as PKCS#8 (`ssh-keygen -p -N '' -m PKCS8 -f <a \
+             copy of the key>`)"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"),
+            "the PEM holds a `X509 CRL` block, not a key: expected PRIVATE KEY, EC PRIVATE KEY \
+             or RSA PRIVATE KEY"
+                .into(),
+        ),
+        (
+            Key::from_pem(ES256, &pem_of("PRIVATE KEY", b"\x30\x03\x02\x01\x00")),
+            "the key is not a well-formed PKCS#8 private key".into(),
+        ),
+        (
+            Key::from_der(EdDSA, b"\x30\x00"),
+            "not a DER private key: expected PKCS#8, SEC1 or PKCS#1".into(),
+        ),
+    ];
+    for (result, expected) in cases {
+        let err = result.expect_err(&expected);
+        assert_eq!(err.to_string(), expected);
+        for internal in [
+            "Invalid",
+            "Ecdsa",
+            "Eddsa",
+            "KeyFormat",
+            "RSA key invalid",
+            "Error",
+        ] {
+            assert!(!format!("{err}").contains(internal), "{err}");
+        }
+    }
+}
+
+/// A key whose numbers are not a key (an EC scalar of zero) is refused
+/// by the backend, and said so without the backend's names.
+#[test]
+fn a_damaged_key_is_refused_in_plain_words() {
+    let mut sec1 = vec![0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20];
+    sec1.extend([0u8; 32]);
+    sec1.extend([
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+    ]);
+    assert_eq!(
+        message(Key::from_pem(
+            Algorithm::ES256,
+            &pem_of("EC PRIVATE KEY", &sec1)
+        )),
+        "invalid key for ES256: the private key's numbers do not form a valid key (a damaged \
+         file?)"
+    );
+}
+
+/// The file helper names the file in every error, takes the algorithm or
+/// infers it, and refuses files too large to be a key unread.
+#[test]
+fn key_files_are_read_and_named_in_errors() {
+    let dir = format!("{}/tests/keys", env!("CARGO_MANIFEST_DIR"));
+    let key = Key::from_pem_file(Algorithm::ES256, format!("{dir}/es256.sec1.pem")).expect("file");
+    let inferred = Key::from_pem_file(None, format!("{dir}/es256.sec1.pem")).expect("inferred");
+    assert_eq!(key.kid(), inferred.kid());
+    assert_eq!(inferred.algorithm(), Algorithm::ES256);
+
+    let path = format!("{dir}/es384.pem");
+    let err = Key::from_pem_file(Algorithm::ES256, &path).unwrap_err();
+    assert!(
+        matches!(&err, KeyError::File { error, .. } if matches!(**error, KeyError::Mismatch { .. }))
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("{path}: the key is a P-384 EC key, but ES256 needs a P-256 EC key")
+    );
+    let path = format!("{dir}/rsa2048.pem");
+    assert!(
+        Key::from_pem_file(None, &path)
+            .unwrap_err()
+            .to_string()
+            .starts_with(&format!("{path}: an RSA key does not say"))
+    );
+    let missing = format!("{dir}/missing.pem");
+    let err = Key::from_pem_file(Algorithm::ES256, &missing).unwrap_err();
+    assert!(
+        matches!(&err, KeyError::Read { path, error } if path.to_str() == Some(missing.as_str())
+            && error.kind() == std::io::ErrorKind::NotFound),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot read {missing}: "))
+    );
+
+    let big = std::env::temp_dir().join(format!("auth-core-big-{}.pem", std::process::id()));
+    std::fs::write(&big, vec![b'A'; 1024 * 1024 + 1]).expect("write");
+    let err = Key::from_pem_file(Algorithm::ES256, &big).unwrap_err();
+    std::fs::remove_file(&big).expect("remove");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: the file is over 1024 KiB: not a key file",
+            big.display()
+        )
     );
 }

@@ -29,6 +29,28 @@ pub(super) enum Origin {
 
 /// Builds a [`Jwks`]; see the [module docs](crate::jwks) for the behaviour and the
 /// defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::Algorithm;
+/// use auth_tower::jwks::{Jwks, JwksError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), JwksError> {
+/// // An OpenID Connect issuer: its discovery document names the JWKS URL.
+/// let jwks = Jwks::discover("http://127.0.0.1:8080")
+///     .algorithms([Algorithm::ES256, Algorithm::EdDSA])
+///     .refetch_interval(Duration::from_secs(30))
+///     .timeout(Duration::from_secs(2))
+///     .build()?;
+/// // Built at once: the keys arrive in the background.
+/// assert!(!jwks.ready());
+///
+/// // A URL that is not HTTP is refused when building, never fetched.
+/// let err = Jwks::builder("ftp://127.0.0.1/jwks.json").build().unwrap_err();
+/// assert!(matches!(err, JwksError::InvalidUrl { .. }));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct JwksBuilder {

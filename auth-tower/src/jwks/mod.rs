@@ -133,6 +133,40 @@ pub enum JwksError {
 
 /// The keys of a JWKS URL, refreshed in the background: a [`KeySource`].
 /// Cheap to clone (one `Arc`).
+///
+/// A service that verifies the tokens of an issuer publishing its keys at
+/// `/.well-known/jwks.json` (served here on a loopback port):
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::{Algorithm, Key, KeySet, NoClaims, TokenAuthority, Validator};
+/// use auth_tower::jwks::Jwks;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let issuer = TokenAuthority::builder(KeySet::new(Key::generate(Algorithm::ES256)?)?).build()?;
+/// # let keys = issuer.keys().jwks();
+/// # let app = axum::Router::new().route(
+/// #     "/.well-known/jwks.json",
+/// #     axum::routing::get(move || async move { axum::Json(keys) }),
+/// # );
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let url = format!("http://{}/.well-known/jwks.json", listener.local_addr()?);
+/// # tokio::spawn(async move { axum::serve(listener, app).await });
+/// // The resource server: its keys come from the issuer's JWKS.
+/// let jwks = Jwks::builder(url).build()?;
+/// let validator = Validator::builder(jwks.clone())
+///     .without_revocation_checks()
+///     .build()?;
+/// // Until the first fetch, tokens are refused (503); a service may wait.
+/// assert!(jwks.wait_ready(Duration::from_secs(10)).await);
+///
+/// let pair = issuer.issue("alice", &NoClaims {}).await?;
+/// let claims = validator.validate_access::<NoClaims>(&pair.access_token).await?;
+/// assert_eq!(claims.sub, "alice");
+/// assert_eq!(jwks.keys().unwrap().jwks(), issuer.keys().jwks());
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Jwks {
     inner: Arc<Inner>,
