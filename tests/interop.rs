@@ -403,3 +403,92 @@ fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+/// DPoP proofs PyJWT signs with fresh keys (ES256, ES384, EdDSA, PS256,
+/// RS256) are accepted, answer the thumbprint Python computes from the JWK
+/// (RFC 7638), and are refused when replayed, for another method or URL,
+/// or without the access token hash they must carry.
+#[tokio::test]
+async fn pyjwt_dpop_proofs_are_accepted_with_their_thumbprint() {
+    use auth_core::dpop::{DpopError, DpopVerifier, MemoryReplayCache, ProofRequest};
+    if !python_ready() {
+        return;
+    }
+    let url = "https://api.interop.test/orders";
+    let token = "an-access-token";
+    let algs = ["ES256", "ES384", "EdDSA", "PS256", "RS256"];
+    let claims = |ath: bool| {
+        let mut c = json!({ "jti": uuid4(), "htm": "GET", "htu": url, "iat": now() });
+        if ath {
+            c["ath"] = auth_core::dpop::access_token_hash(token).into();
+        }
+        c
+    };
+    let jobs: Vec<Value> = algs
+        .iter()
+        .flat_map(|alg| {
+            [
+                json!({ "alg": alg, "claims": claims(true) }),
+                json!({ "alg": alg, "claims": claims(false) }),
+            ]
+        })
+        .collect();
+    let made = python("dpop.py", &json!(jobs));
+    let verifier = DpopVerifier::new(std::sync::Arc::new(MemoryReplayCache::default()));
+    for (i, alg) in algs.iter().enumerate() {
+        let (with_ath, without_ath) = (&made[2 * i], &made[2 * i + 1]);
+        let proof = with_ath["proof"].as_str().expect("proof");
+        let request = ProofRequest::new("GET", url).with_access_token(token);
+        // Another method or URL: refused, and not spent.
+        let post = ProofRequest::new("POST", url).with_access_token(token);
+        assert!(
+            matches!(verifier.verify(proof, &post).await, Err(DpopError::Method)),
+            "{alg}"
+        );
+        let elsewhere =
+            ProofRequest::new("GET", "https://api.interop.test/admin").with_access_token(token);
+        assert!(
+            matches!(
+                verifier.verify(proof, &elsewhere).await,
+                Err(DpopError::Url)
+            ),
+            "{alg}"
+        );
+        let other_token = ProofRequest::new("GET", url).with_access_token("another-token");
+        assert!(
+            matches!(
+                verifier.verify(proof, &other_token).await,
+                Err(DpopError::AccessTokenHash)
+            ),
+            "{alg}"
+        );
+        let accepted = verifier
+            .verify(proof, &request)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(
+            accepted.jkt,
+            with_ath["jkt"].as_str().expect("jkt"),
+            "{alg}"
+        );
+        assert_eq!(accepted.alg.to_string(), *alg);
+        assert!(
+            matches!(
+                verifier.verify(proof, &request).await,
+                Err(DpopError::Replayed)
+            ),
+            "{alg}"
+        );
+        // Without `ath`: fine where no access token comes along, refused where one does.
+        let bare = without_ath["proof"].as_str().expect("proof");
+        assert!(
+            matches!(
+                verifier.verify(bare, &request).await,
+                Err(DpopError::AccessTokenHash)
+            ),
+            "{alg}"
+        );
+        let login = ProofRequest::new("GET", "HTTPS://API.interop.test:443/orders?page=2");
+        assert!(verifier.verify(bare, &login).await.is_ok(), "{alg}");
+    }
+}

@@ -41,6 +41,27 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<(), KeyError> {
     }
 }
 
+/// SHA-256 of `data`.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        out
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        use sha2::Digest;
+        sha2::Sha256::digest(data).into()
+    }
+}
+
+/// Compares in time that depends only on the lengths.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A fresh private key for `alg`, PEM-encoded (PKCS#8, or PKCS#1 for RSA).
 pub(crate) fn generate_private_pem(alg: Algorithm) -> Result<String, KeyError> {
     use Algorithm::*;

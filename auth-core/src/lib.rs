@@ -84,6 +84,7 @@ mod clock;
 mod config;
 mod crypto;
 mod der;
+pub mod dpop;
 mod error;
 mod files;
 pub mod introspection;
