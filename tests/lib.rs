@@ -170,3 +170,10 @@ impl Client {
             .await
     }
 }
+
+/// The workspace README's examples (they need all three crates), compiled
+/// and run as doc tests. They live here, in the workspace's own test crate,
+/// because a published crate's package cannot reach the workspace README.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct WorkspaceReadme;

@@ -87,9 +87,3 @@ pub use login_gate::{DEFAULT_LOGIN_CONCURRENCY, DEFAULT_MAX_WAITING_LOGINS};
 pub use routes::{
     AuthRoutes, DEFAULT_MAX_BODY, DEFAULT_PREFIX, MAX_PASSWORD, MAX_USERNAME, RoutesError,
 };
-
-/// The README's examples (they need all three crates), compiled and run as
-/// doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
