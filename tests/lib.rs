@@ -177,3 +177,18 @@ impl Client {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct WorkspaceReadme;
+
+/// auth-core's README (its crates.io page), compiled and run.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-core/README.md")]
+struct AuthCoreReadme;
+
+/// auth-tower's README (its crates.io page), compiled and run.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-tower/README.md")]
+struct AuthTowerReadme;
+
+/// auth-axum-extras' README (its crates.io page), compiled.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-axum-extras/README.md")]
+struct AuthAxumExtrasReadme;
