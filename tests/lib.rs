@@ -170,3 +170,25 @@ impl Client {
             .await
     }
 }
+
+/// The workspace README's examples (they need all three crates), compiled
+/// and run as doc tests. They live here, in the workspace's own test crate,
+/// because a published crate's package cannot reach the workspace README.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct WorkspaceReadme;
+
+/// auth-core's README (its crates.io page), compiled and run.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-core/README.md")]
+struct AuthCoreReadme;
+
+/// auth-tower's README (its crates.io page), compiled and run.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-tower/README.md")]
+struct AuthTowerReadme;
+
+/// auth-axum-extras' README (its crates.io page), compiled.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-axum-extras/README.md")]
+struct AuthAxumExtrasReadme;

@@ -134,9 +134,3 @@ pub mod prelude {
     pub use auth_core::{Algorithm, Key, Privileges, Reload, RoleClaims, Session, TokenAuthority};
     pub use auth_tower::{AuthLayer, RequireLayer};
 }
-
-/// The README's examples (they need all three crates), compiled and run as
-/// doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
