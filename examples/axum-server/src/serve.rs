@@ -1,35 +1,60 @@
-//! Serving: the connection loop with its limits (header and request time,
-//! header size, connections, stalls), TLS with HSTS, and shutdown.
+//! Serving: HTTP/1.1 and HTTP/2 (over TLS, chosen by ALPN) on hyper-util's
+//! auto builder, with limits on connections and requests, HSTS over TLS,
+//! and a graceful shutdown.
+//!
+//! `axum::serve` has no such limits. Here hyper bounds each connection
+//! (header size and time, HTTP/2 streams), tower-http each request (time,
+//! body size, security headers, tracing), and [`stall`] what hyper does
+//! not: connections idle before their first request or stalled mid-answer.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use super::{Error, stall};
 
 /// The limits [`serve`] puts on connections and requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// How long a client may take to send a request's headers, and how long
-    /// an idle keep-alive connection stays open: a slowloris client holding
-    /// connections with a trickle of bytes is cut off after this. Default
-    /// 10 s.
+    /// How long an HTTP/1 client may take to send a request's headers, and
+    /// how long any connection stays open without a request in flight (an
+    /// HTTP/2 one is sent `GOAWAY`): a slowloris client trickling bytes, or
+    /// sending none, is cut off after this. Also the TLS handshake's limit.
+    /// Default 10 s.
     pub header_read_timeout: Duration,
     /// How long one request may take, body and handler included (408
     /// after). Default 30 s.
     pub request_timeout: Duration,
-    /// The most bytes of request line and headers read before answering
-    /// 431: room for an 8 KiB token several times over. Default 64 KiB.
+    /// The most bytes of a request's headers (HTTP/1: with the request
+    /// line; HTTP/2: the decoded list) before answering 431: room for an
+    /// 8 KiB token several times over. Default 64 KiB (8 KiB at least).
     pub max_header_bytes: usize,
+    /// The most bytes of a request body (413 past it). The auth routes
+    /// keep their own, lower cap (16 KiB, answered in JSON). Default 64 KiB.
+    pub max_body_bytes: usize,
     /// The most connections served at once. Past it, new connections wait
     /// in the kernel's accept backlog, taking no memory nor descriptor of
-    /// this process. Default 1024: with a 16 KiB body cap and hyper's
-    /// buffers, tens of MiB at most.
+    /// this process. Default 1024.
     pub max_connections: usize,
+    /// The most requests one HTTP/2 connection runs at once (browsers queue
+    /// the rest). Each may hold up to `max_header_bytes` of headers, so
+    /// this multiplies what one connection may hold: at the defaults 512
+    /// KiB, against 64 KiB for an HTTP/1 connection. Default 8: the demo
+    /// page loads three files and calls the API a few at a time.
+    pub max_streams: u32,
     /// How long a connection may go without a byte read or written before
     /// it is closed: a client that stops reading its responses (blocking
     /// the server's writes) holds its slot no longer. Default 30 s, the
@@ -43,7 +68,9 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
+            max_body_bytes: 64 * 1024,
             max_connections: 1024,
+            max_streams: 8,
             stall_timeout: Duration::from_secs(30),
         }
     }
@@ -53,7 +80,7 @@ impl Default for Limits {
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The TLS settings of `--tls-cert` and `--tls-key` (rustls on aws-lc-rs,
-/// TLS 1.2 and 1.3, HTTP/1.1).
+/// TLS 1.2 and 1.3), offering HTTP/2 then HTTP/1.1 by ALPN.
 pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -72,7 +99,7 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, 
     .with_no_client_auth()
     .with_single_cert(chain, key)
     .map_err(|e| format!("--tls-cert and --tls-key do not fit together: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
@@ -80,18 +107,17 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, 
 /// never try this host over plain HTTP again.
 pub const HSTS: &str = "max-age=31536000";
 
+/// The `Content-Security-Policy` of every answer that sets none (all but
+/// the demo page's, which has its own): nothing may load or frame it.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
 /// Adds [`HSTS`] to every response of `app`, its fallbacks (404, 405)
 /// included. [`serve_tls`] applies it with TLS, outside every other layer
 /// (the 408 of the request time limit included).
 pub fn with_hsts(app: Router) -> Router {
-    app.layer(axum::middleware::map_response(
-        |mut res: axum::response::Response| async move {
-            res.headers_mut().insert(
-                axum::http::header::STRICT_TRANSPORT_SECURITY,
-                axum::http::HeaderValue::from_static(HSTS),
-            );
-            res
-        },
+    app.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(HSTS),
     ))
 }
 
@@ -105,14 +131,9 @@ pub async fn serve(
     serve_with(listener, app, shutdown, Limits::default()).await
 }
 
-/// Serves `app` on `listener` (HTTP/1.1) until `shutdown` completes, then
-/// drains in-flight requests for at most [`SHUTDOWN_GRACE`].
-///
-/// Unlike a bare `axum::serve`, connections have [`Limits`]: headers must
-/// arrive within `header_read_timeout` (also the keep-alive idle limit) and
-/// fit in `max_header_bytes` (else 431), a request gets `request_timeout` in
-/// all (else 408), at most `max_connections` are served at once, and one on
-/// which nothing moves for `stall_timeout` is closed.
+/// Serves `app` on `listener` (HTTP/1.1, and HTTP/2 with prior knowledge)
+/// until `shutdown` completes, then drains in-flight requests for at most
+/// [`SHUTDOWN_GRACE`]. Connections and requests have [`Limits`].
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -123,8 +144,8 @@ pub async fn serve_with(
 }
 
 /// [`serve_with`], over TLS when `tls` is given: the handshake must end
-/// within the header read timeout, and every answer of `app` carries
-/// [`HSTS`] (see [`with_hsts`]).
+/// within the header read timeout, the protocol is the one ALPN agreed on
+/// (HTTP/1.1 when none), and every answer of `app` carries [`HSTS`].
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -132,38 +153,63 @@ pub async fn serve_tls(
     limits: Limits,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(), Error> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-
-    let timeout = limits.request_timeout;
-    let mut app = app.layer(axum::middleware::from_fn(move |req, next| {
-        request_timeout(timeout, req, next)
-    }));
+    // Per request, innermost first: body cap (413), time limit (408), a
+    // tracing span (`RUST_LOG=tower_http=debug`), a CSP.
+    let mut app = app
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        ));
     if tls.is_some() {
         // Outermost: the 408 above gets it too.
         app = with_hsts(app);
     }
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+
+    // Per connection: hyper's own limits for each protocol.
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_header_size(limits.max_header_bytes)
-        // hyper's read buffer grows to ~400 KiB by default: a client
-        // pipelining requests it never reads the answers to would make every
-        // connection hold that much. Headers and a little more.
-        .max_buf_size(limits.max_header_bytes + 16 * 1024);
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    let stall_limit = limits.stall_timeout;
+        // Headers past the read buffer are answered 431. Its default, ~400
+        // KiB, would also let a client that pipelines requests it never
+        // reads the answers to make every connection hold that much.
+        .max_buf_size(limits.max_header_bytes.max(8 * 1024));
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(limits.max_streams)
+        // Streams a client opens and at once cancels, before they are
+        // served (the "rapid reset" flood): past 20, GOAWAY.
+        .max_pending_accept_reset_streams(20)
+        // Body bytes received ahead of the handler: 64 KiB per connection,
+        // what an HTTP/1 connection buffers.
+        .initial_stream_window_size(64 * 1024)
+        .initial_connection_window_size(64 * 1024);
+    // No keep-alive pings: an idle connection is closed after the header
+    // read timeout, a silent one after the stall timeout, and a ping would
+    // count as a byte moving.
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        limits
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let (stop, stopping) = tokio::sync::watch::channel(());
     tokio::pin!(shutdown);
     loop {
         // A slot first, then a connection: at the cap, new connections stay
         // in the kernel's backlog.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.map_err(|e| e.to_string())?,
+            slot = slots.clone().acquire_owned() => slot?,
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -175,66 +221,21 @@ pub async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
-        let (stream, peer) = stream;
-        // The peer address, for the login throttle (what axum::serve's
-        // `into_make_service_with_connect_info` would insert).
-        let service = TowerToHyperService::new(tower::util::MapRequest::new(
-            app.clone(),
-            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                req
-            },
-        ));
-        let (http, watcher) = (http.clone(), graceful.watcher());
+        let (app, http, mut stopping) = (app.clone(), http.clone(), stopping.clone());
         let tls = tls.clone().map(tokio_rustls::TlsAcceptor::from);
-        let handshake_limit = limits.header_read_timeout;
-        let progress = stall::Progress::new();
-        let stream = stall::Watched::new(stream, progress.clone());
-        let serve = async move {
-            let served =
-                match tls {
-                    None => {
-                        watcher
-                            .watch(http.serve_connection(TokioIo::new(stream), service))
-                            .await
-                    }
-                    Some(acceptor) => {
-                        let stream =
-                            match tokio::time::timeout(handshake_limit, acceptor.accept(stream))
-                                .await
-                            {
-                                Ok(Ok(stream)) => stream,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(error = %e, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!("TLS handshake timed out");
-                                    return;
-                                }
-                            };
-                        watcher
-                            .watch(http.serve_connection(TokioIo::new(stream), service))
-                            .await
-                    }
-                };
-            if let Err(e) = served {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        };
         tokio::spawn(async move {
-            tokio::select! {
-                () = serve => {}
-                () = stall::stalled(&progress, stall_limit) => {
-                    tracing::debug!("connection closed: nothing moved for {stall_limit:?}");
-                }
-            }
+            let stop = async move {
+                let _ = stopping.changed().await;
+            };
+            connection(stream, peer, app, http, tls, limits, stop).await;
             drop(slot);
         });
     }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    // Stop accepting, tell every connection to finish, and wait until they
+    // all have (each holds a receiver of `stop`) or the grace runs out.
+    drop((listener, stopping));
+    stop.send_replace(());
+    if tokio::time::timeout(SHUTDOWN_GRACE, stop.closed())
         .await
         .is_err()
     {
@@ -243,23 +244,58 @@ pub async fn serve_tls(
     Ok(())
 }
 
-/// 408 for a request that takes longer than `limit`.
-pub(super) async fn request_timeout(
-    limit: Duration,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => (
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Json(json!({
-                "error": "request_timeout",
-                "error_description": "the request took too long",
-            })),
-        )
-            .into_response(),
+/// Serves one connection: TLS first if given, then HTTP until the client
+/// leaves, it idles, it stalls, or the server stops.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    http: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
+    stop: impl Future<Output = ()>,
+) {
+    let progress = stall::Progress::new();
+    let stream = stall::Watched::new(stream, progress.clone());
+    let requests = stall::Requests::default();
+    let service = tower::ServiceBuilder::new()
+        // The peer address, for the login throttle (what axum::serve's
+        // `into_make_service_with_connect_info` would insert).
+        .map_request(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        })
+        .map_future({
+            let requests = requests.clone();
+            move |answer| requests.count(answer)
+        })
+        .service(app);
+    let service = TowerToHyperService::new(service);
+    let idle = limits.header_read_timeout;
+    let served = async {
+        let Some(acceptor) = tls else {
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            return stall::close_when_idle(conn, &requests, idle, stop).await;
+        };
+        let stream = match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}").into()),
+            Err(_) => return Err("TLS handshake timed out".into()),
+        };
+        let http = match stream.get_ref().1.alpn_protocol() {
+            Some(b"h2") => http.http2_only(),
+            _ => http.http1_only(),
+        };
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        stall::close_when_idle(conn, &requests, idle, stop).await
+    };
+    tokio::select! {
+        served = served => if let Err(e) = served {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        },
+        () = stall::stalled(&progress, limits.stall_timeout) => {
+            tracing::debug!(%peer, "connection closed: nothing moved for {:?}", limits.stall_timeout);
+        }
     }
 }
 

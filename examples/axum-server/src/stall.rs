@@ -1,20 +1,29 @@
-//! Connections on which nothing moves are closed (the same as the hyper
-//! example's `stall.rs`: each example stands alone, to be copied).
+//! Connections that hold their slot without using it are closed: one on
+//! which no byte moves (stalled), and one with no request in flight (idle).
+//! The hyper example includes this same file (`#[path]`): copy it along.
 //!
-//! hyper bounds how long a client may take to send headers, and the
+//! hyper bounds how long an HTTP/1 client may take to send headers, and the
 //! request timeout how long a request may take to be answered, but nothing
 //! bounds a response that cannot be written because the client stopped
 //! reading: such a connection would hold its slot forever. [`Watched`]
 //! records when a byte last moved either way, and [`stalled`] completes once
 //! none has for the given time.
+//!
+//! Nor does hyper close an HTTP/2 connection that sends no request, or a
+//! connection that sends nothing at all while hyper-util's auto builder
+//! waits to tell HTTP/1 from HTTP/2. [`Requests::count`] counts the
+//! requests in flight, and [`close_when_idle`] shuts a connection down
+//! gracefully (HTTP/2 `GOAWAY`) once none has been for the given time.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// When a byte last moved on a connection, and whether it was given up.
@@ -166,4 +175,68 @@ impl<S: AsTcp + AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
+}
+
+/// The requests in flight on one connection, and when the last one ended
+/// (or the connection opened).
+#[derive(Debug, Clone, Default)]
+pub struct Requests {
+    in_flight: Arc<AtomicUsize>,
+    last_ended: Progress,
+}
+
+impl Requests {
+    /// `answer` (a service's response future), counted as a request in
+    /// flight until it completes or is dropped: for tower's `map_future`.
+    pub fn count<F: Future>(&self, answer: F) -> impl Future<Output = F::Output> + use<F> {
+        struct InFlight(Requests);
+        impl Drop for InFlight {
+            fn drop(&mut self) {
+                self.0.last_ended.moved();
+                self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = InFlight(self.clone());
+        async move {
+            let answer = answer.await;
+            drop(in_flight);
+            answer
+        }
+    }
+
+    /// Completes once no request has been in flight for `limit`.
+    async fn idle(&self, limit: Duration) {
+        loop {
+            let wait = match self.in_flight.load(Ordering::Relaxed) {
+                0 => match limit.checked_sub(self.last_ended.idle()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return,
+                },
+                _ => limit,
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Drives `conn` (a hyper connection) to its end, shutting it down
+/// gracefully once no request of `requests` has been in flight for `idle`,
+/// or once `stop` completes (the server stopping): an HTTP/1 connection
+/// finishes its answer and closes, an HTTP/2 one sends `GOAWAY` and
+/// finishes its streams.
+pub async fn close_when_idle<C: GracefulConnection>(
+    conn: C,
+    requests: &Requests,
+    idle: Duration,
+    stop: impl Future<Output = ()>,
+) -> Result<(), C::Error> {
+    tokio::pin!(conn);
+    tokio::select! {
+        served = conn.as_mut() => return served,
+        () = requests.idle(idle) => {}
+        () = stop => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    conn.await
 }

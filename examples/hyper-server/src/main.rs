@@ -4,9 +4,10 @@
 //! prints a token and the `curl` commands to try with and without it.
 //!
 //! Without a framework, the accept loop at the end of `main` is the server:
-//! it keeps what one client can hold bounded (see [`Args`] and the
-//! constants below) and keeps serving when the process runs out of file
-//! descriptors.
+//! hyper-util's auto builder speaks HTTP/1.1 and HTTP/2 (prior knowledge,
+//! `curl --http2-prior-knowledge`), and the loop keeps what one client can
+//! hold bounded (see [`Args`] and the constants below) and keeps serving
+//! when the process runs out of file descriptors.
 
 use std::convert::Infallible;
 use std::num::NonZeroUsize;
@@ -14,21 +15,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
-use auth_tower::{AuthBody, AuthLayer};
+use auth_tower::AuthLayer;
 use clap::Parser;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::timeout::error::Elapsed;
 use tower::{BoxError, ServiceBuilder};
+use tower_http::timeout::TimeoutLayer;
 
+// The axum example's: connections that stall or idle are closed.
+#[path = "../../axum-server/src/stall.rs"]
 mod stall;
-use stall::{Progress, Watched, stalled};
+use stall::{Progress, Requests, Watched, close_when_idle, stalled};
 
 /// A plain hyper 1 server with an AuthLayer: it issues a token for a demo
 /// user at start and prints the curl commands to call it with and without.
@@ -70,14 +73,20 @@ const DEFAULT_STALL_SECS: u64 = 30;
 /// [`ACCEPT_BACKOFF`] and tries again, so raise both together.
 const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::new(1024).unwrap();
 
-/// How long a client may take to send a request's headers, and how long an
-/// idle (or kept-alive) connection stays open: a slowloris client trickling
-/// bytes, or sending none, is cut off after this.
+/// How long an HTTP/1 client may take to send a request's headers, and how
+/// long any connection stays open without a request in flight (an HTTP/2
+/// one is sent `GOAWAY`): a slowloris client trickling bytes, or sending
+/// none, is cut off after this.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The most bytes of request line and headers read before answering 431:
-/// room for an 8 KiB token several times over.
+/// The most bytes of a request's headers (HTTP/1: with the request line;
+/// HTTP/2: the decoded list) before answering 431: room for an 8 KiB token
+/// several times over.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The most requests one HTTP/2 connection runs at once; each may hold
+/// [`MAX_HEADER_BYTES`] of headers.
+const MAX_STREAMS: u32 = 8;
 
 /// How long one request may take, token check and handler included (408
 /// after).
@@ -86,9 +95,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The pause after a failed `accept` (out of file descriptors, most often)
 /// before trying again, so the loop does not spin while connections end.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// The response body of the service: the handler's, or the layer's refusal.
-type Body = AuthBody<Full<Bytes>>;
 
 /// The protected service: it only runs for requests the layer accepted.
 /// `auth_tower::claims` tells a wiring bug (no layer, or a layer of another
@@ -106,19 +112,6 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
     })
 }
 
-/// Answers 408 for a request that outlived [`REQUEST_TIMEOUT`] (hyper would
-/// otherwise close the connection without a response).
-fn answer_timeouts(res: Result<Response<Body>, BoxError>) -> Result<Response<Body>, BoxError> {
-    match res {
-        Err(e) if e.is::<Elapsed>() => {
-            let mut res = Response::new(AuthBody::new(Full::from("request timed out\n")));
-            *res.status_mut() = StatusCode::REQUEST_TIMEOUT;
-            Ok(res)
-        }
-        other => other,
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
@@ -133,8 +126,10 @@ async fn main() -> Result<(), BoxError> {
     // Outermost first: a time limit on the whole request (408 past it),
     // then the token check, then the handler.
     let service = ServiceBuilder::new()
-        .map_result(answer_timeouts)
-        .timeout(REQUEST_TIMEOUT)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
         .service_fn(hello);
 
@@ -146,14 +141,25 @@ async fn main() -> Result<(), BoxError> {
         "with the demo token (200):\n  curl -i -H 'Authorization: Bearer {}' http://{addr}/",
         pair.access_token
     );
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
+    println!("over HTTP/2 (prior knowledge):\n  curl -i --http2-prior-knowledge http://{addr}/");
+    // HTTP/1.1 or HTTP/2, told apart by the client's first bytes.
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_header_size(MAX_HEADER_BYTES)
-        // hyper's read buffer grows to ~400 KiB by default: a client
-        // pipelining requests it never reads the answers to would make every
-        // connection hold that much. Headers and a little more.
-        .max_buf_size(MAX_HEADER_BYTES + 16 * 1024);
+        // Headers past the read buffer are answered 431. Its default, ~400
+        // KiB, would also let a client that pipelines requests it never
+        // reads the answers to make every connection hold that much.
+        .max_buf_size(MAX_HEADER_BYTES);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .max_concurrent_streams(MAX_STREAMS)
+        // Streams opened and at once cancelled ("rapid reset"): past 20, GOAWAY.
+        .max_pending_accept_reset_streams(20)
+        // Body bytes received ahead of the handler: 64 KiB per connection.
+        .initial_stream_window_size(64 * 1024)
+        .initial_connection_window_size(64 * 1024);
     let slots = Arc::new(Semaphore::new(args.max_connections.get()));
     let stall_limit = Duration::from_secs(args.stall_timeout.max(1));
     loop {
@@ -171,15 +177,26 @@ async fn main() -> Result<(), BoxError> {
                 continue;
             }
         };
-        let service = TowerToHyperService::new(service.clone());
         let progress = Progress::new();
         let stream = Watched::new(stream, progress.clone());
-        let conn = http.serve_connection(TokioIo::new(stream), service);
+        // The requests in flight, so an idle connection can be closed.
+        let requests = Requests::default();
+        let counted = requests.clone();
+        let service = ServiceBuilder::new()
+            .map_future(move |answer| counted.count(answer))
+            .service(service.clone());
+        let http = http.clone();
         tokio::spawn(async move {
+            let conn =
+                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            // This server never stops: no shutdown signal to end connections on.
+            let stop = std::future::pending();
             tokio::select! {
-                served = conn => if let Err(e) = served {
-                    eprintln!("connection from {peer}: {e}");
-                },
+                served = close_when_idle(conn, &requests, HEADER_READ_TIMEOUT, stop) => {
+                    if let Err(e) = served {
+                        eprintln!("connection from {peer}: {e}");
+                    }
+                }
                 () = stalled(&progress, stall_limit) => {
                     eprintln!("connection from {peer}: nothing moved for {stall_limit:?}; closed");
                 }
