@@ -272,7 +272,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     /// `role` (403 `insufficient_scope` otherwise), typed with the
     /// verifier's claims; put it inside [`layer`](Self::layer) (on a route
     /// or a nested router). The claims implement
-    /// [`Privileges`](auth_core::Privileges): `#[derive(Privileges)]` on a
+    /// [`Privileges`]: `#[derive(Privileges)]` on a
     /// struct with a `roles` field does it.
     pub fn require_role(&self, role: &str) -> RequireLayer<HasRole, V::Claims>
     where

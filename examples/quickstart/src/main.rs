@@ -35,7 +35,7 @@ async fn admin() -> &'static str {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // openssl genpkey -algorithm ed25519 -out key.pem
-    let key = Key::from_pem(Algorithm::EdDSA, &std::fs::read("key.pem")?)?;
+    let key = Key::from_pem_file(Algorithm::EdDSA, "key.pem")?;
     let routes = AuthRoutes::new(TokenAuthority::new(key)?, verify_with(check)).prefix("/api/auth");
     let app = Router::new()
         .route("/api/me", get(me))
