@@ -475,11 +475,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Result<Router<S>, RoutesError> {
         let prefix = self.prefix.trim_end_matches('/').to_owned();
         // Plain path characters only: axum panics on malformed route patterns.
-        let path_ok = |p: &str| {
-            p.starts_with('/')
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
-        };
+        let path_ok = plain_path;
         if !prefix.is_empty() && !path_ok(&prefix) {
             return Err(RoutesError(format!(
                 "prefix {prefix:?} must start with '/' and hold only letters, digits and -._~/"
@@ -672,10 +668,25 @@ impl Mount {
             .extensions()
             .get::<OriginalUri>()
             .and_then(|original| original.path().strip_suffix(req.uri().path()))
-            .filter(|mount| mount.starts_with('/'))
+            // The client wrote this path (a mount under a path parameter is
+            // theirs to choose): only plain characters go into `Set-Cookie`,
+            // never a `;` that would add attributes.
+            .filter(|mount| mount.len() <= MAX_MOUNT_BYTES && plain_path(mount))
             .map(str::to_owned);
         Mount(stripped)
     }
+}
+
+/// The longest mount path a cookie follows.
+const MAX_MOUNT_BYTES: usize = 256;
+
+/// A path of plain characters only: `/`, then letters, digits and
+/// `-._~/` (axum panics on malformed route patterns, and a cookie's
+/// `Path` must not carry `;`).
+fn plain_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
 }
 
 /// The keys in force now: a key added by

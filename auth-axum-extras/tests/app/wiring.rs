@@ -225,3 +225,36 @@ async fn the_oauth2_format_names_the_fields_as_rfc_6749_does() {
         browser.json
     );
 }
+
+/// Routes nested under a path parameter reach the cookie path with what
+/// the client wrote there: a `;` (which would add cookie attributes) or
+/// any other unusual character leaves the cookie at the prefix's path.
+#[tokio::test]
+async fn a_client_written_mount_never_adds_cookie_attributes() {
+    let routes = app_routes(Seen::default()).into_router().unwrap();
+    let client = serve(Router::new().nest("/{tenant}", routes)).await;
+    let login = client
+        .post("/acme/auth/login", &[], Some(&login_body("alice")))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.json);
+    assert_eq!(login.set_cookie().unwrap().path(), Some("/acme/auth"));
+    for tenant in ["x;SameSite=None", "x;Domain=evil.example", "a%3Bb", "x,y"] {
+        let login = client
+            .post(
+                &format!("/{tenant}/auth/login"),
+                &[],
+                Some(&login_body("alice")),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{tenant}: {}", login.json);
+        for value in login.headers.get_all("set-cookie") {
+            let value = value.to_str().unwrap();
+            assert!(
+                !value.contains("SameSite=None") && !value.contains("Domain"),
+                "{value}"
+            );
+            let cookie = cookie::Cookie::parse(value.to_owned()).unwrap();
+            assert_eq!(cookie.path(), Some("/auth"), "{tenant}: {value}");
+        }
+    }
+}
