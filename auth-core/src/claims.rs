@@ -208,6 +208,10 @@ pub struct AccessClaims<E = NoClaims> {
     /// of an issuer that does not send it, which no such guard accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// The key the token is bound to (DPoP, RFC 9449 §6): a token with a
+    /// `cnf.jkt` is accepted only with a proof signed by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// The application's claims.
     #[serde(flatten)]
     pub extra: E,
@@ -257,6 +261,10 @@ pub struct RefreshClaims {
     pub jti: Uuid,
     /// Session id.
     pub sid: Uuid,
+    /// The key the session is bound to (DPoP): refreshing needs a proof
+    /// signed by it, and the new pair stays bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 /// What the store needs from a token to decide whether it was revoked.
@@ -355,7 +363,7 @@ impl<'de> Deserialize<'de> for Audience {
 }
 
 /// The registered claim names an application's claims may not use.
-pub(crate) const RESERVED: [&str; 9] = [
+pub(crate) const RESERVED: [&str; 10] = [
     "iss",
     "sub",
     "aud",
@@ -365,7 +373,17 @@ pub(crate) const RESERVED: [&str; 9] = [
     "jti",
     "sid",
     "auth_time",
+    "cnf",
 ];
+
+/// The confirmation claim `cnf` (RFC 7800) of a sender-constrained token:
+/// the key its presenter must prove to hold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key (RFC 9449 §6.1),
+    /// base64url.
+    pub jkt: String,
+}
 
 #[cfg(test)]
 mod tests {

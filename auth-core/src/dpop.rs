@@ -79,7 +79,9 @@ pub struct ProofRequest<'a> {
     pub method: &'a str,
     /// The URL the client sent the request to (`htu`): scheme, host, port
     /// and path; a query or fragment is ignored. Behind a proxy, the public
-    /// URL, not the one the proxy forwards to.
+    /// URL, not the one the proxy forwards to. A scheme-relative URL
+    /// (`//host/path`, for a server that cannot know its public scheme)
+    /// accepts a proof for either `https` or `http`.
     pub url: &'a str,
     /// The access token the proof comes with, whose hash `ath` must carry;
     /// `None` for proofs without one (login, refresh).
@@ -158,9 +160,16 @@ pub enum DpopError {
     /// The proof is valid but signed by another key than the token is bound to.
     #[error("the DPoP proof is signed by another key than the token is bound to")]
     KeyMismatch,
-    /// A request for a bound token came without a proof.
+    /// A request for a bound token came without a proof, or presented the
+    /// token with the `Bearer` scheme.
     #[error("a DPoP proof is required")]
     Missing,
+    /// A token presented with the `DPoP` scheme is not bound to a key.
+    #[error("the token is not bound to a DPoP key")]
+    Unbound,
+    /// More than one `DPoP` header.
+    #[error("more than one DPoP header")]
+    Repeated,
     /// The replay cache could not be asked: retry.
     #[error("the DPoP replay cache is unavailable: {0}")]
     Unavailable(StoreError),
@@ -183,6 +192,8 @@ impl DpopError {
             DpopError::AccessTokenHash => "ath",
             DpopError::KeyMismatch => "key_mismatch",
             DpopError::Missing => "missing",
+            DpopError::Unbound => "unbound",
+            DpopError::Repeated => "repeated",
             DpopError::Unavailable(_) => "unavailable",
         }
     }
@@ -415,10 +426,16 @@ impl DpopVerifier {
         if text("htm") != Some(request.method) {
             return Err(DpopError::Method);
         }
-        let htu = text("htu").ok_or(DpopError::Url)?;
-        match (normalized_url(htu), normalized_url(request.url)) {
-            (Some(a), Some(b)) if a == b => {}
-            _ => return Err(DpopError::Url),
+        let htu = text("htu").and_then(normalized_url).ok_or(DpopError::Url)?;
+        let same = match request.url.strip_prefix("//") {
+            // Scheme-relative: the server does not know its public scheme.
+            Some(rest) => ["https://", "http://"]
+                .iter()
+                .any(|scheme| normalized_url(&format!("{scheme}{rest}")).as_ref() == Some(&htu)),
+            None => normalized_url(request.url).as_ref() == Some(&htu),
+        };
+        if !same {
+            return Err(DpopError::Url);
         }
         let iat = claims
             .get("iat")
@@ -513,6 +530,12 @@ fn public_jwk(value: &Value, alg: Algorithm) -> Result<Jwk, DpopError> {
         return Err(DpopError::Key("the key does not fit alg"));
     }
     Ok(jwk)
+}
+
+/// The thumbprint of a public JWK given as JSON (for the test key).
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn thumbprint_of(jwk: &Value) -> String {
+    serde_json::from_value::<Jwk>(jwk.clone()).map_or_else(|_| String::new(), |j| thumbprint(&j))
 }
 
 /// The RFC 7638 SHA-256 thumbprint of a checked public JWK: the required

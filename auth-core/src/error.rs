@@ -123,6 +123,11 @@ pub enum AuthError {
         /// The `acr_values` the operation asks for, if it names any.
         acr_values: Option<String>,
     },
+    /// The token is bound to a DPoP key (RFC 9449) and no valid proof of
+    /// that key came with it: 401 `invalid_dpop_proof`. Nothing was
+    /// rotated nor revoked.
+    #[error("{0}")]
+    Dpop(crate::dpop::DpopError),
     /// The revocation store could not answer; the request is refused
     /// (fail closed). Shown as the store error itself, which says what
     /// failed.
@@ -181,6 +186,9 @@ pub enum ErrorClass {
     Unavailable,
     /// A server-side fault (HTTP 500), such as unusable application claims.
     Internal,
+    /// `invalid_dpop_proof` (HTTP 401, RFC 9449 §7.1): a DPoP-bound token
+    /// without a valid proof of its key.
+    InvalidDpopProof,
 }
 
 impl ErrorClass {
@@ -193,6 +201,7 @@ impl ErrorClass {
             ErrorClass::InvalidToken => Some("invalid_token"),
             ErrorClass::InsufficientScope => Some("insufficient_scope"),
             ErrorClass::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
+            ErrorClass::InvalidDpopProof => Some("invalid_dpop_proof"),
             ErrorClass::Unavailable | ErrorClass::Internal => None,
         }
     }
@@ -204,6 +213,7 @@ impl ErrorClass {
             ErrorClass::InvalidToken => 401,
             ErrorClass::InsufficientScope => 403,
             ErrorClass::InsufficientUserAuthentication => 401,
+            ErrorClass::InvalidDpopProof => 401,
             ErrorClass::Unavailable => 503,
             ErrorClass::Internal => 500,
         }
@@ -236,6 +246,8 @@ impl AuthError {
             | AuthError::SessionRefused(_) => ErrorClass::InvalidToken,
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
             AuthError::LoginTooOld { .. } => ErrorClass::InsufficientUserAuthentication,
+            AuthError::Dpop(crate::dpop::DpopError::Unavailable(_)) => ErrorClass::Unavailable,
+            AuthError::Dpop(_) => ErrorClass::InvalidDpopProof,
             // A write sent to a read-only store is a deployment fault, not an outage.
             AuthError::Store(StoreError::ReadOnly(_)) => ErrorClass::Internal,
             AuthError::Store(_) | AuthError::ClaimsUnavailable(_) | AuthError::KeysUnavailable => {
@@ -263,6 +275,12 @@ impl AuthError {
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
             AuthError::InsufficientScope { .. } => "the token lacks the required privileges",
             AuthError::LoginTooOld { .. } => "a more recent sign-in is required for this operation",
+            AuthError::Dpop(crate::dpop::DpopError::Unavailable(_)) => {
+                "the DPoP replay cache is unavailable; retry"
+            }
+            AuthError::Dpop(_) => {
+                "a valid DPoP proof signed by the key this token is bound to is required"
+            }
             AuthError::Store(StoreError::ReadOnly(_))
             | AuthError::Claims(_)
             | AuthError::Signing(_) => "internal error",

@@ -216,7 +216,8 @@ impl Introspection {
     }
 
     /// The answer for a live access token with these (validated, not
-    /// revoked) claims: `active`, `token_type` (`Bearer`), `sub`, `exp`,
+    /// revoked) claims: `active`, `token_type` (`Bearer`, or `DPoP` with `cnf.jkt` for a
+    /// bound token), `sub`, `exp`,
     /// `iat`, `nbf`, `iss` and `aud` when the token has them, `jti`,
     /// `auth_time` when known, `scope` when the application's claims carry
     /// one as a string, and the application claims named in
@@ -224,7 +225,12 @@ impl Introspection {
     pub fn active(&self, claims: &AccessClaims<Map<String, Value>>) -> Value {
         let mut answer = Map::new();
         answer.insert("active".into(), Value::Bool(true));
-        answer.insert("token_type".into(), "Bearer".into());
+        let token_type = if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        answer.insert("token_type".into(), token_type.into());
         answer.insert("sub".into(), claims.sub.clone().into());
         answer.insert("exp".into(), claims.exp.into());
         answer.insert("iat".into(), claims.iat.into());
@@ -242,6 +248,11 @@ impl Introspection {
         answer.insert("jti".into(), claims.jti.to_string().into());
         if let Some(t) = claims.auth_time {
             answer.insert("auth_time".into(), t.into());
+        }
+        // RFC 9449 §6.2: a bound token's key, so the resource server can
+        // check the proof.
+        if let Some(cnf) = &claims.cnf {
+            answer.insert("cnf".into(), serde_json::json!({ "jkt": cnf.jkt }));
         }
         if let Some(scope @ Value::String(_)) = claims.extra.get("scope") {
             answer.insert("scope".into(), scope.clone());

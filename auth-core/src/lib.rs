@@ -142,7 +142,8 @@ pub use authority::{
     TokenAuthority, TokenPair,
 };
 pub use claims::{
-    AccessClaims, Audience, NoClaims, Privileges, RefreshClaims, RoleClaims, TokenKind, TokenRef,
+    AccessClaims, Audience, Confirmation, NoClaims, Privileges, RefreshClaims, RoleClaims,
+    TokenKind, TokenRef,
 };
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

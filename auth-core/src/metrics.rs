@@ -47,6 +47,10 @@ pub const STORE_DURATION: &str = "auth_store_duration_seconds";
 pub const STORE_ERRORS: &str = "auth_store_errors_total";
 /// Gauge: 1 while the Redis revocation feed is in sync, else 0.
 pub const STORE_FEED_UP: &str = "auth_store_feed_up";
+/// Counter: DPoP proofs refused, by `reason` ([`DpopError::reason`](crate::dpop::DpopError::reason):
+/// `missing`, `key_mismatch`, `signature`, `replay`, `htu`...) and `at`
+/// (`refresh`, `login`, `request`).
+pub const DPOP_REFUSALS: &str = "auth_dpop_refusals_total";
 /// Counter: JWKS fetches of auth-tower's client, by `outcome`.
 pub const JWKS_FETCHES: &str = "auth_jwks_fetches_total";
 /// Gauge: verification keys the JWKS client holds.
@@ -80,6 +84,14 @@ pub(crate) async fn store_call<T>(
 
 /// Counts `n` revocations.
 #[inline]
+/// Counts a refused DPoP proof.
+pub fn dpop_refused(reason: &'static str, at: &'static str) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!(DPOP_REFUSALS, "reason" => reason, "at" => at).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (reason, at);
+}
+
 pub(crate) fn revoked(kind: &'static str, reason: &'static str, n: u64) {
     #[cfg(feature = "metrics")]
     if n > 0 {
@@ -113,6 +125,7 @@ pub(crate) fn refresh<T>(result: &Result<T, AuthError>) {
             Err(AuthError::Expired | AuthError::SessionExpired) => "expired",
             Err(AuthError::SessionRefused(_)) => "refused",
             Err(AuthError::Store(_) | AuthError::ClaimsUnavailable(_)) => "unavailable",
+            Err(AuthError::Dpop(_)) => "dpop_refused",
             Err(_) => "invalid",
         };
         ::metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use auth_core::Validator;
+use auth_core::dpop::DpopVerifier;
 
 use crate::on_rejection::Responder;
 use crate::source::TokenSource;
@@ -24,4 +27,9 @@ pub(crate) struct Config {
     pub(crate) optional: bool,
     pub(crate) responder: Responder,
     pub(crate) check_timeout: Option<Duration>,
+    /// DPoP proofs' verifier (`None`: bound tokens are refused).
+    pub(crate) dpop: Option<DpopVerifier>,
+    /// The public origin proofs' `htu` names (`None`: the request's own
+    /// host, either scheme).
+    pub(crate) dpop_origin: Option<Arc<str>>,
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use auth_core::Validator;
 use auth_core::cache::TokenCache;
+use auth_core::dpop::DpopVerifier;
 use bytes::Bytes;
 use http::Response;
 use tower_layer::Layer;
@@ -39,9 +40,65 @@ impl<E> AuthLayer<E> {
                 optional: false,
                 responder: Responder::new(DEFAULT_REALM),
                 check_timeout: Some(DEFAULT_CHECK_TIMEOUT),
+                dpop: None,
+                dpop_origin: None,
             }),
             cache: Some(Arc::new(TokenCache::new(validator))),
         }
+    }
+
+    /// Accepts DPoP-bound tokens (RFC 9449): `Authorization: DPoP <token>`
+    /// with a `DPoP` proof header that `verifier` accepts for this request
+    /// (method, URL, `ath` of the token), signed by the key the token's
+    /// `cnf.jkt` names. Refusals are 401 `invalid_dpop_proof` with a
+    /// `WWW-Authenticate: DPoP` challenge listing the accepted `algs`:
+    /// a bound token presented as `Bearer` or without a proof, a proof of
+    /// another key, or an unbound token presented as `DPoP`. Other 401s
+    /// carry the `DPoP algs` challenge beside the `Bearer` one.
+    ///
+    /// Without this, a bound token is always refused (401
+    /// `invalid_dpop_proof`): a layer that cannot check the key never lets
+    /// one through as a bearer token.
+    ///
+    /// The proof's `htu` is compared with the request's URL: the
+    /// [origin](Self::dpop_origin) when set, else the request's host
+    /// (`Host`, or the URI's authority over HTTP/2) with either scheme,
+    /// and the request's path as the layer sees it (put the layer around
+    /// the whole router, not inside a nested one).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use auth_core::dpop::{DpopVerifier, MemoryReplayCache};
+    /// use auth_core::{Algorithm, Key, RoleClaims, TokenAuthority};
+    /// use auth_tower::AuthLayer;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA)?)?;
+    /// let proofs = DpopVerifier::new(Arc::new(MemoryReplayCache::default()));
+    /// let layer = AuthLayer::<RoleClaims>::new(authority.validator().clone())
+    ///     .dpop(proofs)
+    ///     .dpop_origin("https://api.example");
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
+        let algs: Vec<String> = verifier
+            .accepted_algorithms()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let config = self.config_mut();
+        config.responder.dpop_algs = Some(algs.join(" ").into());
+        config.dpop = Some(verifier);
+        self
+    }
+
+    /// The public origin (`https://api.example`, no path) that DPoP
+    /// proofs' `htu` must name, for a service behind a proxy or load
+    /// balancer; see [`dpop`](Self::dpop).
+    pub fn dpop_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin: String = origin.into();
+        self.config_mut().dpop_origin = Some(origin.trim_end_matches('/').into());
+        self
     }
 
     fn config_mut(&mut self) -> &mut Config {

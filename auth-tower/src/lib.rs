@@ -153,6 +153,7 @@
 mod body;
 mod claims;
 mod config;
+mod dpop;
 mod future;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]

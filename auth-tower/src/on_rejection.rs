@@ -55,6 +55,7 @@ pub struct RejectedRequest<'a> {
     rejection: &'a Rejection,
     realm: &'a str,
     resource_metadata: Option<&'a str>,
+    dpop_algs: Option<&'a str>,
     method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
@@ -108,7 +109,16 @@ impl<'a> RejectedRequest<'a> {
         if let Some(url) = self.resource_metadata {
             with_resource_metadata(&mut res, url);
         }
+        if let Some(algs) = self.dpop_algs.filter(|_| !self.is_grpc()) {
+            with_dpop_algs(&mut res, self.rejection, algs);
+        }
         res
+    }
+
+    /// The DPoP proof algorithms the layer accepts, space-separated, when
+    /// it takes DPoP-bound tokens (its challenges name them as `algs`).
+    pub fn dpop_algs(&self) -> Option<&'a str> {
+        self.dpop_algs
     }
 
     /// The URL of the protected resource's metadata (RFC 9728) that the
@@ -136,6 +146,7 @@ type Hook = dyn Fn(&RejectedRequest<'_>) -> Response<Bytes> + Send + Sync;
 pub(crate) struct Responder {
     pub(crate) realm: Arc<str>,
     pub(crate) resource_metadata: Option<Arc<str>>,
+    pub(crate) dpop_algs: Option<Arc<str>>,
     hook: Option<Arc<Hook>>,
 }
 
@@ -144,6 +155,7 @@ impl Responder {
         Responder {
             realm: realm.into(),
             resource_metadata: None,
+            dpop_algs: None,
             hook: None,
         }
     }
@@ -169,6 +181,7 @@ impl Responder {
             rejection: &rejection,
             realm: &self.realm,
             resource_metadata: self.resource_metadata.as_deref(),
+            dpop_algs: self.dpop_algs.as_deref(),
             method,
             uri,
             headers,
@@ -204,6 +217,28 @@ impl fmt::Debug for Responder {
 
 /// Adds `resource_metadata="url"` (RFC 9728 §5.1) to the challenge of
 /// `res`, if it has one.
+/// RFC 9449 §7.1: a DPoP refusal's challenge lists the accepted `algs`;
+/// any other 401 offers the DPoP scheme beside the Bearer one.
+fn with_dpop_algs(res: &mut Response<Bytes>, rejection: &Rejection, algs: &str) {
+    use auth_core::ErrorClass;
+    if rejection.class() == Some(ErrorClass::InvalidDpopProof) {
+        let Some(challenge) = res
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return;
+        };
+        if let Ok(v) = HeaderValue::from_str(&format!("{challenge}, algs=\"{algs}\"")) {
+            res.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+    } else if res.status() == http::StatusCode::UNAUTHORIZED
+        && let Ok(v) = HeaderValue::from_str(&format!("DPoP algs=\"{algs}\""))
+    {
+        res.headers_mut().append(WWW_AUTHENTICATE, v);
+    }
+}
+
 fn with_resource_metadata(res: &mut Response<Bytes>, url: &str) {
     let Some(challenge) = res
         .headers()

@@ -90,7 +90,12 @@ impl Rejection {
     /// fault, which are no matter of credentials. Quotes, backslashes and
     /// control characters are dropped from `realm`.
     pub fn challenge(&self, realm: &str) -> Option<HeaderValue> {
-        let mut v = format!("Bearer realm=\"{}\"", quoted(realm));
+        // RFC 9449 §7.1: a DPoP refusal is challenged with the DPoP scheme.
+        let scheme = match self.class() {
+            Some(ErrorClass::InvalidDpopProof) => "DPoP",
+            _ => "Bearer",
+        };
+        let mut v = format!("{scheme} realm=\"{}\"", quoted(realm));
         if let Some(class) = self.class() {
             let code = class.rfc6750_code()?;
             // RFC 6750 §3: the description is printable ASCII without `"` or `\`.
@@ -193,7 +198,8 @@ impl Rejection {
             | Some(
                 ErrorClass::InvalidRequest
                 | ErrorClass::InvalidToken
-                | ErrorClass::InsufficientUserAuthentication,
+                | ErrorClass::InsufficientUserAuthentication
+                | ErrorClass::InvalidDpopProof,
             ) => 16,
             Some(ErrorClass::InsufficientScope) => 7,
             Some(ErrorClass::Unavailable) => 14,

@@ -14,7 +14,8 @@ use tower_service::Service;
 use crate::body::AuthBody;
 use crate::claims::ClaimsType;
 use crate::config::Config;
-use crate::future::{ResponseFuture, revalidate};
+use crate::dpop;
+use crate::future::{ResponseFuture, Revalidation, revalidate};
 use crate::refusal::refusal;
 use crate::rejection::Rejection;
 use crate::source::find_token;
@@ -83,7 +84,20 @@ where
             ))
         };
 
-        let token = match find_token(&c.sources, &parts) {
+        // `Authorization: DPoP <token>` where the layer takes DPoP (RFC 9449).
+        let dpop_token = match &c.dpop {
+            Some(_) => match dpop::scheme_token(&parts.headers) {
+                Ok(token) => token,
+                Err(malformed) => return reject(Rejection::InvalidRequest(malformed.0), &parts),
+            },
+            None => None,
+        };
+        let scheme = dpop_token.is_some();
+        let found = match dpop_token {
+            Some(token) => Ok(Some(token)),
+            None => find_token(&c.sources, &parts),
+        };
+        let token = match found {
             Ok(Some(token)) => token,
             Ok(None) if c.optional => {
                 parts.extensions.insert(ClaimsType::of_layer::<E>(c));
@@ -110,6 +124,22 @@ where
                         self.cache.clone(),
                         c.check_timeout,
                     );
+                    // The binding is judged once the token is known.
+                    let presented =
+                        dpop::Presented::of(&parts, token, scheme, c.dpop_origin.as_deref());
+                    let verifier = c.dpop.clone();
+                    let validated: Revalidation<E> = Box::pin(async move {
+                        let claims = validated.await?;
+                        if dpop::needs_proof(&claims, presented.scheme, verifier.as_ref())
+                            .map_err(dpop::refused)?
+                            && let Some(verifier) = &verifier
+                        {
+                            dpop::verify(&claims, &presented, verifier)
+                                .await
+                                .map_err(dpop::refused)?;
+                        }
+                        Ok(claims)
+                    });
                     let clone = self.inner.clone();
                     let ready = std::mem::replace(&mut self.inner, clone);
                     let req = Request::from_parts(parts, body);
@@ -119,6 +149,42 @@ where
             },
             Err(e) => return reject(Rejection::Token(e), &parts),
         };
+        if scheme || claims.cnf.is_some() {
+            // A DPoP-bound token, or the DPoP scheme: the store's verdict,
+            // then the proof (a revoked token spends no proof).
+            let verifier = match dpop::needs_proof(&claims, scheme, c.dpop.as_ref()) {
+                Ok(true) => c.dpop.clone(),
+                Ok(false) => None,
+                Err(e) => return reject(Rejection::Token(dpop::refused(e)), &parts),
+            };
+            let presented = dpop::Presented::of(&parts, token, scheme, c.dpop_origin.as_deref());
+            let check = c.validator.check_token(&claims.token_ref(), token);
+            let timeout = c.check_timeout;
+            let checked: Revalidation<E> = Box::pin(async move {
+                let verdict =
+                    match timeout.filter(|_| tokio::runtime::Handle::try_current().is_ok()) {
+                        Some(t) => tokio::time::timeout(t, check).await.unwrap_or_else(|_| {
+                            Err(auth_core::StoreError::Unavailable(
+                                "the revocation check timed out".into(),
+                            ))
+                        }),
+                        None => check.await,
+                    };
+                if let Some(e) = refusal(verdict) {
+                    return Err(e);
+                }
+                if let Some(verifier) = &verifier {
+                    dpop::verify(&claims, &presented, verifier)
+                        .await
+                        .map_err(dpop::refused)?;
+                }
+                Ok(claims)
+            });
+            let clone = self.inner.clone();
+            let ready = std::mem::replace(&mut self.inner, clone);
+            let req = Request::from_parts(parts, body);
+            return ResponseFuture::refetching(checked, ready, req, self.config.clone());
+        }
         match c.validator.check_token(&claims.token_ref(), token).now() {
             Ok(verdict) => match refusal(verdict) {
                 None => {

@@ -55,6 +55,8 @@ impl<V: CredentialVerifier> Shared<V> {
     async fn login_inner(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
         let (parts, body) = req.into_parts();
+        // The proof first: cheap, and a refused one costs no throttle count.
+        let proof = self.dpop_proof(&parts, "login").await?;
         let raw = read_object(&parts.headers, body, self.max_body)
             .await?
             .ok_or_else(|| ApiError::bad_request("the request body is empty"))?;
@@ -71,8 +73,9 @@ impl<V: CredentialVerifier> Shared<V> {
             begun = Some(t.begin(t.attempt(&parts, &username)).await?);
         }
         let mut verdict = None;
+        let jkt = proof.map(|p| p.jkt);
         let mut result = self
-            .login_begun(&parts, raw, &mut begun, &mut verdict)
+            .login_begun(&parts, raw, jkt, &mut begun, &mut verdict)
             .await;
         // Every begun attempt is settled: a failure counts, a success resets,
         // anything else (overload, bad input, an outage) is taken back.
@@ -96,6 +99,7 @@ impl<V: CredentialVerifier> Shared<V> {
         &self,
         parts: &http::request::Parts,
         raw: Vec<u8>,
+        jkt: Option<String>,
         begun: &mut Option<Begun>,
         verdict: &mut Option<bool>,
     ) -> Result<Response, ApiError> {
@@ -170,6 +174,9 @@ impl<V: CredentialVerifier> Shared<V> {
         let mut meta = SessionMeta::default();
         if let Some(agent) = parts.headers.get(USER_AGENT) {
             meta = meta.device(&String::from_utf8_lossy(agent.as_bytes()));
+        }
+        if let Some(jkt) = jkt {
+            meta = meta.bound_to(jkt);
         }
         let pair = self
             .authority

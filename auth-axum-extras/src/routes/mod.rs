@@ -92,6 +92,7 @@
 //! (`invalid_token`) means "log in again". The same
 //! token presented after the grace is reuse and revokes the session.
 
+mod dpop;
 mod introspect;
 mod login;
 mod metadata;
@@ -104,6 +105,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use auth_core::cache::TokenCache;
+use auth_core::dpop::DpopVerifier;
 use auth_core::introspection::Introspection;
 use auth_core::throttle::LoginThrottle;
 use auth_core::{Privileges, TokenAuthority, TokenPair};
@@ -197,6 +199,9 @@ pub struct AuthRoutes<V> {
     introspection: Option<Introspection>,
     discovery: Option<String>,
     format: TokenFormat,
+    dpop: Option<DpopVerifier>,
+    dpop_required: bool,
+    dpop_origin: Option<String>,
 }
 
 /// The field names of token responses (login and refresh).
@@ -238,7 +243,45 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             introspection: None,
             discovery: None,
             format: TokenFormat::default(),
+            dpop: None,
+            dpop_required: false,
+            dpop_origin: None,
         }
+    }
+
+    /// Takes DPoP (RFC 9449): a login that carries a valid `DPoP` proof
+    /// (for `POST` and the login URL) starts a session bound to the proof's
+    /// key: `tokenType` `DPoP`, and both tokens carry `cnf.jkt`, its
+    /// thumbprint. Refreshing a bound session, by body or cookie, needs a
+    /// proof signed by the same key; without one, or with another key's,
+    /// it is 401 `invalid_dpop_proof` and nothing is rotated nor revoked
+    /// (the new pair of a good refresh stays bound). Logins without a proof
+    /// stay Bearer unless [`require_dpop`](Self::require_dpop). Any proof
+    /// sent is checked: an invalid one is 401 `invalid_dpop_proof` with a
+    /// `WWW-Authenticate: DPoP` challenge. [`layer`](Self::layer) then
+    /// checks the proofs of bound access tokens too.
+    ///
+    /// Proofs name the URL the client called: set
+    /// [`dpop_origin`](Self::dpop_origin) behind a proxy; without it the
+    /// request's `Host` is taken, with either scheme.
+    pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
+        self.dpop = Some(verifier);
+        self
+    }
+
+    /// Refuses logins without a DPoP proof (401 `invalid_dpop_proof`):
+    /// every session is bound to a key. Needs [`dpop`](Self::dpop); without
+    /// it, [`into_router`](Self::into_router) fails.
+    pub fn require_dpop(mut self) -> Self {
+        self.dpop_required = true;
+        self
+    }
+
+    /// The public origin (`https://app.example`) DPoP proofs name, for an
+    /// app behind a proxy; see [`dpop`](Self::dpop).
+    pub fn dpop_origin(mut self, origin: impl Into<String>) -> Self {
+        self.dpop_origin = Some(origin.into());
+        self
     }
 
     /// The [`AuthLayer`] that checks these routes' access tokens, typed with
@@ -265,7 +308,17 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     /// It reads the `Authorization: Bearer` header; configure it further
     /// like any [`AuthLayer`] (`.optional()`, `.cookie(...)`).
     pub fn layer(&self) -> AuthLayer<V::Claims> {
-        AuthLayer::new(self.authority.validator().clone())
+        let layer = AuthLayer::new(self.authority.validator().clone());
+        match &self.dpop {
+            Some(verifier) => {
+                let layer = layer.dpop(verifier.clone());
+                match &self.dpop_origin {
+                    Some(origin) => layer.dpop_origin(origin.clone()),
+                    None => layer,
+                }
+            }
+            None => layer,
+        }
     }
 
     /// A [`RequireLayer`] that lets through only access tokens granting
@@ -510,6 +563,16 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             })),
             None => None,
         };
+        if self.dpop_required && self.dpop.is_none() {
+            return Err(RoutesError(
+                "require_dpop() needs dpop(verifier): the proofs must be checked".into(),
+            ));
+        }
+        let dpop = self.dpop.map(|verifier| dpop::RoutesDpop {
+            verifier,
+            required: self.dpop_required,
+            origin: self.dpop_origin,
+        });
         let introspector = self.introspection.map(|settings| {
             let validator = self.authority.validator().clone();
             Arc::new(Introspector {
@@ -529,6 +592,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             max_body: self.max_body,
             gate: LoginGate::new(self.login_concurrency, self.max_waiting_logins),
             format: self.format,
+            dpop,
         });
         let mut router = Router::new()
             .route(&format!("{prefix}/login"), post(login::<V>))
@@ -583,6 +647,7 @@ struct Shared<V> {
     gate: LoginGate,
     throttling: Option<Throttling>,
     format: TokenFormat,
+    dpop: Option<dpop::RoutesDpop>,
 }
 
 type St<V> = State<Arc<Shared<V>>>;

@@ -1,6 +1,7 @@
 //! `POST {prefix}/refresh` and `POST {prefix}/logout`: the refresh token
 //! presented in the body or the cookie, rotated or revoked.
 
+use auth_core::dpop::DpopProof;
 use auth_core::{AuthError, ErrorClass, LogoutTokens};
 use auth_tower::TokenSource;
 use axum::extract::Request;
@@ -19,6 +20,8 @@ use super::{Delivery, Shared};
 struct PresentedTokens {
     body: Option<String>,
     cookie: Option<String>,
+    /// The request's DPoP proof, verified.
+    proof: Option<DpopProof>,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +44,12 @@ impl<V: CredentialVerifier> Shared<V> {
             .read(&parts.headers)
             .map_err(ApiError::bad_request)?
             .map(str::to_owned);
-        Ok(PresentedTokens { body, cookie })
+        let proof = self.dpop_proof(&parts, "refresh").await?;
+        Ok(PresentedTokens {
+            body,
+            cookie,
+            proof,
+        })
     }
 
     pub(super) async fn refresh(&self, req: Request) -> Result<Response, ApiError> {
@@ -66,7 +74,7 @@ impl<V: CredentialVerifier> Shared<V> {
         let reload = |session| verifier.reload(session);
         let refreshed = self
             .authority
-            .refresh_with(&token, reload)
+            .refresh_bound(&token, tokens.proof.as_ref(), reload)
             .await
             .map_err(|e| {
                 // An oversized refresh token is as invalid as any other: 401.
@@ -79,6 +87,15 @@ impl<V: CredentialVerifier> Shared<V> {
                         "refresh_superseded",
                         e.description(),
                     )
+                } else if let AuthError::Dpop(why) = &e {
+                    // A bound session without its key's proof: nothing was
+                    // rotated nor revoked, and the cookie stays.
+                    let challenge = self.dpop_challenge(why);
+                    let err = ApiError::from(e);
+                    match challenge {
+                        Some(c) => err.with_challenge(c),
+                        None => err,
+                    }
                 } else {
                     ApiError::from(e)
                 }
@@ -92,7 +109,8 @@ impl<V: CredentialVerifier> Shared<V> {
             Err(e)
                 if from_cookie
                     && e.status() == StatusCode::UNAUTHORIZED
-                    && e.code() != "refresh_superseded" =>
+                    && e.code() != "refresh_superseded"
+                    && e.code() != "invalid_dpop_proof" =>
             {
                 let mut res = e.into_response();
                 if let Some(cookie) = self.cookie.clear() {

@@ -19,6 +19,7 @@ use http::Method;
 use serde_json::{Value, json};
 
 mod claims;
+mod dpop;
 mod refusals;
 mod step_up;
 mod wiring;

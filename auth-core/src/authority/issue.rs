@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::claims::{AccessClaims, Audience, RESERVED, RefreshClaims, TokenKind};
+use crate::claims::{AccessClaims, Audience, Confirmation, RESERVED, RefreshClaims, TokenKind};
 use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::metrics;
@@ -26,7 +26,7 @@ pub struct TokenPair {
     pub access_token: String,
     /// The refresh token (JWT, `typ: refresh+jwt`), single use.
     pub refresh_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a pair bound to a DPoP key.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -95,6 +95,7 @@ impl TokenAuthority {
                 auth_time: now,
                 refresh_exp,
                 session_exp: expires_at,
+                jkt: meta.dpop_jkt.as_deref(),
             },
             now,
         )?;
@@ -132,6 +133,7 @@ impl TokenAuthority {
             iat: now,
             exp: access_exp,
             auth_time: Some(m.auth_time),
+            jkt: m.jkt,
         })?;
         let refresh = self.sign(
             TokenKind::Refresh,
@@ -144,12 +146,15 @@ impl TokenAuthority {
                 nbf: Some(now),
                 jti: m.refresh_jti,
                 sid: m.sid,
+                cnf: m.jkt.map(|jkt| Confirmation {
+                    jkt: jkt.to_owned(),
+                }),
             },
         )?;
         Ok(TokenPair {
             access_token: access,
             refresh_token: refresh,
-            token_type: "Bearer",
+            token_type: if m.jkt.is_some() { "DPoP" } else { "Bearer" },
             expires_in: access_exp.saturating_sub(now),
             refresh_expires_in: m.refresh_exp.saturating_sub(now),
             session_id: m.sid,
@@ -167,6 +172,9 @@ impl TokenAuthority {
             jti: a.jti,
             sid: a.sid,
             auth_time: a.auth_time,
+            cnf: a.jkt.map(|jkt| Confirmation {
+                jkt: jkt.to_owned(),
+            }),
             extra: a.extra,
         };
         self.sign(TokenKind::Access, &claims)
@@ -223,6 +231,8 @@ pub(super) struct Minting<'a> {
     pub(super) refresh_exp: u64,
     /// The session's absolute end: no token outlives it.
     pub(super) session_exp: u64,
+    /// The DPoP key the pair is bound to.
+    pub(super) jkt: Option<&'a str>,
 }
 
 /// The claims of one access token, before the issuer and audience.
@@ -234,6 +244,8 @@ pub(crate) struct AccessSpec<'a> {
     pub(crate) iat: u64,
     pub(crate) exp: u64,
     pub(crate) auth_time: Option<u64>,
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`).
+    pub(crate) jkt: Option<&'a str>,
 }
 
 /// The application's claims as a JSON object without registered names.
@@ -262,9 +274,22 @@ pub struct SessionMeta {
     /// A label for the device, as given; the session keeps it cleaned (see
     /// [`device`](Self::device)).
     pub device: Option<String>,
+    /// The DPoP key thumbprint the session is bound to (see
+    /// [`bound_to`](Self::bound_to)).
+    pub dpop_jkt: Option<String>,
 }
 
 impl SessionMeta {
+    /// Binds the session to a DPoP key (RFC 9449): its tokens carry
+    /// `cnf.jkt` = `jkt` (the thumbprint of
+    /// [`DpopProof::jkt`](crate::dpop::DpopProof::jkt)), the pair's
+    /// `token_type` is `DPoP`, and refreshing needs a proof signed by that
+    /// key ([`TokenAuthority::refresh_bound`]).
+    pub fn bound_to(mut self, jkt: impl Into<String>) -> Self {
+        self.dpop_jkt = Some(jkt.into());
+        self
+    }
+
     /// Labels the session with `raw` (a `User-Agent`, say). The session
     /// keeps it cleaned and cut by [`device_label`](crate::store::device_label):
     /// the label is shown to the user and never trusted.

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use crate::claims::NoClaims;
 use crate::clock::Clock;
+use crate::crypto;
+use crate::dpop::{DpopError, DpopProof};
 use crate::error::{AuthError, RevokedBy};
 use crate::metrics;
 use crate::store::{RotateOutcome, Rotation};
@@ -25,7 +27,9 @@ impl TokenAuthority {
     /// means "log in again"; nothing else is revoked.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let result = self
-            .rotate_with(refresh_token, false, |_| async { Reload::<NoClaims>::Keep })
+            .rotate_with(refresh_token, false, None, |_| async {
+                Reload::<NoClaims>::Keep
+            })
             .await;
         metrics::refresh(&result);
         result
@@ -88,7 +92,37 @@ impl TokenAuthority {
         F: FnOnce(Session<E>) -> Fut,
         Fut: Future<Output = Reload<E>>,
     {
-        let result = self.rotate_with(refresh_token, true, reload).await;
+        let result = self.rotate_with(refresh_token, true, None, reload).await;
+        metrics::refresh(&result);
+        result
+    }
+
+    /// [`refresh_with`](Self::refresh_with) for a client that sent a DPoP
+    /// proof (RFC 9449), already checked by a
+    /// [`DpopVerifier`](crate::dpop::DpopVerifier) for this request: a
+    /// session bound to a key ([`SessionMeta::bound_to`](super::SessionMeta::bound_to))
+    /// refreshes only with a proof of that key, and its new pair stays
+    /// bound. Without a proof, or with another key's, the refresh fails
+    /// with [`AuthError::Dpop`] (401 `invalid_dpop_proof`) and nothing is
+    /// rotated nor revoked: the token is useless without the key, and
+    /// revoking would let whoever glimpses it log its owner out. Every
+    /// refresh of a bound session goes through here: `refresh` and
+    /// `refresh_with` refuse one.
+    pub async fn refresh_bound<E, F, Fut>(
+        &self,
+        refresh_token: &str,
+        proof: Option<&DpopProof>,
+        reload: F,
+    ) -> Result<TokenPair, AuthError>
+    where
+        E: Serialize + DeserializeOwned,
+        F: FnOnce(Session<E>) -> Fut,
+        Fut: Future<Output = Reload<E>>,
+    {
+        let jkt = proof.map(|p| p.jkt.as_str());
+        let result = self
+            .rotate_with(refresh_token, true, Some(jkt), reload)
+            .await;
         metrics::refresh(&result);
         result
     }
@@ -97,6 +131,9 @@ impl TokenAuthority {
         &self,
         refresh_token: &str,
         read_session: bool,
+        // The thumbprint of the request's DPoP proof: `None` from the
+        // callers that take no proof, `Some(None)` for no proof sent.
+        proof_jkt: Option<Option<&str>>,
         reload: F,
     ) -> Result<TokenPair, AuthError>
     where
@@ -106,6 +143,20 @@ impl TokenAuthority {
     {
         let s = self.shared();
         let claims = self.validator.validate_refresh(refresh_token).await?;
+        if let Some(cnf) = &claims.cnf {
+            let refused = match proof_jkt.flatten() {
+                None => Some(DpopError::Missing),
+                Some(jkt) if !crypto::constant_time_eq(jkt.as_bytes(), cnf.jkt.as_bytes()) => {
+                    Some(DpopError::KeyMismatch)
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = refused {
+                metrics::dpop_refused(why.reason(), "refresh");
+                tracing::warn!(sid = %claims.sid, reason = why.reason(), "refresh of a DPoP-bound session refused: no proof of its key; nothing rotated");
+                return Err(AuthError::Dpop(why));
+            }
+        }
         // Only a caller that reads the session pays for the lookup.
         let record = if read_session {
             metrics::store_call("session", s.store.session(claims.sid, &claims.sub)).await?
@@ -177,6 +228,7 @@ impl TokenAuthority {
                         auth_time: session.created_at,
                         refresh_exp: session.refresh_expires_at,
                         session_exp: session.expires_at,
+                        jkt: claims.cnf.as_ref().map(|c| c.jkt.as_str()),
                     },
                     now,
                 )

@@ -26,6 +26,9 @@
 #[cfg(feature = "redis")]
 pub mod redis_server;
 
+mod dpop;
+pub use dpop::DpopKey;
+
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -119,6 +122,7 @@ impl TestTokens<'_> {
             iat,
             exp,
             auth_time: Some(iat),
+            jkt: None,
         })
     }
 }

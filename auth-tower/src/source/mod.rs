@@ -261,7 +261,7 @@ fn b64token_byte(b: u8) -> bool {
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`,
 /// in one branch-free pass.
-fn is_b64token(token: &[u8]) -> bool {
+pub(crate) fn is_b64token(token: &[u8]) -> bool {
     let padding = token.iter().rev().take_while(|b| **b == b'=').count();
     let body = &token[..token.len() - padding];
     !body.is_empty() && body.iter().fold(true, |ok, b| ok & b64token_byte(*b))

@@ -1,0 +1,119 @@
+//! DPoP at the login and refresh routes (RFC 9449 §5): the proof a login
+//! binds its session to, and the proof a bound session's refresh needs.
+
+use auth_core::AuthError;
+use auth_core::dpop::{DpopError, DpopProof, DpopVerifier, ProofRequest};
+use axum::extract::OriginalUri;
+use http::HeaderValue;
+use http::header::HOST;
+use http::request::Parts;
+
+use crate::credentials::CredentialVerifier;
+use crate::error::ApiError;
+
+use super::Shared;
+
+/// The routes' DPoP settings ([`AuthRoutes::dpop`](super::AuthRoutes::dpop)).
+#[derive(Debug, Clone)]
+pub(super) struct RoutesDpop {
+    pub(super) verifier: DpopVerifier,
+    pub(super) required: bool,
+    pub(super) origin: Option<String>,
+}
+
+impl RoutesDpop {
+    /// `WWW-Authenticate` of a refusal: the DPoP scheme and its `algs`.
+    fn challenge(&self, e: &DpopError) -> Option<HeaderValue> {
+        let algs: Vec<String> = self
+            .verifier
+            .accepted_algorithms()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let error = match e {
+            DpopError::Unavailable(_) => return None,
+            _ => "invalid_dpop_proof",
+        };
+        HeaderValue::from_str(&format!(
+            "DPoP error=\"{error}\", algs=\"{}\"",
+            algs.join(" ")
+        ))
+        .ok()
+    }
+}
+
+impl<V: CredentialVerifier> Shared<V> {
+    /// The request's DPoP proof, verified for this request: `None` when the
+    /// routes take no DPoP, or none came and none is required (`at` is
+    /// `login` or `refresh`). Any proof that came is checked, required or
+    /// not: an invalid one is 401 `invalid_dpop_proof`.
+    pub(super) async fn dpop_proof(
+        &self,
+        parts: &Parts,
+        at: &'static str,
+    ) -> Result<Option<DpopProof>, ApiError> {
+        let Some(d) = &self.dpop else {
+            return Ok(None);
+        };
+        let mut values = parts.headers.get_all("dpop").iter();
+        let proof = match (values.next(), values.next()) {
+            (None, _) if d.required && at == "login" => {
+                return Err(self.dpop_refusal(d, DpopError::Missing, at));
+            }
+            (None, _) => return Ok(None),
+            (Some(_), Some(_)) => return Err(self.dpop_refusal(d, DpopError::Repeated, at)),
+            (Some(v), None) => match v.to_str() {
+                Ok(p) => p,
+                Err(_) => {
+                    let e = DpopError::Malformed("the DPoP header is not visible ASCII");
+                    return Err(self.dpop_refusal(d, e, at));
+                }
+            },
+        };
+        let Some(url) = request_url(parts, d.origin.as_deref()) else {
+            return Err(self.dpop_refusal(d, DpopError::Url, at));
+        };
+        let request = ProofRequest::new(parts.method.as_str(), &url);
+        match d.verifier.verify(proof, &request).await {
+            Ok(proof) => Ok(Some(proof)),
+            Err(e) => Err(self.dpop_refusal(d, e, at)),
+        }
+    }
+
+    /// A refused proof: counted, logged, and answered 401
+    /// `invalid_dpop_proof` with a DPoP challenge (503 when the replay
+    /// cache is down).
+    fn dpop_refusal(&self, d: &RoutesDpop, e: DpopError, at: &'static str) -> ApiError {
+        auth_core::metrics::dpop_refused(e.reason(), at);
+        tracing::info!(reason = e.reason(), at, "DPoP proof refused");
+        let challenge = d.challenge(&e);
+        let err = ApiError::from(AuthError::Dpop(e));
+        match challenge {
+            Some(c) => err.with_challenge(c),
+            None => err,
+        }
+    }
+
+    /// The challenge of a refresh refused for its binding.
+    pub(super) fn dpop_challenge(&self, e: &DpopError) -> Option<HeaderValue> {
+        self.dpop.as_ref().and_then(|d| d.challenge(e))
+    }
+}
+
+/// The URL the client sent this request to: the configured origin and the
+/// path it was reached by (a nesting router's mount included), or the
+/// `Host` and path with either scheme (`//host/path`).
+fn request_url(parts: &Parts, origin: Option<&str>) -> Option<String> {
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |o| o.path());
+    if let Some(origin) = origin {
+        return Some(format!("{}{path}", origin.trim_end_matches('/')));
+    }
+    let host = match parts.uri.authority() {
+        Some(a) => a.as_str(),
+        None => parts.headers.get(HOST)?.to_str().ok()?,
+    };
+    Some(format!("//{host}{path}"))
+}

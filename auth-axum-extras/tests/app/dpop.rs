@@ -1,0 +1,341 @@
+//! DPoP (RFC 9449) over a real server: a login with a proof binds the
+//! session to the client's key; a bound access token needs `DPoP` and a
+//! proof of that key at every request; a bound refresh token needs one at
+//! every refresh, and a refusal neither rotates nor revokes anything.
+
+use std::sync::Arc;
+
+use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, password::hash_password};
+use auth_core::dpop::{DpopVerifier, MemoryReplayCache};
+use auth_core::testing::DpopKey;
+use auth_core::{Algorithm, Key, RoleClaims, TokenAuthority};
+use auth_tower::AuthLayer;
+use axum::Router;
+use axum::routing::get;
+use base64::Engine;
+use contract_tests::{Client, Reply};
+use serde_json::{Value, json};
+
+struct Server {
+    client: Client,
+    base: String,
+}
+
+async fn serve(require: bool) -> Server {
+    let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
+    let users = InMemoryUsers::new().user(
+        "alice",
+        hash_password("alice-password").unwrap(),
+        RoleClaims::with_roles(["user"]),
+    );
+    let verifier = DpopVerifier::new(Arc::new(MemoryReplayCache::default()));
+    let mut routes = AuthRoutes::new(authority.clone(), users).dpop(verifier);
+    if require {
+        routes = routes.require_dpop();
+    }
+    // A second layer that takes no DPoP: bound tokens never pass it.
+    let plain = Router::new()
+        .route(
+            "/plain",
+            get(|Auth(me): Auth<RoleClaims>| async move { me.sub.clone() }),
+        )
+        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()));
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|Auth(me): Auth<RoleClaims>| async move { me.sub.clone() }),
+        )
+        .layer(routes.layer())
+        .merge(plain)
+        .merge(routes.into_router().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Server {
+        client: Client::new(addr),
+        base: format!("http://{addr}"),
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn login(&self, key: Option<&DpopKey>) -> Reply {
+        let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
+        let proof = key.map(|k| k.proof("POST", &self.url("/auth/login"), None));
+        let headers: Vec<(&str, &str)> = proof.iter().map(|p| ("dpop", p.as_str())).collect();
+        self.client.post("/auth/login", &headers, Some(&body)).await
+    }
+
+    async fn refresh(&self, token: &str, key: Option<&DpopKey>) -> Reply {
+        let body = json!({ "refreshToken": token }).to_string();
+        let proof = key.map(|k| k.proof("POST", &self.url("/auth/refresh"), None));
+        let headers: Vec<(&str, &str)> = proof.iter().map(|p| ("dpop", p.as_str())).collect();
+        self.client
+            .post("/auth/refresh", &headers, Some(&body))
+            .await
+    }
+
+    /// `GET path` with `Authorization: <scheme> <token>` and `proof`.
+    async fn get(&self, path: &str, scheme: &str, token: &str, proof: Option<&str>) -> Reply {
+        let auth = format!("{scheme} {token}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        if let Some(p) = proof {
+            headers.push(("dpop", p));
+        }
+        self.client
+            .send(http::Method::GET, path, &headers, None)
+            .await
+    }
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn assert_dpop_refusal(r: &Reply, what: &str) {
+    assert_eq!(r.status, 401, "{what}: {}", r.json);
+    assert_eq!(r.json["error"], "invalid_dpop_proof", "{what}: {}", r.json);
+    let challenge = r.headers["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("DPoP "), "{what}: {challenge}");
+    assert!(
+        challenge.contains(r#"error="invalid_dpop_proof""#),
+        "{what}: {challenge}"
+    );
+    assert!(challenge.contains("algs=\"ES256"), "{what}: {challenge}");
+}
+
+#[tokio::test]
+async fn a_login_with_a_proof_binds_both_tokens_to_the_key() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let login = s.login(Some(&key)).await;
+    assert_eq!(login.status, 200, "{}", login.json);
+    assert_eq!(login.json["tokenType"], "DPoP");
+    let access = login.field("accessToken");
+    assert_eq!(claims_of(&access)["cnf"], json!({ "jkt": key.jkt() }));
+    assert_eq!(
+        claims_of(&login.field("refreshToken"))["cnf"],
+        json!({ "jkt": key.jkt() })
+    );
+
+    // Without a proof: a Bearer pair, as before.
+    let bearer = s.login(None).await;
+    assert_eq!(bearer.json["tokenType"], "Bearer");
+    assert!(claims_of(&bearer.field("accessToken")).get("cnf").is_none());
+    // A proof that does not verify is refused, even where none is required.
+    let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
+    let wrong_url = key.proof("POST", &s.url("/elsewhere"), None);
+    let r = s
+        .client
+        .post("/auth/login", &[("dpop", &wrong_url)], Some(&body))
+        .await;
+    assert_dpop_refusal(&r, "login with a proof for another URL");
+}
+
+#[tokio::test]
+async fn a_bound_access_token_needs_the_dpop_scheme_and_a_proof_of_its_key() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let other = DpopKey::generate(Algorithm::ES256).unwrap();
+    let access = s.login(Some(&key)).await.field("accessToken");
+    let me = s.url("/me");
+
+    let ok = s
+        .get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &me, Some(&access))),
+        )
+        .await;
+    assert_eq!((ok.status.as_u16(), ok.json.as_str()), (200, Some("alice")));
+
+    let proof = key.proof("GET", &me, Some(&access));
+    let first = s.get("/me", "DPoP", &access, Some(&proof)).await;
+    assert_eq!(first.status, 200);
+    assert_dpop_refusal(
+        &s.get("/me", "DPoP", &access, Some(&proof)).await,
+        "a replayed proof",
+    );
+    assert_dpop_refusal(
+        &s.get("/me", "Bearer", &access, None).await,
+        "a bound token as Bearer",
+    );
+    assert_dpop_refusal(
+        &s.get(
+            "/me",
+            "Bearer",
+            &access,
+            Some(&key.proof("GET", &me, Some(&access))),
+        )
+        .await,
+        "a bound token as Bearer, with a proof",
+    );
+    assert_dpop_refusal(&s.get("/me", "DPoP", &access, None).await, "no proof");
+    assert_dpop_refusal(
+        &s.get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&other.proof("GET", &me, Some(&access))),
+        )
+        .await,
+        "another key's proof",
+    );
+    assert_dpop_refusal(
+        &s.get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&key.proof("POST", &me, Some(&access))),
+        )
+        .await,
+        "a proof for another method",
+    );
+    assert_dpop_refusal(
+        &s.get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &s.url("/other"), Some(&access))),
+        )
+        .await,
+        "a proof for another URL",
+    );
+    assert_dpop_refusal(
+        &s.get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &me, Some("another-token"))),
+        )
+        .await,
+        "a proof for another token",
+    );
+    // A layer without DPoP never lets a bound token through.
+    let plain = s.url("/plain");
+    let r = s.get("/plain", "Bearer", &access, None).await;
+    assert_eq!(
+        (r.status.as_u16(), &r.json["error"]),
+        (401, &json!("invalid_dpop_proof"))
+    );
+    assert!(
+        r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("DPoP ")
+    );
+    let r = s
+        .get(
+            "/plain",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &plain, Some(&access))),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.json);
+
+    // A Bearer token keeps working as Bearer, and is refused as DPoP.
+    let bearer = s.login(None).await.field("accessToken");
+    assert_eq!(s.get("/me", "Bearer", &bearer, None).await.status, 200);
+    let r = s
+        .get(
+            "/me",
+            "DPoP",
+            &bearer,
+            Some(&key.proof("GET", &me, Some(&bearer))),
+        )
+        .await;
+    assert_dpop_refusal(&r, "an unbound token as DPoP");
+    // Other 401s offer the DPoP scheme beside Bearer.
+    let missing = s.client.get("/me", None).await;
+    let challenges: Vec<_> = missing.headers.get_all("www-authenticate").iter().collect();
+    assert!(
+        challenges
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("Bearer")),
+        "{challenges:?}"
+    );
+    assert!(
+        challenges
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("DPoP algs=")),
+        "{challenges:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bound_refresh_needs_its_key_and_a_refusal_changes_nothing() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::EdDSA).unwrap();
+    let other = DpopKey::generate(Algorithm::EdDSA).unwrap();
+    let login = s.login(Some(&key)).await;
+    let refresh = login.field("refreshToken");
+    let cookie = login.set_cookie().unwrap();
+
+    assert_dpop_refusal(&s.refresh(&refresh, None).await, "refresh without a proof");
+    assert_dpop_refusal(
+        &s.refresh(&refresh, Some(&other)).await,
+        "refresh with another key",
+    );
+    // By cookie alike, and the cookie is not cleared.
+    let header = format!("{}={}", cookie.name(), cookie.value());
+    let by_cookie = s
+        .client
+        .post("/auth/refresh", &[("cookie", &header)], None)
+        .await;
+    assert_dpop_refusal(&by_cookie, "cookie refresh without a proof");
+    assert!(
+        by_cookie.headers.get("set-cookie").is_none(),
+        "the cookie stays"
+    );
+
+    // Nothing was rotated nor revoked: the same token refreshes with the key.
+    let next = s.refresh(&refresh, Some(&key)).await;
+    assert_eq!(next.status, 200, "{}", next.json);
+    assert_eq!(next.json["tokenType"], "DPoP");
+    let access = next.field("accessToken");
+    assert_eq!(claims_of(&access)["cnf"]["jkt"], key.jkt());
+    assert_eq!(
+        claims_of(&next.field("refreshToken"))["cnf"]["jkt"],
+        key.jkt()
+    );
+    let me = s.url("/me");
+    let r = s
+        .get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &me, Some(&access))),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // The cookie refresh works with a proof too.
+    let proof = key.proof("POST", &s.url("/auth/refresh"), None);
+    let header = format!("{}={}", cookie.name(), next.set_cookie().unwrap().value());
+    let by_cookie = s
+        .client
+        .post(
+            "/auth/refresh",
+            &[("cookie", &header), ("dpop", &proof)],
+            None,
+        )
+        .await;
+    assert_eq!(by_cookie.status, 200, "{}", by_cookie.json);
+}
+
+#[tokio::test]
+async fn require_dpop_refuses_logins_without_a_proof() {
+    let s = serve(true).await;
+    assert_dpop_refusal(&s.login(None).await, "a login without a proof");
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    assert_eq!(s.login(Some(&key)).await.status, 200);
+}
