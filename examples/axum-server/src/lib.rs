@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie};
+use auth_core::dpop::{DpopVerifier, MemoryReplayCache, ReplayCache};
 use auth_core::introspection::{Introspection, IntrospectionClients};
 use auth_core::store::{RedisStore, Store};
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
-use auth_tower::{AuthLayer, RequireLayer};
+use auth_tower::RequireLayer;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::{Parser, ValueEnum};
@@ -140,6 +141,11 @@ pub struct Args {
     /// in the kernel's accept backlog.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Refuse logins without a DPoP proof (RFC 9449): every session is
+    /// bound to its client's key. Without it, DPoP is taken but not
+    /// required: a login with a proof is bound, one without is Bearer.
+    #[arg(long)]
+    pub require_dpop: bool,
     /// Serve the auth metrics in the Prometheus text format at GET /metrics.
     /// Off by default: they describe the traffic, so let only your scraper
     /// reach them.
@@ -333,6 +339,13 @@ pub struct Options {
     /// The URL clients reach the server at, for the discovery document;
     /// `None`: `--issuer` when it is an http(s) URL, else no document.
     pub public_url: Option<String>,
+    /// Refuse logins without a DPoP proof (`--require-dpop`).
+    pub require_dpop: bool,
+    /// The public origin DPoP proofs name (`--public-url` when given);
+    /// `None`: the request's `Host`, either scheme.
+    pub dpop_origin: Option<String>,
+    /// Where proofs' `jti`s are kept; `None`: this process's memory.
+    pub dpop_replay: Option<Arc<dyn ReplayCache>>,
 }
 
 /// The default `--step-up-max-age`: five minutes.
@@ -353,6 +366,25 @@ pub fn app_with(
         .layer(RequireLayer::<_, RoleClaims>::login_within(
             options.step_up_max_age.unwrap_or(DEFAULT_STEP_UP_MAX_AGE),
         ));
+    let public_url = options
+        .public_url
+        .or_else(|| authority.config().issuer.as_deref().and_then(root_url));
+    let replay = options
+        .dpop_replay
+        .unwrap_or_else(|| Arc::new(MemoryReplayCache::default()));
+    let mut auth = AuthRoutes::new(authority.clone(), users)
+        .cookie(cookie)
+        .client_address(options.client_address)
+        .jwks_path("/.well-known/jwks.json")
+        // DPoP (RFC 9449): a login with a proof binds its session to the
+        // client's key.
+        .dpop(DpopVerifier::new(replay));
+    if options.require_dpop {
+        auth = auth.require_dpop();
+    }
+    if let Some(origin) = options.dpop_origin {
+        auth = auth.dpop_origin(origin);
+    }
     let protected = Router::new()
         .route("/profile", get(profile))
         .route("/admin", get(admin))
@@ -364,15 +396,8 @@ pub fn app_with(
             "/admin/keys/withdraw",
             post(withdraw_key).layer(recent_admin),
         )
-        .layer(AuthLayer::<RoleClaims>::new(authority.validator().clone()))
-        .with_state(authority.clone());
-    let public_url = options
-        .public_url
-        .or_else(|| authority.config().issuer.as_deref().and_then(root_url));
-    let mut auth = AuthRoutes::new(authority, users)
-        .cookie(cookie)
-        .client_address(options.client_address)
-        .jwks_path("/.well-known/jwks.json");
+        .layer(auth.layer())
+        .with_state(authority);
     auth = match options.throttle {
         None => auth,
         Some(None) => auth.without_throttle(),
@@ -461,6 +486,9 @@ pub async fn run(args: Args) -> Result<(), Error> {
         step_up_max_age: Some(args.step_up_max_age),
         introspection_clients: args.introspection_client.clone(),
         public_url,
+        require_dpop: args.require_dpop,
+        dpop_origin: args.public_url.clone(),
+        dpop_replay: None,
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;
     // Over HTTPS the cookie takes the `__Secure-` name, which browsers accept
