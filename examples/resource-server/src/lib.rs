@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_axum_extras::Auth;
+use auth_core::dpop::{DpopVerifier, MemoryReplayCache};
 use auth_core::store::RedisStore;
 use auth_core::{RoleClaims, Validator};
 use auth_tower::AuthLayer;
@@ -209,7 +210,10 @@ pub fn resource_metadata(args: &Args, addr: SocketAddr) -> Result<ResourceMetada
 /// The application router; with `metadata`, it serves the protected
 /// resource metadata and names it in every challenge.
 pub fn app_with(validator: Validator, jwks: Jwks, metadata: Option<ResourceMetadata>) -> Router {
-    let mut layer = AuthLayer::<RoleClaims>::new(validator);
+    // DPoP-bound tokens (RFC 9449) with a proof for this server: the
+    // proofs name this server by the request's Host (either scheme).
+    let proofs = DpopVerifier::new(Arc::new(MemoryReplayCache::default()));
+    let mut layer = AuthLayer::<RoleClaims>::new(validator).dpop(proofs);
     if let Some(m) = &metadata {
         layer = layer.resource_metadata(m.url());
     }

@@ -548,3 +548,66 @@ async fn a_logout_is_seen_through_introspection_without_redis() {
     let r = whoami(&rs, &access).await;
     assert_eq!(r.status, 401, "{}", r.json);
 }
+
+/// A DPoP-bound login at the issuer (RFC 9449) is taken by the resource
+/// server with `Authorization: DPoP` and a proof of the client's key for
+/// the resource server's own URL; as Bearer, or with a proof for the
+/// issuer's URL, it is refused with `invalid_dpop_proof`.
+#[tokio::test]
+async fn a_dpop_bound_token_works_at_the_resource_server_with_its_key_only() {
+    use auth_core::testing::DpopKey;
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let issuer = issuer_at(free_addr(), &redis, &[]).await;
+    let rs = resource_server(&redis, &["--jwks-url", &jwks_url(&issuer)]).await;
+    let key = DpopKey::generate(auth_core::Algorithm::ES256).unwrap();
+    let login_url = format!("http://{}/auth/login", issuer.addr);
+    let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
+    let proof = key.proof("POST", &login_url, None);
+    let login = issuer
+        .post("/auth/login", &[("dpop", &proof)], Some(&body))
+        .await;
+    assert_eq!(login.status, 200, "{}", login.json);
+    assert_eq!(login.json["tokenType"], "DPoP");
+    let access = login.field("accessToken");
+    let whoami_url = format!("http://{}/whoami", rs.addr);
+    let call = |proof: Option<String>, scheme: &'static str| {
+        let auth = format!("{scheme} {access}");
+        let rs = &rs;
+        async move {
+            let mut headers = vec![("authorization", auth.as_str())];
+            if let Some(p) = &proof {
+                headers.push(("dpop", p.as_str()));
+            }
+            rs.send(Method::GET, "/whoami", &headers, None).await
+        }
+    };
+    // The resource server may still be fetching the issuer's keys.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ok = loop {
+        let r = call(Some(key.proof("GET", &whoami_url, Some(&access))), "DPoP").await;
+        if r.status == 200 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    assert_eq!(ok.json["sub"], "alice");
+    let as_bearer = call(None, "Bearer").await;
+    assert_eq!(
+        (as_bearer.status.as_u16(), &as_bearer.json["error"]),
+        (401, &json!("invalid_dpop_proof"))
+    );
+    let challenge = as_bearer.headers["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("algs="),
+        "{challenge}"
+    );
+    let issuer_url = format!("http://{}/whoami", issuer.addr);
+    let elsewhere = call(Some(key.proof("GET", &issuer_url, Some(&access))), "DPoP").await;
+    assert_eq!(elsewhere.json["error"], "invalid_dpop_proof");
+    let other = DpopKey::generate(auth_core::Algorithm::ES256).unwrap();
+    let stolen = call(Some(other.proof("GET", &whoami_url, Some(&access))), "DPoP").await;
+    assert_eq!(stolen.json["error"], "invalid_dpop_proof");
+}
