@@ -518,6 +518,7 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             discovery: self.discovery.is_some(),
             throttled: self.throttled,
             oauth2_names: self.format == TokenFormat::OAuth2,
+            dpop: self.dpop.is_some(),
         });
         serde_json::from_value(doc)
             .map_err(|e| RoutesError(format!("the OpenAPI description did not build: {e}")))

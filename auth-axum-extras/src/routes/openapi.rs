@@ -16,6 +16,8 @@ pub(super) struct Described<'a> {
     pub(super) throttled: bool,
     /// Token responses with the OAuth 2.0 names (`access_token`...).
     pub(super) oauth2_names: bool,
+    /// DPoP-bound tokens are taken (RFC 9449).
+    pub(super) dpop: bool,
 }
 
 fn schema(name: &str) -> Value {
@@ -93,7 +95,11 @@ fn operation(
 /// The OpenAPI document, as JSON.
 pub(super) fn document(d: &Described<'_>) -> Value {
     let p = d.prefix;
-    let bearer = json!([{ "bearer": [] }]);
+    let bearer = if d.dpop {
+        json!([{ "bearer": [] }, { "dpop": [] }])
+    } else {
+        json!([{ "bearer": [] }])
+    };
     let none = json!([]);
     let refresh_security = match d.cookie {
         Some(_) => json!([{}, { "refreshCookie": [] }]),
@@ -297,6 +303,13 @@ pub(super) fn document(d: &Described<'_>) -> Value {
         schemes["refreshCookie"] = json!({
             "type": "apiKey", "in": "cookie", "name": name,
             "description": "the refresh token, HttpOnly",
+        });
+    }
+    if d.dpop {
+        schemes["dpop"] = json!({
+            "type": "http", "scheme": "DPoP", "bearerFormat": "JWT",
+            "description": "a DPoP-bound access token (RFC 9449), with a `DPoP` proof header \
+                signed by the key of its `cnf.jkt`; logins and refreshes carry a proof too",
         });
     }
     if d.introspection {
