@@ -492,3 +492,34 @@ async fn pyjwt_dpop_proofs_are_accepted_with_their_thumbprint() {
         assert!(verifier.verify(bare, &login).await.is_ok(), "{alg}");
     }
 }
+
+/// Our DPoP proofs (`testing::DpopKey`, ES256 and EdDSA) pass PyJWT's
+/// checks with the key of their own header; tampered ones do not.
+#[tokio::test]
+async fn our_dpop_proofs_pass_pyjwt() {
+    use auth_core::testing::DpopKey;
+    if !python_ready() {
+        return;
+    }
+    let url = "https://api.interop.test/orders";
+    let mut jobs = Vec::new();
+    for alg in [Algorithm::ES256, Algorithm::EdDSA] {
+        let key = DpopKey::generate(alg).expect("key");
+        let proof = key.proof("GET", url, Some("an-access-token"));
+        let mut tampered = proof.clone();
+        tampered.replace_range(tampered.len() - 4.., "AAAA");
+        jobs.push(json!({ "proof": proof, "htm": "GET", "htu": url }));
+        jobs.push(json!({ "proof": tampered, "htm": "GET", "htu": url }));
+    }
+    let checked = python("dpop_verify.py", &json!(jobs));
+    for (i, answer) in checked.as_array().expect("list").iter().enumerate() {
+        let ours = i % 2 == 0;
+        assert_eq!(answer["ok"], json!(ours), "{i}: {answer}");
+        if ours {
+            assert_eq!(
+                answer["claims"]["ath"],
+                auth_core::dpop::access_token_hash("an-access-token")
+            );
+        }
+    }
+}

@@ -295,3 +295,44 @@ async fn a_replay_is_refused_until_the_proof_could_no_longer_pass() {
     // Now too old anyway: the cache may forget it.
     assert_eq!(v.verify(&p, &get()).await.unwrap_err().reason(), "iat");
 }
+
+/// RFC 9449's own proofs: Figure 2 (a token request) and Figure 13 (a
+/// protected resource request with `ath`), checked at their `iat`, with
+/// the thumbprint of §6.1 and the `ath` of Figure 13.
+#[tokio::test]
+async fn the_rfc_9449_examples_verify() {
+    const FIGURE_2: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ.2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg";
+    const FIGURE_13: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA";
+    const ACCESS_TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    assert_eq!(
+        access_token_hash(ACCESS_TOKEN),
+        "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+    );
+
+    let clock = Arc::new(ManualClock::new(1_562_262_616));
+    let cache = MemoryReplayCache::default().clock(clock.clone());
+    let v = DpopVerifier::new(Arc::new(cache)).clock(clock.clone());
+    let token_request = ProofRequest::new("POST", "https://server.example.com/token");
+    let proof = v.verify(FIGURE_2, &token_request).await.unwrap();
+    assert_eq!(
+        (proof.jkt.as_str(), proof.jti.as_str()),
+        (JKT, "-BwC3ESc6acc2lTc")
+    );
+
+    clock.advance(Duration::from_secs(2));
+    let resource = ProofRequest::new("GET", "https://resource.example.org/protectedresource")
+        .with_access_token(ACCESS_TOKEN);
+    let proof = v.verify(FIGURE_13, &resource).await.unwrap();
+    assert_eq!(
+        (proof.jkt.as_str(), proof.jti.as_str()),
+        (JKT, "e1j3V_bKic8-LAEB")
+    );
+    // Any other token: the `ath` does not match.
+    let other = ProofRequest::new("GET", "https://resource.example.org/protectedresource")
+        .with_access_token("another");
+    assert_eq!(
+        v.verify(FIGURE_13, &other).await.unwrap_err().reason(),
+        "ath"
+    );
+}
