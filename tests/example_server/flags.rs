@@ -221,3 +221,73 @@ fn tls_flags_go_together_and_bad_files_are_clear_errors() {
     let err = example_axum_server::tls_config(&missing, &missing).unwrap_err();
     assert!(err.to_string().contains("--tls-cert"), "{err}");
 }
+
+/// `--key-file`: the ring is written at start, rewritten after a rotation,
+/// and read back at the next start, so tokens of both keys still verify and
+/// the JWKS still lists both.
+#[tokio::test]
+async fn a_key_file_keeps_keys_and_rotations_across_restarts() {
+    let dir = std::env::temp_dir().join(format!("key-file-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys.json");
+    let file = file.to_str().unwrap();
+    let flags = [
+        "--alg",
+        "EdDSA",
+        "--key-file",
+        file,
+        "--key-publication-delay",
+        "0s",
+    ];
+    let first = Instance::start(&flags, None).await.unwrap();
+    assert!(std::path::Path::new(file).exists(), "written at start");
+    let before = first
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    let root = first
+        .login("root", "root-password")
+        .await
+        .field("accessToken");
+    let rotated = first
+        .bearer(Method::POST, "/admin/keys/rotate", &root)
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.json);
+    let new_kid = rotated.json["kid"].as_str().unwrap().to_owned();
+    let after = first
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    drop(first);
+
+    // Another start with other flags: the file wins.
+    let second = Instance::start(&["--key-file", file], None).await.unwrap();
+    assert_eq!(second.get("/profile", Some(&before)).await.status, 200);
+    assert_eq!(second.get("/profile", Some(&after)).await.status, 200);
+    let jwks = second.get("/.well-known/jwks.json", None).await;
+    let kids: Vec<&str> = jwks.json["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(kids.contains(&new_kid.as_str()), "{kids:?}");
+    // New tokens are signed by the rotated key.
+    let fresh = second
+        .login("alice", "alice-password")
+        .await
+        .field("accessToken");
+    let header = fresh.split('.').next().unwrap();
+    let header =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    assert_eq!(header["kid"], new_kid.as_str());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,7 +43,17 @@ impl Instance {
             .await
             .map_err(|e| e.to_string())?;
         let users = example_axum_server::demo_users().map_err(|e| e.to_string())?;
-        let app = example_axum_server::app(authority, users).map_err(|e| e.to_string())?;
+        let options = example_axum_server::Options {
+            key_file: args.key_file.clone(),
+            ..Default::default()
+        };
+        let app = example_axum_server::app_with(
+            authority,
+            users,
+            auth_axum_extras::RefreshCookie::default(),
+            options,
+        )
+        .map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .map_err(|e| e.to_string())?;

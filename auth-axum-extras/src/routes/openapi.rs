@@ -306,10 +306,13 @@ pub(super) fn document(d: &Described<'_>) -> Value {
         });
     }
     if d.dpop {
+        // OpenAPI's `http` schemes name only the schemes its registry
+        // lists at the time (no `DPoP`): the proof header describes it.
         schemes["dpop"] = json!({
-            "type": "http", "scheme": "DPoP", "bearerFormat": "JWT",
-            "description": "a DPoP-bound access token (RFC 9449), with a `DPoP` proof header \
-                signed by the key of its `cnf.jkt`; logins and refreshes carry a proof too",
+            "type": "apiKey", "in": "header", "name": "DPoP",
+            "description": "a DPoP proof (RFC 9449) signed by the key a DPoP-bound access token's \
+                `cnf.jkt` names, sent with `Authorization: DPoP <token>`; logins and refreshes \
+                carry a proof too",
         });
     }
     if d.introspection {

@@ -1,9 +1,13 @@
 //! The admin routes (role `admin`): rotating the signing key and
 //! withdrawing a key, with the JSON they answer.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use auth_axum_extras::ApiError;
 use auth_axum_extras::{RequireRole, Role};
 use auth_core::{Key, KeyError, RoleClaims, TokenAuthority};
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,6 +24,29 @@ pub(super) async fn admin(admin: RequireRole<AdminRole, RoleClaims>) -> Json<Val
 }
 
 /// A key-management failure the client cannot fix: logged, answered 500.
+/// The key ring's file (`--key-file`), if any: written after every
+/// change of the ring, so a restart keeps the keys.
+#[derive(Debug, Clone)]
+pub(super) struct KeyFile(pub(super) Option<Arc<PathBuf>>);
+
+impl KeyFile {
+    /// Writes the ring; a failure is a 500 that says the change is made
+    /// but not saved.
+    fn save(&self, authority: &TokenAuthority) -> Result<(), ApiError> {
+        let Some(path) = &self.0 else {
+            return Ok(());
+        };
+        authority.key_ring().save(path.as_ref()).map_err(|e| {
+            tracing::error!(error = %e, "the key change is in force but the key file was not written");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the key change is in force, but the key file could not be written",
+            )
+        })
+    }
+}
+
 pub(super) fn key_failure(e: &dyn std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "key management failed");
     ApiError::new(
@@ -55,6 +82,7 @@ pub(super) async fn fresh_key(authority: &TokenAuthority) -> Result<Key, ApiErro
 pub(super) async fn rotate_key(
     admin: RequireRole<AdminRole, RoleClaims>,
     State(authority): State<TokenAuthority>,
+    Extension(key_file): Extension<KeyFile>,
 ) -> Result<Json<Value>, ApiError> {
     let key = fresh_key(&authority).await?;
     let alg = key.algorithm();
@@ -67,6 +95,7 @@ pub(super) async fn rotate_key(
         e => key_failure(&e),
     })?;
     tracing::info!(by = %admin.sub, kid = rotation.kid, alg = alg.as_str(), signs_from = rotation.signs_from, "rotated the signing key");
+    key_file.save(&authority)?;
     Ok(Json(json!({
         "kid": rotation.kid,
         "alg": alg.as_str(),
@@ -94,6 +123,7 @@ pub(super) struct Withdrawal {
 pub(super) async fn withdraw_key(
     admin: RequireRole<AdminRole, RoleClaims>,
     State(authority): State<TokenAuthority>,
+    Extension(key_file): Extension<KeyFile>,
     body: Result<Json<Withdrawal>, axum::extract::rejection::JsonRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
@@ -112,11 +142,13 @@ pub(super) async fn withdraw_key(
             .replace_signing_key(key)
             .map_err(|e| key_failure(&e))?;
         tracing::warn!(by = %admin.sub, withdrawn = %kid, kid = %new_kid, "signing key withdrawn and replaced");
+        key_file.save(&authority)?;
         return Ok(Json(json!({ "kid": new_kid, "alg": alg.as_str() })).into_response());
     }
     match authority.withdraw_key(&kid) {
         Ok(true) => {
             tracing::warn!(by = %admin.sub, withdrawn = %kid, "key withdrawn");
+            key_file.save(&authority)?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Ok(false) => Err(ApiError::new(

@@ -81,6 +81,13 @@ pub struct Args {
     /// generated at start when absent.
     #[arg(long, value_name = "PATH")]
     pub key_pem: Option<PathBuf>,
+    /// The key ring's file (a private JWKS, written with mode 0600): read
+    /// at start when it exists (its keys then replace --alg, --key-pem and
+    /// AUTH_JWT_SECRET), else made from them and written; written again
+    /// after every key rotation or withdrawal, so keys and rotations
+    /// survive restarts. It holds private keys: keep it like one.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
     /// Redis URL (redis://host:port/db): share revocations and sessions
     /// between instances instead of keeping them in memory.
     #[arg(long, value_name = "URL")]
@@ -284,8 +291,15 @@ pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
 
 /// The token authority the flags describe.
 pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAuthority, Error> {
-    let key = signing_key(args, secret)?;
-    let mut builder = TokenAuthority::builder(KeySet::new(key)?)
+    let saved = match &args.key_file {
+        Some(path) if path.exists() => Some(KeySet::load(path)?),
+        _ => None,
+    };
+    let keys = match saved {
+        Some(keys) => keys,
+        None => KeySet::new(signing_key(args, secret)?)?,
+    };
+    let mut builder = TokenAuthority::builder(keys)
         .access_ttl(args.access_ttl)
         .refresh_ttl(args.refresh_ttl)
         // A session may last as long as its refresh tokens, at least 30 days.
@@ -297,7 +311,11 @@ pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAutho
     if let Some(store) = store(args).await? {
         builder = builder.store(store);
     }
-    Ok(builder.build()?)
+    let authority = builder.build()?;
+    if let Some(path) = &args.key_file {
+        authority.key_ring().save(path)?;
+    }
+    Ok(authority)
 }
 
 async fn profile(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
@@ -346,6 +364,9 @@ pub struct Options {
     pub dpop_origin: Option<String>,
     /// Where proofs' `jti`s are kept; `None`: this process's memory.
     pub dpop_replay: Option<Arc<dyn ReplayCache>>,
+    /// The key ring's file (`--key-file`), written after every key
+    /// rotation or withdrawal.
+    pub key_file: Option<PathBuf>,
 }
 
 /// The default `--step-up-max-age`: five minutes.
@@ -397,6 +418,9 @@ pub fn app_with(
             post(withdraw_key).layer(recent_admin),
         )
         .layer(auth.layer())
+        .layer(axum::Extension(admin::KeyFile(
+            options.key_file.map(Arc::new),
+        )))
         .with_state(authority);
     auth = match options.throttle {
         None => auth,
@@ -489,6 +513,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         require_dpop: args.require_dpop,
         dpop_origin: args.public_url.clone(),
         dpop_replay: None,
+        key_file: args.key_file.clone(),
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;
     // Over HTTPS the cookie takes the `__Secure-` name, which browsers accept
