@@ -127,6 +127,8 @@ pub use routes::{
 pub mod prelude {
     #[cfg(feature = "argon2")]
     pub use crate::InMemoryUsers;
+    #[cfg(feature = "argon2")]
+    pub use crate::password::{check_password, hash_password};
     pub use crate::{
         Auth, AuthRoutes, CredentialVerifier, Credentials, LoginError, MaybeAuth, RefreshCookie,
         RequireRole, Role, Verified, verify_with,

@@ -1,6 +1,4 @@
-use std::net::SocketAddr;
-
-use auth_axum_extras::{password::verify_password, prelude::*};
+use auth_axum_extras::prelude::*;
 use axum::{Json, Router, routing::get};
 use serde::{Deserialize, Serialize};
 
@@ -14,9 +12,7 @@ struct Claims {
 /// Your own user lookup (a database in a real app): one user here.
 async fn check(c: Credentials) -> Result<Verified<Claims>, LoginError> {
     const ALICE: &str = "$argon2id$v=19$m=19456,t=2,p=1$VbbMPG9r08xVP8rGTXWB4Q$X5FLhX8L44cWXTmD9qqlywsWH8+EIzM4/fzrrJ3od+k";
-    if !verify_password(&c.password, (c.username == "alice").then_some(ALICE)).await {
-        return Err(LoginError::InvalidCredentials);
-    }
+    check_password(&c.password, (c.username == "alice").then_some(ALICE)).await?;
     let claims = Claims {
         roles: vec!["admin".into()],
         tenant: "acme".into(),
@@ -45,6 +41,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     // The login throttle counts by client address: serve with it.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     Ok(axum::serve(listener, app).await?)
 }
