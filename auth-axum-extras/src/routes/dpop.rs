@@ -1,8 +1,9 @@
 //! DPoP at the login and refresh routes (RFC 9449 §5): the proof a login
 //! binds its session to, and the proof a bound session's refresh needs.
 
-use auth_core::AuthError;
 use auth_core::dpop::{DpopError, DpopProof, DpopVerifier, ProofRequest};
+use auth_core::{AccessClaims, AuthError, NoClaims};
+use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
 use axum::extract::OriginalUri;
 use http::HeaderValue;
 use http::header::HOST;
@@ -52,6 +53,17 @@ impl<V: CredentialVerifier> Shared<V> {
         parts: &Parts,
         at: &'static str,
     ) -> Result<Option<DpopProof>, ApiError> {
+        self.dpop_proof_for(parts, at, None).await
+    }
+
+    /// [`dpop_proof`](Self::dpop_proof) for a request that presents
+    /// `access_token` with the `DPoP` scheme: the proof carries its `ath`.
+    pub(super) async fn dpop_proof_for(
+        &self,
+        parts: &Parts,
+        at: &'static str,
+        access_token: Option<&str>,
+    ) -> Result<Option<DpopProof>, ApiError> {
         let Some(d) = &self.dpop else {
             return Ok(None);
         };
@@ -73,7 +85,8 @@ impl<V: CredentialVerifier> Shared<V> {
         let Some(url) = request_url(parts, d.origin.as_deref()) else {
             return Err(self.dpop_refusal(d, DpopError::Url, at));
         };
-        let request = ProofRequest::new(parts.method.as_str(), &url);
+        let mut request = ProofRequest::new(parts.method.as_str(), &url);
+        request.access_token = access_token;
         match d.verifier.verify(proof, &request).await {
             Ok(proof) => Ok(Some(proof)),
             Err(e) => Err(self.dpop_refusal(d, e, at)),
@@ -94,10 +107,81 @@ impl<V: CredentialVerifier> Shared<V> {
         }
     }
 
+    /// The caller of the session routes: a valid access token (revocation
+    /// checked), as `Bearer`, or as `DPoP` with a proof of its key; a bound
+    /// token needs the latter, as at the layer.
+    pub(super) async fn caller(
+        &self,
+        parts: &Parts,
+        what: &'static str,
+    ) -> Result<AccessClaims<NoClaims>, ApiError> {
+        let (token, scheme) = match presented_access_token(&parts.headers, self.dpop.is_some()) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)),
+            Err(rejection) => return Err(ApiError::from_rejection(rejection, DEFAULT_REALM)),
+        };
+        let claims = self
+            .authority
+            .validator()
+            .validate_access::<NoClaims>(token)
+            .await
+            .map_err(|e| {
+                tracing::info!(reason = %e, endpoint = what, "request refused");
+                ApiError::from_rejection(Rejection::Token(e), DEFAULT_REALM)
+            })?;
+        if !scheme && claims.cnf.is_none() {
+            return Ok(claims);
+        }
+        let refuse = |e: DpopError| match &self.dpop {
+            Some(d) => self.dpop_refusal(d, e, what),
+            None => ApiError::from(AuthError::Dpop(e)),
+        };
+        let Some(cnf) = &claims.cnf else {
+            return Err(refuse(DpopError::Unbound));
+        };
+        if !scheme {
+            return Err(refuse(DpopError::Missing));
+        }
+        let Some(proof) = self.dpop_proof_for(parts, what, Some(token)).await? else {
+            return Err(refuse(DpopError::Missing));
+        };
+        if proof.jkt != cnf.jkt {
+            return Err(refuse(DpopError::KeyMismatch));
+        }
+        Ok(claims)
+    }
+
     /// The challenge of a refresh refused for its binding.
     pub(super) fn dpop_challenge(&self, e: &DpopError) -> Option<HeaderValue> {
         self.dpop.as_ref().and_then(|d| d.challenge(e))
     }
+}
+
+/// The access token of `Authorization`: `Bearer <token>`, or, where the
+/// routes take DPoP, `DPoP <token>` (then `true`).
+pub(super) fn presented_access_token(
+    headers: &http::HeaderMap,
+    dpop: bool,
+) -> Result<Option<(&str, bool)>, Rejection> {
+    if dpop
+        && let Some(value) = headers.get(http::header::AUTHORIZATION)
+        && let Some((scheme, token)) = value.to_str().ok().and_then(|v| v.split_once(' '))
+        && scheme.eq_ignore_ascii_case("dpop")
+    {
+        if headers.get_all(http::header::AUTHORIZATION).iter().count() > 1 {
+            return Err(Rejection::InvalidRequest(
+                "more than one Authorization header",
+            ));
+        }
+        let token = token.trim();
+        if token.is_empty() || token.contains(' ') {
+            return Err(Rejection::InvalidRequest(
+                "the DPoP credentials are not one token",
+            ));
+        }
+        return Ok(Some((token, true)));
+    }
+    Ok(TokenSource::Bearer.read(headers)?.map(|t| (t, false)))
 }
 
 /// The URL the client sent this request to: the configured origin and the

@@ -708,7 +708,8 @@ async fn logout_all<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Res
 }
 
 async fn list_sessions<V: CredentialVerifier>(State(s): St<V>, req: Request) -> Response {
-    respond(s.list_sessions(req.headers()).await)
+    let (parts, _) = req.into_parts();
+    respond(s.list_sessions(&parts).await)
 }
 
 async fn delete_session<V: CredentialVerifier>(
@@ -720,7 +721,8 @@ async fn delete_session<V: CredentialVerifier>(
 ) -> Response {
     let id = id.map(|Path(id)| id).unwrap_or_default();
     let mount = Mount::of(&req);
-    s.remount(mount, respond(s.delete_session(req.headers(), &id).await))
+    let (parts, _) = req.into_parts();
+    s.remount(mount, respond(s.delete_session(&parts, &id).await))
 }
 
 /// Where a nesting router mounted the routes: the part of the original

@@ -3,7 +3,6 @@
 
 use auth_core::dpop::DpopProof;
 use auth_core::{AuthError, ErrorClass, LogoutTokens};
-use auth_tower::TokenSource;
 use axum::extract::Request;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -14,6 +13,7 @@ use crate::body::read_json;
 use crate::credentials::CredentialVerifier;
 use crate::error::ApiError;
 
+use super::dpop::presented_access_token;
 use super::{Delivery, Shared};
 
 /// The refresh tokens a request carries.
@@ -140,22 +140,37 @@ impl<V: CredentialVerifier> Shared<V> {
         // ends here since its cookie is cleared below.
         let cookies = self.cookie.read_all(&parts.headers);
         // A malformed Authorization header revokes nothing, like an invalid token.
-        let access = TokenSource::Bearer.read(&parts.headers).ok().flatten();
+        let access = presented_access_token(&parts.headers, self.dpop.is_some())
+            .ok()
+            .flatten();
+        // DPoP-bound tokens are revoked only with a proof of their key; a
+        // proof that does not verify proves nothing (logout never fails).
+        let with_ath = access.filter(|(_, dpop)| *dpop).map(|(token, _)| token);
+        let proof = self
+            .dpop_proof_for(&parts, "logout", with_ath)
+            .await
+            .unwrap_or(None);
         let outcome = self
             .authority
-            .logout(LogoutTokens {
-                refresh_token: body.as_deref(),
-                access_token: access,
-            })
+            .logout_bound(
+                LogoutTokens {
+                    refresh_token: body.as_deref(),
+                    access_token: access.map(|(token, _)| token),
+                },
+                proof.as_ref(),
+            )
             .await?;
         let mut sessions = outcome.sessions_revoked;
         for cookie in cookies.into_iter().filter(|c| Some(*c) != body.as_deref()) {
             let more = self
                 .authority
-                .logout(LogoutTokens {
-                    refresh_token: Some(cookie),
-                    access_token: None,
-                })
+                .logout_bound(
+                    LogoutTokens {
+                        refresh_token: Some(cookie),
+                        access_token: None,
+                    },
+                    proof.as_ref(),
+                )
                 .await?;
             sessions += more.sessions_revoked;
         }

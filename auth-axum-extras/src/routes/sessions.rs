@@ -1,13 +1,13 @@
 //! The bearer's sessions: `GET {prefix}/sessions`, `DELETE
 //! {prefix}/sessions/{id}` and `POST {prefix}/logout-all`.
 
-use auth_core::{AccessClaims, NoClaims, Uuid};
-use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
+use auth_core::Uuid;
 use axum::extract::Request;
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use http::request::Parts;
 use serde::Serialize;
 
 use crate::credentials::CredentialVerifier;
@@ -37,36 +37,15 @@ struct SessionView {
 impl<V: CredentialVerifier> Shared<V> {
     pub(super) async fn logout_all(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
-        let claims = self.bearer(req.headers(), "logout-all").await?;
+        let (parts, _) = req.into_parts();
+        let claims = self.caller(&parts, "logout-all").await?;
         let sessions = self.authority.logout_all(&claims.sub).await?;
         tracing::info!(sessions, "logout-all");
         Ok(self.no_content_clearing_cookie())
     }
 
-    /// The claims of a valid bearer access token (revocation checked), or
-    /// the layer's refusal.
-    async fn bearer(
-        &self,
-        headers: &HeaderMap,
-        what: &'static str,
-    ) -> Result<AccessClaims<NoClaims>, ApiError> {
-        let token = match TokenSource::Bearer.read(headers) {
-            Ok(Some(token)) => token,
-            Ok(None) => return Err(ApiError::from_rejection(Rejection::Missing, DEFAULT_REALM)),
-            Err(rejection) => return Err(ApiError::from_rejection(rejection, DEFAULT_REALM)),
-        };
-        self.authority
-            .validator()
-            .validate_access::<NoClaims>(token)
-            .await
-            .map_err(|e| {
-                tracing::info!(reason = %e, endpoint = what, "request refused");
-                ApiError::from_rejection(Rejection::Token(e), DEFAULT_REALM)
-            })
-    }
-
-    pub(super) async fn list_sessions(&self, headers: &HeaderMap) -> Result<Response, ApiError> {
-        let claims = self.bearer(headers, "sessions").await?;
+    pub(super) async fn list_sessions(&self, parts: &Parts) -> Result<Response, ApiError> {
+        let claims = self.caller(parts, "sessions").await?;
         let sessions: Vec<SessionView> = self
             .authority
             .sessions(&claims.sub)
@@ -99,10 +78,10 @@ impl<V: CredentialVerifier> Shared<V> {
 
     pub(super) async fn delete_session(
         &self,
-        headers: &HeaderMap,
+        parts: &Parts,
         id: &str,
     ) -> Result<Response, ApiError> {
-        let claims = self.bearer(headers, "delete session").await?;
+        let claims = self.caller(parts, "delete session").await?;
         let not_found = || {
             ApiError::new(
                 StatusCode::NOT_FOUND,

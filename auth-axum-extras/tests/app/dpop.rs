@@ -339,3 +339,89 @@ async fn require_dpop_refuses_logins_without_a_proof() {
     let key = DpopKey::generate(Algorithm::ES256).unwrap();
     assert_eq!(s.login(Some(&key)).await.status, 200);
 }
+
+/// The session routes take a bound token only as DPoP with a proof of its
+/// key, and logout ignores bound tokens without one: a stolen bound token
+/// can neither list, end nor log out its owner's sessions.
+#[tokio::test]
+async fn session_routes_and_logout_need_the_key_of_a_bound_token() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let login = s.login(Some(&key)).await;
+    let access = login.field("accessToken");
+    let refresh = login.field("refreshToken");
+    let sessions = s.url("/auth/sessions");
+
+    assert_dpop_refusal(
+        &s.get("/auth/sessions", "Bearer", &access, None).await,
+        "sessions as Bearer",
+    );
+    let other = DpopKey::generate(Algorithm::ES256).unwrap();
+    let r = s
+        .get(
+            "/auth/sessions",
+            "DPoP",
+            &access,
+            Some(&other.proof("GET", &sessions, Some(&access))),
+        )
+        .await;
+    assert_dpop_refusal(&r, "sessions with another key");
+    let r = s
+        .get(
+            "/auth/sessions",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &sessions, Some(&access))),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["sessions"].as_array().unwrap().len(), 1);
+
+    // logout-all as Bearer: refused, nothing revoked.
+    let bearer = format!("Bearer {access}");
+    let r = s
+        .client
+        .post("/auth/logout-all", &[("authorization", &bearer)], None)
+        .await;
+    assert_dpop_refusal(&r, "logout-all as Bearer");
+
+    // A thief's logout with the bound tokens and no proof: 204, and nothing ends.
+    let body = json!({ "refreshToken": refresh }).to_string();
+    let out = s
+        .client
+        .post("/auth/logout", &[("authorization", &bearer)], Some(&body))
+        .await;
+    assert_eq!(out.status, 204);
+    let next = s.refresh(&refresh, Some(&key)).await;
+    assert_eq!(next.status, 200, "the session lives: {}", next.json);
+    let (access, refresh) = (next.field("accessToken"), next.field("refreshToken"));
+
+    // The owner's logout, with a proof of the key: the session ends.
+    let proof = key.proof("POST", &s.url("/auth/logout"), Some(&access));
+    let dpop_auth = format!("DPoP {access}");
+    let body = json!({ "refreshToken": refresh }).to_string();
+    let out = s
+        .client
+        .post(
+            "/auth/logout",
+            &[("authorization", &dpop_auth), ("dpop", &proof)],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    let gone = s.refresh(&refresh, Some(&key)).await;
+    assert_eq!(
+        (gone.status.as_u16(), &gone.json["error"]),
+        (401, &json!("invalid_token"))
+    );
+    let me = s.url("/me");
+    let r = s
+        .get(
+            "/me",
+            "DPoP",
+            &access,
+            Some(&key.proof("GET", &me, Some(&access))),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}

@@ -3,8 +3,10 @@
 
 use uuid::Uuid;
 
-use crate::claims::{AccessClaims, NoClaims, RefreshClaims, TokenKind};
+use crate::claims::{AccessClaims, Confirmation, NoClaims, RefreshClaims, TokenKind};
 use crate::clock::Clock;
+use crate::crypto;
+use crate::dpop::{DpopError, DpopProof};
 use crate::error::AuthError;
 use crate::metrics;
 use crate::store::SessionInfo;
@@ -38,6 +40,26 @@ impl TokenAuthority {
     /// that do not (forged, garbage) are skipped silently, so logout is never an
     /// oracle. Only a store failure is an error.
     pub async fn logout(&self, tokens: LogoutTokens<'_>) -> Result<LogoutOutcome, AuthError> {
+        self.logout_bound(tokens, None).await
+    }
+
+    /// [`logout`](Self::logout) for a request that carried a DPoP proof
+    /// (RFC 9449), already verified: a token bound to a key
+    /// (`cnf.jkt`) is revoked only when `proof` is signed by that key, and
+    /// ignored otherwise, like an invalid token. Whoever glimpses a bound
+    /// token cannot log its owner out with it; `logout` (no proof) revokes
+    /// unbound tokens only.
+    pub async fn logout_bound(
+        &self,
+        tokens: LogoutTokens<'_>,
+        proof: Option<&DpopProof>,
+    ) -> Result<LogoutOutcome, AuthError> {
+        let proved = |cnf: &Option<Confirmation>| match cnf {
+            None => true,
+            Some(c) => {
+                proof.is_some_and(|p| crypto::constant_time_eq(p.jkt.as_bytes(), c.jkt.as_bytes()))
+            }
+        };
         let s = self.shared();
         let leeway = s.config.leeway.as_secs();
         let now = s.clock.now();
@@ -51,6 +73,10 @@ impl TokenAuthority {
                 .validator
                 .decode::<RefreshClaims>(token, TokenKind::Refresh, false)
             {
+                Ok(c) if !proved(&c.cnf) => {
+                    metrics::dpop_refused(DpopError::KeyMismatch.reason(), "logout");
+                    tracing::info!(sid = %c.sid, "logout: a DPoP-bound refresh token without its key's proof ignored");
+                }
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway).max(floor);
                     let revoke = s.store.revoke_session(c.sid, &c.sub, until);
@@ -68,6 +94,10 @@ impl TokenAuthority {
                 .validator
                 .decode::<AccessClaims<NoClaims>>(token, TokenKind::Access, false)
             {
+                Ok(c) if !proved(&c.cnf) => {
+                    metrics::dpop_refused(DpopError::KeyMismatch.reason(), "logout");
+                    tracing::info!(sid = %c.sid, "logout: a DPoP-bound access token without its key's proof ignored");
+                }
                 Ok(c) => {
                     let until = c.exp.saturating_add(leeway);
                     if until > now {
