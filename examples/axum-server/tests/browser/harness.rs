@@ -243,16 +243,33 @@ impl Browser {
     }
 
     /// Has Chromium ignore the pages' Content-Security-Policy from the next
-    /// navigation on (`Page.setBypassCSP`, through chromedriver's CDP
-    /// endpoint).
+    /// navigation on (`Page.setBypassCSP`).
     pub(crate) async fn bypass_csp(&self) {
+        self.cdp("Page.setBypassCSP", json!({ "enabled": true }))
+            .await;
+    }
+
+    /// Runs `script` in every document the current tab loads from now on,
+    /// before the document's own scripts
+    /// (`Page.addScriptToEvaluateOnNewDocument`).
+    pub(crate) async fn before_scripts(&self, script: &str) {
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": script }),
+        )
+        .await;
+    }
+
+    /// A Chrome DevTools Protocol command for the current tab, through
+    /// chromedriver's CDP endpoint.
+    async fn cdp(&self, cmd: &str, params: Value) {
         let id = self
             .client
             .session_id()
             .await
             .expect("the session")
             .expect("a session id");
-        let command = json!({ "cmd": "Page.setBypassCSP", "params": { "enabled": true } });
+        let command = json!({ "cmd": cmd, "params": params });
         let reply = contract_tests::Client::new(self.driver)
             .post(
                 &format!("/session/{id}/goog/cdp/execute"),
@@ -260,7 +277,7 @@ impl Browser {
                 Some(&command.to_string()),
             )
             .await;
-        assert_eq!(reply.status, 200, "{}", reply.json);
+        assert_eq!(reply.status, 200, "{cmd}: {}", reply.json);
     }
 }
 
@@ -324,4 +341,14 @@ pub(crate) async fn page_fetch(b: &Browser, url: &str) -> Value {
         )
         .await
         .expect("the fetch")
+}
+
+/// The JSON of part `n` of a compact JWS (0: the header, 1: the claims).
+pub(crate) fn jws_part(jws: &str, n: usize) -> Value {
+    use base64::Engine;
+    let part = jws.split('.').nth(n).expect("a compact JWS");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
 }
