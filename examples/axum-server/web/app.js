@@ -16,6 +16,7 @@ function show(signedIn) {
   $("session").hidden = !signedIn;
   if (!signedIn) {
     $("profile").textContent = "";
+    $("token-type").textContent = "";
   }
 }
 
@@ -27,10 +28,12 @@ async function loadProfile() {
   }
   const me = await res.json();
   $("profile").textContent = `${me.sub} (${me.roles.join(", ")})`;
+  $("token-type").textContent =
+    auth.tokenType === "DPoP" ? "DPoP, bound to this browser's key" : "Bearer";
   log(`GET /profile: ${res.status}`);
 }
 
-auth.addEventListener("signed-in", () => log("signed in"));
+auth.addEventListener("signed-in", () => log(`signed in (${auth.tokenType})`));
 auth.addEventListener("refreshed", () => log("refreshed"));
 auth.addEventListener("superseded", () => log("refresh superseded, retried"));
 auth.addEventListener("shared", () => log("token from another tab"));

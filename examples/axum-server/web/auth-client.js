@@ -25,6 +25,25 @@
 //   "signed-out" with the reason "session_taken_over". Any other failed
 //   refresh clears the session and emits "signed-out".
 //
+// - DPoP (RFC 9449): the client keeps a key pair of its own, ECDSA P-256
+//   made by WebCrypto with a private half that cannot be exported (no
+//   script, this one included, can read it; it can only sign). It lives in
+//   IndexedDB: one key per origin, made once, shared by the tabs, kept
+//   across reloads. The login, each refresh and each call with the access
+//   token carry a fresh proof signed with it (the `DPoP` header: ES256, a
+//   new `jti`, the method, the URL without query or fragment, the time,
+//   and with an access token its hash `ath`). A server that takes DPoP
+//   binds the session to the key (`tokenType: "DPoP"`): the refresh cookie
+//   and the access token are then useless to whoever copies them without
+//   the key, and calls send `Authorization: DPoP`. A script injected into
+//   the page can still sign while the page is open, but cannot take the
+//   key away. An API in `allowedOrigins` must allow the `DPoP` request
+//   header in its CORS answers. A proof refused while the server's `Date`
+//   is far from this machine's clock is signed again once with the
+//   server's time. Without WebCrypto (a page not served over HTTPS nor
+//   from localhost) or IndexedDB (some private browsing modes) no proof is
+//   sent: the session is Bearer, as with a server that does not take DPoP.
+//
 // Events (an EventTarget): "signed-in", "refreshed", "superseded" (a
 // refresh lost a race and was retried), "shared" (a token came from another
 // tab), "signed-out" (detail: { reason }).
@@ -34,7 +53,7 @@
 //   // or: new AuthClient({ allowedOrigins: ["https://api.example.com"] })
 //   auth.addEventListener("signed-out", showSignIn);
 //   if (!(await auth.restore())) showSignIn(); // one cookie refresh on load
-//   const res = await auth.fetch("/profile");  // bearer added, 401 handled
+//   const res = await auth.fetch("/profile");  // token (and proof) added, 401 handled
 
 const LOCK = "auth-client-refresh";
 // How long a tab that waited for another tab's refresh waits for its
@@ -43,6 +62,18 @@ const HANDOVER_WAIT_MS = 3000;
 // How long a tab keeps the lock after its refresh, for the token it
 // broadcast to reach the other tabs before any of them may refresh.
 const HANDOVER_HOLD_MS = 1000;
+// Where the DPoP key is kept: this IndexedDB database, object store and
+// record (one per origin).
+const KEY_DB = "auth-client-dpop";
+const KEY_STORE = "keys";
+const KEY_ID = "ES256";
+// How far the server's clock (its `Date` header) may lie from this one
+// before a refused proof is signed again with the server's time.
+const CLOCK_TOLERANCE_S = 5;
+// How long the key may take to come out of IndexedDB (or be made) before
+// the page goes on without it (Bearer): an IndexedDB that never answers
+// must not hang the sign-in.
+const KEY_WAIT_MS = 10000;
 
 /**
  * The "signed-out" reason when a refresh was superseded twice: another
@@ -54,6 +85,8 @@ export class AuthClient extends EventTarget {
   #prefix;
   #origins;
   #access = null;
+  // How #access is presented: "DPoP" (bound to the key) or "Bearer".
+  #tokenType = "Bearer";
   #refreshing = null;
   #channel = null;
   #shared = null; // resolves when another tab hands over a token
@@ -81,21 +114,30 @@ export class AuthClient extends EventTarget {
   }
 
   /**
-   * Signs in; the refresh token goes only into the HttpOnly cookie.
-   * Throws an Error whose message is the server's error_description.
+   * How the session's tokens are presented: "DPoP" when the server bound
+   * them to this browser's key, "Bearer" otherwise; null when signed out.
+   */
+  get tokenType() {
+    return this.#access === null ? null : this.#tokenType;
+  }
+
+  /**
+   * Signs in; the refresh token goes only into the HttpOnly cookie. With a
+   * DPoP key, the login carries a proof, and a server that takes DPoP binds
+   * the session to the key. Throws an Error whose message is the server's
+   * error_description.
    */
   async login(username, password) {
-    const res = await fetch(`${this.#prefix}/login`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username, password, cookieOnly: true }),
-    });
+    const res = await this.#post(
+      "login",
+      { "content-type": "application/json" },
+      JSON.stringify({ username, password, cookieOnly: true }),
+    );
     const body = await res.json().catch(() => ({}));
     if (!res.ok) {
       throw new Error(body.error_description || `sign-in failed (${res.status})`);
     }
-    this.#access = body.accessToken;
+    this.#hold(body.accessToken, body.tokenType);
     this.#emit("signed-in");
   }
 
@@ -105,11 +147,13 @@ export class AuthClient extends EventTarget {
   }
 
   /**
-   * fetch() with the access token; a 401 is answered by one shared refresh
-   * and one retry (a token another tab handed over meanwhile is tried
-   * before refreshing). Without a session it returns the 401 as it is. A URL of
-   * another origin (not the page's, not in `allowedOrigins`) is fetched as
-   * it is: no token, and its 401 is returned without a refresh.
+   * fetch() with the access token (`Authorization: DPoP` and a fresh proof
+   * for this request when the session is bound, else `Bearer`); a 401 is
+   * answered by one shared refresh and one retry (a token another tab
+   * handed over meanwhile is tried before refreshing). Without a session it
+   * returns the 401 as it is. A URL of another origin (not the page's, not
+   * in `allowedOrigins`) is fetched as it is: no token, no proof, and its
+   * 401 is returned without a refresh.
    */
   async fetch(input, init = {}) {
     // One Request, made as fetch would make it (a relative URL resolved
@@ -128,7 +172,7 @@ export class AuthClient extends EventTarget {
     // A body is read once: each retry sends a copy.
     const retry = request.clone();
     let used = this.#access;
-    let res = await fetch(withBearer(request, used));
+    let res = await fetch(await withToken(request, used, this.#tokenType));
     if (res.status !== 401 || used === null) {
       return res;
     }
@@ -138,7 +182,7 @@ export class AuthClient extends EventTarget {
     // is never the last word on a 401.
     if (this.#access !== null && this.#access !== used) {
       used = this.#access;
-      res = await fetch(withBearer(retry.clone(), used));
+      res = await fetch(await withToken(retry.clone(), used, this.#tokenType));
       if (res.status !== 401) {
         return res;
       }
@@ -146,7 +190,7 @@ export class AuthClient extends EventTarget {
     if (!(await this.refresh(used))) {
       return res;
     }
-    return fetch(withBearer(retry, this.#access));
+    return fetch(await withToken(retry, this.#access, this.#tokenType));
   }
 
   /**
@@ -176,6 +220,8 @@ export class AuthClient extends EventTarget {
     const token = this.#access;
     this.#access = null;
     try {
+      // The access token goes as Bearer even when it is bound: the logout
+      // route reads it only to revoke it, and grants nothing with it.
       await fetch(`${this.#prefix}/logout`, {
         method: "POST",
         credentials: "same-origin",
@@ -258,16 +304,20 @@ export class AuthClient extends EventTarget {
     return done;
   }
 
-  /** One POST /refresh with the cookie; a superseded answer is retried once. */
+  /**
+   * One POST /refresh with the cookie (and a proof of the key: a bound
+   * session refreshes only with one); a superseded answer is retried once.
+   */
   async #rotate(retried = false) {
-    const res = await fetch(`${this.#prefix}/refresh`, {
-      method: "POST",
-      credentials: "same-origin",
-    });
+    const res = await this.#post("refresh");
     const body = await res.json().catch(() => ({}));
     if (res.ok) {
-      this.#access = body.accessToken;
-      this.#channel?.postMessage({ type: "token", token: body.accessToken });
+      this.#hold(body.accessToken, body.tokenType);
+      this.#channel?.postMessage({
+        type: "token",
+        token: this.#access,
+        tokenType: this.#tokenType,
+      });
       this.#emit("refreshed");
       return true;
     }
@@ -292,9 +342,40 @@ export class AuthClient extends EventTarget {
     return false;
   }
 
+  /**
+   * POST {prefix}/{route} with the cookie and, when this browser has a DPoP
+   * key, a proof. A proof refused while the server's clock is far from
+   * this one is signed again once, with the server's time.
+   */
+  async #post(route, headers = {}, body = undefined) {
+    const key = await dpopKey();
+    for (let attempt = 0; ; attempt += 1) {
+      const request = new Request(`${this.#prefix}/${route}`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers,
+        body,
+      });
+      if (key) {
+        request.headers.set("dpop", await dpopProof(key, request, null));
+      }
+      const res = await fetch(request);
+      if (key && attempt === 0 && proofRefused(res) && learnClock(res)) {
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** Holds a token the server issued, as `tokenType` says to present it. */
+  #hold(token, tokenType) {
+    this.#access = token;
+    this.#tokenType = /^dpop$/i.test(tokenType ?? "") ? "DPoP" : "Bearer";
+  }
+
   #received(message) {
     if (message?.type === "token" && typeof message.token === "string") {
-      this.#access = message.token;
+      this.#hold(message.token, message.tokenType);
       this.#shared?.resolve(true);
       this.#emit("shared");
     } else if (message?.type === "refresh-failed") {
@@ -316,13 +397,182 @@ export class AuthClient extends EventTarget {
   }
 }
 
-/** `request` with the bearer `token` (if any), its own headers kept. */
-function withBearer(request, token) {
+/**
+ * `request` with `token` (if any), its own headers kept: as `DPoP` with a
+ * fresh proof for this request when `tokenType` is "DPoP", else as `Bearer`.
+ */
+async function withToken(request, token, tokenType) {
   const headers = new Headers(request.headers);
-  if (token) {
+  if (token && tokenType === "DPoP") {
+    headers.set("authorization", `DPoP ${token}`);
+    // Without its key (lost since the login) the call goes without a proof
+    // and is refused, like any call with a dead token.
+    const key = await dpopKey();
+    if (key) {
+      headers.set("dpop", await dpopProof(key, request, token));
+    }
+  } else if (token) {
     headers.set("authorization", `Bearer ${token}`);
   }
   return new Request(request, { headers });
+}
+
+// The seconds to add to this machine's clock to read the server's, learned
+// from the `Date` of an answer that refused a proof.
+let clockOffset = 0;
+// This origin's DPoP key, once asked for (a promise; null inside when there
+// is none).
+let keyPromise = null;
+
+/**
+ * This origin's DPoP key: `{ privateKey, jwk }`, read from IndexedDB, or
+ * made and stored there the first time; null without WebCrypto or
+ * IndexedDB, or when IndexedDB fails or takes longer than KEY_WAIT_MS (the
+ * session is then Bearer).
+ */
+function dpopKey() {
+  if (keyPromise === null) {
+    const usable =
+      globalThis.isSecureContext &&
+      globalThis.crypto?.subtle &&
+      typeof globalThis.crypto.randomUUID === "function" &&
+      globalThis.indexedDB;
+    if (usable) {
+      const late = sleep(KEY_WAIT_MS).then(() => null);
+      keyPromise = Promise.race([storedKey(), late]).catch(() => null);
+    } else {
+      keyPromise = Promise.resolve(null);
+    }
+  }
+  return keyPromise;
+}
+
+async function storedKey() {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open(KEY_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(KEY_STORE);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  try {
+    const found = await keyRecord(db, "readonly", null);
+    if (found) {
+      return found;
+    }
+    // Non-extractable: the private key can sign, and nothing can read it.
+    const pair = await crypto.subtle.generateKey(
+      { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["sign"],
+    );
+    const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+    // Another tab may have made its own key meanwhile: the first one
+    // stored wins, and the others take it in the same transaction, so
+    // every tab signs with one key.
+    return await keyRecord(db, "readwrite", {
+      privateKey: pair.privateKey,
+      jwk: { kty, crv, x, y },
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * In one transaction: the stored key when there is a usable one, else
+ * `record` stored (when given) and returned; resolves once committed.
+ */
+function keyRecord(db, mode, record) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(KEY_STORE, mode);
+    const store = tx.objectStore(KEY_STORE);
+    let result = null;
+    const get = store.get(KEY_ID);
+    get.onsuccess = () => {
+      const found = get.result;
+      const usable =
+        found?.privateKey instanceof CryptoKey &&
+        found.privateKey.type === "private" &&
+        found.jwk?.kty === "EC";
+      if (usable) {
+        result = found;
+      } else if (record !== null) {
+        store.put(record, KEY_ID);
+        result = record;
+      }
+    };
+    tx.oncomplete = () => resolve(result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error ?? new Error("the key transaction was aborted"));
+  });
+}
+
+/**
+ * A DPoP proof (RFC 9449 §4.2) for `request`, signed with `key` (ES256):
+ * a fresh `jti`, the method, the URL without query or fragment, the time,
+ * and `ath` when it goes with `accessToken`.
+ */
+async function dpopProof(key, request, accessToken) {
+  const htu = new URL(request.url);
+  htu.search = "";
+  htu.hash = "";
+  const claims = {
+    jti: crypto.randomUUID(),
+    htm: request.method,
+    htu: htu.href,
+    iat: Math.floor(Date.now() / 1000) + clockOffset,
+  };
+  if (accessToken !== null) {
+    const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+    claims.ath = base64url(hash);
+  }
+  const header = { typ: "dpop+jwt", alg: "ES256", jwk: key.jwk };
+  const input = [header, claims].map((part) => base64url(utf8(JSON.stringify(part)))).join(".");
+  // WebCrypto's ECDSA signature is r||s, the form JWS uses.
+  const signature = await crypto.subtle.sign(
+    { name: "ECDSA", hash: "SHA-256" },
+    key.privateKey,
+    utf8(input),
+  );
+  return `${input}.${base64url(signature)}`;
+}
+
+/** Whether `res` refuses the request's DPoP proof. */
+function proofRefused(res) {
+  return (
+    res.status === 401 &&
+    /error="invalid_dpop_proof"/.test(res.headers.get("www-authenticate") ?? "")
+  );
+}
+
+/**
+ * Takes the server's clock from the `Date` of `res` when it lies more than
+ * CLOCK_TOLERANCE_S from the one proofs use; whether it changed.
+ */
+function learnClock(res) {
+  const server = Date.parse(res.headers.get("date") ?? "");
+  if (Number.isNaN(server)) {
+    return false;
+  }
+  const offset = Math.round((server - Date.now()) / 1000);
+  if (Math.abs(offset - clockOffset) <= CLOCK_TOLERANCE_S) {
+    return false;
+  }
+  clockOffset = offset;
+  return true;
+}
+
+function utf8(text) {
+  return new TextEncoder().encode(text);
+}
+
+/** base64url without padding, of an ArrayBuffer or a Uint8Array. */
+function base64url(bytes) {
+  let binary = "";
+  for (const b of new Uint8Array(bytes)) {
+    binary += String.fromCharCode(b);
+  }
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 /** `origin` as URL.origin spells it; a TypeError unless it is a bare origin. */

@@ -243,16 +243,47 @@ impl Browser {
     }
 
     /// Has Chromium ignore the pages' Content-Security-Policy from the next
-    /// navigation on (`Page.setBypassCSP`, through chromedriver's CDP
-    /// endpoint).
+    /// navigation on (`Page.setBypassCSP`).
     pub(crate) async fn bypass_csp(&self) {
+        self.cdp("Page.setBypassCSP", json!({ "enabled": true }))
+            .await;
+    }
+
+    /// Runs `script` in every document the current tab loads from now on,
+    /// before the document's own scripts
+    /// (`Page.addScriptToEvaluateOnNewDocument`).
+    pub(crate) async fn before_scripts(&self, script: &str) {
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": script }),
+        )
+        .await;
+    }
+
+    /// Records, in every document the current tab loads from now on, each
+    /// request the page's scripts make with `fetch` and its answer, from
+    /// before the page's own scripts run; read them with [`sent`](Self::sent).
+    pub(crate) async fn record_requests(&self) {
+        self.before_scripts(RECORDER).await;
+    }
+
+    /// The requests recorded since the current document loaded (see
+    /// [`record_requests`](Self::record_requests)), oldest first.
+    pub(crate) async fn sent(&self) -> Vec<Sent> {
+        let v = self.js("return window.__sent ?? []").await;
+        serde_json::from_value(v).expect("the recorded requests")
+    }
+
+    /// A Chrome DevTools Protocol command for the current tab, through
+    /// chromedriver's CDP endpoint.
+    async fn cdp(&self, cmd: &str, params: Value) {
         let id = self
             .client
             .session_id()
             .await
             .expect("the session")
             .expect("a session id");
-        let command = json!({ "cmd": "Page.setBypassCSP", "params": { "enabled": true } });
+        let command = json!({ "cmd": cmd, "params": params });
         let reply = contract_tests::Client::new(self.driver)
             .post(
                 &format!("/session/{id}/goog/cdp/execute"),
@@ -260,7 +291,53 @@ impl Browser {
                 Some(&command.to_string()),
             )
             .await;
-        assert_eq!(reply.status, 200, "{}", reply.json);
+        assert_eq!(reply.status, 200, "{cmd}: {}", reply.json);
+    }
+}
+
+/// Wraps `window.fetch`: each request's method, URL, `Authorization` and
+/// `DPoP` headers, and its answer's status and body, go into `window.__sent`.
+const RECORDER: &str = "(() => { \
+    const plain = window.fetch; \
+    window.__sent = []; \
+    window.fetch = async (...args) => { \
+      const request = new Request(...args); \
+      const entry = { method: request.method, url: request.url, \
+        authorization: request.headers.get('authorization'), \
+        dpop: request.headers.get('dpop'), status: null, body: null }; \
+      window.__sent.push(entry); \
+      const res = await plain(request); \
+      entry.status = res.status; \
+      entry.body = await res.clone().text().catch(() => null); \
+      return res; \
+    }; \
+  })()";
+
+/// A request the page made, as [`Browser::record_requests`] saw it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct Sent {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) authorization: Option<String>,
+    pub(crate) dpop: Option<String>,
+    /// `None` while the answer is on its way.
+    pub(crate) status: Option<u16>,
+    pub(crate) body: Option<String>,
+}
+
+impl Sent {
+    /// The answer's body as JSON (`Null` when it is not JSON).
+    pub(crate) fn json(&self) -> Value {
+        self.body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The path of the request's URL.
+    pub(crate) fn path(&self) -> &str {
+        let rest = self.url.split_once("://").map_or("", |(_, rest)| rest);
+        rest.find('/').map_or("/", |i| &rest[i..])
     }
 }
 
@@ -324,4 +401,28 @@ pub(crate) async fn page_fetch(b: &Browser, url: &str) -> Value {
         )
         .await
         .expect("the fetch")
+}
+
+/// The JSON of part `n` of a compact JWS (0: the header, 1: the claims).
+pub(crate) fn jws_part(jws: &str, n: usize) -> Value {
+    use base64::Engine;
+    let part = jws.split('.').nth(n).expect("a compact JWS");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+/// The RFC 7638 thumbprint of an EC public JWK (`cnf.jkt` of the tokens
+/// bound to it): its required members in order, hashed, base64url. The
+/// hash is the one `ath` uses, base64url(SHA-256).
+pub(crate) fn ec_thumbprint(jwk: &Value) -> String {
+    let member = |name: &str| jwk[name].as_str().expect("an EC JWK member").to_owned();
+    let canonical = format!(
+        r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+        member("crv"),
+        member("x"),
+        member("y")
+    );
+    auth_core::dpop::access_token_hash(&canonical)
 }

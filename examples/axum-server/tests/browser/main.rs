@@ -5,8 +5,10 @@
 //! cross-site request refused, over HTTP and over HTTPS (`__Secure-` cookie,
 //! HSTS on every answer). Then the client against a thief who refreshed a
 //! copied cookie first (the page ends the session), and against an API of
-//! another origin (no token, no refresh). Each step leaves a screenshot in
-//! `target/browser/`.
+//! another origin (no token, no refresh). DPoP: the page's session bound to
+//! a key of its own that survives reloads and is shared by its tabs, and a
+//! copied refresh cookie that refreshes nothing without it. Each step
+//! leaves a screenshot in `target/browser/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test is
 //! skipped with a loud message, unless `CI` is set, where it fails.
@@ -14,6 +16,7 @@
 mod harness;
 mod server;
 
+mod dpop;
 mod handover;
 mod origins;
 mod takeover;

@@ -2,12 +2,20 @@
 
 use serde_json::json;
 
-use crate::harness::{Browser, browser_installed, page_client, page_fetch};
-use crate::server::{api_elsewhere, rotations, server};
+use crate::harness::{Browser, browser_installed, jws_part, page_client, page_fetch};
+use crate::server::{Credentials, api_elsewhere, rotations, server};
+
+/// Whether a request came with a token or a proof.
+fn credentialed(seen: &[Credentials]) -> Vec<bool> {
+    seen.iter()
+        .map(|c| c.authorization.is_some() || c.dpop.is_some())
+        .collect()
+}
 
 /// `auth.fetch` sends the access token to the page's own origin and to the
-/// origins listed in `allowedOrigins` only: another origin gets no token,
-/// and its 401 triggers no refresh.
+/// origins listed in `allowedOrigins` only: another origin gets no token
+/// and no proof, and its 401 triggers no refresh. The session is bound
+/// (DPoP): an allowed origin gets the token with a proof for its own URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_token_goes_only_to_its_own_origin() {
     if !browser_installed() {
@@ -36,12 +44,7 @@ async fn the_access_token_goes_only_to_its_own_origin() {
     assert_eq!(page_fetch(&b, &own).await, json!(200), "its own origin");
     let before = rotations(&b, &s.base).await;
     assert_eq!(page_fetch(&b, &api).await, json!(401));
-    let bearers: Vec<bool> = seen
-        .lock()
-        .expect("the record")
-        .iter()
-        .map(Option::is_some)
-        .collect();
+    let bearers = credentialed(&seen.lock().expect("the record"));
     assert_eq!(bearers, [false], "the other origin got the access token");
     assert_eq!(
         rotations(&b, &s.base).await,
@@ -79,33 +82,39 @@ async fn the_access_token_goes_only_to_its_own_origin() {
         ))
         .await;
     assert_eq!(liar, json!(401));
-    let bearers: Vec<bool> = seen
-        .lock()
-        .expect("the record")
-        .iter()
-        .map(Option::is_some)
-        .collect();
+    let bearers = credentialed(&seen.lock().expect("the record"));
     assert_eq!(
         bearers,
         [false, false],
         "a <base> or a Request's own url sent the token to the other origin"
     );
 
-    // Listed in allowedOrigins: the token goes there, and its 401 is
-    // refreshed and retried once.
+    // Listed in allowedOrigins: the token goes there with a proof for that
+    // URL, and its 401 is refreshed and retried once.
     seen.lock().expect("the record").clear();
     page_client(&b, json!({ "allowedOrigins": [elsewhere] })).await;
     let before = rotations(&b, &s.base).await;
     assert_eq!(page_fetch(&b, &api).await, json!(401));
     let bearers = seen.lock().expect("the record").clone();
     assert_eq!(bearers.len(), 2, "{bearers:?}");
-    assert!(
-        bearers
-            .iter()
-            .all(|h| h.as_deref().is_some_and(|h| h.starts_with("Bearer "))),
-        "{bearers:?}"
+    for c in &bearers {
+        let token = c
+            .authorization
+            .as_deref()
+            .and_then(|h| h.strip_prefix("DPoP "))
+            .unwrap_or_else(|| panic!("not the DPoP scheme: {c:?}"));
+        let claims = jws_part(c.dpop.as_deref().expect("a proof"), 1);
+        assert_eq!(claims["htm"], "GET", "{claims}");
+        assert_eq!(claims["htu"], api.as_str(), "{claims}");
+        assert_eq!(
+            claims["ath"],
+            auth_core::dpop::access_token_hash(token).as_str()
+        );
+    }
+    assert_ne!(
+        bearers[0].authorization, bearers[1].authorization,
+        "the retry carries the new token"
     );
-    assert_ne!(bearers[0], bearers[1], "the retry carries the new token");
     assert_eq!(rotations(&b, &s.base).await, before + 1);
     assert_eq!(b.js("return window.__events").await, json!(["refreshed"]));
 
@@ -128,11 +137,8 @@ async fn the_access_token_goes_only_to_its_own_origin() {
         ["kept|the body", "kept|the body"],
         "the request was not sent whole, twice"
     );
-    let bearers = seen.lock().expect("the record").clone();
-    assert!(
-        bearers.len() == 2 && bearers.iter().all(Option::is_some),
-        "{bearers:?}"
-    );
+    let bearers = credentialed(&seen.lock().expect("the record"));
+    assert_eq!(bearers, [true, true]);
     assert_eq!(rotations(&b, &s.base).await, before + 1);
 
     // Anything but a bare origin is refused.

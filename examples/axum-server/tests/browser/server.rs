@@ -170,13 +170,30 @@ pub(crate) async fn https_answer(
     (res.status().as_u16(), hsts)
 }
 
-/// What [`api_elsewhere`] records of each request: its `Authorization`,
-/// and its `x-custom` header and body joined by `|` when it has the header.
-pub(crate) type Seen = (Arc<Mutex<Vec<Option<String>>>>, Arc<Mutex<Vec<String>>>);
+/// What [`api_elsewhere`] records of each request: its `Authorization` and
+/// `DPoP` headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Credentials {
+    pub(crate) authorization: Option<String>,
+    pub(crate) dpop: Option<String>,
+}
+
+/// The header `name`, when it is there and text.
+fn header(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// What [`api_elsewhere`] records: each request's [`Credentials`], and its
+/// `x-custom` header and body joined by `|` when it has the header.
+pub(crate) type Seen = (Arc<Mutex<Vec<Credentials>>>, Arc<Mutex<Vec<String>>>);
 
 /// An API on another origin: it answers every request 401 (CORS open, the
-/// preflight for `Authorization` included, so the page reads the answer and
-/// a token would get through) and records each request (see [`Seen`]).
+/// preflight for `Authorization` and `DPoP` included, so the page reads the
+/// answer and a token would get through) and records each request (see
+/// [`Seen`]).
 pub(crate) async fn api_elsewhere() -> (String, Seen) {
     use axum::http::{Method, StatusCode};
     use axum::response::IntoResponse;
@@ -194,19 +211,18 @@ pub(crate) async fn api_elsewhere() -> (String, Seen) {
                     ("access-control-allow-origin", "*"),
                     (
                         "access-control-allow-headers",
-                        "authorization, x-custom, content-type",
+                        "authorization, dpop, x-custom, content-type",
                     ),
                     ("access-control-allow-methods", "GET, POST"),
                 ];
                 if req.method() == Method::OPTIONS {
                     return (StatusCode::NO_CONTENT, cors).into_response();
                 }
-                let bearer = req
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                record.lock().expect("the record").push(bearer);
+                let seen = Credentials {
+                    authorization: header(req.headers(), "authorization"),
+                    dpop: header(req.headers(), "dpop"),
+                };
+                record.lock().expect("the record").push(seen);
                 if let Some(x) = req.headers().get("x-custom").cloned() {
                     let body = axum::body::to_bytes(req.into_body(), 1024)
                         .await

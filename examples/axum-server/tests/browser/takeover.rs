@@ -1,12 +1,19 @@
 //! A thief who refreshed a copied cookie first: the page ends the session.
+//! A Bearer session: the page has no IndexedDB, so no DPoP key (a bound
+//! session cannot be refreshed with a copied cookie at all; see `dpop`).
 
 use crate::harness::{Browser, browser_installed};
 use crate::server::{refreshes, server};
+
+/// Hides IndexedDB from the page's scripts, as some private browsing modes do.
+pub(crate) const NO_INDEXEDDB: &str =
+    "Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true })";
 
 /// A thief copied the refresh cookie and refreshed with it first. The page's
 /// next refresh is `refresh_superseded`, and so is its retry, since its
 /// cookie still holds the replaced token: the page then logs out with that
 /// token, which ends the session, so the thief's new tokens stop working.
+/// Without IndexedDB the client keeps no DPoP key and signs in as Bearer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thief_who_refreshes_first_loses_the_session() {
     if !browser_installed() {
@@ -17,6 +24,7 @@ async fn a_thief_who_refreshes_first_loses_the_session() {
     let s = server(&["--access-ttl", "10m"], "http").await;
     let thief = contract_tests::Client::new(s.addr);
     let mut b = Browser::start(&[], "thief").await;
+    b.before_scripts(NO_INDEXEDDB).await;
     b.client
         .goto(&format!("{}/", s.base))
         .await
@@ -28,6 +36,7 @@ async fn a_thief_who_refreshes_first_loses_the_session() {
     for attempt in 1..=5 {
         b.sign_in("alice", "alice-password").await;
         b.until_alice("signed in").await;
+        assert_eq!(b.text("token-type").await, "Bearer", "no key, no binding");
         let stolen = b.refresh_cookie(&s.base).await.expect("the refresh cookie");
         let superseded = refreshes(&thief, "superseded").await;
         let reused = refreshes(&thief, "reused").await;
