@@ -218,15 +218,29 @@ export class AuthClient extends EventTarget {
    */
   async #endSession(reason) {
     const token = this.#access;
+    const tokenType = this.#tokenType;
     this.#access = null;
     try {
-      // The access token goes as Bearer even when it is bound: the logout
-      // route reads it only to revoke it, and grants nothing with it.
-      await fetch(`${this.#prefix}/logout`, {
+      // A bound session is revoked only with a proof of its key (whoever
+      // glimpses a bound token cannot log its owner out): the access token
+      // goes as DPoP with a proof carrying its `ath`, or, without one, the
+      // cookie goes with a plain proof.
+      const key = await dpopKey();
+      const request = new Request(`${this.#prefix}/logout`, {
         method: "POST",
         credentials: "same-origin",
-        headers: token ? { authorization: `Bearer ${token}` } : {},
       });
+      const headers = new Headers();
+      if (token && tokenType === "DPoP") {
+        headers.set("authorization", `DPoP ${token}`);
+      } else if (token) {
+        headers.set("authorization", `Bearer ${token}`);
+      }
+      if (key) {
+        const bound = token && tokenType === "DPoP" ? token : null;
+        headers.set("dpop", await dpopProof(key, request, bound));
+      }
+      await fetch(new Request(request, { headers }));
     } finally {
       this.#channel?.postMessage({ type: "signed-out" });
       this.#emit("signed-out", { reason });

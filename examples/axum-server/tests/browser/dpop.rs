@@ -217,6 +217,35 @@ async fn the_session_is_bound_to_a_key_that_survives_a_reload() {
         .map(|p| jws_part(p, 1)["jti"].to_string())
         .collect();
     assert_eq!(jtis.len(), proofs.len(), "a jti was used twice");
+
+    // Sign out: the logout proves the key (a bound session is revoked only
+    // so), and the session is gone from the user's list.
+    b.click("logout").await;
+    b.until(
+        "return !document.getElementById('signin').hidden",
+        "the sign-in form",
+    )
+    .await;
+    let sent = b.sent().await;
+    let logout = last(&sent, "POST", "/auth/logout");
+    assert_eq!(dpop_token(logout), renewed);
+    assert_eq!(checked_proof(logout, Some(&renewed), now()), jwk);
+    let mine = http.login("alice", "alice-password").await;
+    let listed = http
+        .get("/auth/sessions", Some(&mine.field("accessToken")))
+        .await;
+    let sid = jws_part(&renewed, 1)["sid"].clone();
+    let ids: Vec<&Value> = listed.json["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| &s["id"])
+        .collect();
+    assert!(
+        !ids.contains(&&sid),
+        "the bound session outlived its logout: {}",
+        listed.json
+    );
     b.client.close().await.expect("the session ends");
 }
 
