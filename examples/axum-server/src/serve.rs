@@ -31,7 +31,8 @@ use super::{Error, stall};
 pub struct Limits {
     /// How long an HTTP/1 client may take to send a request's headers, and
     /// how long any connection stays open without a request in flight (an
-    /// HTTP/2 one is sent `GOAWAY`): a slowloris client trickling bytes, or
+    /// HTTP/2 one is sent `GOAWAY`, and reset if still open
+    /// `request_timeout` later): a slowloris client trickling bytes, or
     /// sending none, is cut off after this. Also the TLS handshake's limit.
     /// Default 10 s.
     pub header_read_timeout: Duration,
@@ -272,10 +273,13 @@ async fn connection(
         .service(app);
     let service = TowerToHyperService::new(service);
     let idle = limits.header_read_timeout;
+    // Told to close, a connection has the time of a request to finish its
+    // own, then is reset.
+    let grace = limits.request_timeout;
     let served = async {
         let Some(acceptor) = tls else {
             let conn = http.serve_connection(TokioIo::new(stream), service);
-            return stall::close_when_idle(conn, &requests, idle, stop).await;
+            return stall::close_when_idle(conn, &progress, &requests, idle, grace, stop).await;
         };
         let stream = match tokio::time::timeout(idle, acceptor.accept(stream)).await {
             Ok(Ok(stream)) => stream,
@@ -287,7 +291,7 @@ async fn connection(
             _ => http.http1_only(),
         };
         let conn = http.serve_connection(TokioIo::new(stream), service);
-        stall::close_when_idle(conn, &requests, idle, stop).await
+        stall::close_when_idle(conn, &progress, &requests, idle, grace, stop).await
     };
     tokio::select! {
         served = served => if let Err(e) = served {
