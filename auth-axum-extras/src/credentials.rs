@@ -20,7 +20,8 @@ pub struct Credentials {
     pub password: String,
     /// The login body's other top-level fields (a tenant, a one-time code),
     /// as sent: neither checked nor interpreted by the endpoint. `cookieOnly`
-    /// is the endpoint's own and is not repeated here. The whole body is
+    /// (also spelled `cookie_only`) is the endpoint's own and is not repeated
+    /// here. The whole body is
     /// capped by [`AuthRoutes::max_body_bytes`](crate::AuthRoutes::max_body_bytes)
     /// (16 KiB by default), and these fields by shape while they are parsed:
     /// at most [`MAX_EXTRA_FIELDS`](crate::MAX_EXTRA_FIELDS) fields,

@@ -1,5 +1,5 @@
 //! The login request body, read within bounds: the username, the password,
-//! `cookieOnly`, and the application's extra fields, whose number, nesting
+//! `cookieOnly` (or `cookie_only`), and the application's extra fields, whose number, nesting
 //! and total size are capped while they are parsed (never buffered whole
 //! first), so a body of 16 KiB costs about 16 KiB however it is shaped.
 
@@ -62,7 +62,12 @@ impl<'de> Visitor<'de> for LoginVisitor {
             match key.as_str() {
                 "username" => set(&mut username, "username", map.next_value()?)?,
                 "password" => set(&mut password, "password", map.next_value()?)?,
-                "cookieOnly" => set(&mut cookie_only, "cookieOnly", map.next_value()?)?,
+                // Also in the OAuth 2.0 spelling, as the refresh body takes
+                // `refresh_token`: a browser client written with those names
+                // must not get the refresh token in the body for a typo's sake.
+                "cookieOnly" | "cookie_only" => {
+                    set(&mut cookie_only, "cookieOnly", map.next_value()?)?;
+                }
                 _ => {
                     if extra.len() == MAX_EXTRA_FIELDS {
                         return Err(too_large(format_args!("are more than {MAX_EXTRA_FIELDS}")));
@@ -253,5 +258,15 @@ mod tests {
         assert!(e.contains("duplicate field `username`"), "{e}");
         let e = parse(r#"{"username":"a"}"#).unwrap_err();
         assert!(e.contains("missing field `password`"), "{e}");
+    }
+
+    #[test]
+    fn cookie_only_is_read_in_both_spellings_and_only_once() {
+        let b = parse(r#"{"username":"a","password":"p","cookie_only":true}"#).unwrap();
+        assert!(b.cookie_only);
+        assert!(b.extra.is_empty(), "{:?}", b.extra);
+        let e = parse(r#"{"username":"a","password":"p","cookieOnly":false,"cookie_only":true}"#)
+            .unwrap_err();
+        assert!(e.contains("duplicate field `cookieOnly`"), "{e}");
     }
 }

@@ -20,8 +20,8 @@
 //!
 //! | route | input | success | failure |
 //! |---|---|---|---|
-//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true`, any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie (and the [device cookie](crate::throttle)) | 401 `invalid_credentials`; 429 `too_many_attempts` with `Retry-After` while the [login throttle](AuthRoutes::throttle) holds the attempt; 400/413/415/422 bad body (422 also for extra fields past their bounds); 503 `temporarily_unavailable` with `Retry-After` when too many logins wait |
-//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked, reused, or refused by [`CredentialVerifier::reload`]: log in again), 503 (store or verifier down: retry) |
+//! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true` (or `"cookie_only"`), any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie (and the [device cookie](crate::throttle)) | 401 `invalid_credentials`; 429 `too_many_attempts` with `Retry-After` while the [login throttle](AuthRoutes::throttle) holds the attempt; 400/413/415/422 bad body (422 also for extra fields past their bounds); 503 `temporarily_unavailable` with `Retry-After` when too many logins wait |
+//! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` (or `"refresh_token"`) or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked, reused, or refused by [`CredentialVerifier::reload`]: log in again), 503 (store or verifier down: retry) |
 //! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token | 204, cookie cleared, whatever the body | only 503 (store down) |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
 //! | `GET {prefix}/sessions` | bearer access token | 200 the caller's live sessions (below) | 401 without a valid access token |
@@ -215,7 +215,10 @@ pub enum TokenFormat {
     #[default]
     CamelCase,
     /// `{"access_token","refresh_token","token_type","expires_in"}`, the
-    /// names of RFC 6749 §5.1, for OAuth 2.0 client libraries.
+    /// names of RFC 6749 §5.1, for OAuth 2.0 client libraries. Whatever the
+    /// format, request bodies take both spellings: `refreshToken` or
+    /// `refresh_token`, `cookieOnly` or `cookie_only` (one of the two; both
+    /// is 422).
     OAuth2,
 }
 

@@ -226,6 +226,35 @@ async fn the_oauth2_format_names_the_fields_as_rfc_6749_does() {
     );
 }
 
+/// A browser client written with the OAuth 2.0 names asks for the cookie
+/// alone with `cookie_only`: its answer never carries the refresh token.
+/// Both spellings at once are refused.
+#[tokio::test]
+async fn a_cookie_only_login_in_the_oauth2_spelling_keeps_the_token_out_of_the_body() {
+    let routes = app_routes(Seen::default()).token_format(TokenFormat::OAuth2);
+    let client = serve(Router::new().merge(routes.into_router().unwrap())).await;
+    let body =
+        json!({ "username": "bob", "password": "bob-password", "cookie_only": true }).to_string();
+    let browser = client.post("/auth/login", &[], Some(&body)).await;
+    assert_eq!(browser.status, 200, "{}", browser.json);
+    assert!(
+        browser.json.get("refresh_token").is_none(),
+        "{}",
+        browser.json
+    );
+    assert!(
+        browser
+            .cookie(auth_axum_extras::DEFAULT_COOKIE_NAME)
+            .is_some()
+    );
+    let both = json!({
+        "username": "bob", "password": "bob-password", "cookieOnly": false, "cookie_only": true
+    })
+    .to_string();
+    let refused = client.post("/auth/login", &[], Some(&both)).await;
+    assert_eq!(refused.status, 422, "{}", refused.json);
+}
+
 /// Routes nested under a path parameter reach the cookie path with what
 /// the client wrote there: a `;` (which would add cookie attributes) or
 /// any other unusual character leaves the cookie at the prefix's path.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::IntoResponse;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -31,7 +32,8 @@ use super::{Error, stall};
 pub struct Limits {
     /// How long an HTTP/1 client may take to send a request's headers, and
     /// how long any connection stays open without a request in flight (an
-    /// HTTP/2 one is sent `GOAWAY`): a slowloris client trickling bytes, or
+    /// HTTP/2 one is sent `GOAWAY`, and reset if still open
+    /// `request_timeout` later): a slowloris client trickling bytes, or
     /// sending none, is cut off after this. Also the TLS handshake's limit.
     /// Default 10 s.
     pub header_read_timeout: Duration,
@@ -42,6 +44,15 @@ pub struct Limits {
     /// line; HTTP/2: the decoded list) before answering 431: room for an
     /// 8 KiB token several times over. Default 64 KiB (8 KiB at least).
     pub max_header_bytes: usize,
+    /// The most header fields of a request before answering 431. HTTP/2
+    /// has no cap of its own but the list's size, and there a field costs
+    /// the server about a hundred bytes beside its text however short it
+    /// is on the wire (one byte, with HPACK's table): the 1 800 empty
+    /// fields that fit in 64 KiB held 150 KiB while their request waited
+    /// for its body. Default 256: browsers keep up to about 180 cookies
+    /// per site and send each as a field of its own over HTTP/2, besides
+    /// their other headers.
+    pub max_header_fields: usize,
     /// The most bytes of a request body (413 past it). The auth routes
     /// keep their own, lower cap (16 KiB, answered in JSON). Default 64 KiB.
     pub max_body_bytes: usize,
@@ -50,10 +61,11 @@ pub struct Limits {
     /// this process. Default 1024.
     pub max_connections: usize,
     /// The most requests one HTTP/2 connection runs at once (browsers queue
-    /// the rest). Each may hold up to `max_header_bytes` of headers, so
-    /// this multiplies what one connection may hold: at the defaults 512
-    /// KiB, against 64 KiB for an HTTP/1 connection. Default 8: the demo
-    /// page loads three files and calls the API a few at a time.
+    /// the rest). Each may hold up to about twice `max_header_bytes` (hyper
+    /// keeps the header block it received beside the fields it decoded),
+    /// so this multiplies what one connection may hold: at the defaults
+    /// about 1 MiB, against 64 KiB for an HTTP/1 connection. Default 8: the
+    /// demo page loads three files and calls the API a few at a time.
     pub max_streams: u32,
     /// How long a connection may go without a byte read or written before
     /// it is closed: a client that stops reading its responses (blocking
@@ -68,6 +80,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
+            max_header_fields: 256,
             max_body_bytes: 64 * 1024,
             max_connections: 1024,
             max_streams: 8,
@@ -153,9 +166,20 @@ pub async fn serve_tls(
     limits: Limits,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<(), Error> {
-    // Per request, innermost first: body cap (413), time limit (408), a
-    // tracing span (`RUST_LOG=tower_http=debug`), a CSP.
+    // Per request, innermost first: header field cap (431), body cap (413),
+    // time limit (408), a tracing span (`RUST_LOG=tower_http=debug`), a CSP.
+    let max_fields = limits.max_header_fields;
     let mut app = app
+        .layer(axum::middleware::from_fn(
+            move |req: Request<axum::body::Body>, next: axum::middleware::Next| async move {
+                // HTTP/1 requests never get here with more (hyper's cap below);
+                // refused at once, an HTTP/2 request frees its fields at once.
+                if req.headers().len() > max_fields {
+                    return StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE.into_response();
+                }
+                next.run(req).await
+            },
+        ))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -176,6 +200,7 @@ pub async fn serve_tls(
     http.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_headers(limits.max_header_fields)
         // Headers past the read buffer are answered 431. Its default, ~400
         // KiB, would also let a client that pipelines requests it never
         // reads the answers to make every connection hold that much.
@@ -272,10 +297,13 @@ async fn connection(
         .service(app);
     let service = TowerToHyperService::new(service);
     let idle = limits.header_read_timeout;
+    // Told to close, a connection has the time of a request to finish its
+    // own, then is reset.
+    let grace = limits.request_timeout;
     let served = async {
         let Some(acceptor) = tls else {
             let conn = http.serve_connection(TokioIo::new(stream), service);
-            return stall::close_when_idle(conn, &requests, idle, stop).await;
+            return stall::close_when_idle(conn, &progress, &requests, idle, grace, stop).await;
         };
         let stream = match tokio::time::timeout(idle, acceptor.accept(stream)).await {
             Ok(Ok(stream)) => stream,
@@ -287,7 +315,7 @@ async fn connection(
             _ => http.http1_only(),
         };
         let conn = http.serve_connection(TokioIo::new(stream), service);
-        stall::close_when_idle(conn, &requests, idle, stop).await
+        stall::close_when_idle(conn, &progress, &requests, idle, grace, stop).await
     };
     tokio::select! {
         served = served => if let Err(e) = served {

@@ -13,7 +13,8 @@
 //! connection that sends nothing at all while hyper-util's auto builder
 //! waits to tell HTTP/1 from HTTP/2. [`Requests::count`] counts the
 //! requests in flight, and [`close_when_idle`] shuts a connection down
-//! gracefully (HTTP/2 `GOAWAY`) once none has been for the given time.
+//! gracefully (HTTP/2 `GOAWAY`) once none has been for the given time, and
+//! resets it if it is still open a grace period later.
 
 use std::future::Future;
 use std::io;
@@ -225,12 +226,25 @@ impl Requests {
 /// or once `stop` completes (the server stopping): an HTTP/1 connection
 /// finishes its answer and closes, an HTTP/2 one sends `GOAWAY` and
 /// finishes its streams.
-pub async fn close_when_idle<C: GracefulConnection>(
+///
+/// A connection still open `grace` after it was told to close is dropped,
+/// and reset (see [`Watched`]), with an error: an HTTP/2 client that never
+/// acknowledges the `PING` hyper sends with its first `GOAWAY` (hyper
+/// waits for that acknowledgement before it closes), while sending a frame
+/// of its own now and then so that it never stalls, would otherwise keep
+/// the connection, and its slot, for ever. `progress` is the connection's.
+pub async fn close_when_idle<C>(
     conn: C,
+    progress: &Progress,
     requests: &Requests,
     idle: Duration,
+    grace: Duration,
     stop: impl Future<Output = ()>,
-) -> Result<(), C::Error> {
+) -> Result<(), C::Error>
+where
+    C: GracefulConnection,
+    C::Error: From<String>,
+{
     tokio::pin!(conn);
     tokio::select! {
         served = conn.as_mut() => return served,
@@ -238,5 +252,11 @@ pub async fn close_when_idle<C: GracefulConnection>(
         () = stop => {}
     }
     conn.as_mut().graceful_shutdown();
-    conn.await
+    match tokio::time::timeout(grace, conn).await {
+        Ok(served) => served,
+        Err(_) => {
+            progress.abandoned.store(true, Ordering::Relaxed);
+            Err(format!("still open {grace:?} after it was told to close; reset").into())
+        }
+    }
 }

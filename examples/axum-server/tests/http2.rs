@@ -316,7 +316,8 @@ async fn http2_with_prior_knowledge() {
 }
 
 /// Over HTTP/2 the header cap is the example's 64 KiB (hyper's own default,
-/// 16 KiB, would refuse a 32 KiB header), past it 431; a body past the cap
+/// 16 KiB, would refuse a 32 KiB header), past it 431, and so past 256
+/// header fields; a body past the cap
 /// is 413; a body that never ends is 408 after the request time limit; and
 /// past the streams cap the next request waits for one to end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,6 +351,31 @@ async fn the_limits_hold_over_http2() {
     )
     .await;
     assert_eq!(too_big.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+    // Past 256 fields, however short (over HTTP/2 each costs the server
+    // about a hundred bytes beside its text): 431. Cookies sent one per
+    // field, as browsers do over HTTP/2, count.
+    let fields = |n: usize| -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| ("cookie".to_owned(), format!("c{i}=1")))
+            .collect()
+    };
+    for (n, status) in [
+        (200, StatusCode::OK),
+        (257, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+    ] {
+        let fields = fields(n);
+        let headers: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let answer = send(
+            &mut client,
+            request(Method::GET, "/healthz", &headers, empty()),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{n} header fields");
+    }
 
     let body = Full::new(Bytes::from(vec![b'x'; 100 * 1024])).boxed();
     let too_long = send(
@@ -493,5 +519,80 @@ async fn shutdown_lets_requests_in_flight_finish() {
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still accepting after shutdown"
+    );
+}
+
+/// An HTTP/2 frame header: payload length, type, flags, stream 0.
+fn frame_head(len: usize, kind: u8, flags: u8) -> Vec<u8> {
+    let len = u32::try_from(len).expect("a small frame").to_be_bytes();
+    vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0]
+}
+
+/// A client that never acknowledges the `PING` sent with the server's
+/// first `GOAWAY` (hyper waits for that acknowledgement before it closes),
+/// and sends a `PING` of its own every 100 ms so the connection never
+/// stalls, is still cut off: reset once the request time limit has passed
+/// since it was told to close. Before, it kept its connection slot for
+/// ever, and enough such clients kept every slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_acknowledges_the_closing_ping_is_cut_off() {
+    const SETTINGS: u8 = 4;
+    const PING: u8 = 6;
+    const ACK: u8 = 1;
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_secs(1),
+        // Only the idle limit and its grace can close it within the deadline.
+        stall_timeout: DEADLINE * 10,
+        ..Limits::default()
+    };
+    let (addr, _serving) = start(example_app().await, limits, None, std::future::pending()).await;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (mut read, mut write) = tcp.into_split();
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend(frame_head(0, SETTINGS, 0));
+    write.write_all(&hello).await.expect("the preface");
+    let (acks, mut to_ack) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // Writes: the SETTINGS acknowledgements, and a PING every 100 ms; never
+    // a PING acknowledgement.
+    let writer = tokio::spawn(async move {
+        let mut ping = frame_head(8, PING, 0);
+        ping.extend(*b"stayhere");
+        loop {
+            tokio::select! {
+                ack = to_ack.recv() => match ack {
+                    Some(()) => write.write_all(&frame_head(0, SETTINGS, ACK)).await?,
+                    None => return Ok::<(), std::io::Error>(()),
+                },
+                () = tokio::time::sleep(Duration::from_millis(100)) => write.write_all(&ping).await?,
+            }
+        }
+    });
+    // Reads frames until the server closes the connection.
+    let started = Instant::now();
+    let closed = tokio::time::timeout(DEADLINE, async move {
+        let mut head = [0u8; 9];
+        loop {
+            if read.read_exact(&mut head).await.is_err() {
+                return;
+            }
+            let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+            let mut payload = vec![0u8; len];
+            if read.read_exact(&mut payload).await.is_err() {
+                return;
+            }
+            if head[3] == SETTINGS && head[4] & ACK == 0 {
+                let _ = acks.send(());
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after {:?}",
+        started.elapsed()
     );
 }

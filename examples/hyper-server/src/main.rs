@@ -192,7 +192,8 @@ async fn main() -> Result<(), BoxError> {
             // This server never stops: no shutdown signal to end connections on.
             let stop = std::future::pending();
             tokio::select! {
-                served = close_when_idle(conn, &requests, HEADER_READ_TIMEOUT, stop) => {
+                // Told to close, it has the time of a request to finish, then is reset.
+                served = close_when_idle(conn, &progress, &requests, HEADER_READ_TIMEOUT, REQUEST_TIMEOUT, stop) => {
                     if let Err(e) = served {
                         eprintln!("connection from {peer}: {e}");
                     }
