@@ -192,3 +192,8 @@ struct AuthTowerReadme;
 #[cfg(doctest)]
 #[doc = include_str!("../auth-axum-extras/README.md")]
 struct AuthAxumExtrasReadme;
+
+/// auth-derive's README (its crates.io page), compiled and run.
+#[cfg(doctest)]
+#[doc = include_str!("../auth-derive/README.md")]
+struct AuthDeriveReadme;
