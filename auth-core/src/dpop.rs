@@ -200,8 +200,13 @@ impl DpopError {
 }
 
 /// Where the `jti`s of accepted proofs are kept, so that each is accepted
-/// once: [`MemoryReplayCache`] in one process, the Redis store across
-/// instances.
+/// once: [`MemoryReplayCache`] in one process; across instances, the Redis
+/// store (feature `redis`), whose every instance on one Redis or Redis
+/// Cluster shares the proofs it has seen, at one round trip per proof:
+/// `DpopVerifier::new(Arc::new(redis_store.clone()))`.
+///
+/// An implementation must fail closed: an error refuses the proof (503),
+/// and `true` may be answered only once per key within `until`.
 pub trait ReplayCache: Send + Sync + fmt::Debug + 'static {
     /// Records `key` until `until` (Unix seconds) and answers `true`, or
     /// answers `false` when it is recorded already and not yet expired.

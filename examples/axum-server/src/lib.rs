@@ -24,7 +24,7 @@ use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie};
 use auth_core::dpop::{DpopVerifier, MemoryReplayCache, ReplayCache};
 use auth_core::introspection::{Introspection, IntrospectionClients};
-use auth_core::store::{RedisStore, Store};
+use auth_core::store::RedisStore;
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
 use auth_tower::RequireLayer;
 use axum::routing::{get, post};
@@ -272,8 +272,8 @@ pub fn demo_users() -> Result<InMemoryUsers<RoleClaims>, Error> {
 
 /// The revocation store the flags ask for: Redis with `--redis-url` (a
 /// cluster's seed node with `--redis-cluster`), else `None` (the authority's
-/// in-memory default).
-pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
+/// in-memory default). [`run`] also keeps DPoP proofs in it.
+pub async fn store(args: &Args) -> Result<Option<RedisStore>, Error> {
     let Some(url) = &args.redis_url else {
         return Ok(None);
     };
@@ -286,11 +286,20 @@ pub async fn store(args: &Args) -> Result<Option<Arc<dyn Store>>, Error> {
         .await
         // The store's errors name the URL with its password masked.
         .map_err(|e| format!("--redis-url: {e}"))?;
-    Ok(Some(Arc::new(store)))
+    Ok(Some(store))
 }
 
 /// The token authority the flags describe.
 pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAuthority, Error> {
+    authority_on(args, secret, store(args).await?)
+}
+
+/// The token authority the flags describe, on `store` (from [`store`]).
+pub fn authority_on(
+    args: &Args,
+    secret: Option<String>,
+    store: Option<RedisStore>,
+) -> Result<TokenAuthority, Error> {
     let saved = match &args.key_file {
         Some(path) if path.exists() => Some(KeySet::load(path)?),
         _ => None,
@@ -308,8 +317,8 @@ pub async fn authority(args: &Args, secret: Option<String>) -> Result<TokenAutho
         .issuer(args.issuer.as_str())
         .audience(args.audience.as_str())
         .key_publication_delay(args.key_publication_delay);
-    if let Some(store) = store(args).await? {
-        builder = builder.store(store);
+    if let Some(store) = store {
+        builder = builder.store(Arc::new(store));
     }
     let authority = builder.build()?;
     if let Some(path) = &args.key_file {
@@ -483,7 +492,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
         install_metrics()?;
     }
     let secret = std::env::var(SECRET_ENV).ok();
-    let authority = authority(&args, secret.clone()).await?;
+    let redis = store(&args).await?;
+    let authority = authority_on(&args, secret.clone(), redis.clone())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
         _ => None,
@@ -512,7 +522,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
         public_url,
         require_dpop: args.require_dpop,
         dpop_origin: args.public_url.clone(),
-        dpop_replay: None,
+        // With Redis, a proof accepted by one instance is refused by all.
+        dpop_replay: redis.map(|r| Arc::new(r) as Arc<dyn ReplayCache>),
         key_file: args.key_file.clone(),
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;

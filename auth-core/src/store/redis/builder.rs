@@ -108,7 +108,10 @@ impl RedisStoreBuilder {
     /// and `SLOTS`, which find the nodes and watch for failovers). It mirrors the issuer's revocations like any
     /// instance and answers [`Store::check`](crate::store::Store::check)
     /// from them, and [`sessions`](crate::store::Store::sessions) from
-    /// Redis; every write fails with [`StoreError::ReadOnly`].
+    /// Redis; every write fails with [`StoreError::ReadOnly`], except the
+    /// DPoP replay cache's (a resource server checks proofs too): see
+    /// [the `ReplayCache` implementation](RedisStore#impl-ReplayCache-for-RedisStore)
+    /// for the ACL rule it needs.
     pub fn read_only(mut self) -> Self {
         self.read_only = true;
         self

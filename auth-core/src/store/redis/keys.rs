@@ -4,7 +4,8 @@
 //! A session and everything about its subject (the session record, the
 //! subject's index and cut-off, the session's revocation) share the tag of
 //! the subject's bucket; a denylisted token (`revoke_token` knows only its
-//! `jti`) the tag of the `jti`'s bucket. Each bucket has its own revocation
+//! `jti`) the tag of the `jti`'s bucket; a DPoP replay entry (`dpop:`, see
+//! `replay.rs`) the tag of its digest's bucket. Each bucket has its own revocation
 //! indexes, so a resync reads [`BUCKETS`] small sorted sets per kind, spread
 //! over the cluster's primaries, and nothing else.
 
