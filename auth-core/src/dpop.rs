@@ -33,7 +33,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -62,6 +62,9 @@ pub const MAX_PROOF_BYTES: usize = 8 * 1024;
 pub const MAX_JTI_BYTES: usize = 256;
 /// The smallest RSA modulus accepted in a proof's `jwk`: 2048 bits.
 pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted in a proof's `jwk`: 4096 bits (a
+/// larger one costs the server more to verify than any client needs).
+pub const MAX_RSA_BITS: usize = 4096;
 /// The proof algorithms accepted by default: ECDSA P-256 and P-384, Ed25519,
 /// RSA-PSS and RSA PKCS#1 v1.5 with SHA-256.
 pub const DEFAULT_DPOP_ALGORITHMS: &[Algorithm] = &[
@@ -214,9 +217,12 @@ pub trait ReplayCache: Send + Sync + fmt::Debug + 'static {
     -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
-/// The default most entries of a [`MemoryReplayCache`]: 1 000 000 (about
-/// 100 MiB at worst; a client signing one proof per request fills 1/130
-/// of it per second at 100 requests/s).
+/// The default most entries of a [`MemoryReplayCache`]: 1 000 000. An
+/// entry is a 43-byte digest and an expiry, about 100 bytes with the map's
+/// own: about 100 MiB at worst. Entries live at most 75 s (the window, and
+/// the leeway either side), so the cache fills only past about 13 000
+/// recorded proofs a second; proofs are recorded only for requests that
+/// proved something else (credentials, a bound token).
 pub const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
 
 /// A [`ReplayCache`] in this process's memory: a sharded map from key to
@@ -229,6 +235,9 @@ pub struct MemoryReplayCache {
     seen: DashMap<Box<str>, u64>,
     capacity: usize,
     next_sweep: AtomicUsize,
+    /// When a sweep last found the cache full (seconds): until the next
+    /// second, a full cache refuses without sweeping again.
+    full_at: AtomicU64,
     clock: Arc<dyn Clock>,
 }
 
@@ -246,6 +255,7 @@ impl MemoryReplayCache {
             seen: DashMap::new(),
             capacity,
             next_sweep: AtomicUsize::new(capacity.min(4096)),
+            full_at: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
         }
     }
@@ -270,14 +280,19 @@ impl MemoryReplayCache {
     pub fn insert(&self, key: &str, until: u64) -> Result<bool, StoreError> {
         let now = self.clock.now();
         if self.seen.len() >= self.next_sweep.load(Ordering::Relaxed) {
+            let full = || StoreError::Unavailable("the DPoP replay cache is full".into());
+            // Full a moment ago: refuse without sweeping again, so a flood
+            // costs one sweep a second, not one per request.
+            if self.seen.len() >= self.capacity && self.full_at.load(Ordering::Relaxed) == now {
+                return Err(full());
+            }
             self.seen.retain(|_, expiry| *expiry > now);
             // The next sweep when the map has doubled (amortized O(1)).
             let next = (self.seen.len() * 2).clamp(4096.min(self.capacity), self.capacity);
             self.next_sweep.store(next, Ordering::Relaxed);
             if self.seen.len() >= self.capacity {
-                return Err(StoreError::Unavailable(
-                    "the DPoP replay cache is full".into(),
-                ));
+                self.full_at.store(now, Ordering::Relaxed);
+                return Err(full());
             }
         }
         Ok(match self.seen.entry(key.into()) {
@@ -364,25 +379,39 @@ impl DpopVerifier {
         &self.algorithms
     }
 
-    /// Checks `proof` for `request` and records it as used.
+    /// Checks `proof` for `request` and records it as used
+    /// ([`check`](Self::check), then [`record`](Self::record)).
     pub async fn verify(
         &self,
         proof: &str,
         request: &ProofRequest<'_>,
     ) -> Result<DpopProof, DpopError> {
         let checked = self.check(proof, request)?;
+        self.record(&checked).await?;
+        Ok(checked)
+    }
+
+    /// Records a [checked](Self::check) proof as used: [`DpopError::Replayed`]
+    /// when it was before. Record a proof once the request it came with has
+    /// shown what it must (the credentials of a login, the token bound to
+    /// the proof's key): a request that proves nothing else must not fill
+    /// the cache. The entry is a fixed-size digest of the key's thumbprint
+    /// and the `jti`, kept until the proof's `iat` could no longer pass.
+    pub async fn record(&self, proof: &DpopProof) -> Result<(), DpopError> {
         let window = self.max_age.saturating_add(self.leeway).as_secs();
-        let key = format!("{}:{}", checked.jkt, checked.jti);
-        let until = checked.iat.saturating_add(window).saturating_add(1);
+        let digest = crypto::sha256(format!("{}:{}", proof.jkt, proof.jti).as_bytes());
+        let key = URL_SAFE_NO_PAD.encode(digest);
+        let until = proof.iat.saturating_add(window).saturating_add(1);
         match self.replay.first_use(&key, until).await {
-            Ok(true) => Ok(checked),
+            Ok(true) => Ok(()),
             Ok(false) => Err(DpopError::Replayed),
             Err(e) => Err(DpopError::Unavailable(e)),
         }
     }
 
-    /// Everything but the replay check.
-    fn check(&self, proof: &str, request: &ProofRequest<'_>) -> Result<DpopProof, DpopError> {
+    /// Everything but the replay check: no side effect. Follow with
+    /// [`record`](Self::record), or use [`verify`](Self::verify).
+    pub fn check(&self, proof: &str, request: &ProofRequest<'_>) -> Result<DpopProof, DpopError> {
         if proof.len() > MAX_PROOF_BYTES {
             return Err(DpopError::Malformed("longer than 8 KiB"));
         }
@@ -447,8 +476,10 @@ impl DpopVerifier {
             .and_then(Value::as_u64)
             .ok_or(DpopError::Malformed("iat is not a number of seconds"))?;
         let now = self.clock.now();
+        // Past: the window and the leeway; future: the leeway alone (a
+        // proof dated ahead would be kept in the replay cache longer).
         let window = self.max_age.saturating_add(self.leeway).as_secs();
-        if iat.abs_diff(now) > window {
+        if iat > now.saturating_add(self.leeway.as_secs()) || now.saturating_sub(iat) > window {
             return Err(DpopError::Time);
         }
         if let Some(token) = request.access_token {
@@ -511,6 +542,11 @@ fn public_jwk(value: &Value, alg: Algorithm) -> Result<Jwk, DpopError> {
         (AlgorithmParameters::EllipticCurve(p), Algorithm::ES256) => p.curve == EllipticCurve::P256,
         (AlgorithmParameters::EllipticCurve(p), Algorithm::ES384) => p.curve == EllipticCurve::P384,
         (AlgorithmParameters::OctetKeyPair(p), Algorithm::EdDSA) => {
+            if p.curve == EllipticCurve::Ed25519 && weak_ed25519(&p.x) {
+                return Err(DpopError::Key(
+                    "an Ed25519 key of small order or not canonical",
+                ));
+            }
             p.curve == EllipticCurve::Ed25519
         }
         (
@@ -527,6 +563,9 @@ fn public_jwk(value: &Value, alg: Algorithm) -> Result<Jwk, DpopError> {
             if significant * 8 < MIN_RSA_BITS {
                 return Err(DpopError::Key("an RSA key shorter than 2048 bits"));
             }
+            if significant * 8 > MAX_RSA_BITS {
+                return Err(DpopError::Key("an RSA key longer than 4096 bits"));
+            }
             true
         }
         _ => false,
@@ -541,6 +580,38 @@ fn public_jwk(value: &Value, alg: Algorithm) -> Result<Jwk, DpopError> {
 #[cfg(any(test, feature = "testing"))]
 pub(crate) fn thumbprint_of(jwk: &Value) -> String {
     serde_json::from_value::<Jwk>(jwk.clone()).map_or_else(|_| String::new(), |j| thumbprint(&j))
+}
+
+/// Whether an Ed25519 public key (base64url `x`) is unusable: not 32
+/// bytes, a point of small order (with which a signature anyone can make
+/// verifies), or a `y` not reduced mod p, with the sign bit ignored
+/// (libsodium's `has_small_order` list).
+fn weak_ed25519(x: &str) -> bool {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(x) else {
+        return true;
+    };
+    let Ok(mut y) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+        return true;
+    };
+    y[31] &= 0x7f;
+    const ORDER_8_A: [u8; 32] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    const ORDER_8_B: [u8; 32] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut p_minus_1 = [0xffu8; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    // y >= p = 2^255 - 19 is not canonical (p and p + 1 among them).
+    let unreduced = y[31] == 0x7f && y[1..31].iter().all(|b| *b == 0xff) && y[0] >= 0xed;
+    unreduced || [[0u8; 32], one, ORDER_8_A, ORDER_8_B, p_minus_1].contains(&y)
 }
 
 /// The RFC 7638 SHA-256 thumbprint of a checked public JWK: the required

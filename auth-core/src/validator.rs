@@ -164,6 +164,13 @@ impl Validator {
     /// Validates an access token completely, the store check included. A
     /// token naming a `kid` the key source does not know waits for one
     /// [refetch](KeySource::refetch) of the keys, when the source offers it.
+    ///
+    /// A DPoP-bound token (`cnf` set, RFC 9449) is valid here too: the
+    /// binding is the caller's to check, with a proof of its key
+    /// ([`DpopVerifier`](crate::dpop::DpopVerifier)), as auth-tower's
+    /// `AuthLayer` does. Code that takes a token outside the layer (a
+    /// WebSocket handshake, an interceptor) refuses tokens with `cnf`
+    /// unless it checks their proof.
     pub async fn validate_access<E: DeserializeOwned>(
         &self,
         token: &str,

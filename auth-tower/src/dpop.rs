@@ -7,6 +7,7 @@ use auth_core::dpop::{DpopError, DpopVerifier, ProofRequest};
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, HOST};
 use http::request::Parts;
+use http::uri::Authority;
 
 use crate::source::{Malformed, is_b64token};
 
@@ -72,9 +73,20 @@ fn request_url(parts: &Parts, origin: Option<&str>) -> Option<String> {
         return Some(format!("{origin}{path}"));
     }
     let host = match parts.uri.authority() {
-        Some(authority) => authority.as_str(),
-        None => parts.headers.get(HOST)?.to_str().ok()?,
+        Some(authority) => authority.clone(),
+        // A host and port only: a `Host` carrying a path, query or user
+        // info would let the client choose the URL its proof must name.
+        None => parts
+            .headers
+            .get(HOST)?
+            .to_str()
+            .ok()?
+            .parse::<Authority>()
+            .ok()?,
     };
+    if host.as_str().contains('@') {
+        return None;
+    }
     Some(format!("//{host}{path}"))
 }
 
@@ -114,9 +126,9 @@ pub(crate) async fn verify<E>(
         url,
         access_token: Some(&presented.token),
     };
-    let verified = verifier.verify(proof, &request).await?;
-    if verified.jkt.len() != cnf.jkt.len()
-        || verified
+    let checked = verifier.check(proof, &request)?;
+    if checked.jkt.len() != cnf.jkt.len()
+        || checked
             .jkt
             .bytes()
             .zip(cnf.jkt.bytes())
@@ -125,7 +137,9 @@ pub(crate) async fn verify<E>(
     {
         return Err(DpopError::KeyMismatch);
     }
-    Ok(())
+    // Recorded only now: a proof of another key than the token's fills
+    // nothing.
+    verifier.record(&checked).await
 }
 
 fn clone_error(e: &DpopError) -> DpopError {

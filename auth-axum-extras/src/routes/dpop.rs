@@ -8,6 +8,7 @@ use axum::extract::OriginalUri;
 use http::HeaderValue;
 use http::header::HOST;
 use http::request::Parts;
+use http::uri::Authority;
 
 use crate::credentials::CredentialVerifier;
 use crate::error::ApiError;
@@ -87,10 +88,28 @@ impl<V: CredentialVerifier> Shared<V> {
         };
         let mut request = ProofRequest::new(parts.method.as_str(), &url);
         request.access_token = access_token;
-        match d.verifier.verify(proof, &request).await {
+        match d.verifier.check(proof, &request) {
             Ok(proof) => Ok(Some(proof)),
             Err(e) => Err(self.dpop_refusal(d, e, at)),
         }
+    }
+
+    /// Records a checked proof as used, once its request proved what it
+    /// must (a login's password, a refresh token, a bound token's key): a
+    /// request that proves nothing fills no replay cache. 401 for a
+    /// replay, 503 when the cache cannot take it.
+    pub(super) async fn record_proof(
+        &self,
+        proof: &DpopProof,
+        at: &'static str,
+    ) -> Result<(), ApiError> {
+        let Some(d) = &self.dpop else {
+            return Ok(());
+        };
+        d.verifier
+            .record(proof)
+            .await
+            .map_err(|e| self.dpop_refusal(d, e, at))
     }
 
     /// A refused proof: counted, logged, and answered 401
@@ -100,9 +119,11 @@ impl<V: CredentialVerifier> Shared<V> {
         auth_core::metrics::dpop_refused(e.reason(), at);
         tracing::info!(reason = e.reason(), at, "DPoP proof refused");
         let challenge = d.challenge(&e);
+        let unavailable = matches!(e, DpopError::Unavailable(_));
         let err = ApiError::from(AuthError::Dpop(e));
         match challenge {
             Some(c) => err.with_challenge(c),
+            None if unavailable => err.retry_after(1),
             None => err,
         }
     }
@@ -148,6 +169,7 @@ impl<V: CredentialVerifier> Shared<V> {
         if proof.jkt != cnf.jkt {
             return Err(refuse(DpopError::KeyMismatch));
         }
+        self.record_proof(&proof, what).await?;
         Ok(claims)
     }
 
@@ -196,8 +218,19 @@ fn request_url(parts: &Parts, origin: Option<&str>) -> Option<String> {
         return Some(format!("{}{path}", origin.trim_end_matches('/')));
     }
     let host = match parts.uri.authority() {
-        Some(a) => a.as_str(),
-        None => parts.headers.get(HOST)?.to_str().ok()?,
+        Some(a) => a.clone(),
+        // A host and port only: a `Host` carrying a path, query or user
+        // info would let the client choose the URL its proof must name.
+        None => parts
+            .headers
+            .get(HOST)?
+            .to_str()
+            .ok()?
+            .parse::<Authority>()
+            .ok()?,
     };
+    if host.as_str().contains('@') {
+        return None;
+    }
     Some(format!("//{host}{path}"))
 }

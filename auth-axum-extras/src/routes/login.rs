@@ -1,6 +1,7 @@
 //! `POST {prefix}/login`: throttled, queued, checked, then a new session.
 
 use auth_core::SessionMeta;
+use auth_core::dpop::DpopProof;
 use axum::extract::Request;
 use axum_core::response::Response;
 use http::StatusCode;
@@ -73,9 +74,8 @@ impl<V: CredentialVerifier> Shared<V> {
             begun = Some(t.begin(t.attempt(&parts, &username)).await?);
         }
         let mut verdict = None;
-        let jkt = proof.map(|p| p.jkt);
         let mut result = self
-            .login_begun(&parts, raw, jkt, &mut begun, &mut verdict)
+            .login_begun(&parts, raw, proof, &mut begun, &mut verdict)
             .await;
         // Every begun attempt is settled: a failure counts, a success resets,
         // anything else (overload, bad input, an outage) is taken back.
@@ -99,7 +99,7 @@ impl<V: CredentialVerifier> Shared<V> {
         &self,
         parts: &http::request::Parts,
         raw: Vec<u8>,
-        jkt: Option<String>,
+        proof: Option<DpopProof>,
         begun: &mut Option<Begun>,
         verdict: &mut Option<bool>,
     ) -> Result<Response, ApiError> {
@@ -175,8 +175,11 @@ impl<V: CredentialVerifier> Shared<V> {
         if let Some(agent) = parts.headers.get(USER_AGENT) {
             meta = meta.device(&String::from_utf8_lossy(agent.as_bytes()));
         }
-        if let Some(jkt) = jkt {
-            meta = meta.bound_to(jkt);
+        // The proof is recorded once the password proved right: a flood
+        // of proofs with bad credentials fills no replay cache.
+        if let Some(proof) = proof {
+            self.record_proof(&proof, "login").await?;
+            meta = meta.bound_to(proof.jkt);
         }
         let pair = self
             .authority

@@ -70,6 +70,20 @@ impl<V: CredentialVerifier> Shared<V> {
                 "no refresh token in the body or the cookie",
             ));
         };
+        // The proof is recorded once the refresh token proved good, and
+        // before the rotation: a replayed request (token and proof copied
+        // together) is refused as a replay, never taken for reuse of the
+        // token (which would end its owner's session).
+        if let Some(proof) = &tokens.proof
+            && self
+                .authority
+                .validator()
+                .validate_refresh(&token)
+                .await
+                .is_ok()
+        {
+            self.record_proof(proof, "refresh").await?;
+        }
         let verifier = &self.verifier;
         let reload = |session| verifier.reload(session);
         let refreshed = self

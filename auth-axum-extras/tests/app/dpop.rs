@@ -425,3 +425,88 @@ async fn session_routes_and_logout_need_the_key_of_a_bound_token() {
         .await;
     assert_eq!(r.status, 401);
 }
+
+/// A proof is spent only once its request proved something else: a login
+/// with a wrong password (or a refresh with a dead token) fills no replay
+/// cache, so nobody can fill it without credentials.
+#[tokio::test]
+async fn a_proof_is_spent_only_by_a_request_that_proved_something() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let proof = key.proof("POST", &s.url("/auth/login"), None);
+    let wrong = json!({ "username": "alice", "password": "wrong" }).to_string();
+    let r = s
+        .client
+        .post("/auth/login", &[("dpop", &proof)], Some(&wrong))
+        .await;
+    assert_eq!(r.json["error"], "invalid_credentials");
+    let r = s
+        .client
+        .post("/auth/login", &[("dpop", &proof)], Some(&wrong))
+        .await;
+    assert_eq!(
+        r.json["error"], "invalid_credentials",
+        "not spent by a failed login"
+    );
+    let right = json!({ "username": "alice", "password": "alice-password" }).to_string();
+    let r = s
+        .client
+        .post("/auth/login", &[("dpop", &proof)], Some(&right))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = s
+        .client
+        .post("/auth/login", &[("dpop", &proof)], Some(&right))
+        .await;
+    assert_dpop_refusal(&r, "spent by the login it proved");
+
+    let refresh_proof = key.proof("POST", &s.url("/auth/refresh"), None);
+    let dead = json!({ "refreshToken": "not.a.token" }).to_string();
+    let r = s
+        .client
+        .post("/auth/refresh", &[("dpop", &refresh_proof)], Some(&dead))
+        .await;
+    assert_eq!(r.json["error"], "invalid_token");
+    let good = json!({ "refreshToken": r_field(&s, &key).await }).to_string();
+    let r = s
+        .client
+        .post("/auth/refresh", &[("dpop", &refresh_proof)], Some(&good))
+        .await;
+    assert_eq!(r.status, 200, "not spent by a dead token: {}", r.json);
+}
+
+async fn r_field(s: &Server, key: &DpopKey) -> String {
+    s.login(Some(key)).await.field("refreshToken")
+}
+
+/// Without a configured origin the proof names the request's `Host`, which
+/// must be a host and port: a `Host` carrying a path cannot make a proof
+/// made for another service's URL match here.
+#[tokio::test]
+async fn a_host_header_cannot_choose_the_url_a_proof_names() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let access = s.login(Some(&key)).await.field("accessToken");
+    let elsewhere = key.proof("GET", "http://rs2.example/orders/42/me", Some(&access));
+    let auth = format!("DPoP {access}");
+    for host in [
+        "rs2.example/orders/42",
+        "rs2.example/orders/42/me?",
+        "x@rs2.example",
+    ] {
+        let r = s
+            .client
+            .send(
+                http::Method::GET,
+                "/me",
+                &[
+                    ("authorization", &auth),
+                    ("dpop", &elsewhere),
+                    ("host", host),
+                ],
+                None,
+            )
+            .await;
+        assert_ne!(r.status, 200, "Host {host}: {}", r.json);
+    }
+}

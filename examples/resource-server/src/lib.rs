@@ -99,8 +99,9 @@ pub struct Args {
     /// This resource server's identifier (RFC 9728 `resource`): the URL
     /// clients reach it at. Its metadata is served at
     /// GET /.well-known/oauth-protected-resource and named in every 401
-    /// challenge [default: this server's own address, `localhost` when
-    /// listening on every interface].
+    /// challenge, and the URL DPoP proofs must name (without it, the
+    /// request's host, either scheme) [default: this server's own
+    /// address, `localhost` when listening on every interface].
     #[arg(long, value_name = "URL")]
     pub resource: Option<String>,
 }
@@ -184,7 +185,7 @@ async fn whoami(Auth(claims): Auth<RoleClaims>) -> Json<Value> {
 
 /// The application router.
 pub fn app(validator: Validator, jwks: Jwks) -> Router {
-    app_with(validator, jwks, None)
+    app_with(validator, jwks, None, None)
 }
 
 /// The protected resource metadata (RFC 9728) the flags describe, for a
@@ -208,12 +209,20 @@ pub fn resource_metadata(args: &Args, addr: SocketAddr) -> Result<ResourceMetada
 }
 
 /// The application router; with `metadata`, it serves the protected
-/// resource metadata and names it in every challenge.
-pub fn app_with(validator: Validator, jwks: Jwks, metadata: Option<ResourceMetadata>) -> Router {
-    // DPoP-bound tokens (RFC 9449) with a proof for this server: the
-    // proofs name this server by the request's Host (either scheme).
+/// resource metadata and names it in every challenge. DPoP proofs must
+/// name `dpop_origin` (`--resource`), or else the request's host.
+pub fn app_with(
+    validator: Validator,
+    jwks: Jwks,
+    metadata: Option<ResourceMetadata>,
+    dpop_origin: Option<String>,
+) -> Router {
+    // DPoP-bound tokens (RFC 9449) with a proof for this server.
     let proofs = DpopVerifier::new(Arc::new(MemoryReplayCache::default()));
     let mut layer = AuthLayer::<RoleClaims>::new(validator).dpop(proofs);
+    if let Some(origin) = dpop_origin {
+        layer = layer.dpop_origin(origin);
+    }
     if let Some(m) = &metadata {
         layer = layer.resource_metadata(m.url());
     }
@@ -241,7 +250,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
     let metadata = resource_metadata(&args, addr)?;
-    let app = app_with(validator, jwks, Some(metadata));
+    // The resource identifier, when given, is this server's public URL.
+    let app = app_with(validator, jwks, Some(metadata), args.resource.clone());
     tracing::info!(
         keys = args.jwks_url.as_deref().or(args.issuer_url.as_deref()).unwrap_or_default(),
         issuer = %args.issuer(),
