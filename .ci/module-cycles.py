@@ -45,6 +45,9 @@ def strip_tests(text):
     # Test modules may import anything; they are not the crate's structure.
     m = re.search(r"#\[cfg\(test\)\]\s*mod tests", text)
     text = text if not m else text[: m.start()]
+    # Documentation is no import: doc comments, and the links of
+    # `doc = "..."` attributes (feature-dependent doc links).
+    text = re.sub(r'doc\s*=\s*"(?:[^"\\]|\\.)*"', "", text)
     return re.sub(r"//[^\n]*", "", text)
 
 

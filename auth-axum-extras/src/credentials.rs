@@ -292,6 +292,39 @@ where
     }
 }
 
+#[cfg(feature = "argon2")]
+/// [`verify_password`](crate::password::verify_password) as a verifier's step: `Ok(())` when `password`
+/// matches `stored`, else [`LoginError::InvalidCredentials`] (an unknown
+/// user, `None`, included, after the same work as a wrong password).
+///
+/// ```
+/// use auth_axum_extras::check_password;
+/// use auth_axum_extras::password::hash_password;
+/// use auth_axum_extras::{Credentials, LoginError, Verified};
+/// use auth_core::RoleClaims;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let hash = hash_password("alice-password").unwrap();
+/// let verify = |c: Credentials| {
+///     let hash = hash.clone();
+///     async move {
+///         check_password(&c.password, (c.username == "alice").then_some(hash.as_str())).await?;
+///         Ok::<_, LoginError>(Verified::new("user-1", RoleClaims::with_roles(["user"])))
+///     }
+/// };
+/// assert!(verify(Credentials::new("alice", "alice-password")).await.is_ok());
+/// assert!(matches!(verify(Credentials::new("alice", "wrong")).await, Err(LoginError::InvalidCredentials)));
+/// assert!(verify(Credentials::new("mallory", "alice-password")).await.is_err());
+/// # }
+/// ```
+pub async fn check_password(password: &str, stored: Option<&str>) -> Result<(), LoginError> {
+    if crate::password::verify_password(password, stored).await {
+        Ok(())
+    } else {
+        Err(LoginError::InvalidCredentials)
+    }
+}
+
 /// A fixed table of users with argon2id password hashes: for demos, tests
 /// and small deployments. The subject is the username.
 ///

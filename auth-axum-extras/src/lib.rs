@@ -89,11 +89,11 @@ pub mod routes;
 pub mod throttle;
 
 pub use cookie::{DEFAULT_COOKIE_NAME, MAX_COOKIE_VALUES, RefreshCookie, SECURE_COOKIE_NAME};
-#[cfg(feature = "argon2")]
-pub use credentials::InMemoryUsers;
 pub use credentials::{
     CredentialVerifier, Credentials, KeepClaims, LoginError, Verified, VerifyWith, verify_with,
 };
+#[cfg(feature = "argon2")]
+pub use credentials::{InMemoryUsers, check_password};
 pub use csrf::{CrossOrigin, CrossOriginProtection};
 pub use error::ApiError;
 pub use extract::{Auth, MaybeAuth, RequireLoginWithin, RequireRole, RequireScope, Role, Scope};
@@ -128,7 +128,9 @@ pub mod prelude {
     #[cfg(feature = "argon2")]
     pub use crate::InMemoryUsers;
     #[cfg(feature = "argon2")]
-    pub use crate::password::{check_password, hash_password};
+    pub use crate::check_password;
+    #[cfg(feature = "argon2")]
+    pub use crate::password::hash_password;
     pub use crate::{
         Auth, AuthRoutes, CredentialVerifier, Credentials, LoginError, MaybeAuth, RefreshCookie,
         RequireRole, Role, Verified, verify_with,

@@ -24,8 +24,6 @@ use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use tokio::sync::Semaphore;
 
-use crate::credentials::LoginError;
-
 /// Hashing failed (the system random source was unavailable).
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
@@ -70,37 +68,6 @@ pub async fn verify_password(password: &str, stored: Option<&str>) -> bool {
         verdict
     });
     job.await.unwrap_or(false)
-}
-
-/// [`verify_password`] as a verifier's step: `Ok(())` when `password`
-/// matches `stored`, else [`LoginError::InvalidCredentials`] (an unknown
-/// user, `None`, included, after the same work as a wrong password).
-///
-/// ```
-/// use auth_axum_extras::password::{check_password, hash_password};
-/// use auth_axum_extras::{Credentials, LoginError, Verified};
-/// use auth_core::RoleClaims;
-///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let hash = hash_password("alice-password").unwrap();
-/// let verify = |c: Credentials| {
-///     let hash = hash.clone();
-///     async move {
-///         check_password(&c.password, (c.username == "alice").then_some(hash.as_str())).await?;
-///         Ok::<_, LoginError>(Verified::new("user-1", RoleClaims::with_roles(["user"])))
-///     }
-/// };
-/// assert!(verify(Credentials::new("alice", "alice-password")).await.is_ok());
-/// assert!(matches!(verify(Credentials::new("alice", "wrong")).await, Err(LoginError::InvalidCredentials)));
-/// assert!(verify(Credentials::new("mallory", "alice-password")).await.is_err());
-/// # }
-/// ```
-pub async fn check_password(password: &str, stored: Option<&str>) -> Result<(), LoginError> {
-    if verify_password(password, stored).await {
-        Ok(())
-    } else {
-        Err(LoginError::InvalidCredentials)
-    }
 }
 
 /// How many password verifications are running right now, for metrics:

@@ -31,7 +31,6 @@
 //! thumbprint and `jti` go into a [`ReplayCache`] for as long as its `iat`
 //! would be accepted.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -123,99 +122,8 @@ pub struct DpopProof {
     pub alg: Algorithm,
 }
 
-/// Why a proof was refused. Every variant is answered 401
-/// `invalid_dpop_proof` except [`Unavailable`](Self::Unavailable) (503).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DpopError {
-    /// Not a compact JWS with JSON header and claims, too long, or a claim
-    /// of the wrong type.
-    #[error("the DPoP proof is malformed: {0}")]
-    Malformed(&'static str),
-    /// `typ` is not `dpop+jwt`.
-    #[error("the DPoP proof's typ must be dpop+jwt")]
-    Type,
-    /// `alg` is not one this server accepts (never `none` nor HMAC).
-    #[error("the DPoP proof's alg {0} is not accepted")]
-    Algorithm(String),
-    /// The `jwk` is missing, private, of another family than `alg`, or too
-    /// weak.
-    #[error("the DPoP proof's jwk is unusable: {0}")]
-    Key(&'static str),
-    /// The signature does not verify with the `jwk`.
-    #[error("the DPoP proof's signature is invalid")]
-    Signature,
-    /// `htm` is not the request's method.
-    #[error("the DPoP proof is for another HTTP method")]
-    Method,
-    /// `htu` is not the request's URL.
-    #[error("the DPoP proof is for another URL")]
-    Url,
-    /// `iat` is outside the accepted window.
-    #[error("the DPoP proof's iat is too far from now")]
-    Time,
-    /// This proof (its key and `jti`) was seen before.
-    #[error("the DPoP proof was already used")]
-    Replayed,
-    /// `ath` is missing or is not the hash of the access token.
-    #[error("the DPoP proof is not for this access token (ath)")]
-    AccessTokenHash,
-    /// The proof is valid but signed by another key than the token is bound to.
-    #[error("the DPoP proof is signed by another key than the token is bound to")]
-    KeyMismatch,
-    /// A request for a bound token came without a proof, or presented the
-    /// token with the `Bearer` scheme.
-    #[error("a DPoP proof is required")]
-    Missing,
-    /// A token presented with the `DPoP` scheme is not bound to a key.
-    #[error("the token is not bound to a DPoP key")]
-    Unbound,
-    /// More than one `DPoP` header.
-    #[error("more than one DPoP header")]
-    Repeated,
-    /// The replay cache could not be asked: retry.
-    #[error("the DPoP replay cache is unavailable: {0}")]
-    Unavailable(StoreError),
-}
-
-impl DpopError {
-    /// A short label for logs and metrics (`reason` of
-    /// `auth_dpop_refusals_total`).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            DpopError::Malformed(_) => "malformed",
-            DpopError::Type => "typ",
-            DpopError::Algorithm(_) => "alg",
-            DpopError::Key(_) => "jwk",
-            DpopError::Signature => "signature",
-            DpopError::Method => "htm",
-            DpopError::Url => "htu",
-            DpopError::Time => "iat",
-            DpopError::Replayed => "replay",
-            DpopError::AccessTokenHash => "ath",
-            DpopError::KeyMismatch => "key_mismatch",
-            DpopError::Missing => "missing",
-            DpopError::Unbound => "unbound",
-            DpopError::Repeated => "repeated",
-            DpopError::Unavailable(_) => "unavailable",
-        }
-    }
-}
-
-/// Where the `jti`s of accepted proofs are kept, so that each is accepted
-/// once: [`MemoryReplayCache`] in one process; across instances, the Redis
-/// store (feature `redis`), whose every instance on one Redis or Redis
-/// Cluster shares the proofs it has seen, at one round trip per proof:
-/// `DpopVerifier::new(Arc::new(redis_store.clone()))`.
-///
-/// An implementation must fail closed: an error refuses the proof (503),
-/// and `true` may be answered only once per key within `until`.
-pub trait ReplayCache: Send + Sync + fmt::Debug + 'static {
-    /// Records `key` until `until` (Unix seconds) and answers `true`, or
-    /// answers `false` when it is recorded already and not yet expired.
-    fn first_use<'a>(&'a self, key: &'a str, until: u64)
-    -> BoxFuture<'a, Result<bool, StoreError>>;
-}
+pub use crate::error::DpopError;
+pub use crate::store::ReplayCache;
 
 /// The default most entries of a [`MemoryReplayCache`]: 1 000 000. An
 /// entry is a 43-byte digest and an expiry, about 100 bytes with the map's

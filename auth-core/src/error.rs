@@ -127,7 +127,7 @@ pub enum AuthError {
     /// that key came with it: 401 `invalid_dpop_proof`. Nothing was
     /// rotated nor revoked.
     #[error("{0}")]
-    Dpop(crate::dpop::DpopError),
+    Dpop(DpopError),
     /// The revocation store could not answer; the request is refused
     /// (fail closed). Shown as the store error itself, which says what
     /// failed.
@@ -246,7 +246,7 @@ impl AuthError {
             | AuthError::SessionRefused(_) => ErrorClass::InvalidToken,
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
             AuthError::LoginTooOld { .. } => ErrorClass::InsufficientUserAuthentication,
-            AuthError::Dpop(crate::dpop::DpopError::Unavailable(_)) => ErrorClass::Unavailable,
+            AuthError::Dpop(DpopError::Unavailable(_)) => ErrorClass::Unavailable,
             AuthError::Dpop(_) => ErrorClass::InvalidDpopProof,
             // A write sent to a read-only store is a deployment fault, not an outage.
             AuthError::Store(StoreError::ReadOnly(_)) => ErrorClass::Internal,
@@ -275,7 +275,7 @@ impl AuthError {
             AuthError::WrongTokenType { .. } => "the token is of the wrong type",
             AuthError::InsufficientScope { .. } => "the token lacks the required privileges",
             AuthError::LoginTooOld { .. } => "a more recent sign-in is required for this operation",
-            AuthError::Dpop(crate::dpop::DpopError::Unavailable(_)) => {
+            AuthError::Dpop(DpopError::Unavailable(_)) => {
                 "the DPoP replay cache is unavailable; retry"
             }
             AuthError::Dpop(_) => {
@@ -438,6 +438,85 @@ pub enum ConfigError {
     /// The signing key cannot be used (from [`TokenAuthority::new`](crate::TokenAuthority::new)).
     #[error(transparent)]
     Key(#[from] KeyError),
+}
+
+/// Why a proof was refused. Every variant is answered 401
+/// `invalid_dpop_proof` except [`Unavailable`](Self::Unavailable) (503).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopError {
+    /// Not a compact JWS with JSON header and claims, too long, or a claim
+    /// of the wrong type.
+    #[error("the DPoP proof is malformed: {0}")]
+    Malformed(&'static str),
+    /// `typ` is not `dpop+jwt`.
+    #[error("the DPoP proof's typ must be dpop+jwt")]
+    Type,
+    /// `alg` is not one this server accepts (never `none` nor HMAC).
+    #[error("the DPoP proof's alg {0} is not accepted")]
+    Algorithm(String),
+    /// The `jwk` is missing, private, of another family than `alg`, or too
+    /// weak.
+    #[error("the DPoP proof's jwk is unusable: {0}")]
+    Key(&'static str),
+    /// The signature does not verify with the `jwk`.
+    #[error("the DPoP proof's signature is invalid")]
+    Signature,
+    /// `htm` is not the request's method.
+    #[error("the DPoP proof is for another HTTP method")]
+    Method,
+    /// `htu` is not the request's URL.
+    #[error("the DPoP proof is for another URL")]
+    Url,
+    /// `iat` is outside the accepted window.
+    #[error("the DPoP proof's iat is too far from now")]
+    Time,
+    /// This proof (its key and `jti`) was seen before.
+    #[error("the DPoP proof was already used")]
+    Replayed,
+    /// `ath` is missing or is not the hash of the access token.
+    #[error("the DPoP proof is not for this access token (ath)")]
+    AccessTokenHash,
+    /// The proof is valid but signed by another key than the token is bound to.
+    #[error("the DPoP proof is signed by another key than the token is bound to")]
+    KeyMismatch,
+    /// A request for a bound token came without a proof, or presented the
+    /// token with the `Bearer` scheme.
+    #[error("a DPoP proof is required")]
+    Missing,
+    /// A token presented with the `DPoP` scheme is not bound to a key.
+    #[error("the token is not bound to a DPoP key")]
+    Unbound,
+    /// More than one `DPoP` header.
+    #[error("more than one DPoP header")]
+    Repeated,
+    /// The replay cache could not be asked: retry.
+    #[error("the DPoP replay cache is unavailable: {0}")]
+    Unavailable(StoreError),
+}
+
+impl DpopError {
+    /// A short label for logs and metrics (`reason` of
+    /// `auth_dpop_refusals_total`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DpopError::Malformed(_) => "malformed",
+            DpopError::Type => "typ",
+            DpopError::Algorithm(_) => "alg",
+            DpopError::Key(_) => "jwk",
+            DpopError::Signature => "signature",
+            DpopError::Method => "htm",
+            DpopError::Url => "htu",
+            DpopError::Time => "iat",
+            DpopError::Replayed => "replay",
+            DpopError::AccessTokenHash => "ath",
+            DpopError::KeyMismatch => "key_mismatch",
+            DpopError::Missing => "missing",
+            DpopError::Unbound => "unbound",
+            DpopError::Repeated => "repeated",
+            DpopError::Unavailable(_) => "unavailable",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -177,6 +177,21 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// Where the `jti`s of accepted proofs are kept, so that each is accepted
+/// once: [`MemoryReplayCache`](crate::dpop::MemoryReplayCache) in one process; across instances, the Redis
+/// store (feature `redis`), whose every instance on one Redis or Redis
+/// Cluster shares the proofs it has seen, at one round trip per proof:
+/// `DpopVerifier::new(Arc::new(redis_store.clone()))`.
+///
+/// An implementation must fail closed: an error refuses the proof (503),
+/// and `true` may be answered only once per key within `until`.
+pub trait ReplayCache: Send + Sync + fmt::Debug + 'static {
+    /// Records `key` until `until` (Unix seconds) and answers `true`, or
+    /// answers `false` when it is recorded already and not yet expired.
+    fn first_use<'a>(&'a self, key: &'a str, until: u64)
+    -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
 /// The outcome of [`Store::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {

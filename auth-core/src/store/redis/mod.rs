@@ -78,7 +78,7 @@ const MAX_REVOKE_BATCHES: usize = 1024;
 ///   touches one hash slot, as Redis Cluster requires. Every key has a TTL
 ///   equal to the lifetime of what it shadows, so nothing grows without
 ///   bound. Revocations go to `{prefix}events`.
-/// - It is also a DPoP replay cache ([`ReplayCache`](crate::dpop::ReplayCache)),
+/// - It is also a DPoP replay cache ([`ReplayCache`](crate::store::ReplayCache)),
 ///   shared by every instance: `DpopVerifier::new(Arc::new(store.clone()))`.
 ///   A proof costs one round trip (`SET … NX PX` of a `dpop:{digest}` key
 ///   in the digest's bucket, expiring with the proof's window); the

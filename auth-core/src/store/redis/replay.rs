@@ -25,9 +25,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::replies::{cap_ms, malformed};
 use super::{Inner, RedisStore, error, keys};
-use crate::dpop::ReplayCache;
 use crate::error::StoreError;
 use crate::store::BoxFuture;
+use crate::store::ReplayCache;
 
 /// How many bytes of the SHA-256 digest name an entry: 16 (128 bits). A
 /// collision would refuse one proof as replayed (a 401, retried with a new
