@@ -166,6 +166,46 @@ async fn a_first_use_is_accepted_and_a_second_refused() {
         .await
         .unwrap();
     assert!((590..=600).contains(&ttl), "TTL {ttl}");
+
+    // One command per proof, a first use or not: one round trip.
+    let before = command_calls(&mut conn).await;
+    for i in 0..50 {
+        let key = if i % 2 == 0 { fresh_key() } else { key.clone() };
+        s.first_use(&key, until).await.unwrap();
+    }
+    let after = command_calls(&mut conn).await;
+    let delta =
+        |name: &str| after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0);
+    assert_eq!(delta("set"), 50);
+    let others: Vec<_> = after
+        .keys()
+        .filter(|name| !["set", "ping", "info"].contains(&name.as_str()))
+        .filter(|name| delta(name) > 0)
+        .collect();
+    assert!(others.is_empty(), "other commands ran: {others:?}");
+}
+
+/// `INFO commandstats` as command → calls.
+async fn command_calls(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> std::collections::HashMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("info");
+    info.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
