@@ -83,7 +83,9 @@ mod tls;
 
 pub use builder::JwksBuilder;
 use builder::Origin;
-pub(crate) use fetch::{PLAIN_HTTP_REFUSED, http_uri, plain_http_allowed};
+pub(crate) use fetch::http_uri;
+#[cfg(feature = "introspection")]
+pub(crate) use fetch::{PLAIN_HTTP_REFUSED, plain_http_allowed};
 #[cfg(feature = "jwks-tls")]
 pub(crate) use tls::connector as tls_connector;
 
