@@ -57,6 +57,27 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     }
 }
 
+/// HMAC-SHA256 of `data` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        use aws_lc_rs::hmac;
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        use hmac::Mac;
+        // HMAC takes a key of any length: `new_from_slice` cannot fail.
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// Compares in time that depends only on the lengths.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -310,4 +331,18 @@ fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     length(&mut der, body.len());
     der.extend_from_slice(&body);
     der
+}
+
+#[cfg(test)]
+mod tests {
+    /// RFC 4231 §4.3 (test case 2), on whichever backend is built.
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        let tag = super::hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 }

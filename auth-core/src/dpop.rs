@@ -48,6 +48,10 @@ use crate::crypto;
 use crate::error::StoreError;
 use crate::store::BoxFuture;
 
+mod nonce;
+
+pub use nonce::{DEFAULT_NONCE_LIFETIME, DpopNonces, MIN_NONCE_SECRET_BYTES, NONCE_LEN};
+
 /// The `typ` of a DPoP proof.
 pub const DPOP_JWT_TYPE: &str = "dpop+jwt";
 /// How far a proof's `iat` may lie from now, either way (before the
@@ -238,6 +242,7 @@ pub struct DpopVerifier {
     leeway: Duration,
     replay: Arc<dyn ReplayCache>,
     clock: Arc<dyn Clock>,
+    nonces: Option<DpopNonces>,
 }
 
 impl DpopVerifier {
@@ -249,6 +254,7 @@ impl DpopVerifier {
             leeway: DEFAULT_PROOF_LEEWAY,
             replay,
             clock: Arc::new(SystemClock),
+            nonces: None,
         }
     }
 
@@ -279,6 +285,24 @@ impl DpopVerifier {
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Requires a server nonce (RFC 9449 §8, §9) in every proof: one that
+    /// `nonces` gave out within its lifetime. A proof without it, or with a
+    /// stale or foreign one, is refused with [`DpopError::UseNonce`]
+    /// (`use_dpop_nonce`), and the answer carries a fresh nonce in a
+    /// `DPoP-Nonce` header for the client to sign again with. Off by
+    /// default: the `iat` window and the replay cache already refuse a
+    /// proof used twice or late; nonces also refuse one signed ahead of
+    /// time, at the cost of one more round trip per client and lifetime.
+    pub fn nonces(mut self, nonces: DpopNonces) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
+    /// The server nonces proofs must carry, when [required](Self::nonces).
+    pub fn server_nonces(&self) -> Option<&DpopNonces> {
+        self.nonces.as_ref()
     }
 
     /// The accepted algorithms, for a `WWW-Authenticate: DPoP algs="..."`
@@ -396,6 +420,13 @@ impl DpopVerifier {
             if !crypto::constant_time_eq(ath.as_bytes(), expected.as_bytes()) {
                 return Err(DpopError::AccessTokenHash);
             }
+        }
+        // Last: a client asked for a nonce can expect its next proof, with
+        // the nonce, to pass.
+        if let Some(nonces) = &self.nonces
+            && !text("nonce").is_some_and(|n| nonces.accepts(n))
+        {
+            return Err(DpopError::UseNonce);
         }
         Ok(DpopProof {
             jkt: thumbprint(&jwk),

@@ -189,6 +189,10 @@ pub enum ErrorClass {
     /// `invalid_dpop_proof` (HTTP 401, RFC 9449 §7.1): a DPoP-bound token
     /// without a valid proof of its key.
     InvalidDpopProof,
+    /// `use_dpop_nonce` (HTTP 401 at a resource, RFC 9449 §9; the login
+    /// and refresh routes answer 400, §8): the proof lacks the server's
+    /// current nonce, which the answer's `DPoP-Nonce` header carries.
+    UseDpopNonce,
 }
 
 impl ErrorClass {
@@ -202,6 +206,7 @@ impl ErrorClass {
             ErrorClass::InsufficientScope => Some("insufficient_scope"),
             ErrorClass::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             ErrorClass::InvalidDpopProof => Some("invalid_dpop_proof"),
+            ErrorClass::UseDpopNonce => Some("use_dpop_nonce"),
             ErrorClass::Unavailable | ErrorClass::Internal => None,
         }
     }
@@ -214,6 +219,7 @@ impl ErrorClass {
             ErrorClass::InsufficientScope => 403,
             ErrorClass::InsufficientUserAuthentication => 401,
             ErrorClass::InvalidDpopProof => 401,
+            ErrorClass::UseDpopNonce => 401,
             ErrorClass::Unavailable => 503,
             ErrorClass::Internal => 500,
         }
@@ -247,6 +253,7 @@ impl AuthError {
             AuthError::InsufficientScope { .. } => ErrorClass::InsufficientScope,
             AuthError::LoginTooOld { .. } => ErrorClass::InsufficientUserAuthentication,
             AuthError::Dpop(DpopError::Unavailable(_)) => ErrorClass::Unavailable,
+            AuthError::Dpop(DpopError::UseNonce) => ErrorClass::UseDpopNonce,
             AuthError::Dpop(_) => ErrorClass::InvalidDpopProof,
             // A write sent to a read-only store is a deployment fault, not an outage.
             AuthError::Store(StoreError::ReadOnly(_)) => ErrorClass::Internal,
@@ -277,6 +284,9 @@ impl AuthError {
             AuthError::LoginTooOld { .. } => "a more recent sign-in is required for this operation",
             AuthError::Dpop(DpopError::Unavailable(_)) => {
                 "the DPoP replay cache is unavailable; retry"
+            }
+            AuthError::Dpop(DpopError::UseNonce) => {
+                "sign the DPoP proof again with the nonce in the DPoP-Nonce header"
             }
             AuthError::Dpop(_) => {
                 "a valid DPoP proof signed by the key this token is bound to is required"
@@ -441,7 +451,8 @@ pub enum ConfigError {
 }
 
 /// Why a proof was refused. Every variant is answered 401
-/// `invalid_dpop_proof` except [`Unavailable`](Self::Unavailable) (503).
+/// `invalid_dpop_proof` except [`Unavailable`](Self::Unavailable) (503)
+/// and [`UseNonce`](Self::UseNonce) (`use_dpop_nonce`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DpopError {
@@ -490,6 +501,11 @@ pub enum DpopError {
     /// More than one `DPoP` header.
     #[error("more than one DPoP header")]
     Repeated,
+    /// The proof carries no server nonce, or a stale or foreign one, where
+    /// the server [requires one](crate::dpop::DpopVerifier::nonces):
+    /// `use_dpop_nonce`, answered with a fresh nonce to sign again with.
+    #[error("the DPoP proof must carry the server's current nonce")]
+    UseNonce,
     /// The replay cache could not be asked: retry.
     #[error("the DPoP replay cache is unavailable: {0}")]
     Unavailable(StoreError),
@@ -514,6 +530,7 @@ impl DpopError {
             DpopError::Missing => "missing",
             DpopError::Unbound => "unbound",
             DpopError::Repeated => "repeated",
+            DpopError::UseNonce => "nonce",
             DpopError::Unavailable(_) => "unavailable",
         }
     }

@@ -48,7 +48,7 @@ pub const STORE_ERRORS: &str = "auth_store_errors_total";
 /// Gauge: 1 while the Redis revocation feed is in sync, else 0.
 pub const STORE_FEED_UP: &str = "auth_store_feed_up";
 /// Counter: DPoP proofs refused, by `reason` ([`DpopError::reason`](crate::dpop::DpopError::reason):
-/// `missing`, `key_mismatch`, `signature`, `replay`, `htu`...) and `at`
+/// `missing`, `key_mismatch`, `signature`, `replay`, `htu`, `nonce`...) and `at`
 /// (`refresh`, `login`, `request`).
 pub const DPOP_REFUSALS: &str = "auth_dpop_refusals_total";
 /// Counter: JWKS fetches of auth-tower's client, by `outcome`.

@@ -395,3 +395,72 @@ async fn a_checked_proof_is_spent_only_when_recorded() {
     assert_eq!(v.record(&checked).await.unwrap_err().reason(), "replay");
     assert_eq!(v.verify(&p, &get()).await.unwrap_err().reason(), "replay");
 }
+
+/// With server nonces, a proof passes only with the current (or previous)
+/// nonce; a refusal for the nonce records nothing; the nonce is checked
+/// after every other rule.
+#[tokio::test]
+async fn server_nonces_are_required_once_configured() {
+    use auth_core::dpop::DpopNonces;
+    let (v, clock) = verifier();
+    let nonces = DpopNonces::new([5u8; 32])
+        .unwrap()
+        .lifetime(Duration::from_secs(60))
+        .clock(clock.clone());
+    let v = v.nonces(nonces.clone());
+    let s = es256();
+
+    let without = proof(&s, &claims());
+    assert!(matches!(
+        v.verify(&without, &get()).await,
+        Err(DpopError::UseNonce)
+    ));
+    assert_eq!(DpopError::UseNonce.reason(), "nonce");
+    let mut c = claims();
+    c["nonce"] = "a nonce of no server".into();
+    assert!(matches!(
+        v.verify(&proof(&s, &c), &get()).await,
+        Err(DpopError::UseNonce)
+    ));
+    // Another rule broken too: that rule is the answer.
+    let mut c = claims();
+    c["htm"] = "POST".into();
+    assert!(matches!(
+        v.verify(&proof(&s, &c), &get()).await,
+        Err(DpopError::Method)
+    ));
+
+    let mut c = claims();
+    c["nonce"] = nonces.current().into();
+    let with = proof(&s, &c);
+    // Refused for its nonce, the proof was not spent.
+    let mut refused = c.clone();
+    refused["nonce"] = "stale".into();
+    assert!(v.verify(&proof(&s, &refused), &get()).await.is_err());
+    v.verify(&with, &get()).await.unwrap();
+    assert!(matches!(
+        v.verify(&with, &get()).await,
+        Err(DpopError::Replayed)
+    ));
+    // Two slots on, the nonce is stale even in a fresh proof.
+    clock.advance(Duration::from_secs(120));
+    let mut c = claims();
+    c["iat"] = (NOW + 120).into();
+    c["nonce"] = with_nonce_of(&with);
+    assert!(matches!(
+        v.verify(&proof(&s, &c), &get()).await,
+        Err(DpopError::UseNonce)
+    ));
+    c["nonce"] = nonces.current().into();
+    v.verify(&proof(&s, &c), &get()).await.unwrap();
+}
+
+/// The `nonce` claim of a compact proof.
+fn with_nonce_of(proof: &str) -> Value {
+    use base64::Engine;
+    let claims = proof.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["nonce"].clone()
+}

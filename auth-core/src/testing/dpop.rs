@@ -61,6 +61,18 @@ impl DpopKey {
     /// A fresh proof (new `jti`, `iat` now) for `method` and `url`, with
     /// the `ath` of `access_token` when given.
     pub fn proof(&self, method: &str, url: &str, access_token: Option<&str>) -> String {
+        self.proof_with_nonce(method, url, access_token, None)
+    }
+
+    /// [`proof`](Self::proof) carrying the server's `nonce` when given
+    /// (from a `DPoP-Nonce` header).
+    pub fn proof_with_nonce(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -72,6 +84,9 @@ impl DpopKey {
         });
         if let Some(token) = access_token {
             claims["ath"] = access_token_hash(token).into();
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = nonce.into();
         }
         self.sign(
             &json!({ "typ": "dpop+jwt", "alg": self.key.algorithm().to_string(), "jwk": self.jwk }),
