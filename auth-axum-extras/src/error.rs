@@ -133,6 +133,12 @@ impl ApiError {
         self
     }
 
+    /// The same error with another status.
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     /// 400 `invalid_request`.
     pub(crate) fn bad_request(description: impl Into<Cow<'static, str>>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", description)

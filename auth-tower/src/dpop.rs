@@ -4,12 +4,19 @@
 
 use auth_core::AccessClaims;
 use auth_core::dpop::{DpopError, DpopVerifier, ProofRequest};
-use http::HeaderMap;
 use http::header::{AUTHORIZATION, HOST};
 use http::request::Parts;
 use http::uri::Authority;
+use http::{HeaderMap, HeaderName};
 
 use crate::source::{Malformed, is_b64token};
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8.1): the server nonce the
+/// client's next proofs must carry, where the server
+/// [requires nonces](auth_core::dpop::DpopVerifier::nonces). A browser
+/// client of another origin reads it only when the CORS answers name it in
+/// `Access-Control-Expose-Headers`.
+pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// The token of `Authorization: DPoP <token>`: `Ok(None)` for another
 /// scheme or none.

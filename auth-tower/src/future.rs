@@ -13,6 +13,7 @@ use auth_core::cache::TokenCache;
 use auth_core::store::{BoxFuture, Check};
 use auth_core::{AccessClaims, AuthError, Validator};
 use bytes::Bytes;
+use http::header::HeaderValue;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
@@ -21,6 +22,7 @@ use tower_service::Service;
 use crate::body::AuthBody;
 use crate::claims::ClaimsType;
 use crate::config::Config;
+use crate::dpop::DPOP_NONCE;
 use crate::refusal::refusal;
 use crate::rejection::Rejection;
 
@@ -41,7 +43,7 @@ pin_project! {
     where
         S: Service<Req>,
     {
-        Inner { #[pin] fut: S::Future },
+        Inner { #[pin] fut: S::Future, dpop_nonce: Option<HeaderValue> },
         Rejected { res: Option<Response<Bytes>> },
         Checking {
             check: Check,
@@ -109,7 +111,10 @@ struct Pending<S, Req, E> {
 impl<S: Service<Req>, Req, E> ResponseFuture<S, Req, E> {
     pub(crate) fn inner(fut: S::Future) -> Self {
         ResponseFuture {
-            state: State::Inner { fut },
+            state: State::Inner {
+                fut,
+                dpop_nonce: None,
+            },
         }
     }
 
@@ -173,11 +178,20 @@ where
     S: Service<Request<ReqBody>>,
     E: Send + Sync + 'static,
 {
+    // A bound token's answer carries the current server nonce (RFC 9449
+    // §9), so the client's next proof has a fresh one.
+    let dpop_nonce = config
+        .dpop
+        .as_ref()
+        .and_then(|verifier| verifier.server_nonces())
+        .filter(|_| claims.cnf.is_some())
+        .and_then(|nonces| HeaderValue::from_str(&nonces.current()).ok());
     req.extensions_mut().insert(claims);
     req.extensions_mut()
         .insert(ClaimsType::of_layer::<E>(config));
     State::Inner {
         fut: service.call(req),
+        dpop_nonce,
     }
 }
 
@@ -192,8 +206,15 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Inner { fut } => {
-                    return Poll::Ready(ready!(fut.poll(cx)).map(|res| res.map(AuthBody::new)));
+                StateProj::Inner { fut, dpop_nonce } => {
+                    let res = ready!(fut.poll(cx));
+                    let nonce = dpop_nonce.take();
+                    return Poll::Ready(res.map(|mut res| {
+                        if let Some(nonce) = nonce {
+                            res.headers_mut().entry(DPOP_NONCE).or_insert(nonce);
+                        }
+                        res.map(AuthBody::new)
+                    }));
                 }
                 StateProj::Rejected { res } => {
                     // Polled again after completion: an empty 500 rather than a panic.

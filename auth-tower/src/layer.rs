@@ -56,6 +56,12 @@ impl<E> AuthLayer<E> {
     /// another key, or an unbound token presented as `DPoP`. Other 401s
     /// carry the `DPoP algs` challenge beside the `Bearer` one.
     ///
+    /// With [server nonces](DpopVerifier::nonces), a proof without the
+    /// current nonce is 401 `use_dpop_nonce` with the nonce in a
+    /// [`DPoP-Nonce`](crate::DPOP_NONCE) header, and every answer to a
+    /// request with a bound token carries the current nonce too, so a
+    /// client keeps signing with a fresh one.
+    ///
     /// Without this, a bound token is always refused (401
     /// `invalid_dpop_proof`): a layer that cannot check the key never lets
     /// one through as a bearer token.
@@ -88,6 +94,7 @@ impl<E> AuthLayer<E> {
             .collect();
         let config = self.config_mut();
         config.responder.dpop_algs = Some(algs.join(" ").into());
+        config.responder.dpop_nonces = verifier.server_nonces().cloned();
         config.dpop = Some(verifier);
         self
     }

@@ -176,6 +176,7 @@ mod source;
 pub use body::AuthBody;
 pub use claims::{ClaimsType, claims};
 pub use config::{DEFAULT_CHECK_TIMEOUT, DEFAULT_REALM};
+pub use dpop::DPOP_NONCE;
 pub use future::ResponseFuture;
 pub use layer::AuthLayer;
 pub use on_rejection::RejectedRequest;

@@ -11,10 +11,12 @@
 use std::fmt;
 use std::sync::Arc;
 
+use auth_core::dpop::DpopNonces;
 use bytes::Bytes;
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
 
+use crate::dpop::DPOP_NONCE;
 use crate::refusal::log;
 use crate::rejection::{Rejection, is_grpc};
 
@@ -56,6 +58,7 @@ pub struct RejectedRequest<'a> {
     realm: &'a str,
     resource_metadata: Option<&'a str>,
     dpop_algs: Option<&'a str>,
+    dpop_nonces: Option<&'a DpopNonces>,
     method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
@@ -112,7 +115,19 @@ impl<'a> RejectedRequest<'a> {
         if let Some(algs) = self.dpop_algs.filter(|_| !self.is_grpc()) {
             with_dpop_algs(&mut res, self.rejection, algs);
         }
+        if let Some(nonce) = self.dpop_nonce() {
+            res.headers_mut().insert(DPOP_NONCE, nonce);
+        }
         res
+    }
+
+    /// The `DPoP-Nonce` header value a `use_dpop_nonce` refusal carries (a
+    /// fresh server nonce, RFC 9449 §9); `None` for any other refusal.
+    pub fn dpop_nonce(&self) -> Option<HeaderValue> {
+        if self.rejection.class() != Some(auth_core::ErrorClass::UseDpopNonce) {
+            return None;
+        }
+        HeaderValue::from_str(&self.dpop_nonces?.current()).ok()
     }
 
     /// The DPoP proof algorithms the layer accepts, space-separated, when
@@ -147,6 +162,7 @@ pub(crate) struct Responder {
     pub(crate) realm: Arc<str>,
     pub(crate) resource_metadata: Option<Arc<str>>,
     pub(crate) dpop_algs: Option<Arc<str>>,
+    pub(crate) dpop_nonces: Option<DpopNonces>,
     hook: Option<Arc<Hook>>,
 }
 
@@ -156,6 +172,7 @@ impl Responder {
             realm: realm.into(),
             resource_metadata: None,
             dpop_algs: None,
+            dpop_nonces: None,
             hook: None,
         }
     }
@@ -182,6 +199,7 @@ impl Responder {
             realm: &self.realm,
             resource_metadata: self.resource_metadata.as_deref(),
             dpop_algs: self.dpop_algs.as_deref(),
+            dpop_nonces: self.dpop_nonces.as_ref(),
             method,
             uri,
             headers,
@@ -221,7 +239,10 @@ impl fmt::Debug for Responder {
 /// any other 401 offers the DPoP scheme beside the Bearer one.
 fn with_dpop_algs(res: &mut Response<Bytes>, rejection: &Rejection, algs: &str) {
     use auth_core::ErrorClass;
-    if rejection.class() == Some(ErrorClass::InvalidDpopProof) {
+    if matches!(
+        rejection.class(),
+        Some(ErrorClass::InvalidDpopProof | ErrorClass::UseDpopNonce)
+    ) {
         let Some(challenge) = res
             .headers()
             .get(WWW_AUTHENTICATE)

@@ -92,7 +92,7 @@ impl Rejection {
     pub fn challenge(&self, realm: &str) -> Option<HeaderValue> {
         // RFC 9449 §7.1: a DPoP refusal is challenged with the DPoP scheme.
         let scheme = match self.class() {
-            Some(ErrorClass::InvalidDpopProof) => "DPoP",
+            Some(ErrorClass::InvalidDpopProof | ErrorClass::UseDpopNonce) => "DPoP",
             _ => "Bearer",
         };
         let mut v = format!("{scheme} realm=\"{}\"", quoted(realm));
@@ -199,7 +199,8 @@ impl Rejection {
                 ErrorClass::InvalidRequest
                 | ErrorClass::InvalidToken
                 | ErrorClass::InsufficientUserAuthentication
-                | ErrorClass::InvalidDpopProof,
+                | ErrorClass::InvalidDpopProof
+                | ErrorClass::UseDpopNonce,
             ) => 16,
             Some(ErrorClass::InsufficientScope) => 7,
             Some(ErrorClass::Unavailable) => 14,

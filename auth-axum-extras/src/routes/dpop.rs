@@ -1,14 +1,15 @@
 //! DPoP at the login and refresh routes (RFC 9449 §5): the proof a login
 //! binds its session to, and the proof a bound session's refresh needs.
 
-use auth_core::dpop::{DpopError, DpopProof, DpopVerifier, ProofRequest};
+use auth_core::dpop::{DpopError, DpopNonces, DpopProof, DpopVerifier, ProofRequest};
 use auth_core::{AccessClaims, AuthError, NoClaims};
-use auth_tower::{DEFAULT_REALM, Rejection, TokenSource};
-use axum::extract::OriginalUri;
-use http::HeaderValue;
+use auth_tower::{DEFAULT_REALM, DPOP_NONCE, Rejection, TokenSource};
+use axum::extract::{OriginalUri, State};
+use axum_core::response::Response;
 use http::header::HOST;
 use http::request::Parts;
 use http::uri::Authority;
+use http::{HeaderValue, StatusCode};
 
 use crate::credentials::CredentialVerifier;
 use crate::error::ApiError;
@@ -34,6 +35,7 @@ impl RoutesDpop {
             .collect();
         let error = match e {
             DpopError::Unavailable(_) => return None,
+            DpopError::UseNonce => "use_dpop_nonce",
             _ => "invalid_dpop_proof",
         };
         HeaderValue::from_str(&format!(
@@ -90,6 +92,12 @@ impl<V: CredentialVerifier> Shared<V> {
         request.access_token = access_token;
         match d.verifier.check(proof, &request) {
             Ok(proof) => Ok(Some(proof)),
+            // RFC 9449: 400 from the token routes (§8), 401 where an
+            // access token is presented (§9). The answer's `DPoP-Nonce`
+            // header (added to every answer of the routes) has the nonce.
+            Err(DpopError::UseNonce) if access_token.is_none() => Err(self
+                .dpop_refusal(d, DpopError::UseNonce, at)
+                .with_status(StatusCode::BAD_REQUEST)),
             Err(e) => Err(self.dpop_refusal(d, e, at)),
         }
     }
@@ -177,6 +185,15 @@ impl<V: CredentialVerifier> Shared<V> {
     pub(super) fn dpop_challenge(&self, e: &DpopError) -> Option<HeaderValue> {
         self.dpop.as_ref().and_then(|d| d.challenge(e))
     }
+}
+
+/// Adds the current server nonce to an answer of the routes (RFC 9449
+/// §8.2: any answer may carry a fresh one), unless it has one.
+pub(super) async fn with_nonce(State(nonces): State<DpopNonces>, mut res: Response) -> Response {
+    if let Ok(nonce) = HeaderValue::from_str(&nonces.current()) {
+        res.headers_mut().entry(DPOP_NONCE).or_insert(nonce);
+    }
+    res
 }
 
 /// The access token of `Authorization`: `Bearer <token>`, or, where the

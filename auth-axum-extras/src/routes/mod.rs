@@ -267,6 +267,13 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
     /// Proofs name the URL the client called: set
     /// [`dpop_origin`](Self::dpop_origin) behind a proxy; without it the
     /// request's `Host` is taken, with either scheme.
+    ///
+    /// With [server nonces](DpopVerifier::nonces), every answer of the
+    /// routes carries the current nonce in a `DPoP-Nonce` header, and a
+    /// proof without it is refused with `use_dpop_nonce`: 400 at login,
+    /// refresh and logout (RFC 9449 §8), 401 with a `DPoP` challenge where
+    /// an access token is presented (the session routes, §9). The refusal
+    /// spends and changes nothing: the client signs again with the nonce.
     pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
         self.dpop = Some(verifier);
         self
@@ -522,6 +529,10 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             throttled: self.throttled,
             oauth2_names: self.format == TokenFormat::OAuth2,
             dpop: self.dpop.is_some(),
+            dpop_nonces: self
+                .dpop
+                .as_ref()
+                .is_some_and(|v| v.server_nonces().is_some()),
         });
         serde_json::from_value(doc)
             .map_err(|e| RoutesError(format!("the OpenAPI description did not build: {e}")))
@@ -587,6 +598,9 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
                 max_body: self.max_body,
             })
         });
+        let nonces = dpop
+            .as_ref()
+            .and_then(|d| d.verifier.server_nonces().cloned());
         let shared = Arc::new(Shared {
             throttling,
             authority: self.authority,
@@ -610,6 +624,12 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             )
             .route(&jwks_path, get(serve_jwks::<V>))
             .with_state(shared);
+        if let Some(nonces) = nonces {
+            router = router.layer(axum::middleware::map_response_with_state(
+                nonces,
+                dpop::with_nonce,
+            ));
+        }
         if let Some(introspector) = introspector {
             router = router.merge(
                 Router::new()

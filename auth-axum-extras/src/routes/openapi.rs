@@ -18,6 +18,8 @@ pub(super) struct Described<'a> {
     pub(super) oauth2_names: bool,
     /// DPoP-bound tokens are taken (RFC 9449).
     pub(super) dpop: bool,
+    /// Proofs must carry a server nonce.
+    pub(super) dpop_nonces: bool,
 }
 
 fn schema(name: &str) -> Value {
@@ -308,11 +310,19 @@ pub(super) fn document(d: &Described<'_>) -> Value {
     if d.dpop {
         // OpenAPI's `http` schemes name only the schemes its registry
         // lists at the time (no `DPoP`): the proof header describes it.
+        let mut description = "a DPoP proof (RFC 9449) signed by the key a DPoP-bound access \
+            token's `cnf.jkt` names, sent with `Authorization: DPoP <token>`; logins and \
+            refreshes carry a proof too"
+            .to_owned();
+        if d.dpop_nonces {
+            description.push_str(
+                "; its `nonce` claim is the latest `DPoP-Nonce` answer header (without it: \
+                 `use_dpop_nonce`, 400 at login, refresh and logout, else 401)",
+            );
+        }
         schemes["dpop"] = json!({
             "type": "apiKey", "in": "header", "name": "DPoP",
-            "description": "a DPoP proof (RFC 9449) signed by the key a DPoP-bound access token's \
-                `cnf.jkt` names, sent with `Authorization: DPoP <token>`; logins and refreshes \
-                carry a proof too",
+            "description": description,
         });
     }
     if d.introspection {

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 mod claims;
 mod dpop;
+mod dpop_nonce;
 mod refusals;
 mod step_up;
 mod wiring;
