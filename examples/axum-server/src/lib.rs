@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie};
-use auth_core::dpop::{DpopVerifier, MemoryReplayCache, ReplayCache};
+use auth_core::dpop::{DpopNonces, DpopVerifier, MemoryReplayCache, ReplayCache};
 use auth_core::introspection::{Introspection, IntrospectionClients};
 use auth_core::store::RedisStore;
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
@@ -153,6 +153,13 @@ pub struct Args {
     /// required: a login with a proof is bound, one without is Bearer.
     #[arg(long)]
     pub require_dpop: bool,
+    /// Require server nonces in DPoP proofs (RFC 9449 §8): a proof without
+    /// the current one is answered `use_dpop_nonce` with the nonce in a
+    /// `DPoP-Nonce` header, so a proof cannot be signed ahead of time. The
+    /// nonces' key derives from the signing secret or key file (instances
+    /// that share it accept each other's nonces), else it is random.
+    #[arg(long)]
+    pub dpop_nonces: bool,
     /// Serve the auth metrics in the Prometheus text format at GET /metrics.
     /// Off by default: they describe the traffic, so let only your scraper
     /// reach them.
@@ -373,6 +380,9 @@ pub struct Options {
     pub dpop_origin: Option<String>,
     /// Where proofs' `jti`s are kept; `None`: this process's memory.
     pub dpop_replay: Option<Arc<dyn ReplayCache>>,
+    /// The server nonces proofs must carry (`--dpop-nonces`); `None`: no
+    /// nonce is asked for.
+    pub dpop_nonces: Option<DpopNonces>,
     /// The key ring's file (`--key-file`), written after every key
     /// rotation or withdrawal.
     pub key_file: Option<PathBuf>,
@@ -408,7 +418,10 @@ pub fn app_with(
         .jwks_path("/.well-known/jwks.json")
         // DPoP (RFC 9449): a login with a proof binds its session to the
         // client's key.
-        .dpop(DpopVerifier::new(replay));
+        .dpop(match options.dpop_nonces {
+            Some(nonces) => DpopVerifier::new(replay).nonces(nonces),
+            None => DpopVerifier::new(replay),
+        });
     if options.require_dpop {
         auth = auth.require_dpop();
     }
@@ -461,6 +474,25 @@ pub fn app_with(
             get(move || std::future::ready(openapi::serve(&openapi))),
         );
     Ok(app)
+}
+
+/// The DPoP nonces of `--dpop-nonces`: keyed by what the instances share
+/// (with a label that keeps the key apart from the signing key it derives
+/// from), or by a random key of this process.
+fn dpop_nonces(shared: Option<Vec<u8>>) -> Result<DpopNonces, Error> {
+    Ok(match shared {
+        Some(material) => {
+            let mut seed = b"auth-dpop-nonce\0".to_vec();
+            seed.extend_from_slice(&material);
+            DpopNonces::new(seed)?
+        }
+        None => {
+            tracing::warn!(
+                "DPoP nonces are keyed at random: other instances do not accept them (set {SECRET_ENV} or --key-pem)"
+            );
+            DpopNonces::random()?
+        }
+    })
 }
 
 /// `issuer` when it is the URL of a server's root: `http(s)://host[:port]`
@@ -524,6 +556,13 @@ pub async fn run(args: Args) -> Result<(), Error> {
         dpop_origin: args.public_url.clone(),
         // With Redis, a proof accepted by one instance is refused by all.
         dpop_replay: redis.map(|r| Arc::new(r) as Arc<dyn ReplayCache>),
+        dpop_nonces: match args.dpop_nonces {
+            true => Some(dpop_nonces(throttle::shared_material(
+                secret.as_deref(),
+                args.key_pem.as_deref(),
+            )?)?),
+            false => None,
+        },
         key_file: args.key_file.clone(),
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;

@@ -83,15 +83,7 @@ impl ThrottleArgs {
         let mut throttle = LoginThrottle::new(authority.store().clone())
             .clock(authority.clock().clone())
             .policy(self.policy());
-        let shared = match (secret, key_pem) {
-            (Some(secret), _) => Some(secret.as_bytes().to_vec()),
-            (None, Some(path)) => Some(
-                std::fs::read(path)
-                    .map_err(|e| format!("cannot read --key-pem {}: {e}", path.display()))?,
-            ),
-            (None, None) => None,
-        };
-        match shared {
+        match shared_material(secret, key_pem)? {
             Some(material) => {
                 // A key of its own: the label keeps it apart from the token
                 // signing key it is derived from.
@@ -106,4 +98,21 @@ impl ThrottleArgs {
         }
         Ok(Some(throttle))
     }
+}
+
+/// What every instance shares to derive its own keys from (the device
+/// cookies', the DPoP nonces'): the HS256 secret, else the `--key-pem`
+/// file; `None` when the signing key is random.
+pub fn shared_material(
+    secret: Option<&str>,
+    key_pem: Option<&Path>,
+) -> Result<Option<Vec<u8>>, Error> {
+    Ok(match (secret, key_pem) {
+        (Some(secret), _) => Some(secret.as_bytes().to_vec()),
+        (None, Some(path)) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("cannot read --key-pem {}: {e}", path.display()))?,
+        ),
+        (None, None) => None,
+    })
 }

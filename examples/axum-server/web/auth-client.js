@@ -40,7 +40,11 @@
 //   key away. An API in `allowedOrigins` must allow the `DPoP` request
 //   header in its CORS answers. A proof refused while the server's `Date`
 //   is far from this machine's clock is signed again once with the
-//   server's time. Without WebCrypto (a page not served over HTTPS nor
+//   server's time. A server that requires nonces (RFC 9449 §8) hands one
+//   out in a `DPoP-Nonce` header; the client keeps the newest of each
+//   origin, puts it in its proofs, and signs again once when asked for a
+//   new one (`use_dpop_nonce`). An API of another origin must list
+//   `DPoP-Nonce` in `Access-Control-Expose-Headers`. Without WebCrypto (a page not served over HTTPS nor
 //   from localhost) or IndexedDB (some private browsing modes) no proof is
 //   sent: the session is Bearer, as with a server that does not take DPoP.
 //
@@ -172,7 +176,11 @@ export class AuthClient extends EventTarget {
     // A body is read once: each retry sends a copy.
     const retry = request.clone();
     let used = this.#access;
-    let res = await fetch(await withToken(request, used, this.#tokenType));
+    let res = await send(await withToken(request, used, this.#tokenType));
+    if (nonceAsked(res)) {
+      // The server wants its newest nonce in the proof: signed again once.
+      res = await send(await withToken(retry.clone(), used, this.#tokenType));
+    }
     if (res.status !== 401 || used === null) {
       return res;
     }
@@ -182,7 +190,7 @@ export class AuthClient extends EventTarget {
     // is never the last word on a 401.
     if (this.#access !== null && this.#access !== used) {
       used = this.#access;
-      res = await fetch(await withToken(retry.clone(), used, this.#tokenType));
+      res = await send(await withToken(retry.clone(), used, this.#tokenType));
       if (res.status !== 401) {
         return res;
       }
@@ -190,7 +198,7 @@ export class AuthClient extends EventTarget {
     if (!(await this.refresh(used))) {
       return res;
     }
-    return fetch(await withToken(retry, this.#access, this.#tokenType));
+    return send(await withToken(retry, this.#access, this.#tokenType));
   }
 
   /**
@@ -230,17 +238,23 @@ export class AuthClient extends EventTarget {
         method: "POST",
         credentials: "same-origin",
       });
-      const headers = new Headers();
-      if (token && tokenType === "DPoP") {
-        headers.set("authorization", `DPoP ${token}`);
-      } else if (token) {
-        headers.set("authorization", `Bearer ${token}`);
+      // Signed again once when the server asks for its newest nonce.
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const headers = new Headers();
+        if (token && tokenType === "DPoP") {
+          headers.set("authorization", `DPoP ${token}`);
+        } else if (token) {
+          headers.set("authorization", `Bearer ${token}`);
+        }
+        if (key) {
+          const bound = token && tokenType === "DPoP" ? token : null;
+          headers.set("dpop", await dpopProof(key, request, bound));
+        }
+        const res = await send(new Request(request, { headers }));
+        if (!key || !nonceAsked(res)) {
+          break;
+        }
       }
-      if (key) {
-        const bound = token && tokenType === "DPoP" ? token : null;
-        headers.set("dpop", await dpopProof(key, request, bound));
-      }
-      await fetch(new Request(request, { headers }));
     } finally {
       this.#channel?.postMessage({ type: "signed-out" });
       this.#emit("signed-out", { reason });
@@ -359,7 +373,8 @@ export class AuthClient extends EventTarget {
   /**
    * POST {prefix}/{route} with the cookie and, when this browser has a DPoP
    * key, a proof. A proof refused while the server's clock is far from
-   * this one is signed again once, with the server's time.
+   * this one is signed again once, with the server's time; one asked for
+   * the server's newest nonce, once with it.
    */
   async #post(route, headers = {}, body = undefined) {
     const key = await dpopKey();
@@ -373,8 +388,8 @@ export class AuthClient extends EventTarget {
       if (key) {
         request.headers.set("dpop", await dpopProof(key, request, null));
       }
-      const res = await fetch(request);
-      if (key && attempt === 0 && proofRefused(res) && learnClock(res)) {
+      const res = await send(request);
+      if (key && attempt < 2 && (nonceAsked(res) || (proofRefused(res) && learnClock(res)))) {
         continue;
       }
       return res;
@@ -434,6 +449,8 @@ async function withToken(request, token, tokenType) {
 // The seconds to add to this machine's clock to read the server's, learned
 // from the `Date` of an answer that refused a proof.
 let clockOffset = 0;
+// The newest server nonce (`DPoP-Nonce`) of each origin, for the proofs.
+const dpopNonces = new Map();
 // This origin's DPoP key, once asked for (a promise; null inside when there
 // is none).
 let keyPromise = null;
@@ -536,6 +553,10 @@ async function dpopProof(key, request, accessToken) {
     htu: htu.href,
     iat: Math.floor(Date.now() / 1000) + clockOffset,
   };
+  const nonce = dpopNonces.get(htu.origin);
+  if (nonce !== undefined) {
+    claims.nonce = nonce;
+  }
   if (accessToken !== null) {
     const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
     claims.ath = base64url(hash);
@@ -549,6 +570,25 @@ async function dpopProof(key, request, accessToken) {
     utf8(input),
   );
   return `${input}.${base64url(signature)}`;
+}
+
+/** fetch(), keeping the server nonce the answer carries. */
+async function send(request) {
+  const res = await fetch(request);
+  const nonce = res.headers.get("dpop-nonce");
+  if (nonce && res.url) {
+    dpopNonces.set(new URL(res.url).origin, nonce);
+  }
+  return res;
+}
+
+/** Whether `res` asks for a proof with the server's newest nonce. */
+function nonceAsked(res) {
+  return (
+    (res.status === 400 || res.status === 401) &&
+    res.headers.has("dpop-nonce") &&
+    /error="use_dpop_nonce"/.test(res.headers.get("www-authenticate") ?? "")
+  );
 }
 
 /** Whether `res` refuses the request's DPoP proof. */

@@ -575,3 +575,87 @@ async fn a_page_whose_clock_is_off_signs_with_the_servers_time() {
     assert_eq!(last(&sent, "GET", "/profile").status, Some(200));
     b.client.close().await.expect("the session ends");
 }
+
+/// A server that requires nonces (`--dpop-nonces`): the page's first
+/// request is asked for one (400 `use_dpop_nonce`) and signs again with the
+/// nonce of the answer's `DPoP-Nonce`; the login carries it and is bound;
+/// its calls carry the nonce; a
+/// reload (which forgets the nonce) is asked again once and refreshes; the
+/// logout with the nonce ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_requires_nonces_gets_them_in_every_proof() {
+    if !browser_installed() {
+        return;
+    }
+    let s = server(&["--access-ttl", "10m", "--dpop-nonces"], "http").await;
+    let http = contract_tests::Client::new(s.addr);
+    let b = Browser::start(&[], "dpop-nonce").await;
+    b.record_requests().await;
+    b.client
+        .goto(&format!("{}/", s.base))
+        .await
+        .expect("the page loads");
+    b.ready().await;
+    b.sign_in("alice", "alice-password").await;
+    b.until_alice("signed in").await;
+    assert_eq!(b.text("token-type").await, BOUND);
+    let sent = b.sent().await;
+    let nonce_in = |s: &Sent| jws_part(s.dpop.as_deref().expect("a proof"), 1)["nonce"].clone();
+    // The page's first request (its refresh on load, without a cookie yet)
+    // is asked for a nonce and signed again with it; the login then
+    // carries it from the start.
+    let restores = to(&sent, "POST", "/auth/refresh");
+    assert_eq!(restores.len(), 2, "{sent:#?}");
+    assert_eq!(restores[0].status, Some(400));
+    assert_eq!(restores[0].json()["error"], "use_dpop_nonce");
+    assert_eq!(nonce_in(restores[0]), Value::Null);
+    let nonce = nonce_in(restores[1]);
+    assert_eq!(nonce.as_str().map(str::len), Some(22), "{nonce}");
+    assert_eq!(restores[1].status, Some(401), "no cookie yet");
+    let logins = to(&sent, "POST", "/auth/login");
+    assert_eq!(logins.len(), 1, "{sent:#?}");
+    assert_eq!(nonce_in(logins[0]), nonce);
+    let access = bound_answer(logins[0]);
+    let call = last(&sent, "GET", "/profile");
+    assert_eq!(call.status, Some(200));
+    assert_eq!(nonce_in(call), nonce);
+
+    b.client.refresh().await.expect("reload");
+    b.ready().await;
+    b.until_alice("the profile after a reload").await;
+    let sent = b.sent().await;
+    let refreshes = to(&sent, "POST", "/auth/refresh");
+    let refreshes = &refreshes[refreshes.len().saturating_sub(2)..];
+    assert_eq!(refreshes.len(), 2, "{sent:#?}");
+    assert_eq!(refreshes[0].status, Some(400));
+    assert_eq!(refreshes[0].json()["error"], "use_dpop_nonce");
+    assert_eq!(nonce_in(refreshes[1]), nonce);
+    let renewed = bound_answer(refreshes[1]);
+    assert_ne!(renewed, access);
+
+    b.click("logout").await;
+    b.until(
+        "return !document.getElementById('signin').hidden",
+        "the sign-in form",
+    )
+    .await;
+    let sent = b.sent().await;
+    let logout = last(&sent, "POST", "/auth/logout");
+    assert_eq!(logout.status, Some(204));
+    assert_eq!(nonce_in(logout), nonce);
+    let mine = http.login("alice", "alice-password").await;
+    let listed = http
+        .get("/auth/sessions", Some(&mine.field("accessToken")))
+        .await;
+    let sid = jws_part(&renewed, 1)["sid"].clone();
+    assert!(
+        !listed.json["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .any(|s| s["id"] == sid),
+        "the bound session outlived its logout: {}",
+        listed.json
+    );
+    b.client.close().await.expect("the session ends");
+}
