@@ -493,6 +493,41 @@ async fn pyjwt_dpop_proofs_are_accepted_with_their_thumbprint() {
     }
 }
 
+/// A PyJWT proof carrying the server's nonce passes a verifier that
+/// requires nonces; the same claims without it are refused with
+/// `use_dpop_nonce`.
+#[tokio::test]
+async fn pyjwt_dpop_proofs_with_the_server_nonce_pass() {
+    use auth_core::dpop::{DpopError, DpopNonces, DpopVerifier, MemoryReplayCache, ProofRequest};
+    if !python_ready() {
+        return;
+    }
+    let url = "https://api.interop.test/auth/login";
+    let nonces = DpopNonces::new(b"interop nonce secret of 32 bytes or more").expect("nonces");
+    let verifier =
+        DpopVerifier::new(std::sync::Arc::new(MemoryReplayCache::default())).nonces(nonces.clone());
+    let claims = |nonce: Option<String>| {
+        let mut c = json!({ "jti": uuid4(), "htm": "POST", "htu": url, "iat": now() });
+        if let Some(n) = nonce {
+            c["nonce"] = n.into();
+        }
+        json!({ "alg": "ES256", "claims": c })
+    };
+    let made = python(
+        "dpop.py",
+        &json!([claims(None), claims(Some(nonces.current()))]),
+    );
+    let request = ProofRequest::new("POST", url);
+    let without = made[0]["proof"].as_str().expect("proof");
+    assert!(matches!(
+        verifier.verify(without, &request).await,
+        Err(DpopError::UseNonce)
+    ));
+    let with = made[1]["proof"].as_str().expect("proof");
+    let accepted = verifier.verify(with, &request).await.expect("accepted");
+    assert_eq!(accepted.jkt, made[1]["jkt"].as_str().expect("jkt"));
+}
+
 /// Our DPoP proofs (`testing::DpopKey`, ES256 and EdDSA) pass PyJWT's
 /// checks with the key of their own header; tampered ones do not.
 #[tokio::test]
