@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::cache::TokenCache;
-use auth_core::dpop::{DpopVerifier, MemoryReplayCache, ProofRequest, ReplayCache};
+use auth_core::dpop::{DpopNonces, DpopVerifier, MemoryReplayCache, ProofRequest, ReplayCache};
 use auth_core::store::{RedisStore, Verdict};
 use auth_core::testing::DpopKey;
 use auth_core::testing::redis_server::RedisServer;
@@ -77,6 +77,13 @@ fn request_path(c: &mut Criterion) {
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let key = DpopKey::generate(alg).expect("DPoP key");
         let verifier = DpopVerifier::new(Arc::new(MemoryReplayCache::default()));
+        // The same with server nonces (an hour's slot: the bench never sees
+        // the nonce go stale).
+        let nonces = DpopNonces::new([7u8; 32])
+            .expect("nonces")
+            .lifetime(std::time::Duration::from_secs(3600));
+        let nonce = nonces.current();
+        let nonced = DpopVerifier::new(Arc::new(MemoryReplayCache::default())).nonces(nonces);
         let jwk: Jwk = serde_json::from_value(key.jwk().clone()).expect("jwk");
         let decoding = DecodingKey::from_jwk(&jwk).expect("decoding key");
         let jwt_alg: jsonwebtoken::Algorithm = alg.as_str().parse().expect("algorithm");
@@ -102,6 +109,7 @@ fn request_path(c: &mut Criterion) {
         );
 
         let fresh = || key.proof("GET", URL, Some(token));
+        let fresh_nonced = || key.proof_with_nonce("GET", URL, Some(token), Some(&nonce));
         let bearer = || {
             let claims = cache.decode_access(black_box(token)).expect("cached");
             let verdict = validator.check_token(&claims.token_ref(), token).now();
@@ -114,6 +122,11 @@ fn request_path(c: &mut Criterion) {
         let bound = |proof: &str| {
             bearer();
             verify(proof);
+        };
+        let bound_nonced = |proof: &str| {
+            bearer();
+            let verified = rt.block_on(nonced.verify(black_box(proof), &request));
+            black_box(verified.expect("a first use"));
         };
         let signature_only = || {
             let valid = jsonwebtoken::crypto::verify(
@@ -130,6 +143,9 @@ fn request_path(c: &mut Criterion) {
         group.bench_function("bound_cached", |b| {
             b.iter_batched_ref(fresh, |p| bound(p), BatchSize::SmallInput)
         });
+        group.bench_function("bound_cached_nonce", |b| {
+            b.iter_batched_ref(fresh_nonced, |p| bound_nonced(p), BatchSize::SmallInput)
+        });
         group.bench_function("proof_verify", |b| {
             b.iter_batched_ref(fresh, |p| verify(p), BatchSize::SmallInput)
         });
@@ -139,9 +155,10 @@ fn request_path(c: &mut Criterion) {
         // The same, interleaved: short blocks of each, round after round,
         // so that a load that comes and goes on a shared machine weighs on
         // all of them alike; the ratios are medians over the rounds.
-        let mut ratios = [const { Vec::new() }; 3];
+        let mut ratios = [const { Vec::new() }; 4];
         for _ in 0..ROUNDS {
             let proofs: Vec<String> = (0..2 * CALLS).map(|_| fresh()).collect();
+            let nonced_proofs: Vec<String> = (0..CALLS).map(|_| fresh_nonced()).collect();
             let timed = |f: &mut dyn FnMut()| {
                 let start = Instant::now();
                 f();
@@ -151,15 +168,18 @@ fn request_path(c: &mut Criterion) {
             let ver = timed(&mut || proofs[..CALLS].iter().for_each(|p| verify(p)));
             let bnd = timed(&mut || proofs[CALLS..].iter().for_each(|p| bound(p)));
             let brr = timed(&mut || (0..CALLS * 100).for_each(|_| bearer())) / 100.0;
+            let non = timed(&mut || nonced_proofs.iter().for_each(|p| bound_nonced(p)));
             ratios[0].push(ver / sig);
             ratios[1].push(bnd / sig);
             ratios[2].push(bnd / brr);
+            ratios[3].push(non / bnd);
         }
-        let [ver_sig, bnd_sig, bnd_brr] = ratios.map(median);
+        let [ver_sig, bnd_sig, bnd_brr, non_bnd] = ratios.map(median);
         println!(
             "dpop/{alg} interleaved (median of {ROUNDS} rounds of {CALLS} calls): \
              proof_verify {ver_sig:.2}x signature_only; \
-             bound_cached {bnd_sig:.2}x signature_only, {bnd_brr:.0}x bearer_cached"
+             bound_cached {bnd_sig:.2}x signature_only, {bnd_brr:.0}x bearer_cached; \
+             bound_cached_nonce {non_bnd:.3}x bound_cached"
         );
     }
 }
