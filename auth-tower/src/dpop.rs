@@ -14,7 +14,8 @@ use crate::source::{Malformed, is_b64token};
 /// The `DPoP-Nonce` response header (RFC 9449 §8.1): the server nonce the
 /// client's next proofs must carry, where the server
 /// [requires nonces](auth_core::dpop::DpopVerifier::nonces). A browser
-/// client of another origin reads it only when the CORS answers name it in
+/// client of another origin reads it (and the `WWW-Authenticate` that says
+/// `use_dpop_nonce`) only when the CORS answers name them in
 /// `Access-Control-Expose-Headers`.
 pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 

@@ -22,7 +22,7 @@
 //! |---|---|---|---|
 //! | `POST {prefix}/login` | JSON `{"username","password"}`, optional `"cookieOnly": true` (or `"cookie_only"`), any other fields for the verifier ([`Credentials::extra`](crate::Credentials::extra)) | 200 token pair + cookie (and the [device cookie](crate::throttle)) | 401 `invalid_credentials`; 429 `too_many_attempts` with `Retry-After` while the [login throttle](AuthRoutes::throttle) holds the attempt; 400/413/415/422 bad body (422 also for extra fields past their bounds); 503 `temporarily_unavailable` with `Retry-After` when too many logins wait |
 //! | `POST {prefix}/refresh` | JSON `{"refreshToken"}` (or `"refresh_token"`) or the cookie | 200 new pair + cookie | 401 `refresh_superseded` (lost a race: retry once), 401 `invalid_token` (invalid, expired, revoked, reused, or refused by [`CredentialVerifier::reload`]: log in again), 503 (store or verifier down: retry) |
-//! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token; a DPoP-bound token ends its session only with a proof of its key (`Authorization: DPoP` and a `DPoP` proof, or the proof alone with the refresh token), else it is ignored like an invalid one | 204, cookie cleared, whatever the body | only 503 (store down) |
+//! | `POST {prefix}/logout` | refresh token (body and/or cookies) and/or bearer access token; a DPoP-bound token ends its session only with a proof of its key (`Authorization: DPoP` and a `DPoP` proof, or the proof alone with the refresh token), else it is ignored like an invalid one | 204, cookie cleared, whatever the body | 503 (store down); with server nonces, a proof without the current one: 400 `use_dpop_nonce` (401 with `Authorization: DPoP`), nothing ended nor cleared |
 //! | `POST {prefix}/logout-all` | bearer access token | 204, cookie cleared | 401 without a valid access token |
 //! | `GET {prefix}/sessions` | bearer access token | 200 the caller's live sessions (below) | 401 without a valid access token |
 //! | `DELETE {prefix}/sessions/{id}` | bearer access token | 204: that session's refresh and access tokens are refused from now on (the cookie is cleared when it is the caller's own) | 404 `not_found` for an id that is not one of the caller's live sessions; 401 |
@@ -621,15 +621,18 @@ impl<V: CredentialVerifier> AuthRoutes<V> {
             .route(
                 &format!("{prefix}/sessions/{{id}}"),
                 delete(delete_session::<V>),
-            )
-            .route(&jwks_path, get(serve_jwks::<V>))
-            .with_state(shared);
+            );
+        // The current nonce on the answers of the routes that take proofs,
+        // not on the JWKS (which caches may share) nor on a 404.
         if let Some(nonces) = nonces {
-            router = router.layer(axum::middleware::map_response_with_state(
+            router = router.route_layer(axum::middleware::map_response_with_state(
                 nonces,
                 dpop::with_nonce,
             ));
         }
+        let mut router = router
+            .route(&jwks_path, get(serve_jwks::<V>))
+            .with_state(shared);
         if let Some(introspector) = introspector {
             router = router.merge(
                 Router::new()

@@ -181,11 +181,20 @@ pub(super) fn document(d: &Described<'_>) -> Value {
             "logout",
             "End the session of the tokens presented; clear the cookie",
             Some(json!({ "required": false, "content": json_body("RefreshRequest") })),
-            vec![
-                ("204", json!({ "description": "whatever the tokens: never an oracle" })),
-                cross_origin(),
-                ("503", error("the store is down")),
-            ],
+            {
+                let mut answers = vec![
+                    ("204", json!({ "description": "whatever the tokens: never an oracle" })),
+                    cross_origin(),
+                    ("503", error("the store is down")),
+                ];
+                if d.dpop_nonces {
+                    answers.push((
+                        "400",
+                        error("a DPoP proof without the server's current nonce (`use_dpop_nonce`): nothing ended, sign again with the `DPoP-Nonce` of this answer"),
+                    ));
+                }
+                answers
+            },
             Value::Array(logout_security),
         )}),
     );

@@ -159,11 +159,15 @@ impl<V: CredentialVerifier> Shared<V> {
             .flatten();
         // DPoP-bound tokens are revoked only with a proof of their key; a
         // proof that does not verify proves nothing (logout never fails).
+        // One refused only for want of the server's nonce is answered
+        // `use_dpop_nonce` before anything is revoked or cleared: a 204
+        // would tell the client its bound session ended when it lives on.
         let with_ath = access.filter(|(_, dpop)| *dpop).map(|(token, _)| token);
-        let proof = self
-            .dpop_proof_for(&parts, "logout", with_ath)
-            .await
-            .unwrap_or(None);
+        let proof = match self.dpop_proof_for(&parts, "logout", with_ath).await {
+            Ok(proof) => proof,
+            Err(e) if e.code() == "use_dpop_nonce" => return Err(e),
+            Err(_) => None,
+        };
         let outcome = self
             .authority
             .logout_bound(

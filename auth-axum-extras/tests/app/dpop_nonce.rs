@@ -215,3 +215,70 @@ async fn a_proof_wrong_otherwise_is_refused_for_that_first() {
     assert_eq!(r.status, 401, "{}", r.json);
     assert_eq!(r.json["error"], "invalid_dpop_proof");
 }
+
+/// A logout whose proof lacks the current nonce ends nothing and clears
+/// nothing: it is asked for the nonce (a 204 would tell the client its
+/// bound session ended while it lives on). Signed again with the nonce,
+/// it ends the session.
+#[tokio::test]
+async fn a_logout_without_the_nonce_is_asked_for_it_and_ends_nothing() {
+    let s = serve().await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let nonce = nonce_of(&s.login(&key, None).await);
+    let login = s.login(&key, Some(&nonce)).await;
+    let (access, refresh) = (login.field("accessToken"), login.field("refreshToken"));
+    let body = json!({ "refreshToken": refresh }).to_string();
+    let url = s.url("/auth/logout");
+
+    // The refresh token alone, with a proof without the nonce: 400.
+    let proof = key.proof_with_nonce("POST", &url, None, None);
+    let r = s
+        .client
+        .post("/auth/logout", &[("dpop", &proof)], Some(&body))
+        .await;
+    asked_for_nonce(&r, 400, "logout without a nonce");
+    assert!(r.set_cookie().is_none(), "the cookie stays");
+    // With the bound access token as DPoP and a stale nonce: 401.
+    s.clock.advance(Duration::from_secs(120));
+    let auth = format!("DPoP {access}");
+    let proof = key.proof_with_nonce("POST", &url, Some(&access), Some(&nonce));
+    let r = s
+        .client
+        .post(
+            "/auth/logout",
+            &[("authorization", &auth), ("dpop", &proof)],
+            Some(&body),
+        )
+        .await;
+    let fresh = asked_for_nonce(&r, 401, "logout with a stale nonce");
+    // The session lives: it still refreshes.
+    let next = s.refresh(&refresh, &key, Some(&fresh)).await;
+    assert_eq!(next.status, 200, "the session lives: {}", next.json);
+    let refresh = next.field("refreshToken");
+
+    let body = json!({ "refreshToken": refresh }).to_string();
+    let proof = key.proof_with_nonce("POST", &url, None, Some(&fresh));
+    let r = s
+        .client
+        .post("/auth/logout", &[("dpop", &proof)], Some(&body))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+    let gone = s.refresh(&refresh, &key, Some(&fresh)).await;
+    assert_eq!(gone.status, 401, "{}", gone.json);
+}
+
+/// The nonce goes on the answers of the routes that take proofs, not on
+/// the JWKS, which shared caches may keep, nor on a 404.
+#[tokio::test]
+async fn the_jwks_and_unknown_paths_carry_no_nonce() {
+    let s = serve().await;
+    let jwks = s.client.get("/auth/jwks", None).await;
+    assert_eq!(jwks.status, 200, "{}", jwks.json);
+    assert!(jwks.headers.get("dpop-nonce").is_none());
+    let missing = s.client.get("/auth/nothing-here", None).await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.headers.get("dpop-nonce").is_none());
+    let sessions = s.client.get("/auth/sessions", None).await;
+    assert_eq!(sessions.status, 401);
+    nonce_of(&sessions);
+}
