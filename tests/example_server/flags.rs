@@ -291,3 +291,48 @@ async fn a_key_file_keeps_keys_and_rotations_across_restarts() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--dpop-nonces`: nonces keyed by `AUTH_DPOP_NONCE_SECRET`, else by what
+/// the instances share to sign, are accepted by every instance; keyed at
+/// random (no secret, or a `--key-file` ring alone), by none but their own.
+#[test]
+fn dpop_nonces_are_shared_by_what_the_instances_share() {
+    use example_axum_server::dpop_nonces;
+    let nonce_secret = "a DPoP nonce secret of at least 32 bytes";
+    let on = args(&["--dpop-nonces"]).unwrap();
+    assert!(
+        dpop_nonces(&args(&[]).unwrap(), Some(SECRET), Some(nonce_secret))
+            .unwrap()
+            .is_none(),
+        "off without the flag"
+    );
+    let shared = |secret: Option<&str>, nonce_secret: Option<&str>| {
+        let a = dpop_nonces(&on, secret, nonce_secret).unwrap().unwrap();
+        let b = dpop_nonces(&on, secret, nonce_secret).unwrap().unwrap();
+        b.accepts(&a.current())
+    };
+    assert!(shared(None, Some(nonce_secret)));
+    assert!(shared(Some(SECRET), None));
+    assert!(!shared(None, None), "random keys");
+    let ring = args(&[
+        "--dpop-nonces",
+        "--alg",
+        "EdDSA",
+        "--key-file",
+        "/tmp/ring.json",
+    ])
+    .unwrap();
+    let a = dpop_nonces(&ring, None, None).unwrap().unwrap();
+    let b = dpop_nonces(&ring, None, None).unwrap().unwrap();
+    assert!(!b.accepts(&a.current()), "a key file keys no nonces");
+    // The nonce secret wins over the signing secret.
+    let by_secret = dpop_nonces(&on, Some(SECRET), None).unwrap().unwrap();
+    let by_nonce_secret = dpop_nonces(&on, Some(SECRET), Some(nonce_secret))
+        .unwrap()
+        .unwrap();
+    assert!(!by_secret.accepts(&by_nonce_secret.current()));
+    let err = dpop_nonces(&on, None, Some("short"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("AUTH_DPOP_NONCE_SECRET"), "{err}");
+}

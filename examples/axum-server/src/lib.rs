@@ -48,6 +48,9 @@ pub use serve::{
 
 /// The environment variable holding the HMAC secret.
 pub const SECRET_ENV: &str = "AUTH_JWT_SECRET";
+/// The environment variable holding the key of the DPoP nonces
+/// (`--dpop-nonces`), at least 32 bytes; see [`dpop_nonces`].
+pub const DPOP_NONCE_SECRET_ENV: &str = "AUTH_DPOP_NONCE_SECRET";
 
 pub mod stall;
 pub mod throttle;
@@ -156,8 +159,10 @@ pub struct Args {
     /// Require server nonces in DPoP proofs (RFC 9449 §8): a proof without
     /// the current one is answered `use_dpop_nonce` with the nonce in a
     /// `DPoP-Nonce` header, so a proof cannot be signed ahead of time. The
-    /// nonces' key derives from the signing secret or key file (instances
-    /// that share it accept each other's nonces), else it is random.
+    /// nonces' key is `AUTH_DPOP_NONCE_SECRET` (at least 32 bytes), else it
+    /// derives from `AUTH_JWT_SECRET` or the `--key-pem` file (instances
+    /// that share it accept each other's nonces), else it is random (with
+    /// `--key-file` alone too: set the variable).
     #[arg(long)]
     pub dpop_nonces: bool,
     /// Serve the auth metrics in the Prometheus text format at GET /metrics.
@@ -476,23 +481,42 @@ pub fn app_with(
     Ok(app)
 }
 
-/// The DPoP nonces of `--dpop-nonces`: keyed by what the instances share
-/// (with a label that keeps the key apart from the signing key it derives
-/// from), or by a random key of this process.
-fn dpop_nonces(shared: Option<Vec<u8>>) -> Result<DpopNonces, Error> {
-    Ok(match shared {
-        Some(material) => {
-            let mut seed = b"auth-dpop-nonce\0".to_vec();
-            seed.extend_from_slice(&material);
-            DpopNonces::new(seed)?
-        }
-        None => {
-            tracing::warn!(
-                "DPoP nonces are keyed at random: other instances do not accept them (set {SECRET_ENV} or --key-pem)"
-            );
-            DpopNonces::random()?
-        }
-    })
+/// The DPoP nonces of `--dpop-nonces` (`None` without the flag), keyed by
+/// `nonce_secret` (the value of [`DPOP_NONCE_SECRET_ENV`]) when given; else
+/// by what the instances share to sign, the HMAC `secret` or the
+/// `--key-pem` file (with a label that keeps the key apart from the signing
+/// key it derives from); else by a random key of this process, which other
+/// instances do not share. A `--key-file` ring rotates, so it keys no
+/// nonces: set the variable.
+pub fn dpop_nonces(
+    args: &Args,
+    secret: Option<&str>,
+    nonce_secret: Option<&str>,
+) -> Result<Option<DpopNonces>, Error> {
+    if !args.dpop_nonces {
+        return Ok(None);
+    }
+    if let Some(nonce_secret) = nonce_secret {
+        return DpopNonces::new(nonce_secret).map(Some).map_err(|e| {
+            format!("{DPOP_NONCE_SECRET_ENV} is not usable: {e} (use at least 32 random bytes)")
+                .into()
+        });
+    }
+    Ok(Some(
+        match throttle::shared_material(secret, args.key_pem.as_deref())? {
+            Some(material) => {
+                let mut seed = b"auth-dpop-nonce\0".to_vec();
+                seed.extend_from_slice(&material);
+                DpopNonces::new(seed)?
+            }
+            None => {
+                tracing::warn!(
+                    "DPoP nonces are keyed at random: other instances do not accept them (set {DPOP_NONCE_SECRET_ENV}, {SECRET_ENV} or --key-pem)"
+                );
+                DpopNonces::random()?
+            }
+        },
+    ))
 }
 
 /// `issuer` when it is the URL of a server's root: `http(s)://host[:port]`
@@ -556,13 +580,11 @@ pub async fn run(args: Args) -> Result<(), Error> {
         dpop_origin: args.public_url.clone(),
         // With Redis, a proof accepted by one instance is refused by all.
         dpop_replay: redis.map(|r| Arc::new(r) as Arc<dyn ReplayCache>),
-        dpop_nonces: match args.dpop_nonces {
-            true => Some(dpop_nonces(throttle::shared_material(
-                secret.as_deref(),
-                args.key_pem.as_deref(),
-            )?)?),
-            false => None,
-        },
+        dpop_nonces: dpop_nonces(
+            &args,
+            secret.as_deref(),
+            std::env::var(DPOP_NONCE_SECRET_ENV).ok().as_deref(),
+        )?,
         key_file: args.key_file.clone(),
     };
     let users = tokio::task::spawn_blocking(demo_users).await??;

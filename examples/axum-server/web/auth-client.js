@@ -44,7 +44,7 @@
 //   out in a `DPoP-Nonce` header; the client keeps the newest of each
 //   origin, puts it in its proofs, and signs again once when asked for a
 //   new one (`use_dpop_nonce`). An API of another origin must list
-//   `DPoP-Nonce` in `Access-Control-Expose-Headers`. Without WebCrypto (a page not served over HTTPS nor
+//   `DPoP-Nonce` and `WWW-Authenticate` in `Access-Control-Expose-Headers`. Without WebCrypto (a page not served over HTTPS nor
 //   from localhost) or IndexedDB (some private browsing modes) no proof is
 //   sent: the session is Bearer, as with a server that does not take DPoP.
 //
