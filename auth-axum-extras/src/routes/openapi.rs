@@ -187,6 +187,12 @@ pub(super) fn document(d: &Described<'_>) -> Value {
                     cross_origin(),
                     ("503", error("the store is down")),
                 ];
+                if d.dpop {
+                    answers.push((
+                        "401",
+                        error("a DPoP proof that does not verify (`invalid_dpop_proof`): nothing ended"),
+                    ));
+                }
                 if d.dpop_nonces {
                     answers.push((
                         "400",

@@ -2,7 +2,7 @@
 //! presented in the body or the cookie, rotated or revoked.
 
 use auth_core::dpop::DpopProof;
-use auth_core::{AuthError, ErrorClass, LogoutTokens};
+use auth_core::{AuthError, Confirmation, ErrorClass, LogoutTokens, NoClaims};
 use axum::extract::Request;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -136,6 +136,28 @@ impl<V: CredentialVerifier> Shared<V> {
         }
     }
 
+    /// Whether a token of this logout (the body's or a cookie's refresh
+    /// token, the access token) is bound to `proof`'s key.
+    fn names_a_token(
+        &self,
+        proof: &DpopProof,
+        body: Option<&str>,
+        cookies: &[&str],
+        access: Option<&str>,
+    ) -> bool {
+        let validator = self.authority.validator();
+        let bound = |cnf: Option<&Confirmation>| cnf.is_some_and(|c| c.jkt == proof.jkt);
+        body.into_iter().chain(cookies.iter().copied()).any(|t| {
+            validator
+                .decode_refresh(t)
+                .is_ok_and(|c| bound(c.cnf.as_ref()))
+        }) || access.is_some_and(|t| {
+            validator
+                .decode_access::<NoClaims>(t)
+                .is_ok_and(|c| bound(c.cnf.as_ref()))
+        })
+    }
+
     pub(super) async fn logout(&self, req: Request) -> Result<Response, ApiError> {
         self.cross_origin(&req)?;
         let (parts, body) = req.into_parts();
@@ -157,17 +179,21 @@ impl<V: CredentialVerifier> Shared<V> {
         let access = presented_access_token(&parts.headers, self.dpop.is_some())
             .ok()
             .flatten();
-        // DPoP-bound tokens are revoked only with a proof of their key; a
-        // proof that does not verify proves nothing (logout never fails).
-        // One refused only for want of the server's nonce is answered
-        // `use_dpop_nonce` before anything is revoked or cleared: a 204
-        // would tell the client its bound session ended when it lives on.
+        // DPoP-bound tokens are revoked only with a proof of their key. A
+        // proof sent and refused (its nonce, time, URL...) is answered
+        // before anything is revoked or cleared, so that the client, told
+        // why, signs again: a 204 would tell it that a bound session ended
+        // which lives on.
         let with_ath = access.filter(|(_, dpop)| *dpop).map(|(token, _)| token);
-        let proof = match self.dpop_proof_for(&parts, "logout", with_ath).await {
-            Ok(proof) => proof,
-            Err(e) if e.code() == "use_dpop_nonce" => return Err(e),
-            Err(_) => None,
-        };
+        let proof = self.dpop_proof_for(&parts, "logout", with_ath).await?;
+        if let Some(proof) = &proof
+            && self.names_a_token(proof, body.as_deref(), &cookies, access.map(|(t, _)| t))
+        {
+            // Spent once it names a token of this request (a replay ends
+            // nothing); one that names none proves nothing and fills no
+            // replay cache.
+            self.record_proof(proof, "logout").await?;
+        }
         let outcome = self
             .authority
             .logout_bound(

@@ -510,3 +510,49 @@ async fn a_host_header_cannot_choose_the_url_a_proof_names() {
         assert_ne!(r.status, 200, "Host {host}: {}", r.json);
     }
 }
+
+/// A logout whose proof is sent but does not verify ends nothing and
+/// clears nothing: 401 `invalid_dpop_proof` (a 204 would say the bound
+/// session ended). A proof that named a token of its logout is spent: sent
+/// again, to end another session of the same key, it is refused.
+#[tokio::test]
+async fn a_logout_with_a_bad_or_replayed_proof_ends_nothing() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let url = s.url("/auth/logout");
+    let first = s.login(Some(&key)).await.field("refreshToken");
+    let second = s.login(Some(&key)).await.field("refreshToken");
+    let logout = |token: &str, proof: &str| {
+        let body = json!({ "refreshToken": token }).to_string();
+        let proof = proof.to_owned();
+        let client = &s.client;
+        async move {
+            client
+                .post("/auth/logout", &[("dpop", &proof)], Some(&body))
+                .await
+        }
+    };
+
+    for (what, proof) in [
+        (
+            "another URL",
+            key.proof("POST", &s.url("/auth/logout/"), None),
+        ),
+        ("another method", key.proof("GET", &url, None)),
+    ] {
+        let r = logout(&first, &proof).await;
+        assert_dpop_refusal(&r, what);
+        assert!(r.set_cookie().is_none(), "{what}: the cookie stays");
+    }
+    let next = s.refresh(&first, Some(&key)).await;
+    assert_eq!(next.status, 200, "the session lives: {}", next.json);
+    let first = next.field("refreshToken");
+
+    let proof = key.proof("POST", &url, None);
+    assert_eq!(logout(&first, &proof).await.status, 204);
+    assert_eq!(s.refresh(&first, Some(&key)).await.status, 401);
+    // The same proof again, for the other session of the key: refused.
+    assert_dpop_refusal(&logout(&second, &proof).await, "a replayed logout proof");
+    let alive = s.refresh(&second, Some(&key)).await;
+    assert_eq!(alive.status, 200, "the other session lives: {}", alive.json);
+}
