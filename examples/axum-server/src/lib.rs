@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use auth_axum_extras::password::hash_password;
 use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, RefreshCookie};
-use auth_core::dpop::{DpopNonces, DpopVerifier, MemoryReplayCache, ReplayCache};
+use auth_core::dpop::{
+    DpopNonces, DpopVerifier, MIN_NONCE_SECRET_BYTES, MemoryReplayCache, ReplayCache,
+};
 use auth_core::introspection::{Introspection, IntrospectionClients};
 use auth_core::store::RedisStore;
 use auth_core::{Algorithm, Key, KeySet, RoleClaims, TokenAuthority};
@@ -497,9 +499,12 @@ pub fn dpop_nonces(
         return Ok(None);
     }
     if let Some(nonce_secret) = nonce_secret {
-        return DpopNonces::new(nonce_secret).map(Some).map_err(|e| {
-            format!("{DPOP_NONCE_SECRET_ENV} is not usable: {e} (use at least 32 random bytes)")
-                .into()
+        return DpopNonces::new(nonce_secret).map(Some).map_err(|_| {
+            format!(
+                "{DPOP_NONCE_SECRET_ENV} must hold at least {MIN_NONCE_SECRET_BYTES} bytes, got {} (use random bytes, e.g. `openssl rand -base64 48`)",
+                nonce_secret.len()
+            )
+            .into()
         });
     }
     Ok(Some(
@@ -517,6 +522,16 @@ pub fn dpop_nonces(
             }
         },
     ))
+}
+
+/// The environment variable `name`: `None` when unset, an error when it is
+/// set but not UTF-8 (rather than start as if it were unset).
+fn env_var(name: &str) -> Result<Option<String>, Error> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not UTF-8").into()),
+    }
 }
 
 /// `issuer` when it is the URL of a server's root: `http(s)://host[:port]`
@@ -547,7 +562,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     if args.metrics {
         install_metrics()?;
     }
-    let secret = std::env::var(SECRET_ENV).ok();
+    let secret = env_var(SECRET_ENV)?;
     let redis = store(&args).await?;
     let authority = authority_on(&args, secret.clone(), redis.clone())?;
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -583,7 +598,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
         dpop_nonces: dpop_nonces(
             &args,
             secret.as_deref(),
-            std::env::var(DPOP_NONCE_SECRET_ENV).ok().as_deref(),
+            env_var(DPOP_NONCE_SECRET_ENV)?.as_deref(),
         )?,
         key_file: args.key_file.clone(),
     };

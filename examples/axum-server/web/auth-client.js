@@ -238,8 +238,10 @@ export class AuthClient extends EventTarget {
         method: "POST",
         credentials: "same-origin",
       });
-      // Signed again once when the server asks for its newest nonce.
-      for (let attempt = 0; attempt < 2; attempt += 1) {
+      // Signed again (twice at most) when the server asks for its newest
+      // nonce, or refuses the proof while its clock is far from this one:
+      // a refused logout has ended nothing.
+      for (let attempt = 0; attempt < 3; attempt += 1) {
         const headers = new Headers();
         if (token && tokenType === "DPoP") {
           headers.set("authorization", `DPoP ${token}`);
@@ -251,7 +253,7 @@ export class AuthClient extends EventTarget {
           headers.set("dpop", await dpopProof(key, request, bound));
         }
         const res = await send(new Request(request, { headers }));
-        if (!key || !nonceAsked(res)) {
+        if (!key || !(nonceAsked(res) || (proofRefused(res) && learnClock(res)))) {
           break;
         }
       }

@@ -573,6 +573,23 @@ async fn a_page_whose_clock_is_off_signs_with_the_servers_time() {
     checked_proof(refreshes[1], None, now());
     bound_answer(refreshes[1]);
     assert_eq!(last(&sent, "GET", "/profile").status, Some(200));
+
+    // The logout signs with the server's time too, and is taken.
+    b.click("logout").await;
+    b.until(
+        "return !document.getElementById('signin').hidden",
+        "the sign-in form",
+    )
+    .await;
+    let sent = b.sent().await;
+    let logouts = to(&sent, "POST", "/auth/logout");
+    assert_eq!(
+        logouts.last().and_then(|s| s.status),
+        Some(204),
+        "{sent:#?}"
+    );
+    let logout = logouts[logouts.len() - 1];
+    checked_proof(logout, Some(dpop_token(logout)), now());
     b.client.close().await.expect("the session ends");
 }
 
