@@ -2,7 +2,7 @@
 //! presented in the body or the cookie, rotated or revoked.
 
 use auth_core::dpop::DpopProof;
-use auth_core::{AuthError, Confirmation, ErrorClass, LogoutTokens, NoClaims};
+use auth_core::{AuthError, ErrorClass, LogoutTokens};
 use axum::extract::Request;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -137,7 +137,8 @@ impl<V: CredentialVerifier> Shared<V> {
     }
 
     /// Whether a token of this logout (the body's or a cookie's refresh
-    /// token, the access token) is bound to `proof`'s key.
+    /// token, the access token, expired or not) is bound to `proof`'s key:
+    /// read as the logout reads them.
     fn names_a_token(
         &self,
         proof: &DpopProof,
@@ -145,17 +146,16 @@ impl<V: CredentialVerifier> Shared<V> {
         cookies: &[&str],
         access: Option<&str>,
     ) -> bool {
-        let validator = self.authority.validator();
-        let bound = |cnf: Option<&Confirmation>| cnf.is_some_and(|c| c.jkt == proof.jkt);
-        body.into_iter().chain(cookies.iter().copied()).any(|t| {
-            validator
-                .decode_refresh(t)
-                .is_ok_and(|c| bound(c.cnf.as_ref()))
-        }) || access.is_some_and(|t| {
-            validator
-                .decode_access::<NoClaims>(t)
-                .is_ok_and(|c| bound(c.cnf.as_ref()))
-        })
+        let names = |refresh_token, access_token| {
+            self.authority.names_key_of(
+                LogoutTokens {
+                    refresh_token,
+                    access_token,
+                },
+                proof,
+            )
+        };
+        names(body, access) || cookies.iter().any(|c| names(Some(*c), None))
     }
 
     pub(super) async fn logout(&self, req: Request) -> Result<Response, ApiError> {

@@ -22,7 +22,14 @@ struct Server {
 }
 
 async fn serve(require: bool) -> Server {
-    let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
+    serve_with(
+        require,
+        TokenAuthority::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap(),
+    )
+    .await
+}
+
+async fn serve_with(require: bool, authority: TokenAuthority) -> Server {
     let users = InMemoryUsers::new().user(
         "alice",
         hash_password("alice-password").unwrap(),
@@ -555,4 +562,46 @@ async fn a_logout_with_a_bad_or_replayed_proof_ends_nothing() {
     assert_dpop_refusal(&logout(&second, &proof).await, "a replayed logout proof");
     let alive = s.refresh(&second, Some(&key)).await;
     assert_eq!(alive.status, 200, "the other session lives: {}", alive.json);
+}
+
+/// A logout proof is spent when it names a token of its logout, expired
+/// or not, as the logout reads them: replayed with an expired access token
+/// of another session of the key (as Bearer, which has no `ath`), it ends
+/// nothing.
+#[tokio::test]
+async fn a_logout_proof_replayed_with_an_expired_token_ends_nothing() {
+    let clock = Arc::new(auth_core::ManualClock::new(auth_core::Clock::now(
+        &auth_core::SystemClock,
+    )));
+    let keys = auth_core::KeySet::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
+    let authority = TokenAuthority::builder(keys)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let s = serve_with(false, authority).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let a = s.login(Some(&key)).await;
+    let b = s.login(Some(&key)).await;
+    // Both access tokens expire; the refresh tokens live on.
+    clock.advance(std::time::Duration::from_secs(3600));
+
+    let proof = key.proof("POST", &s.url("/auth/logout"), None);
+    let body = json!({ "refreshToken": a.field("refreshToken") }).to_string();
+    let r = s
+        .client
+        .post("/auth/logout", &[("dpop", &proof)], Some(&body))
+        .await;
+    assert_eq!(r.status, 204);
+    let bearer = format!("Bearer {}", b.field("accessToken"));
+    let r = s
+        .client
+        .post(
+            "/auth/logout",
+            &[("authorization", &bearer), ("dpop", &proof)],
+            None,
+        )
+        .await;
+    assert_dpop_refusal(&r, "a replayed proof with an expired token");
+    let alive = s.refresh(&b.field("refreshToken"), Some(&key)).await;
+    assert_eq!(alive.status, 200, "B lives: {}", alive.json);
 }

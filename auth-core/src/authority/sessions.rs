@@ -43,6 +43,30 @@ impl TokenAuthority {
         self.logout_bound(tokens, None).await
     }
 
+    /// Whether a token of `tokens` is bound to `proof`'s key, read as
+    /// [`logout_bound`](Self::logout_bound) reads them (signature, type,
+    /// issuer and audience checked; expired or not): whether that logout
+    /// would use the proof. A caller that keeps proofs from being replayed
+    /// records such a proof before the logout, so that a replay, with any
+    /// token of the key, ends nothing; a proof that names no token proves
+    /// nothing and need not be kept.
+    pub fn names_key_of(&self, tokens: LogoutTokens<'_>, proof: &DpopProof) -> bool {
+        let bound = |cnf: Option<&Confirmation>| {
+            cnf.is_some_and(|c| crypto::constant_time_eq(proof.jkt.as_bytes(), c.jkt.as_bytes()))
+        };
+        let refresh = tokens.refresh_token.is_some_and(|t| {
+            self.validator
+                .decode::<RefreshClaims>(t, TokenKind::Refresh, false)
+                .is_ok_and(|c| bound(c.cnf.as_ref()))
+        });
+        refresh
+            || tokens.access_token.is_some_and(|t| {
+                self.validator
+                    .decode::<AccessClaims<NoClaims>>(t, TokenKind::Access, false)
+                    .is_ok_and(|c| bound(c.cnf.as_ref()))
+            })
+    }
+
     /// [`logout`](Self::logout) for a request that carried a DPoP proof
     /// (RFC 9449), already verified: a token bound to a key
     /// (`cnf.jkt`) is revoked only when `proof` is signed by that key, and
