@@ -1,26 +1,4 @@
-//! Server-provided DPoP nonces (RFC 9449 §8 and §9): values the server
-//! hands out in a `DPoP-Nonce` header and then requires in each proof's
-//! `nonce` claim, so that a proof cannot be signed ahead of time (by
-//! malware that has the key's use for a moment, not the key) and used later.
-//!
-//! The nonces are stateless: the HMAC-SHA256 of the current time slot under
-//! a server secret. Nothing is stored, every instance that shares the
-//! secret accepts the others' nonces, and a nonce is accepted during its
-//! slot and the next one.
-//!
-//! ```
-//! use std::time::Duration;
-//! use auth_core::dpop::DpopNonces;
-//!
-//! # fn main() -> Result<(), auth_core::KeyError> {
-//! // Instances that share the secret accept each other's nonces.
-//! let nonces = DpopNonces::new(b"a secret of at least thirty-two bytes!!")?
-//!     .lifetime(Duration::from_secs(120));
-//! let nonce = nonces.current();
-//! assert!(nonces.accepts(&nonce));
-//! assert!(!nonces.accepts("a nonce this server never gave"));
-//! # Ok(()) }
-//! ```
+//! Server-provided DPoP nonces: [`DpopNonces`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,8 +21,31 @@ pub const MIN_NONCE_SECRET_BYTES: usize = 32;
 /// How long a nonce is, in characters (16 bytes of HMAC, base64url).
 pub const NONCE_LEN: usize = 22;
 
-/// Makes and checks DPoP nonces; see the [module docs](self). Cheap to
-/// clone (the secret is shared).
+/// Server-provided DPoP nonces (RFC 9449 §8 and §9): values the server
+/// hands out in a `DPoP-Nonce` header and then requires in each proof's
+/// `nonce` claim, so that a proof cannot be signed ahead of time (by
+/// malware that has the key's use for a moment, not the key) and used later.
+///
+/// The nonces are stateless: the HMAC-SHA256 of the current time slot under
+/// a server secret. Nothing is stored, every instance that shares the
+/// secret accepts the others' nonces, and a nonce is accepted during its
+/// slot and the next one.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth_core::dpop::DpopNonces;
+///
+/// # fn main() -> Result<(), auth_core::KeyError> {
+/// // Instances that share the secret accept each other's nonces.
+/// let nonces = DpopNonces::new(b"a secret of at least thirty-two bytes!!")?
+///     .lifetime(Duration::from_secs(120));
+/// let nonce = nonces.current();
+/// assert!(nonces.accepts(&nonce));
+/// assert!(!nonces.accepts("a nonce this server never gave"));
+/// # Ok(()) }
+/// ```
+///
+/// Cheap to clone (the secret is shared).
 #[derive(Clone)]
 pub struct DpopNonces {
     secret: Arc<[u8]>,
