@@ -43,6 +43,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use serde_json::{Map, Value};
 
 use crate::algorithm::Algorithm;
+use crate::claims::Confirmation;
 use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::error::StoreError;
@@ -124,6 +125,24 @@ pub struct DpopProof {
     pub iat: u64,
     /// The proof's signature algorithm.
     pub alg: Algorithm,
+}
+
+// Here, beside the proofs it is compared with (claims know no crypto).
+impl Confirmation {
+    /// Whether `jkt` (a verified proof's
+    /// [`DpopProof::jkt`]) is the thumbprint
+    /// of the key this token is bound to, compared in constant time.
+    ///
+    /// ```
+    /// use auth_core::Confirmation;
+    ///
+    /// let cnf = Confirmation { jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into() };
+    /// assert!(cnf.is_key("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
+    /// assert!(!cnf.is_key("another key's thumbprint"));
+    /// ```
+    pub fn is_key(&self, jkt: &str) -> bool {
+        crypto::constant_time_eq(self.jkt.as_bytes(), jkt.as_bytes())
+    }
 }
 
 pub use crate::error::DpopError;

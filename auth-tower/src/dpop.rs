@@ -135,14 +135,7 @@ pub(crate) async fn verify<E>(
         access_token: Some(&presented.token),
     };
     let checked = verifier.check(proof, &request)?;
-    if checked.jkt.len() != cnf.jkt.len()
-        || checked
-            .jkt
-            .bytes()
-            .zip(cnf.jkt.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            != 0
-    {
+    if !cnf.is_key(&checked.jkt) {
         return Err(DpopError::KeyMismatch);
     }
     // Recorded only now: a proof of another key than the token's fills

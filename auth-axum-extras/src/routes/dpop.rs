@@ -174,7 +174,7 @@ impl<V: CredentialVerifier> Shared<V> {
         let Some(proof) = self.dpop_proof_for(parts, what, Some(token)).await? else {
             return Err(refuse(DpopError::Missing));
         };
-        if proof.jkt != cnf.jkt {
+        if !cnf.is_key(&proof.jkt) {
             return Err(refuse(DpopError::KeyMismatch));
         }
         self.record_proof(&proof, what).await?;

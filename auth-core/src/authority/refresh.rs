@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use crate::claims::NoClaims;
 use crate::clock::Clock;
-use crate::crypto;
 use crate::dpop::{DpopError, DpopProof};
 use crate::error::{AuthError, RevokedBy};
 use crate::metrics;
@@ -146,9 +145,7 @@ impl TokenAuthority {
         if let Some(cnf) = &claims.cnf {
             let refused = match proof_jkt.flatten() {
                 None => Some(DpopError::Missing),
-                Some(jkt) if !crypto::constant_time_eq(jkt.as_bytes(), cnf.jkt.as_bytes()) => {
-                    Some(DpopError::KeyMismatch)
-                }
+                Some(jkt) if !cnf.is_key(jkt) => Some(DpopError::KeyMismatch),
                 Some(_) => None,
             };
             if let Some(why) = refused {

@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 use crate::claims::{AccessClaims, Confirmation, NoClaims, RefreshClaims, TokenKind};
 use crate::clock::Clock;
-use crate::crypto;
 use crate::dpop::{DpopError, DpopProof};
 use crate::error::AuthError;
 use crate::metrics;
@@ -51,9 +50,7 @@ impl TokenAuthority {
     /// token of the key, ends nothing; a proof that names no token proves
     /// nothing and need not be kept.
     pub fn names_key_of(&self, tokens: LogoutTokens<'_>, proof: &DpopProof) -> bool {
-        let bound = |cnf: Option<&Confirmation>| {
-            cnf.is_some_and(|c| crypto::constant_time_eq(proof.jkt.as_bytes(), c.jkt.as_bytes()))
-        };
+        let bound = |cnf: Option<&Confirmation>| cnf.is_some_and(|c| c.is_key(&proof.jkt));
         let refresh = tokens.refresh_token.is_some_and(|t| {
             self.validator
                 .decode::<RefreshClaims>(t, TokenKind::Refresh, false)
@@ -80,9 +77,7 @@ impl TokenAuthority {
     ) -> Result<LogoutOutcome, AuthError> {
         let proved = |cnf: &Option<Confirmation>| match cnf {
             None => true,
-            Some(c) => {
-                proof.is_some_and(|p| crypto::constant_time_eq(p.jkt.as_bytes(), c.jkt.as_bytes()))
-            }
+            Some(c) => proof.is_some_and(|p| c.is_key(&p.jkt)),
         };
         let s = self.shared();
         let leeway = s.config.leeway.as_secs();
