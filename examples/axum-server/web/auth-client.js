@@ -44,9 +44,10 @@
 //   out in a `DPoP-Nonce` header; the client keeps the newest of each
 //   origin, puts it in its proofs, and signs again once when asked for a
 //   new one (`use_dpop_nonce`). An API of another origin must list
-//   `DPoP-Nonce` and `WWW-Authenticate` in `Access-Control-Expose-Headers`. Without WebCrypto (a page not served over HTTPS nor
-//   from localhost) or IndexedDB (some private browsing modes) no proof is
-//   sent: the session is Bearer, as with a server that does not take DPoP.
+//   `DPoP-Nonce` and `WWW-Authenticate` in `Access-Control-Expose-Headers`.
+//   Without WebCrypto (a page not served over HTTPS nor from localhost) or
+//   IndexedDB (some private browsing modes) no proof is sent: the session
+//   is Bearer, as with a server that does not take DPoP.
 //
 // Events (an EventTarget): "signed-in", "refreshed", "superseded" (a
 // refresh lost a race and was retried), "shared" (a token came from another
@@ -241,19 +242,17 @@ export class AuthClient extends EventTarget {
       // Signed again (twice at most) when the server asks for its newest
       // nonce, or refuses the proof while its clock is far from this one:
       // a refused logout has ended nothing.
+      const bound = token && tokenType === "DPoP" ? token : null;
+      const headers = new Headers();
+      if (token) {
+        headers.set("authorization", `${bound ? "DPoP" : "Bearer"} ${token}`);
+      }
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        const headers = new Headers();
-        if (token && tokenType === "DPoP") {
-          headers.set("authorization", `DPoP ${token}`);
-        } else if (token) {
-          headers.set("authorization", `Bearer ${token}`);
-        }
         if (key) {
-          const bound = token && tokenType === "DPoP" ? token : null;
           headers.set("dpop", await dpopProof(key, request, bound));
         }
         const res = await send(new Request(request, { headers }));
-        if (!key || !(nonceAsked(res) || (proofRefused(res) && learnClock(res)))) {
+        if (!key || !signAgain(res)) {
           break;
         }
       }
@@ -391,7 +390,7 @@ export class AuthClient extends EventTarget {
         request.headers.set("dpop", await dpopProof(key, request, null));
       }
       const res = await send(request);
-      if (key && attempt < 2 && (nonceAsked(res) || (proofRefused(res) && learnClock(res)))) {
+      if (key && attempt < 2 && signAgain(res)) {
         continue;
       }
       return res;
@@ -591,6 +590,15 @@ function nonceAsked(res) {
     res.headers.has("dpop-nonce") &&
     /error="use_dpop_nonce"/.test(res.headers.get("www-authenticate") ?? "")
   );
+}
+
+/**
+ * Whether the proof of the request `res` answers is worth signing again:
+ * the server asks for its newest nonce, or refused the proof while its
+ * clock is far from this one (then learnt).
+ */
+function signAgain(res) {
+  return nonceAsked(res) || (proofRefused(res) && learnClock(res));
 }
 
 /** Whether `res` refuses the request's DPoP proof. */
