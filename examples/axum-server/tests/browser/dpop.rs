@@ -134,13 +134,7 @@ async fn the_session_is_bound_to_a_key_that_survives_a_reload() {
     let http = contract_tests::Client::new(s.addr);
     let mut b = Browser::start(&[], "dpop-bound").await;
     b.record_requests().await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
     assert_eq!(b.text("token-type").await, BOUND);
     b.screenshot("bound").await;
 
@@ -262,13 +256,7 @@ async fn a_copied_refresh_cookie_cannot_refresh_without_the_key() {
     let s = server(&["--access-ttl", "10m"], "http").await;
     let http = contract_tests::Client::new(s.addr);
     let b = Browser::start(&[], "dpop-owner").await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
     assert_eq!(b.text("token-type").await, BOUND);
     let cookie = b.refresh_cookie(&s.base).await.expect("the refresh cookie");
     b.ready().await;
@@ -362,13 +350,7 @@ async fn two_tabs_share_one_key_and_one_session() {
     let http = contract_tests::Client::new(s.addr);
     let mut b = Browser::start(&[], "dpop-tabs").await;
     b.record_requests().await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
 
     let first = b.client.window().await.expect("window");
     let second = b.client.new_window(true).await.expect("a tab").handle;
@@ -547,13 +529,7 @@ async fn a_page_whose_clock_is_off_signs_with_the_servers_time() {
     )
     .await;
     b.record_requests().await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
     assert_eq!(b.text("token-type").await, BOUND);
     let sent = b.sent().await;
     let login = last(&sent, "POST", "/auth/login");
@@ -608,13 +584,7 @@ async fn a_server_that_requires_nonces_gets_them_in_every_proof() {
     let http = contract_tests::Client::new(s.addr);
     let b = Browser::start(&[], "dpop-nonce").await;
     b.record_requests().await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
     assert_eq!(b.text("token-type").await, BOUND);
     let sent = b.sent().await;
     let nonce_in = |s: &Sent| jws_part(s.dpop.as_deref().expect("a proof"), 1)["nonce"].clone();

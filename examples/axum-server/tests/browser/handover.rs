@@ -15,13 +15,7 @@ async fn a_token_handed_over_and_refused_is_refreshed() {
     }
     let s = server(&["--access-ttl", "10m"], "http").await;
     let mut b = Browser::start(&[], "handover").await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
     page_client(&b, json!({})).await;
 
     // Another tab (a second channel of the same name) hands over a token

@@ -207,6 +207,17 @@ impl Browser {
             .expect("a click");
     }
 
+    /// Opens the demo page at `base` and signs alice in: her profile shows.
+    pub(crate) async fn open_signed_in(&self, base: &str) {
+        self.client
+            .goto(&format!("{base}/"))
+            .await
+            .expect("the page loads");
+        self.ready().await;
+        self.sign_in("alice", "alice-password").await;
+        self.until_alice("signed in").await;
+    }
+
     pub(crate) async fn sign_in(&self, user: &str, password: &str) {
         let form = self.client.find(Locator::Id("signin")).await.expect("form");
         for (name, value) in [("username", user), ("password", password)] {

@@ -30,13 +30,7 @@ async fn the_access_token_goes_only_to_its_own_origin() {
     // APIs elsewhere lists them in connect-src, and the client must hold on
     // its own: the browser ignores the CSP here.
     b.bypass_csp().await;
-    b.client
-        .goto(&format!("{}/", s.base))
-        .await
-        .expect("the page loads");
-    b.ready().await;
-    b.sign_in("alice", "alice-password").await;
-    b.until_alice("signed in").await;
+    b.open_signed_in(&s.base).await;
 
     // The default client: its own origin only.
     page_client(&b, json!({})).await;
