@@ -16,8 +16,8 @@ use base64::Engine;
 use contract_tests::{Client, Reply};
 use serde_json::{Value, json};
 
-struct Server {
-    client: Client,
+pub(super) struct Server {
+    pub(super) client: Client,
     base: String,
 }
 
@@ -25,17 +25,24 @@ async fn serve(require: bool) -> Server {
     serve_with(
         require,
         TokenAuthority::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap(),
+        DpopVerifier::new(Arc::new(MemoryReplayCache::default())),
     )
     .await
 }
 
-async fn serve_with(require: bool, authority: TokenAuthority) -> Server {
+/// alice's routes with `verifier` (refusing logins without a proof when
+/// `require`), `GET /me` behind their layer, and `GET /plain` behind a
+/// layer that takes no DPoP.
+pub(super) async fn serve_with(
+    require: bool,
+    authority: TokenAuthority,
+    verifier: DpopVerifier,
+) -> Server {
     let users = InMemoryUsers::new().user(
         "alice",
         hash_password("alice-password").unwrap(),
         RoleClaims::with_roles(["user"]),
     );
-    let verifier = DpopVerifier::new(Arc::new(MemoryReplayCache::default()));
     let mut routes = AuthRoutes::new(authority.clone(), users).dpop(verifier);
     if require {
         routes = routes.require_dpop();
@@ -55,18 +62,15 @@ async fn serve_with(require: bool, authority: TokenAuthority) -> Server {
         .layer(routes.layer())
         .merge(plain)
         .merge(routes.into_router().unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = crate::serve(app).await;
     Server {
-        client: Client::new(addr),
-        base: format!("http://{addr}"),
+        base: format!("http://{}", client.addr),
+        client,
     }
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -578,7 +582,12 @@ async fn a_logout_proof_replayed_with_an_expired_token_ends_nothing() {
         .clock(clock.clone())
         .build()
         .unwrap();
-    let s = serve_with(false, authority).await;
+    let s = serve_with(
+        false,
+        authority,
+        DpopVerifier::new(Arc::new(MemoryReplayCache::default())),
+    )
+    .await;
     let key = DpopKey::generate(Algorithm::ES256).unwrap();
     let a = s.login(Some(&key)).await;
     let b = s.login(Some(&key)).await;

@@ -8,62 +8,43 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_axum_extras::{Auth, AuthRoutes, InMemoryUsers, password::hash_password};
 use auth_core::dpop::{DpopNonces, DpopVerifier, MemoryReplayCache};
 use auth_core::testing::DpopKey;
-use auth_core::{Algorithm, Clock, Key, ManualClock, RoleClaims, SystemClock, TokenAuthority};
-use axum::Router;
-use axum::routing::get;
-use contract_tests::{Client, Reply};
+use auth_core::{Algorithm, Clock, Key, ManualClock, SystemClock, TokenAuthority};
+use contract_tests::Reply;
 use serde_json::json;
 
 const SECRET: &[u8] = b"the nonce secret of these tests, 32+ bytes";
 
+/// The DPoP tests' server ([`super::dpop::serve_with`]) whose proofs need
+/// nonces, and the nonces' clock, so a test can make one stale.
 struct Server {
-    client: Client,
-    base: String,
+    app: super::dpop::Server,
     clock: Arc<ManualClock>,
 }
 
-/// A server whose proofs need nonces under `secret`; the nonces' clock is
-/// `clock`, so a test can make one stale.
+impl std::ops::Deref for Server {
+    type Target = super::dpop::Server;
+    fn deref(&self) -> &super::dpop::Server {
+        &self.app
+    }
+}
+
 async fn serve() -> Server {
     let authority = TokenAuthority::new(Key::generate(Algorithm::EdDSA).unwrap()).unwrap();
-    let users = InMemoryUsers::new().user(
-        "alice",
-        hash_password("alice-password").unwrap(),
-        RoleClaims::with_roles(["user"]),
-    );
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let nonces = DpopNonces::new(SECRET)
         .unwrap()
         .lifetime(Duration::from_secs(60))
         .clock(clock.clone());
     let verifier = DpopVerifier::new(Arc::new(MemoryReplayCache::default())).nonces(nonces);
-    let routes = AuthRoutes::new(authority, users).dpop(verifier);
-    let app = Router::new()
-        .route(
-            "/me",
-            get(|Auth(me): Auth<RoleClaims>| async move { me.sub.clone() }),
-        )
-        .layer(routes.layer())
-        .merge(routes.into_router().unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
     Server {
-        client: Client::new(addr),
-        base: format!("http://{addr}"),
+        app: super::dpop::serve_with(false, authority, verifier).await,
         clock,
     }
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     async fn login(&self, key: &DpopKey, nonce: Option<&str>) -> Reply {
         let body = json!({ "username": "alice", "password": "alice-password" }).to_string();
         let proof = key.proof_with_nonce("POST", &self.url("/auth/login"), None, nonce);

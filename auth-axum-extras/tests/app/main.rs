@@ -112,6 +112,16 @@ impl std::ops::Deref for App {
     }
 }
 
+/// Serves `app` on a loopback port (with the peer address the throttle
+/// reads) and answers a client of it.
+async fn serve(app: Router) -> Client {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Client::new(addr)
+}
+
 async fn roles(Auth(c): Auth<RoleClaims>) -> axum::Json<Value> {
     axum::Json(json!({ "sub": c.sub, "roles": c.extra.roles }))
 }

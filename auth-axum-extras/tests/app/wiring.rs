@@ -5,13 +5,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::serve;
 use auth_axum_extras::{
     Auth, AuthRoutes, Credentials, LoginError, RefreshCookie, TokenFormat, Verified, verify_with,
 };
 use auth_core::{Algorithm, Key, Privileges, Reload, Session, TokenAuthority};
 use axum::Router;
 use axum::routing::get;
-use contract_tests::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -52,14 +52,6 @@ fn app_routes(
         }
     });
     AuthRoutes::new(authority, users)
-}
-
-async fn serve(app: Router) -> Client {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Client::new(addr)
 }
 
 fn login_body(user: &str) -> String {
