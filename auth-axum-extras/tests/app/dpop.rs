@@ -614,3 +614,100 @@ async fn a_logout_proof_replayed_with_an_expired_token_ends_nothing() {
     let alive = s.refresh(&b.field("refreshToken"), Some(&key)).await;
     assert_eq!(alive.status, 200, "B lives: {}", alive.json);
 }
+
+/// Each rule of RFC 9449 §4.3 that a proof can break on its own, over the
+/// real server: a bound call with such a proof is 401
+/// `invalid_dpop_proof` with the `DPoP` challenge and its `algs`, and the
+/// same call with a good proof then passes (nothing was spent).
+#[tokio::test]
+async fn each_rule_of_a_proof_is_enforced_over_http() {
+    let s = serve(false).await;
+    let key = DpopKey::generate(Algorithm::ES256).unwrap();
+    let other = DpopKey::generate(Algorithm::ES256).unwrap();
+    let access = s.login(Some(&key)).await.field("accessToken");
+    let me = s.url("/me");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = || {
+        json!({
+            "jti": auth_core::Uuid::new_v4().to_string(),
+            "htm": "GET",
+            "htu": me,
+            "iat": now,
+            "ath": auth_core::dpop::access_token_hash(&access),
+        })
+    };
+    let header = || json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": key.jwk() });
+    let with = |mut v: Value, name: &str, value: Value| {
+        v[name] = value;
+        v
+    };
+    let without = |mut v: Value, name: &str| {
+        v.as_object_mut().unwrap().remove(name);
+        v
+    };
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let mut private_jwk = key.jwk().clone();
+    private_jwk["d"] = json!("AAAA");
+    let good = key.sign(&header(), &claims());
+    let (signed, _) = good.rsplit_once('.').unwrap();
+    let other_signature = other.sign(&header(), &claims());
+    let cases = [
+        (
+            "typ jwt",
+            key.sign(&with(header(), "typ", json!("jwt")), &claims()),
+        ),
+        ("no typ", key.sign(&without(header(), "typ"), &claims())),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&with(header(), "alg", json!("none"))),
+                b64(&claims())
+            ),
+        ),
+        (
+            "alg HS256",
+            key.sign(&with(header(), "alg", json!("HS256")), &claims()),
+        ),
+        ("no jwk", key.sign(&without(header(), "jwk"), &claims())),
+        (
+            "a private jwk",
+            key.sign(&with(header(), "jwk", private_jwk), &claims()),
+        ),
+        (
+            "another key's signature",
+            format!("{signed}.{}", other_signature.rsplit_once('.').unwrap().1),
+        ),
+        ("no jti", key.sign(&header(), &without(claims(), "jti"))),
+        ("no htm", key.sign(&header(), &without(claims(), "htm"))),
+        ("no htu", key.sign(&header(), &without(claims(), "htu"))),
+        (
+            "another host in htu",
+            key.sign(
+                &header(),
+                &with(
+                    claims(),
+                    "htu",
+                    json!(me.replacen("127.0.0.1", "localhost", 1)),
+                ),
+            ),
+        ),
+        (
+            "iat 2 min old",
+            key.sign(&header(), &with(claims(), "iat", json!(now - 120))),
+        ),
+        (
+            "iat 1 min ahead",
+            key.sign(&header(), &with(claims(), "iat", json!(now + 60))),
+        ),
+        ("no ath", key.sign(&header(), &without(claims(), "ath"))),
+    ];
+    for (what, proof) in &cases {
+        assert_dpop_refusal(&s.get("/me", "DPoP", &access, Some(proof)).await, what);
+    }
+    let r = s.get("/me", "DPoP", &access, Some(&good)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+}
